@@ -1,0 +1,194 @@
+/*
+ * cs-index.h - the maildir-condstore index: one tdb per Maildir root.
+ *
+ * The index records, for every mailbox of a Maildir root, every message's
+ * flags with the mod-sequence (modseq) at which they last changed, a
+ * change log keyed by modseq, and tombstones of expunged UIDs.  All
+ * writers (the reindexer, the watch daemon, the Dovecot plugin, the store
+ * command) change it through one rule, cs_reconcile(): compare what is on
+ * disk for a base name with the record, and when it differs assign the
+ * next modseq and store, inside a tdb transaction.
+ *
+ * Concurrency: any number of processes may open the same index.  Writes
+ * happen inside cs_index_begin()/cs_index_commit(), which serialises them
+ * through tdb's transaction lock; readers see committed state only.  One
+ * process must not open the same tdb twice (a tdb restriction).
+ *
+ * Modseq safety: beside the tdb lives a high-water-mark file
+ * (DB_PATH ".hwm"), rewritten with fsync whenever a modseq reaches the
+ * ceiling it records; every modseq ever issued is below that ceiling.  A
+ * new or rebuilt counter is seeded from max(ceiling, time in
+ * microseconds), so a lost, truncated or rebuilt tdb never hands out a
+ * modseq at or below one already issued.  Each seeding writes a "jump"
+ * record so that change-log walks skip the gap in O(1).
+ */
+#ifndef CS_INDEX_H
+#define CS_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cs-error.h"
+#include "cs-record.h"
+
+#define CS_MODSEQ_MAX ((UINT64_C(1) << 63) - 1)
+/* modseqs reserved per fsync of the high-water-mark file */
+#define CS_HWM_BLOCK UINT64_C(65536)
+/* default file name of the index inside the Maildir root */
+#define CS_DB_NAME "condstore.tdb"
+
+struct cs_index;
+struct cs_mailbox;
+
+struct cs_index_settings {
+	const char *root;	/* the Maildir root (required) */
+	const char *db_path;	/* NULL: ROOT/condstore.tdb */
+	char separator;		/* info separator; 0 means ':' */
+	unsigned int hash_size;	/* tdb hash size for a new tdb; 0: default */
+	bool readonly;		/* open read-only; fails if missing */
+	bool nosync;		/* commit without fsync (see README) */
+};
+
+/* Open (creating if needed, mode 0600) the index described by set.
+   Returns 0, or -1 with err naming the file and reason.  A tdb that is
+   truncated or corrupt gives CS_ERR_CORRUPT with the remedy in the text. */
+int cs_index_open(const struct cs_index_settings *set,
+		  struct cs_index **index_r, struct cs_error *err);
+/* Close the index and set *index to NULL.  Rolls back an open
+   transaction.  Does nothing for *index == NULL. */
+void cs_index_close(struct cs_index **index);
+
+const char *cs_index_root(const struct cs_index *index);
+const char *cs_index_db_path(const struct cs_index *index);
+char cs_index_separator(const struct cs_index *index);
+/* The underlying tdb, for cs-check.c and tests only. */
+struct tdb_context *cs_index_tdb(struct cs_index *index);
+
+/* Rebuild: move the tdb away and create a fresh one whose counters start
+   above everything the old one (if readable), the high-water-mark file
+   and the clock say.  The index is empty afterwards; reindex it. */
+int cs_index_rebuild(const struct cs_index_settings *set,
+		     struct cs_error *err);
+
+/* Transactions.  All writes happen between begin and commit; one
+   transaction at a time per index (no nesting).  Commit writes the
+   mailbox records changed through open cs_mailbox handles.  Rollback
+   discards everything and re-reads the handles. */
+int cs_index_begin(struct cs_index *index, struct cs_error *err);
+int cs_index_commit(struct cs_index *index, struct cs_error *err);
+void cs_index_rollback(struct cs_index *index);
+bool cs_index_in_transaction(const struct cs_index *index);
+
+/* --- mailboxes --- */
+
+/* Open a handle on mailbox name ("INBOX", "A.B").  With create, a missing
+   mailbox is created (needs a transaction) with uid_source and
+   uidvalidity (0: the current time), its counter seeded as described
+   above.  Returns 1 found or created, 0 not found, -1 error. */
+int cs_mailbox_open(struct cs_index *index, const char *name, bool create,
+		    uint8_t uid_source, uint32_t uidvalidity,
+		    struct cs_mailbox **box_r, struct cs_error *err);
+void cs_mailbox_close(struct cs_mailbox **box);
+/* Re-read the record (outside transactions the handle is a snapshot). */
+int cs_mailbox_refresh(struct cs_mailbox *box, struct cs_error *err);
+const char *cs_mailbox_name(const struct cs_mailbox *box);
+const struct cs_mailbox_rec *cs_mailbox_get_rec(const struct cs_mailbox *box);
+struct cs_index *cs_mailbox_index(struct cs_mailbox *box);
+
+/* Delete a mailbox and all its records (in a transaction). */
+int cs_mailbox_delete(struct cs_index *index, const char *name,
+		      struct cs_error *err);
+/* Rename a mailbox (in a transaction).  Its records follow it. */
+int cs_mailbox_rename(struct cs_index *index, const char *old_name,
+		      const char *new_name, struct cs_error *err);
+
+/* Call cb for each mailbox in the index.  cb returns 0 to go on, non-zero
+   to stop (that value is returned).  Returns -1 on error. */
+typedef int cs_mailbox_cb(void *ctx, const char *name,
+			  const struct cs_mailbox_rec *rec);
+int cs_mailbox_list(struct cs_index *index, cs_mailbox_cb *cb, void *ctx,
+		    struct cs_error *err);
+
+/* Switch a mailbox to Dovecot's UIDs (in a transaction): the own UID map
+   is dropped, UIDs of messages are set to 0 until cs_reconcile gives them
+   Dovecot's, uidvalidity becomes Dovecot's.  Modseqs do not change. */
+int cs_mailbox_set_uid_source(struct cs_mailbox *box, uint8_t uid_source,
+			      uint32_t uidvalidity, uint32_t uidnext,
+			      struct cs_error *err);
+
+/* --- messages --- */
+
+struct cs_message {
+	char base[CS_NAME_MAX + 1];	/* base name, NUL-terminated */
+	char suffix[CS_SUFFIX_MAX + 1];	/* separator + info of the file */
+	struct cs_msg_rec rec;
+};
+
+/* Look a message up by base name or by UID.  Returns 1 found, 0 not,
+   -1 error. */
+int cs_message_lookup(struct cs_mailbox *box, const char *base,
+		      size_t base_len, struct cs_message *msg_r,
+		      struct cs_error *err);
+int cs_message_lookup_uid(struct cs_mailbox *box, uint32_t uid,
+			  struct cs_message *msg_r, struct cs_error *err);
+
+/* What is on disk for a base name. */
+struct cs_disk_state {
+	bool present;		/* false: the file is gone (expunge) */
+	uint8_t location;	/* CS_LOC_NEW or CS_LOC_CUR */
+	const char *suffix;	/* separator + info, "" for none */
+	uint64_t flags;		/* flags parsed from the suffix */
+	uint32_t uid;		/* Dovecot's UID when known, else 0 */
+};
+
+/* THE reconcile rule (needs a transaction): bring the record of base in
+   box in line with disk.  A new message gets a UID (own UIDs) and the next
+   modseq; changed flags get the next modseq (the old flags and modseq
+   become prev_*); a gone message is expunged: a tombstone with the next
+   modseq (if it had a UID) and its records removed.  A move between new/
+   and cur/ or a suffix change without a flag change updates the record
+   without a new modseq; so does learning Dovecot's UID.  Idempotent.
+   Returns 1 if a new modseq was assigned, 0 if not, -1 on error.  msg_r
+   (may be NULL) gets the resulting record (rec.modseq 0 after expunge). */
+int cs_reconcile(struct cs_mailbox *box, const char *base, size_t base_len,
+		 const struct cs_disk_state *disk, struct cs_message *msg_r,
+		 struct cs_error *err);
+
+/* Messages whose modseq is > since, walking the change log from the
+   highest modseq down (cost: the number of modseqs issued since
+   "since").  cb returns 0 to go on, non-zero to stop.  Order: descending
+   modseq. */
+typedef int cs_message_cb(void *ctx, const struct cs_message *msg);
+int cs_changes_since(struct cs_mailbox *box, uint64_t since,
+		     cs_message_cb *cb, void *ctx, struct cs_error *err);
+
+/* UIDs expunged with a modseq > since.  Returns 0, or -1 with
+   CS_ERR_LIMIT when since is below the tombstone horizon (tombstones may
+   have been pruned: the caller must treat the answer as incomplete). */
+typedef int cs_expunge_cb(void *ctx, uint32_t uid, uint64_t modseq);
+int cs_expunges_since(struct cs_mailbox *box, uint64_t since,
+		      cs_expunge_cb *cb, void *ctx, struct cs_error *err);
+
+/* Every message of the mailbox, in no particular order. */
+int cs_messages_iterate(struct cs_mailbox *box, cs_message_cb *cb,
+			void *ctx, struct cs_error *err);
+
+/* Every tombstone of the mailbox. */
+int cs_tombstones_iterate(struct cs_mailbox *box, cs_expunge_cb *cb,
+			  void *ctx, struct cs_error *err);
+
+/* Forget tombstones with modseq <= horizon (in a transaction); raises the
+   mailbox's horizon. */
+int cs_tombstones_prune(struct cs_mailbox *box, uint64_t horizon,
+			struct cs_error *err);
+
+/* The message sequence number of uid (1-based rank among the mailbox's
+   UIDs).  Returns 1 found, 0 if uid is not in the mailbox, -1 error. */
+int cs_message_seq(struct cs_mailbox *box, uint32_t uid, uint32_t *seq_r,
+		   struct cs_error *err);
+
+/* Current time in microseconds (the counter seed). */
+uint64_t cs_now_usec(void);
+
+#endif

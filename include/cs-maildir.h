@@ -1,0 +1,134 @@
+/*
+ * cs-maildir.h - Maildir++ roots on disk: mailbox discovery, directory
+ * scans reconciled into the index, and the conditional store.
+ *
+ * A Maildir++ root holds INBOX itself (ROOT/new, ROOT/cur, ROOT/tmp) and
+ * one directory ROOT/.A.B per folder "A.B".  Mailbox names are checked
+ * before they are used in a path: empty names, names with '/', a ".."
+ * component (an empty part between dots, or a leading or trailing dot),
+ * control characters, or more than CS_MAILBOX_NAME_MAX bytes are refused.
+ * Folders that are symlinks are refused; files that are symlinks are
+ * ignored with a warning; nothing is ever followed out of the root.
+ */
+#ifndef CS_MAILDIR_H
+#define CS_MAILDIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cs-error.h"
+#include "cs-index.h"
+#include "cs-uidset.h"
+
+#define CS_MAILBOX_NAME_MAX 200
+
+/* Check a mailbox name (see above).  Returns 0 or -1 (CS_ERR_INVALID). */
+int cs_mailbox_name_check(const char *name, struct cs_error *err);
+
+/* Write ROOT (for INBOX) or ROOT/.NAME into buf.  Checks the name.
+   Returns 0 or -1. */
+int cs_mailbox_path(const char *root, const char *name, char *buf,
+		    size_t size, struct cs_error *err);
+
+/* The mailbox name for a directory entry of the root (".A.B" -> "A.B"),
+   or NULL for entries that are not folders (no leading dot, "." or "..",
+   a bad name).  Writes into buf. */
+const char *cs_mailbox_name_from_dirent(const char *entry, char *buf,
+					size_t size);
+
+/* Warnings about things skipped (symlinks, bad names).  May be NULL. */
+typedef void cs_warn_cb(void *ctx, const char *text);
+
+/* List the mailboxes of root: INBOX first, then each .Folder that is a
+   real directory with cur/ (symlinks and bad names are reported through
+   warn and skipped).  cb returns 0 to go on. */
+typedef int cs_maildir_list_cb(void *ctx, const char *name,
+			       const char *path);
+int cs_maildir_list(const char *root, cs_maildir_list_cb *cb, void *ctx,
+		    cs_warn_cb *warn, void *warn_ctx, struct cs_error *err);
+
+/* --- scanning --- */
+
+struct cs_scan_stats {
+	uint64_t files;		/* message files seen */
+	uint64_t arrived;	/* new records */
+	uint64_t changed;	/* flag changes (new modseq) */
+	uint64_t expunged;	/* records without a file */
+	uint64_t updated;	/* moved or renamed without a flag change */
+	uint64_t skipped;	/* symlinks, odd entries */
+};
+
+/* Progress: called now and then with the files done so far. */
+typedef void cs_progress_cb(void *ctx, const char *mailbox, uint64_t done,
+			    uint64_t total);
+
+struct cs_scan_settings {
+	cs_warn_cb *warn;
+	void *warn_ctx;
+	cs_progress_cb *progress;
+	void *progress_ctx;
+	bool dry_run;		/* compare only: count what would change */
+};
+
+/* Scan a mailbox directory and reconcile every file with the index,
+   expunging records whose file is gone.  Creates the mailbox record if
+   needed.  Reads dovecot-uidlist when present (and switches the mailbox to
+   Dovecot's UIDs).  Runs its own transactions (do not call inside one).
+   Returns 0 and adds to stats_r, or -1. */
+int cs_maildir_scan(struct cs_index *index, const char *name,
+		    const struct cs_scan_settings *set,
+		    struct cs_scan_stats *stats_r, struct cs_error *err);
+
+/* Reconcile one base name with what is on disk now: looks for the file in
+   cur/ and new/ (by the recorded suffix first, then by reading the
+   directory).  Needs a transaction.  Returns as cs_reconcile. */
+int cs_maildir_reconcile_one(struct cs_mailbox *box, const char *dir,
+			     const char *base, struct cs_message *msg_r,
+			     struct cs_error *err);
+
+/* --- dovecot-uidlist (read only) --- */
+
+struct cs_uidlist_header {
+	unsigned int version;
+	uint32_t uidvalidity;
+	uint32_t next_uid;
+};
+/* Read DIR/dovecot-uidlist.  Returns 1 and calls cb for each record, 0 if
+   the file does not exist, -1 on error. */
+typedef int cs_uidlist_cb(void *ctx, uint32_t uid, const char *base,
+			  size_t base_len);
+int cs_uidlist_read(const char *mailbox_dir, char sep,
+		    struct cs_uidlist_header *hdr_r, cs_uidlist_cb *cb,
+		    void *ctx, struct cs_error *err);
+
+/* --- conditional store --- */
+
+enum cs_store_op {
+	CS_STORE_ADD,		/* +FLAGS */
+	CS_STORE_REMOVE,	/* -FLAGS */
+	CS_STORE_REPLACE	/* FLAGS */
+};
+
+struct cs_store_result_cb {
+	/* a message was stored (or already had the flags): msg is its record
+	   after the store */
+	int (*stored)(void *ctx, const struct cs_message *msg);
+	/* a message failed UNCHANGEDSINCE (or was renamed under us) */
+	int (*modified)(void *ctx, uint32_t uid);
+	void *ctx;
+};
+
+/* Store flags on the messages of uids (DESIGN.md section 5): under one
+   transaction, reconcile each target with the disk, compare its modseq
+   with unchangedsince (0: no condition), rename the file; a rename that
+   fails with ENOENT means another agent renamed it: the message is
+   re-reconciled and reported as modified.  Returns 0 (results through
+   cbs), or -1 on error. */
+int cs_maildir_store(struct cs_mailbox *box, const struct cs_uidset *uids,
+		     enum cs_store_op op, uint64_t flags,
+		     uint64_t unchangedsince,
+		     const struct cs_store_result_cb *cbs,
+		     struct cs_error *err);
+
+#endif

@@ -1,0 +1,143 @@
+/*
+ * cs-record.h - the on-disk layout of the maildir-condstore tdb.
+ *
+ * One tdb per Maildir root (default ROOT/condstore.tdb).  Keys start with a
+ * one-byte tag; integers inside keys are big-endian so that keys of one
+ * kind sort by number in a dump; integers inside values are little-endian.
+ * Every value starts with a version byte.  Offsets are in bytes.
+ *
+ *  key                                   value
+ *  "H"                                   struct cs_header_rec
+ *  "M" name                              struct cs_mailbox_rec  (name: UTF-8
+ *                                        mailbox name, "INBOX", "A.B"; no NUL)
+ *  "m" id[4] base                        struct cs_msg_rec + suffix
+ *  "u" id[4] uid[4]                      base name of the message with uid
+ *  "c" id[4] modseq[8]                   change-log entry (cs_change_rec)
+ *  "t" id[4] uid[4]                      tombstone: modseq[8] LE of expunge
+ *  "j" id[4] modseq[8]                   counter jump: the modseq[8] LE from
+ *                                        which the counter jumped to
+ *                                        "modseq" (seeding, see cs-index.h)
+ *  "D"                                   struct cs_daemon_rec (watch daemon)
+ *
+ * Invariants (checked by cs_check, see cs-check.h):
+ *  1. modseqs are >= 1 and < 2^63;
+ *  2. a mailbox's highestmodseq >= every modseq in it and never decreases;
+ *  3. every change gets a modseq above the previous highestmodseq;
+ *  4. after a quiet period: one "m" record per file in new/ and cur/, with
+ *     the file's flags and suffix, and none without a file;
+ *  5. every "c" entry names a message (or tombstone) whose modseq is the
+ *     entry's key, and every message and tombstone has its "c" entry.
+ */
+#ifndef CS_RECORD_H
+#define CS_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CS_RECORD_VERSION 1
+
+#define CS_KEY_HEADER	'H'
+#define CS_KEY_MAILBOX	'M'
+#define CS_KEY_MESSAGE	'm'
+#define CS_KEY_UID	'u'
+#define CS_KEY_CHANGE	'c'
+#define CS_KEY_TOMB	't'
+#define CS_KEY_JUMP	'j'
+#define CS_KEY_DAEMON	'D'
+
+/* "H": one per tdb.  Size 32. */
+struct cs_header_rec {
+	uint8_t version;	/* 0: CS_RECORD_VERSION */
+	uint8_t separator;	/* 1: info separator the index was built with */
+	uint16_t reserved;	/* 2: 0 */
+	uint32_t next_mailbox_id; /* 4: id for the next new mailbox (from 1) */
+	uint64_t ceiling;	/* 8: modseq ceiling last made durable in the
+				      high-water-mark file: every modseq ever
+				      issued from this tdb is below it */
+	uint64_t created;	/* 16: creation time, microseconds */
+	uint64_t reserved2;	/* 24: 0 */
+};
+#define CS_HEADER_REC_SIZE 32
+
+/* "M" name: one per mailbox.  Size 48. */
+#define CS_UIDSRC_OWN 0		/* UIDs assigned by the index */
+#define CS_UIDSRC_DOVECOT 1	/* UIDs read from dovecot-uidlist */
+struct cs_mailbox_rec {
+	uint8_t version;	/* 0: CS_RECORD_VERSION */
+	uint8_t uid_source;	/* 1: CS_UIDSRC_* */
+	uint16_t reserved;	/* 2: 0 */
+	uint32_t id;		/* 4: mailbox id used in the other keys */
+	uint32_t uidvalidity;	/* 8 */
+	uint32_t uidnext;	/* 12: next UID the index would assign (own
+				       UIDs) or Dovecot's next UID */
+	uint64_t highestmodseq;	/* 16: >= every modseq in the mailbox */
+	uint64_t horizon;	/* 24: tombstones of expunges at or below this
+				       modseq may have been pruned */
+	uint32_t messages;	/* 32: number of "m" records */
+	uint32_t reserved2;	/* 36: 0 */
+	uint64_t uidlist_size;	/* 40: size of dovecot-uidlist last read */
+};
+#define CS_MAILBOX_REC_SIZE 48
+
+/* "m" id base: one per message file.  Fixed part of size 40, then the
+   suffix (separator and info) of the file's current name. */
+#define CS_LOC_NEW 0
+#define CS_LOC_CUR 1
+struct cs_msg_rec {
+	uint8_t version;	/* 0: CS_RECORD_VERSION */
+	uint8_t location;	/* 1: CS_LOC_NEW or CS_LOC_CUR */
+	uint16_t suffix_len;	/* 2: bytes of suffix after the fixed part */
+	uint32_t uid;		/* 4: 0 while Dovecot has not assigned one */
+	uint64_t modseq;	/* 8: modseq of the current flags */
+	uint64_t flags;		/* 16: cs-name.h flag set */
+	uint64_t prev_modseq;	/* 24: modseq of the previous flags (0: none) */
+	uint64_t prev_flags;	/* 32: the previous flags */
+	/* 40: suffix bytes (not NUL-terminated on disk) */
+};
+#define CS_MSG_REC_FIXED_SIZE 40
+#define CS_SUFFIX_MAX 255
+
+/* "c" id modseq: change-log entry.  Size 1 + payload. */
+#define CS_CHANGE_MESSAGE 1	/* payload: base name of the message */
+#define CS_CHANGE_EXPUNGE 2	/* payload: uid[4] LE of the tombstone */
+/* value: type[1] then payload */
+
+/* "D": the watch daemon serving this Maildir.  Size 24. */
+struct cs_daemon_rec {
+	uint8_t version;	/* 0 */
+	uint8_t reserved[3];	/* 1 */
+	uint32_t pid;		/* 4 */
+	uint64_t start_time;	/* 8: /proc/PID/stat starttime (clock ticks) */
+	uint64_t since;		/* 16: when it started serving, microseconds */
+};
+#define CS_DAEMON_REC_SIZE 24
+
+/* Encoders write exactly the SIZE bytes above; decoders return 0, or -1
+   if the buffer has the wrong size or version. */
+void cs_header_rec_encode(const struct cs_header_rec *rec, uint8_t *buf);
+int cs_header_rec_decode(const uint8_t *buf, size_t size,
+			 struct cs_header_rec *rec_r);
+void cs_mailbox_rec_encode(const struct cs_mailbox_rec *rec, uint8_t *buf);
+int cs_mailbox_rec_decode(const uint8_t *buf, size_t size,
+			  struct cs_mailbox_rec *rec_r);
+/* buf must hold CS_MSG_REC_FIXED_SIZE + rec->suffix_len bytes. */
+void cs_msg_rec_encode(const struct cs_msg_rec *rec, const char *suffix,
+		       uint8_t *buf);
+/* suffix_r gets a NUL-terminated copy; it must hold CS_SUFFIX_MAX+1. */
+int cs_msg_rec_decode(const uint8_t *buf, size_t size,
+		      struct cs_msg_rec *rec_r, char *suffix_r);
+void cs_daemon_rec_encode(const struct cs_daemon_rec *rec, uint8_t *buf);
+int cs_daemon_rec_decode(const uint8_t *buf, size_t size,
+			 struct cs_daemon_rec *rec_r);
+
+/* Little-endian helpers. */
+void cs_put_le32(uint8_t *p, uint32_t v);
+void cs_put_le64(uint8_t *p, uint64_t v);
+uint32_t cs_get_le32(const uint8_t *p);
+uint64_t cs_get_le64(const uint8_t *p);
+void cs_put_be32(uint8_t *p, uint32_t v);
+void cs_put_be64(uint8_t *p, uint64_t v);
+uint32_t cs_get_be32(const uint8_t *p);
+uint64_t cs_get_be64(const uint8_t *p);
+
+#endif

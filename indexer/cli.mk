@@ -1,0 +1,1 @@
+# indexer/cli.mk - the condstore command (placeholder until it lands).

@@ -1,0 +1,25 @@
+# indexer/local.mk - the index library (libcondstore) and the condstore
+# command built on it.
+
+noinst_LTLIBRARIES += libcondstore.la
+libcondstore_la_SOURCES = \
+	indexer/cs-error.c \
+	indexer/cs-name.c \
+	indexer/cs-keywords.c \
+	indexer/cs-uidset.c \
+	indexer/cs-record.c \
+	indexer/cs-index.c \
+	indexer/cs-index-private.h \
+	indexer/cs-hwm.c \
+	indexer/cs-hwm.h \
+	indexer/cs-changes.c \
+	indexer/cs-mailbox-name.c \
+	indexer/cs-uidlist.c \
+	indexer/cs-scan.c \
+	indexer/cs-store.c \
+	indexer/cs-check.c \
+	indexer/cs-sync.c
+libcondstore_la_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS)
+libcondstore_la_LIBADD = $(TDB_LIBS)
+
+include $(srcdir)/indexer/cli.mk

@@ -1,0 +1,2 @@
+# tests/local.mk - the test suite run by "make check".
+include $(srcdir)/tests/unit.mk
