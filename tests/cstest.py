@@ -93,16 +93,19 @@ def info_flags(suffix):
 # --- Maildir++ roots ------------------------------------------------------
 
 class Maildir:
-    """A Maildir++ root in a fresh temporary directory."""
+    """A Maildir++ root: root, or ROOT/Maildir in a fresh temporary
+    directory (removed by cleanup())."""
 
-    def __init__(self, seed=None):
-        self.tmp = tempfile.mkdtemp(prefix="cstest.")
-        self.root = os.path.join(self.tmp, "Maildir")
+    def __init__(self, seed=None, root=None):
+        self.tmp = None if root else tempfile.mkdtemp(prefix="cstest.")
+        self.root = root or os.path.join(self.tmp, "Maildir")
         self.names = NameMaker(seed)
         self.rng = random.Random(seed)
         self.make_dirs(self.root)
 
     def cleanup(self):
+        if self.tmp is None:
+            return
         if os.environ.get("CSTEST_KEEP"):
             sys.stderr.write("kept %s\n" % self.tmp)
             return
