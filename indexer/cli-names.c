@@ -1,6 +1,6 @@
 /*
- * cli-names.c - lists of mailbox names: from the command line, the disk
- * or the index, in the order the commands print them (INBOX first).
+ * cli-names.c - lists of mailbox names: from the command line or the
+ * index, in the order the commands print them (INBOX first).
  */
 #include "config.h"
 
@@ -89,32 +89,6 @@ int cli_names_from_index(const struct cli_global *g, struct cs_index *index,
 	memset(names_r, 0, sizeof(*names_r));
 	cs_error_clear(&err);
 	if (cs_mailbox_list(index, cli_names_index_cb, names_r, &err) != 0) {
-		if (err.code == CS_OK)
-			cli_error(g, "out of memory");
-		else
-			cli_error_cs(g, &err);
-		cli_names_free(names_r);
-		return -1;
-	}
-	qsort(names_r->names, names_r->count, sizeof(*names_r->names),
-	      cli_names_cmp);
-	return 0;
-}
-
-static int cli_names_disk_cb(void *ctx, const char *name,
-			     const char *path ATTR_UNUSED)
-{
-	return cli_names_add(ctx, name) < 0 ? -1 : 0;
-}
-
-int cli_names_from_disk(const struct cli_global *g, struct cli_names *names_r)
-{
-	struct cs_error err;
-
-	memset(names_r, 0, sizeof(*names_r));
-	cs_error_clear(&err);
-	if (cs_maildir_list(g->maildir, cli_names_disk_cb, names_r,
-			    cli_warn_cb, (void *)g, &err) != 0) {
 		if (err.code == CS_OK)
 			cli_error(g, "out of memory");
 		else

@@ -155,9 +155,6 @@ int cli_names_from_args(const struct cli_global *g, int argc, char **argv,
 /* The mailboxes recorded in the index. */
 int cli_names_from_index(const struct cli_global *g, struct cs_index *index,
 			 struct cli_names *names_r);
-/* The mailboxes on disk (cs_maildir_list; skipped entries are warned
-   about). */
-int cli_names_from_disk(const struct cli_global *g, struct cli_names *names_r);
 bool cli_names_contain(const struct cli_names *names, const char *name);
 void cli_names_free(struct cli_names *names);
 

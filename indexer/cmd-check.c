@@ -5,18 +5,13 @@
 #include "config.h"
 
 #include <stdio.h>
-#include <string.h>
 
 #include "cli.h"
 
 static void check_problem_cb(void *ctx ATTR_UNUSED, const char *mailbox,
 			     const char *text)
 {
-	size_t len = mailbox != NULL ? strlen(mailbox) : 0;
-
-	/* the text may already start with "MAILBOX: " */
-	if (mailbox != NULL && !(strncmp(text, mailbox, len) == 0 &&
-				 text[len] == ':'))
+	if (mailbox != NULL)
 		printf("%s: %s\n", mailbox, text);
 	else
 		printf("%s\n", text);

@@ -5,70 +5,21 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli.h"
 
-static int reindex_mailbox(const struct cli_global *g, struct cs_index *index,
-			   const char *name, struct cli_progress *progress)
+static void reindex_report(const struct cli_global *g,
+			   const struct cs_scan_stats *stats)
 {
-	struct cs_scan_settings set = {
-		.warn = cli_warn_cb,
-		.warn_ctx = (void *)g,
-		.progress = cli_progress_cb,
-		.progress_ctx = progress,
-	};
-	struct cs_scan_stats stats = { 0 };
-	struct cs_error err;
-	int ret;
-
-	ret = cs_maildir_scan(index, name, &set, &stats, &err);
-	cli_progress_done(progress);
-	if (ret < 0) {
-		cli_error_cs(g, &err);
-		return -1;
-	}
-	cli_info(g, "%s: %llu files: %llu arrived, %llu changed, "
-		 "%llu expunged, %llu updated, %llu skipped", name,
-		 (unsigned long long)stats.files,
-		 (unsigned long long)stats.arrived,
-		 (unsigned long long)stats.changed,
-		 (unsigned long long)stats.expunged,
-		 (unsigned long long)stats.updated,
-		 (unsigned long long)stats.skipped);
-	return 0;
-}
-
-/* Drop the mailboxes of the index whose folder is gone from the disk. */
-static int reindex_drop_gone(const struct cli_global *g,
-			     struct cs_index *index,
-			     const struct cli_names *on_disk)
-{
-	struct cli_names in_index;
-	struct cs_error err;
-	size_t i;
-	int ret = 0;
-
-	if (cli_names_from_index(g, index, &in_index) < 0)
-		return -1;
-	for (i = 0; i < in_index.count && ret == 0; i++) {
-		const char *name = in_index.names[i];
-
-		if (cli_names_contain(on_disk, name))
-			continue;
-		if (cs_index_begin(index, &err) < 0 ||
-		    cs_mailbox_delete(index, name, &err) < 0 ||
-		    cs_index_commit(index, &err) < 0) {
-			if (cs_index_in_transaction(index))
-				cs_index_rollback(index);
-			cli_error_cs(g, &err);
-			ret = -1;
-		} else {
-			cli_info(g, "%s: gone from the disk, removed from "
-				 "the index", name);
-		}
-	}
-	cli_names_free(&in_index);
-	return ret;
+	cli_info(g, "reindex: %llu files: %llu arrived, %llu changed, "
+		 "%llu expunged, %llu updated, %llu skipped",
+		 (unsigned long long)stats->files,
+		 (unsigned long long)stats->arrived,
+		 (unsigned long long)stats->changed,
+		 (unsigned long long)stats->expunged,
+		 (unsigned long long)stats->updated,
+		 (unsigned long long)stats->skipped);
 }
 
 static int reindex_rebuild(const struct cli_global *g)
@@ -79,9 +30,37 @@ static int reindex_rebuild(const struct cli_global *g)
 	cli_index_settings(g, &set);
 	if (cs_index_rebuild(&set, &err) < 0)
 		return cli_error_cs(g, &err);
-	cli_info(g, "%s: rebuilt, reindexing", set.db_path != NULL ?
-		 set.db_path : CS_DB_NAME);
+	cli_info(g, "reindex: index moved away, rebuilding it");
 	return 0;
+}
+
+/* Scan names (NULL-terminated; NULL: every mailbox on disk, and drop the
+   mailboxes whose folder is gone).  Returns an exit code. */
+static int reindex_scan(const struct cli_global *g, const char *const *names)
+{
+	struct cli_progress progress;
+	struct cs_scan_settings set = {
+		.warn = cli_warn_cb,
+		.warn_ctx = (void *)g,
+		.progress = cli_progress_cb,
+		.progress_ctx = &progress,
+	};
+	struct cs_scan_stats stats = { 0 };
+	struct cs_index *index = NULL;
+	struct cs_error err;
+	int ret;
+
+	if (cli_index_open(g, false, &index) < 0)
+		return CLI_EXIT_ERROR;
+	cli_progress_init(g, &progress);
+	cs_error_clear(&err);
+	ret = cs_maildir_scan_all(index, names, &set, &stats, &err);
+	cli_progress_done(&progress);
+	cs_index_close(&index);
+	if (ret < 0)
+		return cli_error_cs(g, &err);
+	reindex_report(g, &stats);
+	return CLI_EXIT_OK;
 }
 
 static int cmd_reindex(const struct cli_global *g, int argc, char **argv)
@@ -90,42 +69,36 @@ static int cmd_reindex(const struct cli_global *g, int argc, char **argv)
 		{ .name = "rebuild" },
 		{ .name = NULL }
 	};
-	struct cli_progress progress;
-	struct cs_index *index = NULL;
 	struct cli_names names;
-	bool all;
+	const char **list;
 	size_t i;
-	int npos, ret = CLI_EXIT_OK;
+	int npos, ret;
 
 	npos = cli_args_parse(g, &cli_cmd_reindex, argc, argv, opts, 0, -1);
 	if (npos < 0)
 		return CLI_EXIT_ERROR;
-	all = npos == 0;
-	if (opts[0].seen && !all) {
+	if (opts[0].seen && npos > 0) {
 		cli_error(g, "reindex: --rebuild rebuilds the whole index: "
 			  "give no MAILBOX");
 		return CLI_EXIT_ERROR;
 	}
-	if (all ? cli_names_from_disk(g, &names) < 0 :
-	    cli_names_from_args(g, npos, argv + 1, &names) < 0)
+	if (npos == 0) {
+		if (opts[0].seen && reindex_rebuild(g) != 0)
+			return CLI_EXIT_ERROR;
+		return reindex_scan(g, NULL);
+	}
+	if (cli_names_from_args(g, npos, argv + 1, &names) < 0)
 		return CLI_EXIT_ERROR;
-	if (opts[0].seen && reindex_rebuild(g) != 0) {
+	list = calloc(names.count + 1, sizeof(*list));
+	if (list == NULL) {
 		cli_names_free(&names);
+		cli_error(g, "out of memory");
 		return CLI_EXIT_ERROR;
 	}
-	if (cli_index_open(g, false, &index) < 0) {
-		cli_names_free(&names);
-		return CLI_EXIT_ERROR;
-	}
-	cli_progress_init(g, &progress);
-	for (i = 0; i < names.count; i++) {
-		if (reindex_mailbox(g, index, names.names[i], &progress) < 0)
-			ret = CLI_EXIT_ERROR;
-	}
-	if (all && ret == CLI_EXIT_OK &&
-	    reindex_drop_gone(g, index, &names) < 0)
-		ret = CLI_EXIT_ERROR;
-	cs_index_close(&index);
+	for (i = 0; i < names.count; i++)
+		list[i] = names.names[i];
+	ret = reindex_scan(g, list);
+	free(list);
 	cli_names_free(&names);
 	return ret;
 }
