@@ -77,8 +77,9 @@ void cli_print_astring(const char *str);
 void cli_index_settings(const struct cli_global *g,
 			struct cs_index_settings *set_r);
 
-/* Open the index (read-only or read-write).  Returns 0, or prints the
-   error and returns -1. */
+/* Open the index for writing (created when missing), or for reading
+   (readonly: it must exist; nothing is written to it).  Returns 0, or
+   prints the error and returns -1. */
 int cli_index_open(const struct cli_global *g, bool readonly,
 		   struct cs_index **index_r);
 

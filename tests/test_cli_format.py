@@ -62,7 +62,7 @@ class Format(cstest.CondstoreCase):
         expect = [
             "* 1 FETCH (UID 1 MODSEQ (%d) FLAGS ())" % m[1],
             "* 2 FETCH (UID 2 MODSEQ (%d) FLAGS (\\Seen))" % m[2],
-            "* 3 FETCH (UID 3 MODSEQ (%d) FLAGS (\\Seen \\Flagged))" % m[3],
+            "* 3 FETCH (UID 3 MODSEQ (%d) FLAGS (\\Flagged \\Seen))" % m[3],
             "* 4 FETCH (UID 4 MODSEQ (%d) FLAGS (work))" % m[4],
         ]
         self.assertEqual(self.cs("fetch", "INBOX").lines, expect)
@@ -120,7 +120,7 @@ class Format(cstest.CondstoreCase):
         self.assertEqual(f1.modseq, h + 2)
         self.assertEqual(res.lines[1],
                          "* 3 FETCH (UID 3 MODSEQ (%d) FLAGS "
-                         "(\\Seen \\Flagged))" % self.m[3])
+                         "(\\Flagged \\Seen))" % self.m[3])
         self.assertEqual(res.lines[2], "OK [MODIFIED 2]")
         self.assertEqual(self.md.flags("INBOX", BASES[0]), "F")
         self.assertEqual(self.md.flags("INBOX", BASES[1]), "RS")
