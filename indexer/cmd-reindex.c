@@ -5,7 +5,6 @@
 #include "config.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "cli.h"
 
@@ -34,9 +33,11 @@ static int reindex_rebuild(const struct cli_global *g)
 	return 0;
 }
 
-/* Scan names (NULL-terminated; NULL: every mailbox on disk, and drop the
-   mailboxes whose folder is gone).  Returns an exit code. */
-static int reindex_scan(const struct cli_global *g, const char *const *names)
+/* Scan names (NULL: every mailbox on disk, and drop the mailboxes whose
+   folder is gone).  Each named mailbox is scanned on its own so that its
+   error is reported as it is.  Returns an exit code. */
+static int reindex_scan(const struct cli_global *g,
+			const struct cli_names *names)
 {
 	struct cli_progress progress;
 	struct cs_scan_settings set = {
@@ -48,19 +49,29 @@ static int reindex_scan(const struct cli_global *g, const char *const *names)
 	struct cs_scan_stats stats = { 0 };
 	struct cs_index *index = NULL;
 	struct cs_error err;
-	int ret;
+	int ret = CLI_EXIT_OK;
+	size_t i;
 
 	if (cli_index_open(g, false, &index) < 0)
 		return CLI_EXIT_ERROR;
 	cli_progress_init(g, &progress);
 	cs_error_clear(&err);
-	ret = cs_maildir_scan_all(index, names, &set, &stats, &err);
+	if (names == NULL) {
+		if (cs_maildir_scan_all(index, NULL, &set, &stats, &err) < 0)
+			ret = cli_error_cs(g, &err);
+	}
+	for (i = 0; names != NULL && i < names->count; i++) {
+		if (cs_maildir_scan(index, names->names[i], &set, &stats,
+				    &err) < 0) {
+			cli_progress_done(&progress);
+			ret = cli_error_cs(g, &err);
+		}
+	}
 	cli_progress_done(&progress);
 	cs_index_close(&index);
-	if (ret < 0)
-		return cli_error_cs(g, &err);
-	reindex_report(g, &stats);
-	return CLI_EXIT_OK;
+	if (ret == CLI_EXIT_OK)
+		reindex_report(g, &stats);
+	return ret;
 }
 
 static int cmd_reindex(const struct cli_global *g, int argc, char **argv)
@@ -70,8 +81,6 @@ static int cmd_reindex(const struct cli_global *g, int argc, char **argv)
 		{ .name = NULL }
 	};
 	struct cli_names names;
-	const char **list;
-	size_t i;
 	int npos, ret;
 
 	npos = cli_args_parse(g, &cli_cmd_reindex, argc, argv, opts, 0, -1);
@@ -89,16 +98,7 @@ static int cmd_reindex(const struct cli_global *g, int argc, char **argv)
 	}
 	if (cli_names_from_args(g, npos, argv + 1, &names) < 0)
 		return CLI_EXIT_ERROR;
-	list = calloc(names.count + 1, sizeof(*list));
-	if (list == NULL) {
-		cli_names_free(&names);
-		cli_error(g, "out of memory");
-		return CLI_EXIT_ERROR;
-	}
-	for (i = 0; i < names.count; i++)
-		list[i] = names.names[i];
-	ret = reindex_scan(g, list);
-	free(list);
+	ret = reindex_scan(g, &names);
 	cli_names_free(&names);
 	return ret;
 }

@@ -83,6 +83,12 @@ def sorted_letters(letters):
     return "".join(sorted(set(letters)))
 
 
+def visible_letters(letters):
+    """The letters that have an IMAP name: the system flags' and the
+    keywords' (a-z); unknown upper-case letters are not shown."""
+    return "".join(c for c in letters if c in SYSTEM_FLAGS or c.islower())
+
+
 def info_flags(suffix):
     """The flag letters of a suffix ":2,FS" (as a string, sorted)."""
     if suffix.startswith(SEP + "2,"):
@@ -207,13 +213,15 @@ class Maildir:
                                     os.path.basename(old)))
 
     def files(self, mailbox="INBOX"):
-        """{base: (subdir, file name)} of the message files (no symlinks)."""
+        """{base: (subdir, file name)} of the message files (regular
+        files only: no symlinks, no directories)."""
         out = {}
         box = self.path(mailbox)
         for sub in ("new", "cur"):
             for entry in os.listdir(os.path.join(box, sub)):
-                if entry.startswith(".") or os.path.islink(
-                        os.path.join(box, sub, entry)):
+                full = os.path.join(box, sub, entry)
+                if (entry.startswith(".") or os.path.islink(full)
+                        or not os.path.isfile(full)):
                     continue
                 out[entry.split(SEP, 1)[0]] = (sub, entry)
         return out
@@ -477,7 +485,8 @@ class CondstoreCase(unittest.TestCase):
         for uid, f in fetched.items():
             sub, entry = files[names[uid]]
             self.assertEqual(letters_of(f.flags, keywords),
-                             info_flags(entry[len(names[uid]):]),
+                             visible_letters(
+                                 info_flags(entry[len(names[uid]):])),
                              (mailbox, uid, entry))
         return fetched
 

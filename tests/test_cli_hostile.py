@@ -65,7 +65,13 @@ class Hostile(cstest.CondstoreCase):
         # explicitly named: refused
         self.assert_error(self.cs("reindex", "Evil", rc=None), "Evil")
         self.assert_error(self.cs("status", "Evil", rc=None), "Evil")
-        self.assert_error(self.cs("check", "Evil", rc=None), "Evil")
+        # check: not indexed (a problem) or refused (an error), never read
+        res = self.cs("check", "Evil", rc=None)
+        self.assertIn(res.rc, (1, 2), res)
+        self.assertIn("Evil", res.out + res.err)
+        res = self.cs("check", "--repair", "Evil", rc=2)
+        self.assertIn("symlink", res.err)
+        self.assertEqual(list(self.status()), ["INBOX"])
         # a store over everything renames only real files
         self.cs("store", "INBOX", "1:*", "+FLAGS", "(\\Flagged)")
         self.assertEqual([md.flags("INBOX", b) for b in kept], ["FS"] * 3)
