@@ -11,7 +11,8 @@
 static void check_problem_cb(void *ctx ATTR_UNUSED, const char *mailbox,
 			     const char *text)
 {
-	if (mailbox != NULL)
+	/* problems of the whole file come without a mailbox */
+	if (mailbox != NULL && mailbox[0] != '\0')
 		printf("%s: %s\n", mailbox, text);
 	else
 		printf("%s\n", text);
