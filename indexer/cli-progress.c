@@ -28,22 +28,28 @@ void cli_progress_cb(void *ctx, const char *mailbox, uint64_t done,
 
 	if (!p->enabled)
 		return;
-	if (total == 0 || done > total)
-		total = done;
-	permille = total == 0 ? 1000 : (int)(done * 1000 / total);
-	if (permille == p->last_permille &&
+	/* the total is what the index knew: unknown (0) on a first
+	   reindex, and a mailbox may have grown since */
+	permille = total == 0 || done > total ? -2 :
+		(int)(done * 1000 / total);
+	if (permille == p->last_permille && permille != -2 &&
 	    strncmp(p->mailbox, mailbox, sizeof(p->mailbox) - 1) == 0)
 		return;
 	p->last_permille = permille;
 	snprintf(p->mailbox, sizeof(p->mailbox), "%s", mailbox);
 
-	filled = permille * CLI_PROGRESS_WIDTH / 1000;
-	memset(bar, '#', filled);
-	memset(bar + filled, '-', CLI_PROGRESS_WIDTH - filled);
-	bar[CLI_PROGRESS_WIDTH] = '\0';
-	fprintf(stderr, "\r\033[K%-20.20s [%s] %3d%% %llu/%llu",
-		p->mailbox, bar, permille / 10, (unsigned long long)done,
-		(unsigned long long)total);
+	if (permille < 0) {
+		fprintf(stderr, "\r\033[K%-20.20s %llu files", p->mailbox,
+			(unsigned long long)done);
+	} else {
+		filled = permille * CLI_PROGRESS_WIDTH / 1000;
+		memset(bar, '#', filled);
+		memset(bar + filled, '-', CLI_PROGRESS_WIDTH - filled);
+		bar[CLI_PROGRESS_WIDTH] = '\0';
+		fprintf(stderr, "\r\033[K%-20.20s [%s] %3d%% %llu/%llu",
+			p->mailbox, bar, permille / 10,
+			(unsigned long long)done, (unsigned long long)total);
+	}
 	fflush(stderr);
 	p->drawn = true;
 }

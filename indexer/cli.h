@@ -196,7 +196,7 @@ int cli_parse_uidset(const struct cli_global *g, const char *str,
 struct cli_progress {
 	bool enabled;		/* stderr is a terminal and not -q */
 	char mailbox[64];	/* mailbox being drawn */
-	int last_permille;	/* last drawn state, -1: none */
+	int last_permille;	/* last drawn state, -1: none, -2: a count */
 	bool drawn;		/* something is on the line */
 };
 
