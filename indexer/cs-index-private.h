@@ -86,9 +86,6 @@ int cs_jumps_read(struct cs_mailbox *box, struct cs_jump **jumps_r,
 int cs_ceiling_raise(struct cs_index *index, uint64_t modseq,
 		     struct cs_error *err);
 
-/* Raise box's counter to at least seed (records a jump).  In a txn. */
-int cs_mailbox_raise(struct cs_mailbox *box, uint64_t seed,
-		     struct cs_error *err);
 
 void cs_mailbox_seq_invalidate(struct cs_mailbox *box);
 

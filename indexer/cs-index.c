@@ -484,6 +484,12 @@ struct tdb_context *cs_index_tdb(struct cs_index *index)
 	return index->tdb;
 }
 
+int cs_index_hwm(struct cs_index *index, uint64_t *ceiling_r,
+		 struct cs_error *err)
+{
+	return cs_hwm_read(index->hwm_path, ceiling_r, err);
+}
+
 /* --- rebuild --- */
 
 static int max_hms_cb(void *ctx, const char *name,
