@@ -26,6 +26,7 @@
 
 #include "cs-hwm.h"
 #include "cs-index-private.h"
+#include "cs-maildir.h"
 #include "cs-name.h"
 
 #define CS_DEFAULT_HASH_SIZE 10007
@@ -371,6 +372,9 @@ static int index_tdb_open(struct cs_index *index, unsigned int hash_size,
 		return cs_error_set(err, CS_ERR_SYMLINK,
 				    "%s: is a symlink, not followed",
 				    index->db_path);
+	if (hash_size == 0 && !index->readonly &&
+	    lstat(index->db_path, &st) < 0 && errno == ENOENT)
+		hash_size = cs_maildir_suggest_hash_size(index->root);
 	index->tdb = tdb_open_ex(index->db_path,
 				 hash_size != 0 ? (int)hash_size :
 				 CS_DEFAULT_HASH_SIZE, tdb_flags,
