@@ -27,3 +27,15 @@ libcondstore_la_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS)
 libcondstore_la_LIBADD = $(TDB_LIBS)
 
 include $(srcdir)/indexer/cli.mk
+
+noinst_HEADERS = \
+	include/condstore.h \
+	include/cs-check.h \
+	include/cs-error.h \
+	include/cs-index.h \
+	include/cs-maildir.h \
+	include/cs-name.h \
+	include/cs-record.h \
+	include/cs-sync.h \
+	include/cs-uidset.h \
+	indexer/cli.h
