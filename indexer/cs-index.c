@@ -605,6 +605,9 @@ static int write_dirty(struct cs_index *index, struct cs_error *err)
 	struct cs_mailbox *box;
 
 	for (box = index->boxes; box != NULL; box = box->next) {
+		if (!box->gone && cs_rank_flush(box, err) < 0)
+			return -1;
+		cs_rank_reset(box);
 		if (!box->dirty || box->gone)
 			continue;
 		cs_mailbox_rec_encode(&box->rec, buf);
@@ -646,7 +649,7 @@ void cs_index_rollback(struct cs_index *index)
 	tdb_transaction_cancel(index->tdb);
 	for (box = index->boxes; box != NULL; box = box->next) {
 		box->dirty = false;
-		cs_mailbox_seq_invalidate(box);
+		cs_rank_reset(box);
 	}
 	(void)refresh_all(index, NULL);
 }
