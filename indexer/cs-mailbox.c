@@ -206,13 +206,6 @@ int cs_mailbox_open(struct cs_index *index, const char *name, bool create,
 	return 1;
 }
 
-void cs_mailbox_seq_invalidate(struct cs_mailbox *box)
-{
-	free(box->seq_uids);
-	box->seq_uids = NULL;
-	box->seq_count = 0;
-}
-
 void cs_mailbox_close(struct cs_mailbox **_box)
 {
 	struct cs_mailbox *box = *_box;
@@ -228,7 +221,7 @@ void cs_mailbox_close(struct cs_mailbox **_box)
 		if (box->next != NULL)
 			box->next->prev = box->prev;
 	}
-	cs_mailbox_seq_invalidate(box);
+	cs_rank_reset(box);
 	free(box->name);
 	free(box);
 }
@@ -344,7 +337,8 @@ int cs_mailbox_delete(struct cs_index *index, const char *name,
 		      struct cs_error *err)
 {
 	static const char tags[] = { CS_KEY_MESSAGE, CS_KEY_UID, CS_KEY_CHANGE,
-				     CS_KEY_TOMB, CS_KEY_JUMP };
+				     CS_KEY_TOMB, CS_KEY_JUMP, CS_KEY_RANK_MAP,
+				     CS_KEY_RANK_SUM };
 	struct cs_mailbox_rec rec;
 	uint8_t key[CS_KEY_MAX];
 	struct cs_mailbox *box;
@@ -498,8 +492,15 @@ int cs_mailbox_set_uid_source(struct cs_mailbox *box, uint8_t uid_source,
 		return -1;
 	ret = collect_keys(box->index, CS_KEY_UID, box->rec.id, &kl, err);
 	if (ret == 0)
+		ret = collect_keys(box->index, CS_KEY_RANK_MAP, box->rec.id,
+				   &kl, err);
+	if (ret == 0)
+		ret = collect_keys(box->index, CS_KEY_RANK_SUM, box->rec.id,
+				   &kl, err);
+	if (ret == 0)
 		ret = delete_keys(box->index, &kl, err);
 	key_list_free(&kl);
+	cs_rank_reset(box);
 	if (ret < 0 || clear_message_uids(box, err) < 0 ||
 	    drop_tombstones(box, err) < 0)
 		return -1;
@@ -508,6 +509,5 @@ int cs_mailbox_set_uid_source(struct cs_mailbox *box, uint8_t uid_source,
 	box->rec.uidvalidity = uidvalidity;
 	box->rec.uidnext = uidnext != 0 ? uidnext : 1;
 	box->dirty = true;
-	cs_mailbox_seq_invalidate(box);
 	return 0;
 }

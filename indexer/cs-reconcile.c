@@ -142,7 +142,8 @@ static int uid_map_store(struct cs_mailbox *box, uint32_t uid,
 		box->rec.uidnext = uid + 1;
 		box->dirty = true;
 	}
-	cs_mailbox_seq_invalidate(box);
+	if (cs_rank_set(box, uid, true, err) < 0)
+		return -1;
 	return cs_db_store(box->index, key, cs_key_uid(key, box->rec.id, uid),
 			   base, strlen(base), err);
 }
@@ -154,7 +155,8 @@ static int uid_map_delete(struct cs_mailbox *box, uint32_t uid,
 
 	if (uid == 0)
 		return 0;
-	cs_mailbox_seq_invalidate(box);
+	if (cs_rank_set(box, uid, false, err) < 0)
+		return -1;
 	return cs_db_delete(box->index, key, cs_key_uid(key, box->rec.id, uid),
 			    err);
 }

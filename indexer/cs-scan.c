@@ -759,3 +759,62 @@ int cs_maildir_scan_all(struct cs_index *index, const char *const *names,
 			cs_index_root(index));
 	return 0;
 }
+
+/* --- sizing a new index --- */
+
+struct count_ctx {
+	uint64_t files;
+};
+
+static uint64_t count_dir(const char *path)
+{
+	struct dirent *d;
+	uint64_t n = 0;
+	DIR *dir = opendir(path);
+
+	if (dir == NULL)
+		return 0;
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] != '.')
+			n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+static int count_cb(void *ctx, const char *name, const char *path)
+{
+	struct count_ctx *cc = ctx;
+	char sub[PATH_MAX];
+	int i;
+
+	(void)name;
+	for (i = 0; i < 2; i++) {
+		if (cs_path_fmt(sub, sizeof(sub), "%s/%s", path,
+				loc_dirs[i]) == 0)
+			cc->files += count_dir(sub);
+	}
+	return 0;
+}
+
+unsigned int cs_maildir_suggest_hash_size(const char *root)
+{
+	/* primes, each about twice the previous */
+	static const unsigned int primes[] = {
+		10007, 20011, 40009, 80021, 160001, 320009, 640007, 1280023,
+		2560021, 5120029, 10240033, 20480011
+	};
+	struct count_ctx cc = { 0 };
+	uint64_t want;
+	size_t i;
+
+	(void)cs_maildir_list(root, count_cb, &cc, NULL, NULL, NULL);
+	/* three records per message (message, UID, change log), two per
+	   hash chain */
+	want = cc.files * 3 / 2;
+	for (i = 0; i < sizeof(primes) / sizeof(primes[0]) - 1; i++) {
+		if (primes[i] >= want)
+			break;
+	}
+	return primes[i];
+}
