@@ -56,6 +56,14 @@ class Format(cstest.CondstoreCase):
         self.assertTrue(lines[1].startswith(
             '* STATUS "My Folder" (MESSAGES 1 UIDNEXT 2 UIDVALIDITY '),
             lines)
+        self.md.create_folder('Q"uote\\d')
+        self.cs("reindex")
+        lines = self.cs("status", 'Q"uote\\d').lines
+        self.assertEqual(len(lines), 1, lines)
+        self.assertTrue(lines[0].startswith(
+            '* STATUS "Q\\"uote\\\\d" (MESSAGES 0 UIDNEXT 1 '), lines)
+        st = cstest.parse_status(self.cs("status").lines)
+        self.assertEqual(list(st), ["INBOX", "My Folder", 'Q"uote\\d'])
 
     def test_fetch(self):
         m = self.m
