@@ -380,6 +380,10 @@ static int sweep_collect_dir(struct sweep *sw, const char *dirpath,
 		return errno == ENOENT ? 0 :
 			cs_error_sys(err, "opendir(%s)", dirpath);
 	while ((d = readdir(dir)) != NULL) {
+		/* a symlink or directory is no message, even under the name
+		   of one that was */
+		if (d->d_type != DT_REG && d->d_type != DT_UNKNOWN)
+			continue;
 		if (cs_name_parse(d->d_name, sep, &name, NULL) < 0)
 			continue;
 		if (sw->count == sw->alloc) {
@@ -412,7 +416,8 @@ static int sweep_record(void *ctx, const struct cs_message *msg)
 	/* not seen by readdir: confirm with its recorded name */
 	if (cs_path_fmt(path, sizeof(path), "%s/%s/%s%s", sw->sc->path,
 			loc_dirs[msg->rec.location], msg->base,
-			msg->suffix) == 0 && lstat(path, &st) == 0)
+			msg->suffix) == 0 && lstat(path, &st) == 0 &&
+	    S_ISREG(st.st_mode))
 		return 0;
 	if (sw->nmissing == sw->missing_alloc) {
 		size_t alloc = sw->missing_alloc == 0 ? 64 :
