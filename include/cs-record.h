@@ -10,6 +10,8 @@
  *  "H"                                   struct cs_header_rec
  *  "M" name                              struct cs_mailbox_rec  (name: UTF-8
  *                                        mailbox name, "INBOX", "A.B"; no NUL)
+ *  "L"                                   the names of all "M" records, each
+ *                                        followed by a NUL
  *  "m" id[4] base                        struct cs_msg_rec + suffix
  *  "u" id[4] uid[4]                      base name of the message with uid
  *  "c" id[4] modseq[8]                   change-log entry (cs_change_rec)
@@ -44,6 +46,7 @@
 
 #define CS_KEY_HEADER	'H'
 #define CS_KEY_MAILBOX	'M'
+#define CS_KEY_MAILBOX_LIST 'L'
 #define CS_KEY_MESSAGE	'm'
 #define CS_KEY_UID	'u'
 #define CS_KEY_CHANGE	'c'

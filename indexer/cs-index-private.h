@@ -59,6 +59,10 @@ int cs_db_fetch(struct cs_index *index, const uint8_t *key, size_t key_len,
 		uint8_t **data_r, size_t *size_r, struct cs_error *err);
 int cs_db_store(struct cs_index *index, const uint8_t *key, size_t key_len,
 		const void *data, size_t size, struct cs_error *err);
+/* insert: for keys expected to be new (cheaper than a replace, which
+   looks the key up twice); replaces if the key exists after all */
+int cs_db_insert(struct cs_index *index, const uint8_t *key, size_t key_len,
+		 const void *data, size_t size, struct cs_error *err);
 /* delete: a missing key is not an error */
 int cs_db_delete(struct cs_index *index, const uint8_t *key, size_t key_len,
 		 struct cs_error *err);
