@@ -6,7 +6,6 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -19,38 +18,6 @@ void cli_index_settings(const struct cli_global *g,
 	set_r->separator = g->separator;
 }
 
-/* tdb takes no locks on a handle opened read-only ("there are no locks
-   on read-only dbs"): such a reader can see a transaction half-way
-   through its commit, and cs_check's tdb_lockall_read fails.  So readers
-   open the index read-write too - after a read-only open has shown that
-   it exists and is sound, so that they never create one - and write
-   nothing.  Only when the file is not writable do they keep the
-   read-only handle. */
-static int cli_index_open_reader(const struct cli_global *g,
-				 struct cs_index_settings *set,
-				 struct cs_index **index_r)
-{
-	struct cs_index *probe = NULL;
-	struct cs_error err;
-
-	set->readonly = true;
-	if (cs_index_open(set, &probe, &err) < 0) {
-		cli_error_cs(g, &err);
-		return -1;
-	}
-	set->readonly = false;
-	if (access(cs_index_db_path(probe), W_OK) != 0) {
-		*index_r = probe;
-		return 0;
-	}
-	cs_index_close(&probe);
-	if (cs_index_open(set, index_r, &err) < 0) {
-		cli_error_cs(g, &err);
-		return -1;
-	}
-	return 0;
-}
-
 int cli_index_open(const struct cli_global *g, bool readonly,
 		   struct cs_index **index_r)
 {
@@ -58,8 +25,7 @@ int cli_index_open(const struct cli_global *g, bool readonly,
 	struct cs_error err;
 
 	cli_index_settings(g, &set);
-	if (readonly)
-		return cli_index_open_reader(g, &set, index_r);
+	set.readonly = readonly;
 	if (cs_index_open(&set, index_r, &err) < 0) {
 		cli_error_cs(g, &err);
 		return -1;
