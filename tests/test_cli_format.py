@@ -3,6 +3,8 @@
 on a small hand-made Maildir whose UIDs come from a dovecot-uidlist."""
 
 import os
+import pty
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -260,6 +262,54 @@ class Errors(cstest.CondstoreCase):
         res = cstest.run(["status"], env=env)
         self.assertEqual(res.rc, 0, res)
         self.assertEqual(list(cstest.parse_status(res.lines)), ["INBOX"])
+
+
+class Progress(cstest.CondstoreCase):
+    """reindex draws a progress bar on stderr when it is a terminal, and
+    clears it when done; never when stderr is not a terminal, or with
+    -q."""
+
+    def reindex_on_pty(self, *args):
+        master, slave = pty.openpty()
+        try:
+            cmd = cstest.wrapper() + [cstest.condstore_path(), "--maildir",
+                                      self.md.root] + list(args)
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=slave,
+                                  stdin=subprocess.DEVNULL, timeout=600)
+            os.close(slave)
+            slave = None
+            err = b""
+            while True:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:         # EIO: the other side is closed
+                    break
+                if not chunk:
+                    break
+                err += chunk
+        finally:
+            if slave is not None:
+                os.close(slave)
+            os.close(master)
+        self.assertEqual((proc.returncode, proc.stdout), (0, b""), err)
+        return err.decode("utf-8", "replace")
+
+    def test_progress_on_terminal_only(self):
+        self.md.populate({"INBOX": 4500, "Lists": 300}, keywords=())
+        err = self.reindex_on_pty("reindex")
+        self.assertIn("INBOX", err)
+        self.assertIn("\r\033[K", err)
+        self.assertTrue(err.endswith("\r\033[K"), repr(err[-80:]))
+        self.assertRegex(err, r"INBOX +(\[[#-]+\] +\d+% )?\d+")
+        self.md.deliver("INBOX", "S")
+        self.assertEqual(self.reindex_on_pty("-q", "reindex"), "")
+        self.md.deliver("INBOX", "S")
+        self.assertEqual(self.cs("reindex").err, "")
+        res = self.cs("-v", "reindex")
+        self.assertRegex(res.err, r"^condstore: reindex: 4802 files: "
+                         r"0 arrived, 0 changed, 0 expunged, 0 updated, "
+                         r"0 skipped\n$")
+        self.assertEqual(self.status("INBOX")["INBOX"]["MESSAGES"], 4502)
 
 
 class Help(cstest.CondstoreCase):
