@@ -64,8 +64,9 @@ static void cli_usage(FILE *out)
 
 static void cli_command_usage(const struct cli_command *cmd)
 {
-	printf("Usage: condstore [GLOBAL OPTIONS] %s %s\n\n%s.\n\n%s",
-	       cmd->name, cmd->usage, cmd->summary, cmd->help);
+	printf("Usage: condstore [GLOBAL OPTIONS] %s %s\n\n%c%s.\n\n%s",
+	       cmd->name, cmd->usage, toupper((unsigned char)cmd->summary[0]),
+	       cmd->summary + 1, cmd->help);
 }
 
 /* "condstore help [COMMAND]" */
