@@ -92,7 +92,43 @@ class Race(cstest.CondstoreCase):
                 lost |= m
             return mine, lost
 
-        results = self.run_workers(work)
+        # a reader polls meanwhile: it never fails, and never sees
+        # HIGHESTMODSEQ go down or a message lose its claim
+        stop = threading.Event()
+        seen = []
+
+        def reader():
+            while not stop.is_set():
+                res = cstest.run(["status", "INBOX"], maildir=self.md.root)
+                self.assertEqual(res.rc, 0, res)
+                st = cstest.parse_status(res.lines)["INBOX"]
+                res = cstest.run(["search", "INBOX", "--modseq",
+                                  str(self.h0 + 1)], maildir=self.md.root)
+                self.assertEqual(res.rc, 0, res)
+                found, _ = cstest.parse_search(res.lines[0])
+                seen.append((st["HIGHESTMODSEQ"], set(found)))
+
+        failures = []
+
+        def guarded_reader():
+            try:
+                reader()
+            except BaseException as e:      # reported after the join
+                failures.append(e)
+
+        thread = threading.Thread(target=guarded_reader)
+        thread.start()
+        try:
+            results = self.run_workers(work)
+        finally:
+            stop.set()
+            thread.join()
+        if failures:
+            raise failures[0]
+        self.assertTrue(seen)
+        for (h1, f1), (h2, f2) in zip(seen, seen[1:]):
+            self.assertLessEqual(h1, h2)
+            self.assertLessEqual(f1, f2)
         for uid in uids:
             winners = [w for w, (mine, lost) in enumerate(results)
                        if uid in mine]
