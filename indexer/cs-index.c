@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -105,12 +106,38 @@ static void cs_tdb_log(struct tdb_context *tdb, enum tdb_debug_level level,
 
 	if (level > TDB_DEBUG_WARNING || index == NULL)
 		return;
+	/* tdb logs right after the failing call: keep its errno, which
+	   tdb's cleanup may overwrite before the error reaches us */
+	if (errno == ENOSPC || errno == EDQUOT)
+		index->tdb_log_errno = errno;
+	/* keep the first message of a failure (the cause) and append the
+	   ones that follow it */
+	len = strlen(index->tdb_log);
+	if (len > 0 && len + 3 < sizeof(index->tdb_log)) {
+		strcpy(index->tdb_log + len, "; ");
+		len += 2;
+	} else {
+		len = 0;
+	}
 	va_start(args, fmt);
-	vsnprintf(index->tdb_log, sizeof(index->tdb_log), fmt, args);
+	vsnprintf(index->tdb_log + len, sizeof(index->tdb_log) - len, fmt,
+		  args);
 	va_end(args);
 	len = strlen(index->tdb_log);
 	while (len > 0 && index->tdb_log[len - 1] == '\n')
 		index->tdb_log[--len] = '\0';
+}
+
+/* tdb does not always pass ENOSPC on (posix_fallocate returns it without
+   setting errno): after an I/O error, look at the file system itself. */
+static bool fs_is_full(const char *path)
+{
+	struct statvfs st;
+
+	if (statvfs(path, &st) < 0)
+		return false;
+	return (uint64_t)st.f_bavail * st.f_frsize < 256 * 1024 ||
+		(st.f_files != 0 && st.f_favail == 0);
 }
 
 int cs_db_error(struct cs_index *index, const char *what,
@@ -119,7 +146,23 @@ int cs_db_error(struct cs_index *index, const char *what,
 	enum TDB_ERROR ecode = tdb_error(index->tdb);
 	const char *detail = index->tdb_log[0] != '\0' ? index->tdb_log :
 		tdb_errorstr(index->tdb);
+	int saved_errno = errno;
 
+	if (index->tdb_log_errno == ENOSPC || index->tdb_log_errno == EDQUOT)
+		saved_errno = index->tdb_log_errno;
+	else if (ecode == TDB_ERR_IO && fs_is_full(index->db_path))
+		saved_errno = ENOSPC;
+	if (ecode == TDB_ERR_IO &&
+	    (saved_errno == ENOSPC || saved_errno == EDQUOT)) {
+		/* the transaction was cancelled: nothing is damaged */
+		cs_error_set(err, CS_ERR_IO, "%s: %s: %s (%s); nothing was "
+			     "recorded: make room and run the command again",
+			     index->db_path, what, strerror(saved_errno),
+			     detail);
+		if (err != NULL)
+			err->sys_errno = saved_errno;
+		return -1;
+	}
 	switch (ecode) {
 	case TDB_ERR_CORRUPT:
 	case TDB_ERR_IO:
@@ -606,6 +649,7 @@ int cs_index_begin(struct cs_index *index, struct cs_error *err)
 				    "%s: transaction already open",
 				    index->db_path);
 	index->tdb_log[0] = '\0';
+	index->tdb_log_errno = 0;
 	if (tdb_transaction_start(index->tdb) != 0)
 		return cs_db_error(index, "transaction start", err);
 	index->in_txn = true;
