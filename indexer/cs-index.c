@@ -104,7 +104,12 @@ static void cs_tdb_log(struct tdb_context *tdb, enum tdb_debug_level level,
 	size_t len;
 	va_list args;
 
-	if (level > TDB_DEBUG_WARNING || index == NULL)
+	if (index == NULL)
+		return;
+	/* tdb just rolled back a transaction that a crash interrupted */
+	if (strncmp(fmt, "tdb_transaction_recover: recovered", 34) == 0)
+		index->recovered = true;
+	if (level > TDB_DEBUG_WARNING)
 		return;
 	/* tdb logs right after the failing call: keep its errno, which
 	   tdb's cleanup may overwrite before the error reaches us */
@@ -435,6 +440,7 @@ static int index_tdb_open(struct cs_index *index, unsigned int hash_size,
 				 CS_DEFAULT_HASH_SIZE, tdb_flags,
 				 open_flags | O_NOFOLLOW | O_CLOEXEC, 0600,
 				 &log, NULL);
+	index->writable = index->tdb != NULL;
 	if (index->tdb == NULL && index->readonly &&
 	    (errno == EACCES || errno == EROFS))
 		index->tdb = tdb_open_ex(index->db_path, 0, tdb_flags,
@@ -453,6 +459,20 @@ static int index_tdb_open(struct cs_index *index, unsigned int hash_size,
 				index->tdb_log : strerror(errno ? errno : EIO));
 		return cs_error_sys(err, "tdb_open(%s)", index->db_path);
 	}
+	return 0;
+}
+
+/* After tdb rolled back a transaction a crash interrupted, the records
+   that transaction had written beyond the old end of the file are still
+   there, unreferenced: harmless, but tdb_check counts them as damage.
+   Repacking the file (one transaction copying every record) drops them. */
+static int repack_if_recovered(struct cs_index *index, struct cs_error *err)
+{
+	if (!index->recovered || !index->writable || index->in_txn)
+		return 0;
+	index->recovered = false;
+	if (tdb_repack(index->tdb) != 0)
+		return cs_db_error(index, "repack after crash recovery", err);
 	return 0;
 }
 
@@ -489,6 +509,8 @@ static int index_open_with_floor(const struct cs_index_settings *set,
 			goto fail;
 	}
 	if (!index->readonly && hwm_sync_with_header(index, err) < 0)
+		goto fail;
+	if (repack_if_recovered(index, err) < 0)
 		goto fail;
 	*index_r = index;
 	return 0;
@@ -702,7 +724,7 @@ int cs_index_commit(struct cs_index *index, struct cs_error *err)
 		(void)refresh_all(index, NULL);
 		return -1;
 	}
-	return 0;
+	return repack_if_recovered(index, err);
 }
 
 void cs_index_rollback(struct cs_index *index)

@@ -74,10 +74,17 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
+static void print_problem(void *ctx, const char *mailbox, const char *text)
+{
+	(void)ctx;
+	fprintf(stderr, "  check after kill: %s: %s\n", mailbox, text);
+}
+
 /* After a crash: recover, check, and return HIGHESTMODSEQ. */
 static uint64_t recover_and_check(const char *root)
 {
-	struct cs_check_settings cset = { .repair = false };
+	struct cs_check_settings cset = { .repair = false,
+					  .problem = print_problem };
 	struct cs_index *index = unit_open(root);
 	struct cs_mailbox *box = NULL;
 	struct cs_scan_stats st;
