@@ -133,7 +133,7 @@ static void test_kill9_during_store(void)
 		if (pid == 0)
 			child_work(root, (unsigned int)round);
 		/* let it get into the middle of something */
-		usleep((useconds_t)(20000 + rand() % 80000));
+		usleep((useconds_t)(rand() % 100000));
 		CU_ASSERT_EQUAL(kill(pid, SIGKILL), 0);
 		CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
 		CU_ASSERT(WIFSIGNALED(status));
