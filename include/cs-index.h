@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "cs-error.h"
+#include "cs-name.h"
 #include "cs-record.h"
 
 #define CS_MODSEQ_MAX ((UINT64_C(1) << 63) - 1)

@@ -6,9 +6,13 @@ libcondstore_la_SOURCES = \
 	indexer/cs-error.c \
 	indexer/cs-name.c \
 	indexer/cs-keywords.c \
+	indexer/cs-file.c \
+	indexer/cs-file.h \
 	indexer/cs-uidset.c \
 	indexer/cs-record.c \
 	indexer/cs-index.c \
+	indexer/cs-mailbox.c \
+	indexer/cs-reconcile.c \
 	indexer/cs-index-private.h \
 	indexer/cs-hwm.c \
 	indexer/cs-hwm.h \
