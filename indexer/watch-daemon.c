@@ -103,6 +103,17 @@ static bool daemon_has_work(const struct watch_daemon *d)
 	return false;
 }
 
+static bool daemon_serves_any(const struct watch_daemon *d)
+{
+	const struct watch_root *root;
+
+	for (root = d->roots; root != NULL; root = root->next) {
+		if (!root->gone && !root->disabled)
+			return true;
+	}
+	return false;
+}
+
 /* One round: every root with work commits it. */
 static void daemon_round(struct watch_daemon *d)
 {
@@ -324,6 +335,10 @@ int watch_daemon_run(const struct watch_settings *set, struct watch_log *log)
 	}
 	d.next_rescan_ms = watch_now_ms() + set->rescan_interval_ms;
 	daemon_full_rescan(&d, "startup");
+	if (set->glob == NULL && !daemon_serves_any(&d)) {
+		watch_log(log, WATCH_LOG_ERROR, "no Maildir could be served");
+		goto out;
+	}
 	watch_log(log, WATCH_LOG_INFO, "watching %u Maildirs, %u mailboxes "
 		  "(%u watches)%s", d.root_count, count_boxes(&d), in.count,
 		  set->nosync ? ", commits without fsync (--nosync)" : "");
