@@ -360,8 +360,11 @@ static int index_tdb_open(struct cs_index *index, unsigned int hash_size,
 {
 	struct tdb_logging_context log = { cs_tdb_log, index };
 	int tdb_flags = TDB_DISALLOW_NESTING | TDB_INCOMPATIBLE_HASH;
-	int open_flags = index->readonly ? O_RDONLY :
-		(O_RDWR | O_CREAT);
+	/* readers open read-write too: a tdb opened O_RDONLY takes no locks,
+	   so it could read a transaction half-committed by a writer, and it
+	   can't run the recovery a writer killed mid-commit leaves behind.
+	   O_RDONLY only where writing is not allowed at all. */
+	int open_flags = index->readonly ? O_RDWR : (O_RDWR | O_CREAT);
 	struct stat st;
 
 	if (index->nosync)
@@ -376,6 +379,11 @@ static int index_tdb_open(struct cs_index *index, unsigned int hash_size,
 				 CS_DEFAULT_HASH_SIZE, tdb_flags,
 				 open_flags | O_NOFOLLOW | O_CLOEXEC, 0600,
 				 &log, NULL);
+	if (index->tdb == NULL && index->readonly &&
+	    (errno == EACCES || errno == EROFS))
+		index->tdb = tdb_open_ex(index->db_path, 0, tdb_flags,
+					 O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
+					 0600, &log, NULL);
 	if (index->tdb == NULL) {
 		if (errno == ENOENT && index->readonly)
 			return cs_error_set(err, CS_ERR_NOTFOUND,
