@@ -73,12 +73,11 @@ static void log_limit_once(struct watch_daemon *d)
 	d->limit_logged = true;
 	watch_log(d->log, WATCH_LOG_ERROR, "inotify watch limit reached at "
 		  "%u watches%s: mailboxes that could not be watched are "
-		  "rescanned every %u s instead (and before each sync); "
-		  "raise /proc/sys/fs/inotify/max_user_watches (sysctl "
-		  "fs.inotify.max_user_watches=N) and send SIGHUP",
-		  d->in->count, d->set->max_watches > 0 ?
+		  "rescanned every %.1f s instead (and before each sync); "
+		  "raise /proc/sys/fs/inotify/max_user_watches and send "
+		  "SIGHUP", d->in->count, d->set->max_watches > 0 ?
 		  " (--max-watches)" : "",
-		  d->set->rescan_interval_ms / 1000);
+		  d->set->rescan_interval_ms / 1000.0);
 }
 
 static bool daemon_has_work(const struct watch_daemon *d)
@@ -103,6 +102,8 @@ static bool daemon_has_work(const struct watch_daemon *d)
 	return false;
 }
 
+static void signals_read(struct watch_daemon *d);
+
 static bool daemon_serves_any(const struct watch_daemon *d)
 {
 	const struct watch_root *root;
@@ -120,8 +121,14 @@ static void daemon_round(struct watch_daemon *d)
 	struct watch_root *root;
 
 	d->round++;
-	for (root = d->roots; root != NULL; root = root->next)
+	for (root = d->roots; root != NULL; root = root->next) {
+		/* a stop during a long rescan (startup with thousands of
+		   Maildirs) leaves the remaining scans to the next start */
+		signals_read(d);
+		if (d->stop && root->need_full_scan)
+			continue;
 		watch_root_process(d, root);
+	}
 	watch_events_clear(d);
 	watch_roots_reap(d);
 	d->cookie_seen = false;
@@ -136,6 +143,7 @@ static void daemon_full_rescan(struct watch_daemon *d, const char *what)
 
 	for (root = d->roots; root != NULL; root = root->next)
 		root->need_full_scan = true;
+	watch_roots_watch_all(d);
 	/* pending moves are settled by the scans */
 	(void)watch_events_expire(d, true);
 	daemon_round(d);
@@ -162,12 +170,12 @@ static void daemon_periodic(struct watch_daemon *d, uint64_t now)
 		if (watch_root_has_unwatched(root))
 			count += watch_root_rescan_unwatched(d, root);
 	}
-	if (count > 0 || d->stats.arrived + d->stats.changed +
-	    d->stats.expunged > 0)
+	if (d->stats.arrived + d->stats.changed + d->stats.expunged > 0 ||
+	    (count > 0 && watch_log_debug_enabled(d->log)))
 		log_scan_summary(d, "periodic rescan of unwatched mailboxes",
 				 start);
-	else
-		memset(&d->stats, 0, sizeof(d->stats));
+	memset(&d->stats, 0, sizeof(d->stats));
+	d->boxes_scanned = 0;
 }
 
 static int signals_open(sigset_t *mask_r)
@@ -182,11 +190,11 @@ static int signals_open(sigset_t *mask_r)
 	return signalfd(-1, mask_r, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-static void signals_read(struct watch_daemon *d, int sfd)
+static void signals_read(struct watch_daemon *d)
 {
 	struct signalfd_siginfo si;
 
-	while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+	while (read(d->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP)
 			d->hup = true;
 		else
@@ -279,7 +287,7 @@ static void daemon_loop(struct watch_daemon *d, int sfd, char *buf)
 			break;
 		}
 		if (ret > 0 && (fds[0].revents & POLLIN) != 0)
-			signals_read(d, sfd);
+			signals_read(d);
 		if (ret > 0 && d->in->fd >= 0 &&
 		    (fds[1].revents & POLLIN) != 0)
 			daemon_read(d, buf);
@@ -302,8 +310,10 @@ int watch_daemon_run(const struct watch_settings *set, struct watch_log *log)
 	memset(&d, 0, sizeof(d));
 	d.set = set;
 	d.log = log;
+	d.sfd = -1;
 	d.in = &in;
 	sfd = signals_open(&mask);
+	d.sfd = sfd;
 	if (sfd < 0) {
 		watch_log(log, WATCH_LOG_ERROR, "signalfd: %s", strerror(errno));
 		return 2;
@@ -335,7 +345,7 @@ int watch_daemon_run(const struct watch_settings *set, struct watch_log *log)
 	}
 	d.next_rescan_ms = watch_now_ms() + set->rescan_interval_ms;
 	daemon_full_rescan(&d, "startup");
-	if (set->glob == NULL && !daemon_serves_any(&d)) {
+	if (!d.stop && set->glob == NULL && !daemon_serves_any(&d)) {
 		watch_log(log, WATCH_LOG_ERROR, "no Maildir could be served");
 		goto out;
 	}

@@ -34,6 +34,8 @@ static bool path_cat(char *buf, size_t size, const char *a, const char *sep,
 	return (size_t)snprintf(buf, size, "%s%s%s", a, sep, b) < size;
 }
 
+static void root_watch(struct watch_daemon *d, struct watch_root *root);
+
 /* --- boxes --- */
 
 static struct watch_box *box_find(struct watch_root *root, const char *name)
@@ -620,10 +622,7 @@ static int root_sync_folders(struct watch_daemon *d, struct watch_root *root,
 		root->gone = true;
 		return -1;
 	}
-	if (root->wd < 0 && watch_inotify_add(d->in, root->path,
-					      WATCH_KIND_ROOT, root, NULL,
-					      &root->wd, &err) < 0)
-		watch_log(d->log, WATCH_LOG_ERROR, "%s", err.text);
+	root_watch(d, root);
 	root->need_folders = false;
 	root_apply_renames(d, root);
 
@@ -796,6 +795,26 @@ void watch_root_process(struct watch_daemon *d, struct watch_root *root)
 }
 
 /* --- the set of roots --- */
+
+static void root_watch(struct watch_daemon *d, struct watch_root *root)
+{
+	struct cs_error err;
+
+	if (root->wd < 0 && watch_inotify_add(d->in, root->path,
+					      WATCH_KIND_ROOT, root, NULL,
+					      &root->wd, &err) < 0)
+		watch_log(d->log, WATCH_LOG_ERROR, "%s", err.text);
+}
+
+void watch_roots_watch_all(struct watch_daemon *d)
+{
+	struct watch_root *root;
+
+	for (root = d->roots; root != NULL; root = root->next) {
+		if (!root->gone && !root->disabled)
+			root_watch(d, root);
+	}
+}
 
 static void root_add(struct watch_daemon *d, const char *path, bool from_glob)
 {

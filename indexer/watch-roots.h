@@ -21,6 +21,10 @@ unsigned int watch_roots_expand(struct watch_daemon *d);
    changes, scans, the batch's items, sync cookies.  Errors are logged. */
 void watch_root_process(struct watch_daemon *d, struct watch_root *root);
 
+/* Add the root watches first, so that with a low watch limit every root
+   still sees its sync cookies and folder changes. */
+void watch_roots_watch_all(struct watch_daemon *d);
+
 /* Rescan what could not be watched (periodic, and before answering a
    sync cookie).  Returns the number of mailboxes scanned. */
 unsigned int watch_root_rescan_unwatched(struct watch_daemon *d,

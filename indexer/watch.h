@@ -108,6 +108,7 @@ struct watch_daemon {
 	unsigned int round;	/* one per batch */
 	bool overflow;		/* IN_Q_OVERFLOW seen */
 	bool cookie_seen;	/* a sync cookie arrived in this batch */
+	int sfd;		/* signalfd: SIGTERM, SIGINT, SIGHUP */
 	bool stop, hup;
 	struct cs_scan_stats stats;	/* of scans since last reported */
 	unsigned int boxes_scanned;
