@@ -118,6 +118,19 @@ int cs_mailbox_set_uid_source(struct cs_mailbox *box, uint8_t uid_source,
 			      uint32_t uidvalidity, uint32_t uidnext,
 			      struct cs_error *err);
 
+/* Raise the mailbox's counter (HIGHESTMODSEQ) to at least seed, in a
+   transaction: the next modseq is seed + 1.  The gap is recorded so that
+   change-log walks skip it.  Used after an unclean stop with nosync, to
+   go above every modseq that may have been handed out and lost. */
+int cs_mailbox_raise(struct cs_mailbox *box, uint64_t seed,
+		     struct cs_error *err);
+
+/* The ceiling recorded in the high-water-mark file (every modseq ever
+   issued from this index is below it).  Returns 1, 0 if there is no
+   file, -1 on error. */
+int cs_index_hwm(struct cs_index *index, uint64_t *ceiling_r,
+		 struct cs_error *err);
+
 /* --- messages --- */
 
 struct cs_message {

@@ -102,6 +102,11 @@ int cs_maildir_scan_all(struct cs_index *index, const char *const *names,
 			const struct cs_scan_settings *set,
 			struct cs_scan_stats *stats_r, struct cs_error *err);
 
+/* The tdb hash size for a new index of root: counts the message files of
+   every mailbox (one readdir each) and sizes the hash table for them.  The
+   hash size is fixed when the tdb is created; a rebuild picks a new one. */
+unsigned int cs_maildir_suggest_hash_size(const char *root);
+
 /* --- dovecot-uidlist (read only) --- */
 
 struct cs_uidlist_header {

@@ -26,6 +26,7 @@
 
 #include "cs-hwm.h"
 #include "cs-index-private.h"
+#include "cs-maildir.h"
 #include "cs-name.h"
 
 #define CS_DEFAULT_HASH_SIZE 10007
@@ -166,6 +167,20 @@ int cs_db_store(struct cs_index *index, const uint8_t *key, size_t key_len,
 	if (tdb_store(index->tdb, k, d, TDB_REPLACE) != 0)
 		return cs_db_error(index, "store", err);
 	return 0;
+}
+
+int cs_db_insert(struct cs_index *index, const uint8_t *key, size_t key_len,
+		 const void *data, size_t size, struct cs_error *err)
+{
+	TDB_DATA k = { (unsigned char *)key, key_len };
+	TDB_DATA d = { (unsigned char *)data, size };
+
+	if (tdb_store(index->tdb, k, d, TDB_INSERT) == 0)
+		return 0;
+	if (tdb_error(index->tdb) != TDB_ERR_EXISTS)
+		return cs_db_error(index, "store", err);
+	/* a leftover the caller did not expect: replace it */
+	return cs_db_store(index, key, key_len, data, size, err);
 }
 
 int cs_db_delete(struct cs_index *index, const uint8_t *key, size_t key_len,
@@ -374,6 +389,9 @@ static int index_tdb_open(struct cs_index *index, unsigned int hash_size,
 		return cs_error_set(err, CS_ERR_SYMLINK,
 				    "%s: is a symlink, not followed",
 				    index->db_path);
+	if (hash_size == 0 && !index->readonly &&
+	    lstat(index->db_path, &st) < 0 && errno == ENOENT)
+		hash_size = cs_maildir_suggest_hash_size(index->root);
 	index->tdb = tdb_open_ex(index->db_path,
 				 hash_size != 0 ? (int)hash_size :
 				 CS_DEFAULT_HASH_SIZE, tdb_flags,
@@ -492,6 +510,12 @@ struct tdb_context *cs_index_tdb(struct cs_index *index)
 	return index->tdb;
 }
 
+int cs_index_hwm(struct cs_index *index, uint64_t *ceiling_r,
+		 struct cs_error *err)
+{
+	return cs_hwm_read(index->hwm_path, ceiling_r, err);
+}
+
 /* --- rebuild --- */
 
 static int max_hms_cb(void *ctx, const char *name,
@@ -603,6 +627,9 @@ static int write_dirty(struct cs_index *index, struct cs_error *err)
 	struct cs_mailbox *box;
 
 	for (box = index->boxes; box != NULL; box = box->next) {
+		if (!box->gone && cs_rank_flush(box, err) < 0)
+			return -1;
+		cs_rank_reset(box);
 		if (!box->dirty || box->gone)
 			continue;
 		cs_mailbox_rec_encode(&box->rec, buf);
@@ -644,7 +671,7 @@ void cs_index_rollback(struct cs_index *index)
 	tdb_transaction_cancel(index->tdb);
 	for (box = index->boxes; box != NULL; box = box->next) {
 		box->dirty = false;
-		cs_mailbox_seq_invalidate(box);
+		cs_rank_reset(box);
 	}
 	(void)refresh_all(index, NULL);
 }

@@ -17,6 +17,7 @@ libcondstore_la_SOURCES = \
 	indexer/cs-hwm.c \
 	indexer/cs-hwm.h \
 	indexer/cs-changes.c \
+	indexer/cs-rank.c \
 	indexer/cs-mailbox-name.c \
 	indexer/cs-uidlist.c \
 	indexer/cs-scan.c \
@@ -27,3 +28,15 @@ libcondstore_la_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS)
 libcondstore_la_LIBADD = $(TDB_LIBS)
 
 include $(srcdir)/indexer/cli.mk
+
+noinst_HEADERS = \
+	include/condstore.h \
+	include/cs-check.h \
+	include/cs-error.h \
+	include/cs-index.h \
+	include/cs-maildir.h \
+	include/cs-name.h \
+	include/cs-record.h \
+	include/cs-sync.h \
+	include/cs-uidset.h \
+	indexer/cli.h
