@@ -361,33 +361,92 @@ static int root_state_write(struct watch_daemon *d, const char *path,
 	return 0;
 }
 
-/* After a stop without clean exit under --nosync, commits made before a
-   system crash may be lost: the tdb's counters could be behind modseqs
-   already handed out.  Rebuild it (seeded above the high-water mark) and
-   let the full scan reindex it. */
+/* Mailbox names of the index (not those of live boxes of root, when
+   root is set). */
+struct index_names {
+	struct watch_root *root;
+	char **names;
+	unsigned int count, alloc;
+};
+
+static int index_names_cb(void *ctx, const char *name,
+			  const struct cs_mailbox_rec *rec)
+{
+	struct index_names *in = ctx;
+	char **grown;
+
+	(void)rec;
+	if (in->root != NULL && box_find(in->root, name) != NULL)
+		return 0;
+	if (in->count == in->alloc) {
+		in->alloc = in->alloc == 0 ? 16 : in->alloc * 2;
+		grown = realloc(in->names, in->alloc * sizeof(*grown));
+		if (grown == NULL)
+			return -1;
+		in->names = grown;
+	}
+	in->names[in->count] = strdup(name);
+	if (in->names[in->count] == NULL)
+		return -1;
+	in->count++;
+	return 0;
+}
+
+/* After a stop without clean exit under --nosync and a system restart,
+   commits made before the crash may be lost: the index's counters could
+   be behind modseqs already handed out.  Raise every mailbox's counter
+   above the high-water mark (fsynced even with --nosync); the full scan
+   that follows records what the disk says with modseqs above it. */
 static int root_recover_nosync(struct watch_daemon *d, struct watch_root *root,
+			       struct cs_index *index,
 			       const struct root_state *state)
 {
-	struct cs_index_settings set;
+	struct index_names names = { .root = NULL };
+	struct cs_mailbox *box;
 	struct cs_error err;
+	uint64_t ceiling = 0;
+	unsigned int i;
 	char boot[64];
+	int ret = 0;
 
 	boot_id(boot, sizeof(boot));
 	if (state->nosync == 0 || (boot[0] != '\0' &&
 				   strcmp(boot, state->boot) == 0))
 		return 0;
 	watch_log(d->log, WATCH_LOG_WARN, "%s: the previous daemon (pid %ld) "
-		  "ran with --nosync and the system restarted since without "
-		  "a clean stop: its last commits may be lost, so the index "
-		  "is rebuilt above its high-water mark and reindexed",
+		  "ran with --nosync and the system restarted without a clean "
+		  "stop: its last commits may be lost, so every counter is "
+		  "raised above the high-water mark before the rescan",
 		  root->path, state->pid);
-	root_index_settings(d, root, &set);
-	if (cs_index_rebuild(&set, &err) < 0) {
-		watch_log(d->log, WATCH_LOG_ERROR, "%s: rebuild failed: %s",
-			  root->path, err.text);
-		return -1;
+	if (cs_index_hwm(index, &ceiling, &err) < 0 ||
+	    cs_mailbox_list(index, index_names_cb, &names, &err) < 0) {
+		ret = -1;
+		goto out;
 	}
-	return 0;
+	/* one mailbox at a time, each in its own transaction: a handle's
+	   record is written at commit */
+	for (i = 0; i < names.count && ret >= 0; i++) {
+		box = NULL;
+		ret = cs_index_begin(index, &err);
+		if (ret == 0)
+			ret = cs_mailbox_open(index, names.names[i], false, 0,
+					      0, &box, &err);
+		if (ret > 0)
+			ret = cs_mailbox_raise(box, ceiling, &err);
+		if (ret >= 0)
+			ret = cs_index_commit(index, &err);
+		if (ret < 0 && cs_index_in_transaction(index))
+			cs_index_rollback(index);
+		cs_mailbox_close(&box);
+	}
+out:
+	if (ret < 0)
+		watch_log(d->log, WATCH_LOG_ERROR, "%s: raising the counters "
+			  "failed: %s", root->path, err.text);
+	for (i = 0; i < names.count; i++)
+		free(names.names[i]);
+	free(names.names);
+	return ret;
 }
 
 static int root_start(struct watch_daemon *d, struct watch_root *root)
@@ -400,18 +459,19 @@ static int root_start(struct watch_daemon *d, struct watch_root *root)
 
 	root_state_path(d, root, path, sizeof(path));
 	unclean = root_state_read(path, &state);
-	if (unclean > 0 && root_recover_nosync(d, root, &state) < 0)
-		goto fail;
 	if (watch_root_index(d, root, &index, &err) < 0 ||
 	    cs_daemon_register(index, &err) < 0) {
 		watch_log(d->log, WATCH_LOG_ERROR, "%s: not served: %s",
 			  root->path, err.text);
 		goto fail;
 	}
-	if (unclean > 0)
+	if (unclean > 0) {
 		watch_log(d->log, WATCH_LOG_WARN, "%s: the previous watch "
 			  "daemon (pid %ld) did not stop cleanly: full "
 			  "reconcile", root->path, state.pid);
+		if (root_recover_nosync(d, root, index, &state) < 0)
+			goto fail;
+	}
 	if (root_state_write(d, path, &err) < 0)
 		watch_log(d->log, WATCH_LOG_WARN, "%s: %s", root->path,
 			  err.text);
@@ -541,35 +601,6 @@ static int list_cb(void *ctx, const char *name, const char *path)
 		box = box_add(lc->d, lc->root, name);
 	if (box != NULL)
 		box->listed = true;
-	return 0;
-}
-
-struct index_names {
-	struct watch_root *root;
-	char **names;
-	unsigned int count, alloc;
-};
-
-static int index_names_cb(void *ctx, const char *name,
-			  const struct cs_mailbox_rec *rec)
-{
-	struct index_names *in = ctx;
-	char **grown;
-
-	(void)rec;
-	if (box_find(in->root, name) != NULL)
-		return 0;
-	if (in->count == in->alloc) {
-		in->alloc = in->alloc == 0 ? 16 : in->alloc * 2;
-		grown = realloc(in->names, in->alloc * sizeof(*grown));
-		if (grown == NULL)
-			return -1;
-		in->names = grown;
-	}
-	in->names[in->count] = strdup(name);
-	if (in->names[in->count] == NULL)
-		return -1;
-	in->count++;
 	return 0;
 }
 

@@ -96,5 +96,48 @@ class Crash(watchtest.WatchCase):
         self.stop_daemon(daemon)
 
 
+class NosyncPowerLoss(watchtest.WatchCase):
+    """--nosync, then a crash of the whole system that loses the last
+    commits: the restarted daemon sees the unclean-stop marker from
+    another boot, raises the counters above the high-water mark, and no
+    modseq handed out before the crash is handed out again."""
+    seed = 32
+
+    def test_lost_commits_are_not_reused(self):
+        made = self.md.populate({"INBOX": 50}, keywords=())
+        daemon = self.start_daemon("--nosync")
+        self.stop_daemon(daemon)
+        db = self.db()
+        with open(db, "rb") as f:
+            old_tdb = f.read()
+        h1 = self.hms()
+        daemon = self.start_daemon("--nosync", log_name="watch2.log")
+        for base in made["INBOX"][:20]:
+            self.md.set_flags("INBOX", base, "FRS")
+        self.sync()
+        h2 = self.hms()
+        self.assertEqual(h2, h1 + 20)
+        daemon.kill()
+        # the power loss: the commits since the copy never reached the
+        # disk, and the marker is from another boot
+        with open(db, "wb") as f:
+            f.write(old_tdb)
+        marker = db + ".watch"
+        with open(marker) as f:
+            boot, nosync, pid = f.read().split()
+        self.assertEqual(nosync, "1")
+        with open(marker, "w") as f:
+            f.write("another-boot 1 %s\n" % pid)
+        daemon = self.start_daemon(log_name="watch3.log")
+        self.assertIn("raised above the high-water mark", daemon.log())
+        for f in self.fetch("INBOX"):
+            self.assertFalse(h1 < f.modseq <= h2, f)
+        self.assertGreater(self.hms(), h2)
+        self.assert_matches_disk("INBOX")
+        self.assert_clean()
+        self.stop_daemon(daemon)
+        self.assertFalse(os.path.exists(marker))
+
+
 if __name__ == "__main__":
     cstest.main()
