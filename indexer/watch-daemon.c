@@ -141,6 +141,9 @@ static void daemon_full_rescan(struct watch_daemon *d, const char *what)
 	uint64_t start = watch_now_ms();
 	struct watch_root *root;
 
+	/* report this rescan's figures only */
+	memset(&d->stats, 0, sizeof(d->stats));
+	d->boxes_scanned = 0;
 	for (root = d->roots; root != NULL; root = root->next)
 		root->need_full_scan = true;
 	watch_roots_watch_all(d);
@@ -165,6 +168,8 @@ static void daemon_periodic(struct watch_daemon *d, uint64_t now)
 	d->next_rescan_ms = now + d->set->rescan_interval_ms;
 	if (d->set->glob != NULL)
 		(void)watch_roots_expand(d);
+	memset(&d->stats, 0, sizeof(d->stats));
+	d->boxes_scanned = 0;
 	d->round++;
 	for (root = d->roots; root != NULL; root = root->next) {
 		if (watch_root_has_unwatched(root))
