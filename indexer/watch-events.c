@@ -582,8 +582,11 @@ static int item_apply(struct watch_daemon *d, struct watch_item *item,
 	struct cs_message old, msg;
 	int had_old, ret;
 
-	had_old = cs_message_lookup(mbox, item->base, item->base_len, &old,
-				    err);
+	/* the old record is needed to settle removals, and for the log */
+	had_old = !item->has_name || item->uncertain ||
+		watch_log_debug_enabled(d->log) ?
+		cs_message_lookup(mbox, item->base, item->base_len, &old,
+				  err) : 0;
 	if (had_old < 0)
 		return -1;
 	if (item->has_name && !item->uncertain) {
