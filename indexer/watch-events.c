@@ -462,7 +462,8 @@ void watch_events_handle(struct watch_daemon *d,
 		return;
 	}
 	t = watch_inotify_lookup(d->in, event->wd);
-	if (t == NULL || t->root->gone || (t->box != NULL && t->box->gone))
+	if (t == NULL || t->root->gone || t->root->disabled ||
+	    (t->box != NULL && t->box->gone))
 		return;
 	if ((event->mask & IN_IGNORED) != 0) {
 		ignored_event(d, t);

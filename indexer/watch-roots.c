@@ -109,6 +109,18 @@ static void box_retire(struct watch_daemon *d, struct watch_box *box)
 	box->gone = true;
 }
 
+/* Stop watching root and everything in it; freed by watch_roots_reap. */
+static void root_drop(struct watch_daemon *d, struct watch_root *root)
+{
+	struct watch_box *box;
+
+	for (box = root->boxes; box != NULL; box = box->next)
+		box_retire(d, box);
+	watch_inotify_rm(d->in, &root->wd);
+	watch_events_forget_root(d, root);
+	root->gone = true;
+}
+
 static bool dir_exists(const char *path)
 {
 	struct stat st;
@@ -451,6 +463,7 @@ out:
 
 static int root_start(struct watch_daemon *d, struct watch_root *root)
 {
+	struct watch_box *box;
 	struct root_state state;
 	struct cs_index *index;
 	struct cs_error err;
@@ -479,6 +492,12 @@ static int root_start(struct watch_daemon *d, struct watch_root *root)
 	root->need_full_scan = true;
 	return 0;
 fail:
+	/* its events and cookies are another daemon's business */
+	for (box = root->boxes; box != NULL; box = box->next)
+		box_unwatch(d, box);
+	watch_inotify_rm(d->in, &root->wd);
+	watch_events_forget_root(d, root);
+	root_close_index(d, root);
 	root->disabled = true;
 	return -1;
 }
@@ -648,9 +667,7 @@ static int root_sync_folders(struct watch_daemon *d, struct watch_root *root,
 	if (!dir_exists(root->path)) {
 		watch_log(d->log, WATCH_LOG_WARN, "%s: Maildir is gone: no "
 			  "longer served", root->path);
-		watch_inotify_rm(d->in, &root->wd);
-		watch_events_forget_root(d, root);
-		root->gone = true;
+		root_drop(d, root);
 		return -1;
 	}
 	root_watch(d, root);
@@ -881,16 +898,11 @@ static void root_add(struct watch_daemon *d, const char *path, bool from_glob)
 
 static void root_retire(struct watch_daemon *d, struct watch_root *root)
 {
-	struct watch_box *box;
 
 	watch_log(d->log, WATCH_LOG_INFO, "%s: no longer matches the glob: "
 		  "no longer served", root->path);
 	root_stop(d, root);
-	for (box = root->boxes; box != NULL; box = box->next)
-		box_retire(d, box);
-	watch_inotify_rm(d->in, &root->wd);
-	watch_events_forget_root(d, root);
-	root->gone = true;
+	root_drop(d, root);
 }
 
 unsigned int watch_roots_expand(struct watch_daemon *d)
