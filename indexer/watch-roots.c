@@ -26,6 +26,7 @@
 #include "watch-inotify.h"
 #include "watch-log.h"
 #include "watch-roots.h"
+#include "watch-state.h"
 
 /* Write a SEP b into buf.  Returns false if it does not fit. */
 static bool path_cat(char *buf, size_t size, const char *a, const char *sep,
@@ -273,205 +274,23 @@ int watch_root_index(struct watch_daemon *d, struct watch_root *root,
 	return 0;
 }
 
-/* --- the unclean-stop marker --- */
-
-static void root_state_path(const struct watch_daemon *d,
-			    const struct watch_root *root, char *buf,
-			    size_t size)
-{
-	bool fits;
-
-	if (d->set->db != NULL)
-		fits = path_cat(buf, size, d->set->db, "", WATCH_STATE_SUFFIX);
-	else
-		fits = path_cat(buf, size, root->path, "/",
-				CS_DB_NAME WATCH_STATE_SUFFIX);
-	if (!fits)
-		buf[0] = '\0';
-}
-
-static void boot_id(char *buf, size_t size)
-{
-	FILE *fp = fopen("/proc/sys/kernel/random/boot_id", "re");
-
-	buf[0] = '\0';
-	if (fp != NULL) {
-		if (fgets(buf, (int)size, fp) == NULL)
-			buf[0] = '\0';
-		fclose(fp);
-	}
-	buf[strcspn(buf, "\n")] = '\0';
-}
-
-struct root_state {
-	char boot[64];
-	int nosync;
-	long pid;
-};
-
-/* Returns 1 with state_r, 0 if there is no marker. */
-static int root_state_read(const char *path, struct root_state *state_r)
-{
-	char line[256];
-	FILE *fp;
-	int ret = 0;
-
-	memset(state_r, 0, sizeof(*state_r));
-	fp = fopen(path, "re");
-	if (fp == NULL)
-		return 0;
-	if (fgets(line, sizeof(line), fp) != NULL &&
-	    sscanf(line, "%63s %d %ld", state_r->boot, &state_r->nosync,
-		   &state_r->pid) == 3)
-		ret = 1;
-	else
-		ret = 1;	/* unreadable: still an unclean stop */
-	fclose(fp);
-	return ret;
-}
-
-/* Write the marker durably (it must survive the crash it reveals). */
-static int root_state_write(struct watch_daemon *d, const char *path,
-			    struct cs_error *err)
-{
-	char boot[64], tmp[PATH_MAX], dir[PATH_MAX], *slash;
-	int fd, dfd;
-	FILE *fp;
-
-	boot_id(boot, sizeof(boot));
-	if (!path_cat(tmp, sizeof(tmp), path, "", ".tmp"))
-		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
-				    path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		  0600);
-	if (fd < 0)
-		return cs_error_sys(err, "creating %s", tmp);
-	fp = fdopen(fd, "w");
-	if (fp == NULL) {
-		close(fd);
-		return cs_error_sys(err, "fdopen(%s)", tmp);
-	}
-	fprintf(fp, "%s %d %ld\n", boot[0] != '\0' ? boot : "-",
-		d->set->nosync ? 1 : 0, (long)getpid());
-	if (fflush(fp) != 0 || fsync(fd) < 0) {
-		fclose(fp);
-		return cs_error_sys(err, "writing %s", tmp);
-	}
-	fclose(fp);
-	if (rename(tmp, path) < 0)
-		return cs_error_sys(err, "rename(%s, %s)", tmp, path);
-	strcpy(dir, path);
-	slash = strrchr(dir, '/');
-	if (slash != NULL) {
-		*slash = '\0';
-		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			(void)fsync(dfd);
-			close(dfd);
-		}
-	}
-	return 0;
-}
-
-/* Mailbox names of the index (not those of live boxes of root, when
-   root is set). */
-struct index_names {
-	struct watch_root *root;
-	char **names;
-	unsigned int count, alloc;
-};
-
-static int index_names_cb(void *ctx, const char *name,
-			  const struct cs_mailbox_rec *rec)
-{
-	struct index_names *in = ctx;
-	char **grown;
-
-	(void)rec;
-	if (in->root != NULL && box_find(in->root, name) != NULL)
-		return 0;
-	if (in->count == in->alloc) {
-		in->alloc = in->alloc == 0 ? 16 : in->alloc * 2;
-		grown = realloc(in->names, in->alloc * sizeof(*grown));
-		if (grown == NULL)
-			return -1;
-		in->names = grown;
-	}
-	in->names[in->count] = strdup(name);
-	if (in->names[in->count] == NULL)
-		return -1;
-	in->count++;
-	return 0;
-}
-
-/* After a stop without clean exit under --nosync and a system restart,
-   commits made before the crash may be lost: the index's counters could
-   be behind modseqs already handed out.  Raise every mailbox's counter
-   above the high-water mark (fsynced even with --nosync); the full scan
-   that follows records what the disk says with modseqs above it. */
-static int root_recover_nosync(struct watch_daemon *d, struct watch_root *root,
-			       struct cs_index *index,
-			       const struct root_state *state)
-{
-	struct index_names names = { .root = NULL };
-	struct cs_mailbox *box;
-	struct cs_error err;
-	uint64_t ceiling = 0;
-	unsigned int i;
-	char boot[64];
-	int ret = 0;
-
-	boot_id(boot, sizeof(boot));
-	if (state->nosync == 0 || (boot[0] != '\0' &&
-				   strcmp(boot, state->boot) == 0))
-		return 0;
-	watch_log(d->log, WATCH_LOG_WARN, "%s: the previous daemon (pid %ld) "
-		  "ran with --nosync and the system restarted without a clean "
-		  "stop: its last commits may be lost, so every counter is "
-		  "raised above the high-water mark before the rescan",
-		  root->path, state->pid);
-	if (cs_index_hwm(index, &ceiling, &err) < 0 ||
-	    cs_mailbox_list(index, index_names_cb, &names, &err) < 0) {
-		ret = -1;
-		goto out;
-	}
-	/* one mailbox at a time, each in its own transaction: a handle's
-	   record is written at commit */
-	for (i = 0; i < names.count && ret >= 0; i++) {
-		box = NULL;
-		ret = cs_index_begin(index, &err);
-		if (ret == 0)
-			ret = cs_mailbox_open(index, names.names[i], false, 0,
-					      0, &box, &err);
-		if (ret > 0)
-			ret = cs_mailbox_raise(box, ceiling, &err);
-		if (ret >= 0)
-			ret = cs_index_commit(index, &err);
-		if (ret < 0 && cs_index_in_transaction(index))
-			cs_index_rollback(index);
-		cs_mailbox_close(&box);
-	}
-out:
-	if (ret < 0)
-		watch_log(d->log, WATCH_LOG_ERROR, "%s: raising the counters "
-			  "failed: %s", root->path, err.text);
-	for (i = 0; i < names.count; i++)
-		free(names.names[i]);
-	free(names.names);
-	return ret;
-}
+/* --- starting and stopping a root --- */
 
 static int root_start(struct watch_daemon *d, struct watch_root *root)
 {
+	struct watch_state state;
 	struct watch_box *box;
-	struct root_state state;
 	struct cs_index *index;
 	struct cs_error err;
 	char path[PATH_MAX];
-	int unclean;
+	int unclean = 0;
 
-	root_state_path(d, root, path, sizeof(path));
-	unclean = root_state_read(path, &state);
+	if (!watch_state_path(root->path, d->set->db, path, sizeof(path))) {
+		watch_log(d->log, WATCH_LOG_ERROR, "%s: path too long: not "
+			  "served", root->path);
+		goto fail;
+	}
+	unclean = watch_state_read(path, &state);
 	if (watch_root_index(d, root, &index, &err) < 0 ||
 	    cs_daemon_register(index, &err) < 0) {
 		watch_log(d->log, WATCH_LOG_ERROR, "%s: not served: %s",
@@ -482,10 +301,19 @@ static int root_start(struct watch_daemon *d, struct watch_root *root)
 		watch_log(d->log, WATCH_LOG_WARN, "%s: the previous watch "
 			  "daemon (pid %ld) did not stop cleanly: full "
 			  "reconcile", root->path, state.pid);
-		if (root_recover_nosync(d, root, index, &state) < 0)
-			goto fail;
 	}
-	if (root_state_write(d, path, &err) < 0)
+	if (unclean > 0 && watch_state_lost_commits(&state)) {
+		watch_log(d->log, WATCH_LOG_WARN, "%s: it ran with --nosync "
+			  "and the system restarted since: its last commits "
+			  "may be lost, so every counter is raised above the "
+			  "high-water mark before the rescan", root->path);
+		if (watch_state_raise_counters(index, &err) < 0) {
+			watch_log(d->log, WATCH_LOG_ERROR, "%s: raising the "
+				  "counters failed: %s", root->path, err.text);
+			goto fail;
+		}
+	}
+	if (watch_state_write(path, d->set->nosync, &err) < 0)
 		watch_log(d->log, WATCH_LOG_WARN, "%s: %s", root->path,
 			  err.text);
 	root->started = true;
@@ -517,8 +345,8 @@ static void root_stop(struct watch_daemon *d, struct watch_root *root)
 			  err.text);
 		return;
 	}
-	root_state_path(d, root, path, sizeof(path));
-	if (unlink(path) < 0 && errno != ENOENT)
+	if (watch_state_path(root->path, d->set->db, path, sizeof(path)) &&
+	    unlink(path) < 0 && errno != ENOENT)
 		watch_log(d->log, WATCH_LOG_WARN, "unlink(%s): %s", path,
 			  strerror(errno));
 }
@@ -628,30 +456,29 @@ static int root_delete_stale_mailboxes(struct watch_daemon *d,
 				       struct watch_root *root,
 				       struct cs_error *err)
 {
-	struct index_names names = { .root = root };
 	struct cs_index *index;
-	unsigned int i;
+	unsigned int i, count;
+	char **names;
 	int ret = 0;
 
 	if (watch_root_index(d, root, &index, err) < 0 ||
-	    cs_mailbox_list(index, index_names_cb, &names, err) < 0)
-		ret = -1;
-	for (i = 0; i < names.count; i++) {
-		if (ret == 0 && (cs_index_begin(index, err) < 0 ||
-				 cs_mailbox_delete(index, names.names[i],
-						   err) < 0 ||
-				 cs_index_commit(index, err) < 0)) {
+	    watch_index_names(index, &names, &count, err) < 0)
+		return -1;
+	for (i = 0; i < count && ret == 0; i++) {
+		if (box_find(root, names[i]) != NULL)
+			continue;
+		if (cs_index_begin(index, err) < 0 ||
+		    cs_mailbox_delete(index, names[i], err) < 0 ||
+		    cs_index_commit(index, err) < 0) {
 			if (cs_index_in_transaction(index))
 				cs_index_rollback(index);
 			ret = -1;
+			break;
 		}
-		if (ret == 0)
-			watch_log(d->log, WATCH_LOG_INFO, "%s: folder %s is "
-				  "gone: removed from the index", root->path,
-				  names.names[i]);
-		free(names.names[i]);
+		watch_log(d->log, WATCH_LOG_INFO, "%s: folder %s is gone: "
+			  "removed from the index", root->path, names[i]);
 	}
-	free(names.names);
+	watch_names_free(names, count);
 	return ret;
 }
 

@@ -10,9 +10,6 @@
 
 #include "watch.h"
 
-/* Name of the unclean-stop marker beside the tdb: DB_PATH + this. */
-#define WATCH_STATE_SUFFIX ".watch"
-
 /* Add the --maildir roots and the glob's matches; retire roots the glob
    no longer matches.  Returns the number of roots served. */
 unsigned int watch_roots_expand(struct watch_daemon *d);

@@ -7,8 +7,9 @@
  *   watch-events.c   raw events -> per-message work, cookie pairing,
  *                    coalescing, committing a batch
  *   watch-roots.c    roots and mailboxes: glob expansion, watching,
- *                    scanning, folder changes, the bounded set of open
- *                    indexes, the unclean-stop marker
+ *                    scanning, folder changes, sync cookies, the
+ *                    bounded set of open indexes
+ *   watch-state.c    the unclean-stop marker and --nosync recovery
  *   watch-daemon.c   the main loop, signals, periodic rescans, sync
  *                    cookies
  */
