@@ -24,6 +24,7 @@
 #include "watch-roots.h"
 
 #define READ_BUF_SIZE (64 * 1024)
+#define MAX_READS_PER_BATCH 64
 
 uint64_t watch_now_ms(void)
 {
@@ -213,10 +214,14 @@ static void daemon_read(struct watch_daemon *d, char *buf)
 	const struct inotify_event *event;
 	struct cs_error err;
 	ssize_t len, pos;
+	unsigned int reads;
 
 	if (d->set->batch_delay_ms > 0)
 		usleep(d->set->batch_delay_ms * 1000);
-	while (watch_events_item_count(d) < WATCH_BATCH_MAX_ITEMS) {
+	/* bounded by items (memory) and by reads (a batch must end even
+	   when events keep coming faster than they coalesce) */
+	for (reads = 0; reads < MAX_READS_PER_BATCH &&
+	     watch_events_item_count(d) < WATCH_BATCH_MAX_ITEMS; reads++) {
 		len = watch_inotify_read(d->in, buf, READ_BUF_SIZE, &err);
 		if (len < 0) {
 			watch_log(d->log, WATCH_LOG_ERROR, "%s", err.text);
