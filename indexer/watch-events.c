@@ -45,6 +45,7 @@ struct watch_item {
 };
 
 struct watch_pending {
+	bool alive;		/* false: paired or forgotten */
 	uint32_t cookie;
 	struct watch_root *root;
 	struct watch_box *box;	/* NULL: a folder entry of root */
@@ -57,8 +58,9 @@ struct watch_events {
 	struct watch_item *items;
 	unsigned int count, alloc;
 	int buckets[ITEM_HASH_SIZE];
+	/* a ring in arrival order: the oldest entry at pending_head */
 	struct watch_pending *pending;
-	unsigned int pending_count, pending_max;
+	unsigned int pending_head, pending_count, pending_max;
 };
 
 int watch_events_init(struct watch_daemon *d, struct cs_error *err)
@@ -231,7 +233,6 @@ static void pending_resolve(struct watch_daemon *d, struct watch_pending *p)
 	struct cs_name n;
 
 	if (p->box == NULL) {
-		p->root->pending_folder_moves--;
 		p->root->need_folders = true;
 		return;
 	}
@@ -241,12 +242,27 @@ static void pending_resolve(struct watch_daemon *d, struct watch_pending *p)
 	item_settle_from_disk(d, p->box, p->name, base_len);
 }
 
-static void pending_remove(struct watch_events *ev, unsigned int i)
+/* An entry popped alive: its wait is over. */
+static void pending_settle(struct watch_daemon *d, struct watch_pending *p)
 {
-	/* keep the order: the oldest entry is first */
-	memmove(&ev->pending[i], &ev->pending[i + 1],
-		(ev->pending_count - i - 1) * sizeof(ev->pending[0]));
+	if (p->box == NULL)
+		p->root->pending_folder_moves--;
+	pending_resolve(d, p);
+}
+
+static struct watch_pending *pending_at(struct watch_events *ev,
+				       unsigned int i)
+{
+	return &ev->pending[(ev->pending_head + i) % ev->pending_max];
+}
+
+/* Remove the oldest entry into *p_r.  Returns false if it was dead. */
+static bool pending_pop(struct watch_events *ev, struct watch_pending *p_r)
+{
+	*p_r = *pending_at(ev, 0);
+	ev->pending_head = (ev->pending_head + 1) % ev->pending_max;
 	ev->pending_count--;
+	return p_r->alive;
 }
 
 static void pending_add(struct watch_daemon *d, uint32_t cookie,
@@ -254,40 +270,55 @@ static void pending_add(struct watch_daemon *d, uint32_t cookie,
 			uint8_t loc, const char *name)
 {
 	struct watch_events *ev = d->ev;
-	struct watch_pending *p;
+	struct watch_pending *p, old;
 
 	if (ev->pending_count == ev->pending_max) {
 		/* full: settle the oldest now */
-		pending_resolve(d, &ev->pending[0]);
-		pending_remove(ev, 0);
+		if (pending_pop(ev, &old))
+			pending_settle(d, &old);
 	}
-	p = &ev->pending[ev->pending_count++];
+	p = pending_at(ev, ev->pending_count++);
+	p->alive = true;
 	p->cookie = cookie;
 	p->root = root;
 	p->box = box;
 	p->loc = loc;
 	p->deadline = watch_now_ms() + d->set->pair_wait_ms;
-	strcpy(p->name, name);
+	snprintf(p->name, sizeof(p->name), "%s", name);
 	if (box == NULL)
 		root->pending_folder_moves++;
 }
 
+/* Mark the entry dead; the newest entry is dropped at once. */
+static void pending_kill(struct watch_events *ev, unsigned int i)
+{
+	struct watch_pending *p = pending_at(ev, i);
+
+	if (p->alive && p->box == NULL)
+		p->root->pending_folder_moves--;
+	p->alive = false;
+	while (ev->pending_count > 0 &&
+	       !pending_at(ev, ev->pending_count - 1)->alive)
+		ev->pending_count--;
+}
+
 /* Take the pending MOVED_FROM with cookie into *p_r.  Returns true if
-   there was one. */
+   there was one.  The partner of a MOVED_TO is nearly always the newest
+   entry: search from there. */
 static bool pending_take(struct watch_daemon *d, uint32_t cookie,
 			 struct watch_pending *p_r)
 {
 	struct watch_events *ev = d->ev;
+	struct watch_pending *p;
 	unsigned int i;
 
 	if (cookie == 0)
 		return false;
 	for (i = ev->pending_count; i > 0; i--) {
-		if (ev->pending[i - 1].cookie == cookie) {
-			*p_r = ev->pending[i - 1];
-			pending_remove(ev, i - 1);
-			if (p_r->box == NULL)
-				p_r->root->pending_folder_moves--;
+		p = pending_at(ev, i - 1);
+		if (p->alive && p->cookie == cookie) {
+			*p_r = *p;
+			pending_kill(ev, i - 1);
 			return true;
 		}
 	}
@@ -298,15 +329,16 @@ uint64_t watch_events_expire(struct watch_daemon *d, bool force)
 {
 	struct watch_events *ev = d->ev;
 	uint64_t now = watch_now_ms();
-	struct watch_pending p;
+	struct watch_pending *first, p;
 
-	while (ev->pending_count > 0 &&
-	       (force || ev->pending[0].deadline <= now)) {
-		p = ev->pending[0];
-		pending_remove(ev, 0);
-		pending_resolve(d, &p);
+	while (ev->pending_count > 0) {
+		first = pending_at(ev, 0);
+		if (first->alive && !force && first->deadline > now)
+			return first->deadline;
+		if (pending_pop(ev, &p))
+			pending_settle(d, &p);
 	}
-	return ev->pending_count > 0 ? ev->pending[0].deadline : 0;
+	return 0;
 }
 
 /* The source of a paired move left its place. */
@@ -494,11 +526,9 @@ void watch_events_forget_box(struct watch_daemon *d,
 	struct watch_events *ev = d->ev;
 	unsigned int i;
 
-	for (i = 0; i < ev->pending_count; ) {
-		if (ev->pending[i].box == box)
-			pending_remove(ev, i);
-		else
-			i++;
+	for (i = ev->pending_count; i > 0; i--) {
+		if (i <= ev->pending_count && pending_at(ev, i - 1)->box == box)
+			pending_kill(ev, i - 1);
 	}
 	/* items of a gone box are skipped when committing */
 }
@@ -509,11 +539,10 @@ void watch_events_forget_root(struct watch_daemon *d,
 	struct watch_events *ev = d->ev;
 	unsigned int i;
 
-	for (i = 0; i < ev->pending_count; ) {
-		if (ev->pending[i].root == root)
-			pending_remove(ev, i);
-		else
-			i++;
+	for (i = ev->pending_count; i > 0; i--) {
+		if (i <= ev->pending_count &&
+		    pending_at(ev, i - 1)->root == root)
+			pending_kill(ev, i - 1);
 	}
 }
 

@@ -139,6 +139,39 @@ class Events(watchtest.WatchCase):
             self.assert_matches_disk(mailbox)
         self.assert_clean()
 
+    def test_small_pending_table(self):
+        """With room for two unpaired MOVED_FROMs and a long pair wait,
+        moves out of the Maildir and moves between folders are still
+        right (the table settles its oldest entries from the disk)."""
+        self.stop_daemon(self.daemon)
+        self.start_daemon("--max-pending", "2", "--pair-wait", "60000",
+                          log_name="watch2.log")
+        h_sent = self.hms("Sent")
+        outside = os.path.join(self.md.tmp, "elsewhere")
+        os.mkdir(outside)
+        inbox = self.made["INBOX"]
+        gone = {self.uid_of("INBOX", b) for b in inbox[:20]}
+        flags = {}
+        for i, base in enumerate(inbox[:20]):
+            if i % 2:
+                path = self.md.find("INBOX", base)
+                os.rename(path, os.path.join(outside,
+                                             os.path.basename(path)))
+            else:
+                flags[base] = self.md.flags("INBOX", base)
+                self.md.move("INBOX", base, "Sent")
+        self.sync()
+        vanished = cstest.parse_vanished(self.cs(
+            "vanished", "INBOX", "--since", str(self.h0)).lines)
+        self.assertEqual(vanished, gone)
+        sent = self.changed("Sent", h_sent)
+        names = self.uids("Sent")
+        self.assertEqual({names[u]: cstest.letters_of(f.flags)
+                          for u, f in sent.items()}, flags)
+        for mailbox in ("INBOX", "Sent"):
+            self.assert_matches_disk(mailbox)
+        self.assert_clean()
+
     def test_rename_storm(self):
         """Many renames of the same messages in a row: coalesced, and the
         index ends equal to the disk, each changed message with a fresh
