@@ -1,4 +1,10 @@
 # scripts/local.mk - entry points and helper scripts.
+EXTRA_DIST += \
+	scripts/setup \
+	scripts/test \
+	scripts/run \
+	scripts/make-demo-maildir \
+	.ci/run
 
 # the cron consistency check over every Maildir of a host
 dist_bin_SCRIPTS = scripts/condstore-cron-check
