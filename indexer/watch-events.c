@@ -583,23 +583,39 @@ static void item_log(struct watch_daemon *d, const struct watch_item *item,
 	}
 }
 
-/* Is the recorded name of old still on disk?  Returns 1/0/-1. */
-static int recorded_name_exists(const struct watch_box *box,
-				const struct cs_message *old,
-				struct cs_error *err)
+/* Is there a file named name (+ suffix) in box's new/ or cur/ (loc)?
+   Returns 1/0/-1. */
+static int file_exists(const struct watch_box *box, uint8_t loc,
+		       const char *name, const char *suffix,
+		       struct cs_error *err)
 {
 	char path[PATH_MAX];
 	struct stat st;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s/%s%s", box->path,
-			     old->rec.location == CS_LOC_NEW ? "new" : "cur",
-			     old->base, old->suffix) >= sizeof(path))
+			     loc == CS_LOC_NEW ? "new" : "cur", name,
+			     suffix) >= sizeof(path))
 		return 0;
 	if (lstat(path, &st) == 0)
 		return 1;
 	if (errno == ENOENT || errno == ENOTDIR)
 		return 0;
 	return cs_error_sys(err, "lstat(%s)", path);
+}
+
+static int name_exists(const struct watch_box *box, uint8_t loc,
+		       const char *name, struct cs_error *err)
+{
+	return file_exists(box, loc, name, "", err);
+}
+
+/* Is the recorded name of old still on disk?  Returns 1/0/-1. */
+static int recorded_name_exists(const struct watch_box *box,
+				const struct cs_message *old,
+				struct cs_error *err)
+{
+	return file_exists(box, old->rec.location, old->base, old->suffix,
+			   err);
 }
 
 /* Reconcile one item (inside the root's transaction).  Returns 1 if a
@@ -620,6 +636,15 @@ static int item_apply(struct watch_daemon *d, struct watch_item *item,
 	if (had_old < 0)
 		return -1;
 	if (item->has_name && !item->uncertain) {
+		ret = name_exists(item->box, item->loc, item->name, err);
+		if (ret < 0)
+			return -1;
+		if (ret == 0 && item->box->root->cookie_count == 0) {
+			/* renamed or removed again since: that event is still
+			   queued (or an overflow rescans everything), so leave
+			   it to that event rather than read the directory */
+			return 0;
+		}
 		/* the newest name first; gone again: the directory */
 		ret = cs_maildir_reconcile_name(mbox, item->box->path,
 						item->loc, item->name, &msg,
