@@ -1,9 +1,474 @@
 /*
- * condstore-mailbox.c - mailbox vfuncs of the plugin (placeholder).
+ * condstore-mailbox.c - mailbox vfuncs of the plugin: which mailboxes are
+ * served, HIGHESTMODSEQ from the index, keeping the index's UIDs in step
+ * with dovecot-uidlist after each sync, and the transaction commit that
+ * decides UNCHANGEDSINCE against the index and writes Dovecot's own
+ * changes through to it.
+ *
+ * Commit, for a transaction that changed flags or expunged (DESIGN.md
+ * sections 5 and 6):
+ *   1. begin an index transaction (this serialises conditional stores of
+ *      all processes on the tdb's transaction lock);
+ *   2. reconcile each target with its file on disk, so a change another
+ *      agent made is seen even if no daemon recorded it yet;
+ *   3. with UNCHANGEDSINCE, cancel Dovecot's update of each message whose
+ *      modseq is above the limit and report it as MODIFIED; Dovecot's own
+ *      modseq check is turned off (max_modseq = 0), its numbers mean
+ *      nothing here;
+ *   4. commit Dovecot's transaction and let Dovecot's maildir sync rename
+ *      (or unlink) the files now, without touching the client's view;
+ *   5. reconcile each target again: the new file name gets the next modseq
+ *      by the same rule the indexer uses, so the indexer later seeing the
+ *      rename bumps nothing;
+ *   6. commit the index transaction.
+ * No Dovecot lock is held while waiting for the index's transaction lock,
+ * so the two kinds of locks cannot deadlock.
  */
 #include "lib.h"
+#include "array.h"
+#include "str.h"
+#include "seq-range-array.h"
+#include "mail-index-transaction-private.h"
+#include "mail-search.h"
+#include "mailbox-list-private.h"
+#include "index-storage.h"
+#include "maildir-storage.h"
+#include "maildir-uidlist.h"
+#include "maildir-sync.h"
+
+#include <sys/stat.h>
+
 #include "condstore-plugin.h"
 
-void condstore_mailbox_allocated(struct mailbox *box ATTR_UNUSED)
+#define UIDLIST_NAME "dovecot-uidlist"
+
+struct condstore_storage_module condstore_storage_module =
+	MODULE_CONTEXT_INIT(&mail_storage_module_register);
+
+/* --- the index mailbox ------------------------------------------------ */
+
+static int condstore_mailbox_open_cbox(struct condstore_mailbox *cmbox,
+				       bool create)
 {
+	struct cs_error err;
+	int ret;
+
+	if (cmbox->cbox != NULL)
+		return 1;
+	cs_error_clear(&err);
+	if (!create) {
+		ret = cs_mailbox_open(cmbox->index, cmbox->name, FALSE,
+				      CS_UIDSRC_DOVECOT, 0, &cmbox->cbox,
+				      &err);
+	} else {
+		/* a scan creates the record and takes Dovecot's UIDs */
+		struct cs_scan_settings set;
+		struct cs_scan_stats stats;
+
+		i_zero(&set);
+		i_zero(&stats);
+		ret = cs_maildir_scan(cmbox->index, cmbox->name, &set, &stats,
+				      &err);
+		if (ret == 0) {
+			ret = cs_mailbox_open(cmbox->index, cmbox->name,
+					      FALSE, CS_UIDSRC_DOVECOT, 0,
+					      &cmbox->cbox, &err);
+		}
+	}
+	if (ret < 0) {
+		condstore_log_error(NULL, t_strdup_printf(
+			"mailbox %s", cmbox->name), &err);
+	}
+	return ret;
+}
+
+int condstore_mailbox_get(struct condstore_mailbox *cmbox,
+			  struct cs_mailbox **cbox_r)
+{
+	struct cs_error err;
+	int ret;
+
+	if (cmbox->cbox == NULL) {
+		ret = condstore_mailbox_open_cbox(cmbox, FALSE);
+		if (ret == 0)
+			ret = condstore_mailbox_open_cbox(cmbox, TRUE);
+		if (ret <= 0)
+			return -1;
+	} else if (!cs_index_in_transaction(cmbox->index)) {
+		cs_error_clear(&err);
+		if (cs_mailbox_refresh(cmbox->cbox, &err) < 0) {
+			condstore_log_error(NULL, t_strdup_printf(
+				"mailbox %s", cmbox->name), &err);
+			return -1;
+		}
+	}
+	*cbox_r = cmbox->cbox;
+	return 1;
+}
+
+/* Rescan the mailbox into the index when dovecot-uidlist changed since
+   the index last read it: Dovecot has given UIDs to new messages (or
+   rewritten the list).  The scan reconciles by the common rule, so
+   nothing that did not change gets a new modseq. */
+int condstore_mailbox_sync_uids(struct mailbox *box)
+{
+	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct cs_mailbox *cbox;
+	struct cs_scan_settings set;
+	struct cs_scan_stats stats;
+	struct cs_error err;
+	struct stat st;
+	const char *path;
+
+	if (cmbox->index == NULL)
+		return -1;
+	if (condstore_mailbox_get(cmbox, &cbox) < 0)
+		return -1;
+	path = t_strconcat(cmbox->dir, "/" UIDLIST_NAME, NULL);
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		e_error(box->event, CONDSTORE_PLUGIN_NAME ": lstat(%s): %m",
+			path);
+		return -1;
+	}
+	if (cs_mailbox_get_rec(cbox)->uid_source == CS_UIDSRC_DOVECOT &&
+	    cs_mailbox_get_rec(cbox)->uidlist_size == (uint64_t)st.st_size)
+		return 0;
+
+	i_zero(&set);
+	i_zero(&stats);
+	cs_error_clear(&err);
+	if (cs_maildir_scan(cmbox->index, cmbox->name, &set, &stats,
+			    &err) < 0) {
+		condstore_log_error(box, "scan after dovecot-uidlist changed",
+				    &err);
+		return -1;
+	}
+	(void)cs_mailbox_refresh(cbox, NULL);
+	return 0;
+}
+
+/* --- status ------------------------------------------------------------ */
+
+static int condstore_get_status(struct mailbox *box,
+				enum mailbox_status_items items,
+				struct mailbox_status *status_r)
+{
+	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct cs_mailbox *cbox;
+
+	if (cmbox->module_ctx.super.get_status(box, items, status_r) < 0)
+		return -1;
+	if ((items & STATUS_HIGHESTMODSEQ) == 0)
+		return 0;
+	if (condstore_mailbox_get(cmbox, &cbox) < 0) {
+		mail_storage_set_internal_error(box->storage);
+		return -1;
+	}
+	status_r->highest_modseq = cs_mailbox_get_rec(cbox)->highestmodseq;
+	status_r->nonpermanent_modseqs = FALSE;
+	status_r->no_modseq_tracking = FALSE;
+	return 0;
+}
+
+/* --- sync: take Dovecot's UIDs after it synced ------------------------ */
+
+static int condstore_sync_deinit(struct mailbox_sync_context *ctx,
+				 struct mailbox_sync_status *status_r)
+{
+	struct mailbox *box = ctx->box;
+	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	int ret;
+
+	ret = cmbox->module_ctx.super.sync_deinit(ctx, status_r);
+	if (ret == 0 && condstore_mailbox_sync_uids(box) < 0) {
+		mail_storage_set_internal_error(box->storage);
+		ret = -1;
+	}
+	return ret;
+}
+
+/* --- search: MODSEQ from the index ----------------------------------- */
+
+static struct mail_search_context *
+condstore_search_init(struct mailbox_transaction_context *t,
+		      struct mail_search_args *args,
+		      const enum mail_sort_type *sort_program,
+		      enum mail_fetch_field wanted_fields,
+		      struct mailbox_header_lookup_ctx *wanted_headers)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(t->box);
+
+	condstore_search_args_rewrite(t->box, args);
+	return cmbox->module_ctx.super.search_init(t, args, sort_program,
+						   wanted_fields,
+						   wanted_headers);
+}
+
+/* --- transactions ----------------------------------------------------- */
+
+static struct mailbox_transaction_context *
+condstore_transaction_begin(struct mailbox *box,
+			    enum mailbox_transaction_flags flags,
+			    const char *reason)
+{
+	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct mailbox_transaction_context *t;
+	struct condstore_transaction *ct;
+	pool_t pool;
+
+	t = cmbox->module_ctx.super.transaction_begin(box, flags, reason);
+	pool = pool_alloconly_create("condstore transaction", 1024);
+	ct = p_new(pool, struct condstore_transaction, 1);
+	ct->pool = pool;
+	p_array_init(&ct->changes, pool, 16);
+	MODULE_CONTEXT_SET(t, condstore_storage_module, ct);
+	return t;
+}
+
+static void condstore_transaction_free(struct condstore_transaction **_ct)
+{
+	struct condstore_transaction *ct = *_ct;
+
+	*_ct = NULL;
+	pool_unref(&ct->pool);
+}
+
+/* Has the transaction already asked to change base? */
+static bool condstore_change_known(struct condstore_transaction *ct,
+				   uint32_t seq)
+{
+	const struct condstore_change *c;
+
+	array_foreach(&ct->changes, c) {
+		if (c->seq == seq)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+void condstore_transaction_add(struct mail *mail)
+{
+	struct condstore_transaction *ct =
+		CONDSTORE_TRANS_CONTEXT(mail->transaction);
+	struct condstore_change *c;
+	const char *base;
+
+	if (ct == NULL || condstore_change_known(ct, mail->seq))
+		return;
+	if (condstore_mail_get_base(mail, &base) <= 0)
+		return;
+	c = array_append_space(&ct->changes);
+	c->seq = mail->seq;
+	c->uid = mail->uid;
+	c->base = p_strdup(ct->pool, base);
+}
+
+/* Step 2 and 3: returns FALSE if the change must not happen. */
+static bool condstore_commit_check(struct condstore_mailbox *cmbox,
+				   struct cs_mailbox *cbox,
+				   struct mail_index_transaction *itrans,
+				   uint64_t max_modseq,
+				   const struct condstore_change *c)
+{
+	struct cs_message msg;
+	struct cs_error err;
+	int ret;
+
+	cs_error_clear(&err);
+	ret = cs_maildir_reconcile_one(cbox, cmbox->dir, c->base, &msg, &err);
+	if (ret < 0) {
+		condstore_log_error(NULL, t_strdup_printf(
+			"%s: reconcile %s", cmbox->name, c->base), &err);
+		return max_modseq == 0;
+	}
+	if (max_modseq == 0)
+		return TRUE;
+	if (msg.rec.modseq != 0 && msg.rec.modseq <= max_modseq)
+		return TRUE;
+	/* changed since UNCHANGEDSINCE (or gone): MODIFIED */
+	(void)mail_index_cancel_flag_updates(itrans, c->seq);
+	(void)mail_index_cancel_keyword_updates(itrans, c->seq);
+	if (itrans->conflict_seqs != NULL)
+		seq_range_array_add(itrans->conflict_seqs, c->seq);
+	return FALSE;
+}
+
+/* Step 5: record what Dovecot did to the file. */
+static void condstore_commit_record(struct condstore_mailbox *cmbox,
+				    struct cs_mailbox *cbox,
+				    const struct condstore_change *c)
+{
+	struct cs_error err;
+
+	cs_error_clear(&err);
+	if (cs_maildir_reconcile_one(cbox, cmbox->dir, c->base, NULL,
+				     &err) < 0) {
+		condstore_log_error(NULL, t_strdup_printf(
+			"%s: record %s", cmbox->name, c->base), &err);
+	}
+}
+
+static int
+condstore_transaction_commit(struct mailbox_transaction_context *t,
+			     struct mail_transaction_commit_changes *changes_r)
+{
+	struct mailbox *box = t->box;
+	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct condstore_transaction *ct = CONDSTORE_TRANS_CONTEXT(t);
+	struct condstore_change *changes;
+	struct cs_mailbox *cbox = NULL;
+	struct cs_error err;
+	uint64_t max_modseq = t->itrans->max_modseq;
+	unsigned int i, count, winners = 0;
+	bool *won;
+	int ret;
+
+	changes = array_get_modifiable(&ct->changes, &count);
+	if (count == 0 || cmbox->index == NULL ||
+	    condstore_mailbox_get(cmbox, &cbox) < 0) {
+		if (count > 0 && max_modseq != 0) {
+			/* can't decide UNCHANGEDSINCE: change nothing */
+			for (i = 0; i < count; i++) {
+				(void)mail_index_cancel_flag_updates(
+					t->itrans, changes[i].seq);
+				(void)mail_index_cancel_keyword_updates(
+					t->itrans, changes[i].seq);
+				if (t->itrans->conflict_seqs != NULL) {
+					seq_range_array_add(
+						t->itrans->conflict_seqs,
+						changes[i].seq);
+				}
+			}
+		}
+		t->itrans->max_modseq = 0;
+		ret = cmbox->module_ctx.super.transaction_commit(t, changes_r);
+		condstore_transaction_free(&ct);
+		return ret;
+	}
+
+	cs_error_clear(&err);
+	if (cs_index_begin(cmbox->index, &err) < 0) {
+		condstore_log_error(box, "begin index transaction", &err);
+		condstore_transaction_free(&ct);
+		cmbox->module_ctx.super.transaction_rollback(t);
+		mail_storage_set_internal_error(box->storage);
+		return -1;
+	}
+	won = t_new(bool, count);
+	for (i = 0; i < count; i++) {
+		won[i] = condstore_commit_check(cmbox, cbox, t->itrans,
+						max_modseq, &changes[i]);
+		if (won[i])
+			winners++;
+	}
+	t->itrans->max_modseq = 0;
+
+	ret = cmbox->module_ctx.super.transaction_commit(t, changes_r);
+	if (ret == 0 && winners > 0) {
+		/* have Dovecot rename/unlink the files now; this leaves
+		   the client's view alone (its next sync reports them) */
+		if (maildir_storage_sync_force(MAILDIR_MAILBOX(box), 0) < 0)
+			ret = -1;
+		for (i = 0; i < count; i++) {
+			if (won[i])
+				condstore_commit_record(cmbox, cbox,
+							&changes[i]);
+		}
+	}
+	cs_error_clear(&err);
+	if (cs_index_commit(cmbox->index, &err) < 0) {
+		condstore_log_error(box, "commit index transaction", &err);
+		ret = -1;
+	}
+	condstore_transaction_free(&ct);
+	return ret;
+}
+
+static void
+condstore_transaction_rollback(struct mailbox_transaction_context *t)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(t->box);
+	struct condstore_transaction *ct = CONDSTORE_TRANS_CONTEXT(t);
+
+	cmbox->module_ctx.super.transaction_rollback(t);
+	condstore_transaction_free(&ct);
+}
+
+/* --- allocation ------------------------------------------------------- */
+
+static void condstore_mailbox_free(struct mailbox *box)
+{
+	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+
+	cs_mailbox_close(&cmbox->cbox);
+	if (cmbox->keywords_read)
+		cs_keywords_free(&cmbox->keywords);
+	cmbox->module_ctx.super.free(box);
+}
+
+/* Where the mailbox lives: its directory, the Maildir root and the
+   index's name for it.  Returns FALSE for mailboxes the plugin does not
+   serve (not Maildir, not Maildir++ layout). */
+static bool condstore_mailbox_locate(struct mailbox *box,
+				     const char **dir_r, const char **root_r,
+				     const char **name_r)
+{
+	const char *root, *dir, *slash;
+
+	if (strcmp(box->storage->name, MAILDIR_STORAGE_NAME) != 0 ||
+	    strcmp(box->list->name, MAILBOX_LIST_NAME_MAILDIRPLUSPLUS) != 0)
+		return FALSE;
+	if (mailbox_get_path_to(box, MAILBOX_LIST_PATH_TYPE_MAILBOX,
+				&dir) <= 0)
+		return FALSE;
+	if (!mailbox_list_get_root_path(box->list,
+					MAILBOX_LIST_PATH_TYPE_MAILBOX, &root))
+		return FALSE;
+	if (strcmp(dir, root) == 0) {
+		*name_r = "INBOX";
+	} else {
+		slash = strrchr(dir, '/');
+		if (slash == NULL || slash[1] != '.' || slash[2] == '\0' ||
+		    strncmp(dir, root, slash - dir) != 0 ||
+		    strlen(root) != (size_t)(slash - dir))
+			return FALSE;
+		*name_r = slash + 2;
+	}
+	*dir_r = dir;
+	*root_r = root;
+	return TRUE;
+}
+
+void condstore_mailbox_allocated(struct mailbox *box)
+{
+	struct condstore_user *cuser =
+		CONDSTORE_USER_CONTEXT(box->storage->user);
+	struct mailbox_vfuncs *v = box->vlast;
+	struct condstore_mailbox *cmbox;
+	const char *dir, *root, *name;
+
+	if (cuser == NULL || !condstore_mailbox_locate(box, &dir, &root,
+						       &name))
+		return;
+
+	cmbox = p_new(box->pool, struct condstore_mailbox, 1);
+	cmbox->module_ctx.super = *v;
+	box->vlast = &cmbox->module_ctx.super;
+	cmbox->cuser = cuser;
+	cmbox->dir = p_strdup(box->pool, dir);
+	cmbox->name = p_strdup(box->pool, name);
+	cmbox->index = condstore_user_index(cuser, root);
+
+	v->get_status = condstore_get_status;
+	v->sync_deinit = condstore_sync_deinit;
+	v->search_init = condstore_search_init;
+	v->transaction_begin = condstore_transaction_begin;
+	v->transaction_commit = condstore_transaction_commit;
+	v->transaction_rollback = condstore_transaction_rollback;
+	v->free = condstore_mailbox_free;
+	MODULE_CONTEXT_SET(box, condstore_storage_module, cmbox);
 }

@@ -60,10 +60,6 @@ struct condstore_mailbox {
 	struct cs_mailbox *cbox;	/* NULL until first used */
 	struct cs_keywords keywords;	/* dovecot-keywords, read lazily */
 	bool keywords_read;
-	/* base names whose flags Dovecot was asked to change; written
-	   through to the index once Dovecot has renamed the files */
-	ARRAY_TYPE(const_string) pending;
-	pool_t pending_pool;
 };
 
 /* One flag change a transaction asked for. */
@@ -117,12 +113,14 @@ uint64_t condstore_mail_flags(struct mail *mail);
 /* The flag bits Dovecot can express (system letters and keywords). */
 uint64_t condstore_flags_visible_mask(void);
 
-/* condstore-search.c: rewrite MODSEQ search arguments into UID sets from
-   the index.  Returns a new args (caller unrefs) or NULL when args need
-   no rewriting. */
-struct mail_search_args *
-condstore_search_args_rewrite(struct mailbox *box,
-			      struct mail_search_args *args);
+/* Remember that the transaction of mail changes its flags or expunges
+   it, for the commit (condstore-mailbox.c). */
+void condstore_transaction_add(struct mail *mail);
+
+/* condstore-search.c: replace the MODSEQ arguments of args (including
+   CHANGEDSINCE) by UID sets from the index, before Dovecot sees them. */
+void condstore_search_args_rewrite(struct mailbox *box,
+				   struct mail_search_args *args);
 
 /* condstore-imap.c: the imap-side part (hide QRESYNC); a no-op in
    processes other than imap. */

@@ -13,6 +13,7 @@ plugin_lib20_maildir_condstore_plugin_la_SOURCES = \
 	plugin/condstore-plugin.c \
 	plugin/condstore-mailbox.c \
 	plugin/condstore-mail.c \
+	plugin/condstore-search.c \
 	plugin/condstore-imap.c
 plugin_lib20_maildir_condstore_plugin_la_CPPFLAGS = \
 	$(LIBDOVECOT_INCLUDE) $(LIBDOVECOT_STORAGE_INCLUDE) \
