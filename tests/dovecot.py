@@ -7,10 +7,10 @@ unprivileged uid), starts "dovecot -F -c CONF" with the plugin loaded from
 the build tree, talks IMAP with imaplib, and stops Dovecot by its PID in a
 finally block.  The system's Dovecot service is never touched.
 
-When the tests run as root, mail is owned by and read as "nobody" (mail
-processes refuse root); otherwise everything runs as the invoking user.
-The condstore command is run as the same user, so that the index it writes
-is the one the plugin opens.
+Mail processes refuse root, so a test started as root continues as
+"nobody" (drop_privileges): the Maildir, the index the condstore command
+writes, and Dovecot itself then all belong to the one user Dovecot serves.
+Started as another user, everything runs as that user.
 """
 
 import imaplib
@@ -75,49 +75,42 @@ def free_port():
         return s.getsockname()[1]
 
 
+def drop_privileges():
+    """Mail processes refuse root, and the test's files, the index the
+    condstore command writes and Dovecot itself must all belong to the one
+    user Dovecot serves.  Started as root, the test starts over as
+    "nobody": it switches user and executes itself again, with an
+    interpreter that user can read (the one running may live in a home
+    only root can enter).  Dovecot then runs unprivileged as well (no
+    chroot, every service as that user)."""
+    if os.geteuid() != 0:
+        return
+    pw = pwd.getpwnam("nobody")
+    os.setgroups([])
+    os.setgid(pw.pw_gid)
+    os.setuid(pw.pw_uid)
+    os.environ["HOME"] = "/"
+    os.environ["USER"] = os.environ["LOGNAME"] = pw.pw_name
+    python = sys.executable
+    if not os.access(python, os.X_OK) or \
+       not os.access(os.path.join(sys.prefix, "lib"), os.R_OK | os.X_OK):
+        python = shutil.which("python3", path="/usr/bin:/usr/local/bin")
+    if python is None:
+        skip("no python3 that user %s can run" % pw.pw_name)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(python, [python, os.path.abspath(sys.argv[0])] + sys.argv[1:])
+
+
 class MailUser:
-    """The unprivileged account mail processes and condstore run as."""
+    """The (unprivileged) user everything runs as."""
 
     def __init__(self):
-        if os.geteuid() == 0:
-            pw = pwd.getpwnam("nobody")
-            self.login_user = "dovenull"
-            self.internal_user = "dovecot"
-            try:
-                pwd.getpwnam(self.login_user)
-                pwd.getpwnam(self.internal_user)
-            except KeyError:
-                self.login_user = self.internal_user = "nobody"
-        else:
-            pw = pwd.getpwuid(os.geteuid())
-            self.login_user = self.internal_user = pw.pw_name
+        pw = pwd.getpwuid(os.geteuid())
         self.name = pw.pw_name
         self.uid = pw.pw_uid
         self.gid = pw.pw_gid
         self.group = grp.getgrgid(pw.pw_gid).gr_name
-
-    def chown_tree(self, path):
-        if os.geteuid() != 0:
-            return
-        for top, dirs, files in os.walk(path):
-            os.lchown(top, self.uid, self.gid)
-            for f in files:
-                os.lchown(os.path.join(top, f), self.uid, self.gid)
-
-    def run(self, argv, check=True, **kw):
-        """Run argv as the mail user; returns the CompletedProcess."""
-        if os.geteuid() == 0:
-            kw.setdefault("user", self.uid)
-            kw.setdefault("group", self.gid)
-            kw.setdefault("extra_groups", [])
-        kw.setdefault("stdout", subprocess.PIPE)
-        kw.setdefault("stderr", subprocess.PIPE)
-        kw.setdefault("universal_newlines", True)
-        p = subprocess.run(argv, **kw)
-        if check and p.returncode != 0:
-            raise AssertionError("%s exited %d: %s%s" % (
-                " ".join(argv), p.returncode, p.stdout, p.stderr))
-        return p
 
 
 CONFIG = """\
@@ -131,8 +124,9 @@ listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain
-default_login_user = {login_user}
-default_internal_user = {internal_user}
+default_login_user = {user}
+default_internal_user = {user}
+default_internal_group = {group}
 first_valid_uid = {uid}
 last_valid_uid = {uid}
 first_valid_gid = {gid}
@@ -148,7 +142,7 @@ passdb {{
 }}
 userdb {{
   driver = static
-  args = uid={uid} gid={gid} home={tmp}/home/%u
+  args = uid={uid} gid={gid} home={home}
 }}
 service imap-login {{
   inet_listener imap {{
@@ -158,11 +152,13 @@ service imap-login {{
   inet_listener imaps {{
     port = 0
   }}
-{login_chroot}}}
+  chroot =
+}}
 service imap {{
 {imap_executable}}}
 service anvil {{
-{anvil_chroot}}}
+  chroot =
+}}
 protocol imap {{
   mail_max_userip_connections = 100
 }}
@@ -172,30 +168,28 @@ plugin {{
 
 
 class Dovecot:
-    """A private Dovecot instance in a temporary directory.
+    """A private Dovecot instance serving one user whose home is home
+    (mail_location maildir:~/Maildir), with its configuration, sockets,
+    state and log in a temporary directory of its own.
 
-    Use as a context manager: the directory is created and Dovecot
-    started on entry; Dovecot is stopped by its PID and the directory
-    removed on exit, whatever happened.
+    Use as a context manager: Dovecot is started on entry, and stopped by
+    its PID and its directory removed on exit, whatever happened (the
+    directory is kept and the log printed when the block failed).
     """
 
-    def __init__(self, plugin_settings=None, mail_plugins="maildir_condstore",
-                 keep=False):
+    def __init__(self, home, plugin_settings=None,
+                 mail_plugins="maildir_condstore"):
         self.user = MailUser()
+        self.home = home
+        self.maildir = os.path.join(home, "Maildir")
         self.plugin_settings = dict(plugin_settings or {})
         self.mail_plugins = mail_plugins
-        self.keep = keep or bool(os.environ.get("CS_KEEP_TMP"))
+        self.keep = bool(os.environ.get("CSTEST_KEEP"))
         self.tmp = tempfile.mkdtemp(prefix="cs-dc-")
-        os.chmod(self.tmp, 0o755)
-        self.home = os.path.join(self.tmp, "home", self.user.name)
-        self.maildir = os.path.join(self.home, "Maildir")
-        os.makedirs(self.home)
-        self.user.chown_tree(os.path.join(self.tmp, "home"))
         self.conf = os.path.join(self.tmp, "dovecot.conf")
         self.log = os.path.join(self.tmp, "dovecot.log")
         self.port = None
         self.proc = None
-        self.log_checked = 0
 
     # --- configuration -------------------------------------------------
 
@@ -206,17 +200,15 @@ class Dovecot:
         if valgrind:
             imap_exe = ("  executable = %s --log-file=%s/valgrind.%%p "
                         "/usr/lib/dovecot/imap\n" % (valgrind, self.tmp))
-        chroot = "" if os.geteuid() == 0 else "  chroot =\n"
         plugin_lines = "".join("  %s = %s\n" % kv for kv in
                                sorted(self.plugin_settings.items()))
         text = CONFIG.format(
             instance="cstest-%d-%d" % (os.getpid(), self.port),
-            tmp=self.tmp, port=self.port, uid=self.user.uid,
-            gid=self.user.gid, login_user=self.user.login_user,
-            internal_user=self.user.internal_user,
+            tmp=self.tmp, home=self.home, port=self.port,
+            uid=self.user.uid, gid=self.user.gid, user=self.user.name,
+            group=self.user.group,
             plugin_dir=plugin_dir(), mail_plugins=self.mail_plugins,
             password=TEST_PASSWORD, imap_executable=imap_exe,
-            login_chroot=chroot, anvil_chroot=chroot,
             plugin_settings=plugin_lines)
         with open(self.conf, "w") as f:
             f.write(text)
@@ -248,6 +240,7 @@ class Dovecot:
                              self.port)
 
     def stop(self):
+        """Stop Dovecot: SIGTERM to the master by its PID, then wait."""
         if self.proc is None:
             return
         if self.proc.poll() is None:
@@ -267,7 +260,7 @@ class Dovecot:
         try:
             self.start()
         except BaseException:
-            self.__exit__(None, None, None)
+            self.__exit__(*sys.exc_info())
             raise
         return self
 
@@ -276,9 +269,10 @@ class Dovecot:
             self.stop()
         finally:
             if exc_type is not None or self.keep:
-                print("dovecot directory kept: " + self.tmp)
+                sys.stderr.write("dovecot directory kept: %s\n" % self.tmp)
                 if exc_type is not None:
-                    print("--- dovecot.log ---\n" + self.log_text())
+                    sys.stderr.write("--- dovecot.log ---\n%s" %
+                                     self.log_text())
             else:
                 shutil.rmtree(self.tmp, ignore_errors=True)
         return False
@@ -293,14 +287,12 @@ class Dovecot:
             return ""
 
     def check_log(self, allow=()):
-        """Fail on panics, fatals and errors logged so far (except lines
-        matching a regex in allow).  Returns the log text."""
+        """Fail on panics, fatal errors and errors logged so far, except
+        lines matching a regex in allow.  Returns the log text."""
         text = self.log_text()
-        bad = []
-        for line in text.splitlines():
-            if re.search(r"\b(Panic|Fatal|Error):", line) and \
-               not any(re.search(a, line) for a in allow):
-                bad.append(line)
+        bad = [line for line in text.splitlines()
+               if re.search(r"\b(Panic|Fatal|Error):", line) and
+               not any(re.search(a, line) for a in allow)]
         if bad:
             raise AssertionError("dovecot logged problems:\n" +
                                  "\n".join(bad))
@@ -308,55 +300,11 @@ class Dovecot:
 
     # --- IMAP ----------------------------------------------------------
 
-    def connect(self, login=True):
+    def connect(self):
+        """A logged-in imaplib connection."""
         imap = imaplib.IMAP4("127.0.0.1", self.port)
-        if login:
-            imap.login(self.user.name, TEST_PASSWORD)
+        imap.login(self.user.name, TEST_PASSWORD)
         return imap
-
-    # --- Maildir -------------------------------------------------------
-
-    def make_maildir(self, folder=None):
-        path = self.maildir if folder is None else \
-            os.path.join(self.maildir, "." + folder)
-        for sub in ("cur", "new", "tmp"):
-            os.makedirs(os.path.join(path, sub), exist_ok=True)
-        self.user.chown_tree(self.maildir)
-        return path
-
-    def condstore(self, *args, check=True):
-        """Run the condstore command on the user's Maildir as the mail
-        user.  Returns the CompletedProcess."""
-        argv = [condstore_binary(), "--maildir", self.maildir] + list(args)
-        return self.user.run(argv, check=check)
-
-
-def deliver(mailbox_dir, count, flags=None, body=None, subdir=None):
-    """Write count messages into mailbox_dir with realistic unique names
-    (random microseconds and pid, as deliveries have), in cur/ with the
-    given flag letters, or in new/ when flags is None.  Returns the base
-    names in order."""
-    import random
-    rnd = random.Random()
-    host = "cstest.example"
-    names = []
-    now = int(time.time()) - 1000
-    for i in range(count):
-        text = body or ("From: a@example.com\r\nTo: b@example.com\r\n"
-                        "Subject: message %d\r\n\r\nbody %d\r\n" % (i, i))
-        base = "%d.M%dP%d.%s,S=%d" % (now + i, rnd.randrange(1000000),
-                                       rnd.randrange(2, 4000000), host,
-                                       len(text))
-        if flags is None:
-            path = os.path.join(mailbox_dir, "new", base)
-        else:
-            path = os.path.join(mailbox_dir, "cur", base + ":2," + flags)
-        tmp = os.path.join(mailbox_dir, "tmp", base)
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.rename(tmp, path)
-        names.append(base)
-    return names
 
 
 def imap_ok(result, what="IMAP command"):
