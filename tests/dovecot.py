@@ -325,3 +325,40 @@ def response_text(data):
         out.append(d.decode("utf-8", "replace") if isinstance(d, bytes)
                    else d)
     return out
+
+
+FETCH_ITEM_RE = re.compile(
+    r"^(\d+) \((.*)\)$")
+
+
+def parse_imap_fetch(data, key="UID"):
+    """{uid: {"MODSEQ": n, "FLAGS": [names], "SEQ": n}} of untagged FETCH
+    responses (imaplib response data); responses without a UID (unsolicited
+    ones) are left out.  With key="SEQ": {seq: ...} of all responses."""
+    out = {}
+    for line in response_text(data):
+        m = FETCH_ITEM_RE.match(line.strip())
+        assert m, "not a FETCH response: %r" % line
+        body = m.group(2)
+        item = {"SEQ": int(m.group(1))}
+        u = re.search(r"\bUID (\d+)", body)
+        ms = re.search(r"\bMODSEQ \((\d+)\)", body)
+        if ms:
+            item["MODSEQ"] = int(ms.group(1))
+        fl = re.search(r"\bFLAGS \(([^()]*)\)", body)
+        if fl:
+            item["FLAGS"] = fl.group(1).split()
+        if key == "SEQ":
+            out[item["SEQ"]] = item
+        elif u:
+            out[int(u.group(1))] = item
+    return out
+
+
+def response_code(imap, name):
+    """The value of response code [NAME value] the last command's tagged
+    reply carried (imaplib files it as an untagged response), or None."""
+    data = imap.untagged_responses.pop(name, None)
+    if not data:
+        return None
+    return response_text(data)[-1]

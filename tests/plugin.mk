@@ -3,7 +3,8 @@
 # IMAP to it.  They skip (77) when the plugin was not built.
 
 PLUGIN_TESTS = \
-	tests/test_plugin_load.py
+	tests/test_plugin_load.py \
+	tests/test_plugin_modseq.py
 
 TESTS += $(PLUGIN_TESTS)
 EXTRA_DIST += tests/dovecot.py $(PLUGIN_TESTS)
