@@ -112,18 +112,13 @@ uint64_t condstore_mail_flags(struct mail *mail)
 
 static uint64_t condstore_mail_get_modseq(struct mail *_mail)
 {
-	struct mail_private *mail = (struct mail_private *)_mail;
-	union mail_module_context *cmail = CONDSTORE_MAIL_CONTEXT(mail);
 	struct cs_message msg;
 	uint64_t mask = condstore_flags_visible_mask(), shown;
-	int ret;
 
-	ret = condstore_mail_lookup(_mail, &msg);
-	if (ret <= 0) {
-		/* not (yet) in the index: the lowest modseq there is
-		   is the one that can never make a client miss a change */
-		if (ret < 0 && !_mail->expunged)
-			return cmail->super.get_modseq(_mail) == 0 ? 0 : 1;
+	if (condstore_mail_lookup(_mail, &msg) <= 0) {
+		/* not (yet) in the index, or it failed (logged): the
+		   lowest modseq there is can never make a client miss a
+		   change, it only makes it fetch the flags again */
 		return 1;
 	}
 	shown = condstore_mail_flags(_mail) & mask;

@@ -162,9 +162,13 @@ static int condstore_get_status(struct mailbox *box,
 		return -1;
 	if ((items & STATUS_HIGHESTMODSEQ) == 0)
 		return 0;
-	if (condstore_mailbox_get(cmbox, &cbox) < 0) {
-		mail_storage_set_internal_error(box->storage);
-		return -1;
+	if (cmbox->index == NULL || condstore_mailbox_get(cmbox, &cbox) < 0) {
+		/* the error is logged; Dovecot's own numbers would be wrong
+		   answers, so say NOMODSEQ (get_status must not fail here:
+		   mailbox_get_open_status() can't handle a failure) */
+		status_r->highest_modseq = 0;
+		status_r->no_modseq_tracking = TRUE;
+		return 0;
 	}
 	status_r->highest_modseq = cs_mailbox_get_rec(cbox)->highestmodseq;
 	status_r->nonpermanent_modseqs = FALSE;
