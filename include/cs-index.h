@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "cs-error.h"
+#include "cs-name.h"
 #include "cs-record.h"
 
 #define CS_MODSEQ_MAX ((UINT64_C(1) << 63) - 1)
@@ -116,6 +117,19 @@ int cs_mailbox_list(struct cs_index *index, cs_mailbox_cb *cb, void *ctx,
 int cs_mailbox_set_uid_source(struct cs_mailbox *box, uint8_t uid_source,
 			      uint32_t uidvalidity, uint32_t uidnext,
 			      struct cs_error *err);
+
+/* Raise the mailbox's counter (HIGHESTMODSEQ) to at least seed, in a
+   transaction: the next modseq is seed + 1.  The gap is recorded so that
+   change-log walks skip it.  Used after an unclean stop with nosync, to
+   go above every modseq that may have been handed out and lost. */
+int cs_mailbox_raise(struct cs_mailbox *box, uint64_t seed,
+		     struct cs_error *err);
+
+/* The ceiling recorded in the high-water-mark file (every modseq ever
+   issued from this index is below it).  Returns 1, 0 if there is no
+   file, -1 on error. */
+int cs_index_hwm(struct cs_index *index, uint64_t *ceiling_r,
+		 struct cs_error *err);
 
 /* --- messages --- */
 

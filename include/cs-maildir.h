@@ -68,7 +68,6 @@ struct cs_scan_settings {
 	void *warn_ctx;
 	cs_progress_cb *progress;
 	void *progress_ctx;
-	bool dry_run;		/* compare only: count what would change */
 };
 
 /* Scan a mailbox directory and reconcile every file with the index,
@@ -86,6 +85,27 @@ int cs_maildir_scan(struct cs_index *index, const char *name,
 int cs_maildir_reconcile_one(struct cs_mailbox *box, const char *dir,
 			     const char *base, struct cs_message *msg_r,
 			     struct cs_error *err);
+
+/* As cs_maildir_reconcile_one, but first tries the file name an event
+   reported: filename in DIR/new (CS_LOC_NEW) or DIR/cur (CS_LOC_CUR).
+   The base name is taken from filename. */
+int cs_maildir_reconcile_name(struct cs_mailbox *box, const char *dir,
+			      uint8_t location, const char *filename,
+			      struct cs_message *msg_r, struct cs_error *err);
+
+/* Full rescan of a Maildir root: cs_maildir_scan of every mailbox on disk
+   (or only of names, when not NULL), and mailboxes in the index that are
+   no longer on disk are deleted from it.  Returns 0 or -1; a mailbox
+   that fails is reported through set->warn and the others go on (the
+   return is then -1 after all were tried). */
+int cs_maildir_scan_all(struct cs_index *index, const char *const *names,
+			const struct cs_scan_settings *set,
+			struct cs_scan_stats *stats_r, struct cs_error *err);
+
+/* The tdb hash size for a new index of root: counts the message files of
+   every mailbox (one readdir each) and sizes the hash table for them.  The
+   hash size is fixed when the tdb is created; a rebuild picks a new one. */
+unsigned int cs_maildir_suggest_hash_size(const char *root);
 
 /* --- dovecot-uidlist (read only) --- */
 

@@ -6,9 +6,13 @@ libcondstore_la_SOURCES = \
 	indexer/cs-error.c \
 	indexer/cs-name.c \
 	indexer/cs-keywords.c \
+	indexer/cs-file.c \
+	indexer/cs-file.h \
 	indexer/cs-uidset.c \
 	indexer/cs-record.c \
 	indexer/cs-index.c \
+	indexer/cs-mailbox.c \
+	indexer/cs-reconcile.c \
 	indexer/cs-index-private.h \
 	indexer/cs-hwm.c \
 	indexer/cs-hwm.h \
@@ -23,3 +27,15 @@ libcondstore_la_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS)
 libcondstore_la_LIBADD = $(TDB_LIBS)
 
 include $(srcdir)/indexer/cli.mk
+
+noinst_HEADERS = \
+	include/condstore.h \
+	include/cs-check.h \
+	include/cs-error.h \
+	include/cs-index.h \
+	include/cs-maildir.h \
+	include/cs-name.h \
+	include/cs-record.h \
+	include/cs-sync.h \
+	include/cs-uidset.h \
+	indexer/cli.h

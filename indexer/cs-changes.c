@@ -1,0 +1,338 @@
+/*
+ * cs-changes.c - reading the index: the change-log walk behind
+ * CHANGEDSINCE and VANISHED, full iteration, tombstones and message
+ * sequence numbers.
+ *
+ * The change log holds exactly one entry per message (under its current
+ * modseq) and one per tombstone.  Walking it from HIGHESTMODSEQ down to
+ * "since" costs one hash lookup per modseq issued since then, i.e. the
+ * number of changes, not the size of the mailbox.  Gaps left by counter
+ * seeding (a new mailbox, a rebuild) are recorded as jumps and skipped in
+ * one step.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cs-index-private.h"
+
+typedef int change_fn(void *ctx, uint64_t modseq, const uint8_t *value,
+		      size_t size);
+
+static int change_walk(struct cs_mailbox *box, uint64_t since, change_fn *fn,
+		       void *ctx, struct cs_error *err)
+{
+	struct cs_jump *jumps;
+	uint8_t key[CS_KEY_MAX], *data;
+	size_t njumps, size;
+	uint64_t m = box->rec.highestmodseq;
+	ssize_t j;
+	int ret = 0;
+
+	if (box->gone)
+		return 0;
+	if (cs_jumps_read(box, &jumps, &njumps, err) < 0)
+		return -1;
+	j = (ssize_t)njumps - 1;
+	while (m > since && ret == 0) {
+		while (j >= 0 && jumps[j].seed > m)
+			j--;
+		if (j >= 0 && jumps[j].seed == m) {
+			/* nothing was issued in (from, seed] */
+			m = jumps[j--].from;
+			continue;
+		}
+		ret = cs_db_fetch(box->index, key,
+				  cs_key_change(key, box->rec.id, m), &data,
+				  &size, err);
+		if (ret > 0) {
+			ret = size == 0 ? 0 : fn(ctx, m, data, size);
+			free(data);
+		}
+		m--;
+	}
+	free(jumps);
+	return ret < 0 ? -1 : 0;
+}
+
+struct msg_walk_ctx {
+	struct cs_mailbox *box;
+	cs_message_cb *cb;
+	void *ctx;
+	struct cs_error *err;
+};
+
+static int changes_msg_fn(void *ctx, uint64_t modseq, const uint8_t *value,
+			  size_t size)
+{
+	struct msg_walk_ctx *wc = ctx;
+	struct cs_message msg;
+	int ret;
+
+	if (value[0] != CS_CHANGE_MESSAGE)
+		return 0;
+	ret = cs_msg_fetch(wc->box, (const char *)value + 1, size - 1, &msg,
+			   wc->err);
+	if (ret < 0)
+		return -1;
+	/* a stale entry (check reports it) is not a change */
+	if (ret == 0 || msg.rec.modseq != modseq)
+		return 0;
+	return wc->cb(wc->ctx, &msg);
+}
+
+int cs_changes_since(struct cs_mailbox *box, uint64_t since,
+		     cs_message_cb *cb, void *ctx, struct cs_error *err)
+{
+	struct msg_walk_ctx wc = { box, cb, ctx, err };
+
+	return change_walk(box, since, changes_msg_fn, &wc, err);
+}
+
+struct exp_walk_ctx {
+	cs_expunge_cb *cb;
+	void *ctx;
+};
+
+static int expunges_fn(void *ctx, uint64_t modseq, const uint8_t *value,
+		       size_t size)
+{
+	struct exp_walk_ctx *wc = ctx;
+
+	if (value[0] != CS_CHANGE_EXPUNGE || size != 5)
+		return 0;
+	return wc->cb(wc->ctx, cs_get_le32(value + 1), modseq);
+}
+
+int cs_expunges_since(struct cs_mailbox *box, uint64_t since,
+		      cs_expunge_cb *cb, void *ctx, struct cs_error *err)
+{
+	struct exp_walk_ctx wc = { cb, ctx };
+
+	if (since < box->rec.horizon)
+		return cs_error_set(err, CS_ERR_LIMIT,
+			"mailbox %s: expunges at or below modseq %llu are no "
+			"longer known", box->name,
+			(unsigned long long)box->rec.horizon);
+	return change_walk(box, since, expunges_fn, &wc, err);
+}
+
+/* --- iteration --- */
+
+static int iterate_msg_fn(void *ctx, const uint8_t *key, size_t key_len,
+			  const uint8_t *data, size_t size)
+{
+	struct msg_walk_ctx *wc = ctx;
+	struct cs_message msg;
+
+	if (key_len <= 5 || key_len - 5 > CS_NAME_MAX ||
+	    cs_msg_rec_decode(data, size, &msg.rec, msg.suffix) < 0)
+		return cs_error_set(wc->err, CS_ERR_CORRUPT,
+			"%s: a message record of %s is damaged; rebuild the "
+			"index with 'condstore reindex --rebuild'",
+			wc->box->index->db_path, wc->box->name);
+	memcpy(msg.base, key + 5, key_len - 5);
+	msg.base[key_len - 5] = '\0';
+	return wc->cb(wc->ctx, &msg);
+}
+
+int cs_messages_iterate(struct cs_mailbox *box, cs_message_cb *cb,
+			void *ctx, struct cs_error *err)
+{
+	struct msg_walk_ctx wc = { box, cb, ctx, err };
+	uint8_t prefix[5];
+
+	if (box->gone)
+		return 0;
+	prefix[0] = CS_KEY_MESSAGE;
+	cs_put_be32(prefix + 1, box->rec.id);
+	return cs_db_traverse_prefix(box->index, prefix, sizeof(prefix),
+				     iterate_msg_fn, &wc, err) < 0 ? -1 : 0;
+}
+
+struct tomb_walk_ctx {
+	struct cs_mailbox *box;
+	cs_expunge_cb *cb;
+	void *ctx;
+	struct cs_error *err;
+};
+
+static int iterate_tomb_fn(void *ctx, const uint8_t *key, size_t key_len,
+			   const uint8_t *data, size_t size)
+{
+	struct tomb_walk_ctx *tc = ctx;
+
+	if (key_len != 9 || size != 8)
+		return cs_error_set(tc->err, CS_ERR_CORRUPT,
+			"%s: a tombstone of %s is damaged",
+			tc->box->index->db_path, tc->box->name);
+	return tc->cb(tc->ctx, cs_get_be32(key + 5), cs_get_le64(data));
+}
+
+int cs_tombstones_iterate(struct cs_mailbox *box, cs_expunge_cb *cb,
+			  void *ctx, struct cs_error *err)
+{
+	struct tomb_walk_ctx tc = { box, cb, ctx, err };
+	uint8_t prefix[5];
+
+	if (box->gone)
+		return 0;
+	prefix[0] = CS_KEY_TOMB;
+	cs_put_be32(prefix + 1, box->rec.id);
+	return cs_db_traverse_prefix(box->index, prefix, sizeof(prefix),
+				     iterate_tomb_fn, &tc, err) < 0 ? -1 : 0;
+}
+
+/* --- pruning tombstones --- */
+
+struct prune_ctx {
+	uint32_t *uids;
+	uint64_t *modseqs;
+	size_t count, alloc;
+	uint64_t horizon;
+};
+
+static int prune_collect(void *ctx, uint32_t uid, uint64_t modseq)
+{
+	struct prune_ctx *pc = ctx;
+
+	if (modseq > pc->horizon)
+		return 0;
+	if (pc->count == pc->alloc) {
+		size_t alloc = pc->alloc == 0 ? 64 : pc->alloc * 2;
+		uint32_t *uids = realloc(pc->uids, alloc * sizeof(*uids));
+		uint64_t *modseqs;
+
+		if (uids == NULL)
+			return -1;
+		pc->uids = uids;
+		modseqs = realloc(pc->modseqs, alloc * sizeof(*modseqs));
+		if (modseqs == NULL)
+			return -1;
+		pc->modseqs = modseqs;
+		pc->alloc = alloc;
+	}
+	pc->uids[pc->count] = uid;
+	pc->modseqs[pc->count++] = modseq;
+	return 0;
+}
+
+int cs_tombstones_prune(struct cs_mailbox *box, uint64_t horizon,
+			struct cs_error *err)
+{
+	struct prune_ctx pc = { .horizon = horizon };
+	uint8_t key[CS_KEY_MAX];
+	size_t i;
+	int ret;
+
+	if (cs_index_require_txn(box->index, err) < 0)
+		return -1;
+	ret = cs_tombstones_iterate(box, prune_collect, &pc, err);
+	for (i = 0; i < pc.count && ret == 0; i++) {
+		if (cs_db_delete(box->index, key,
+				 cs_key_tomb(key, box->rec.id, pc.uids[i]),
+				 err) < 0 ||
+		    cs_db_delete(box->index, key,
+				 cs_key_change(key, box->rec.id,
+					       pc.modseqs[i]), err) < 0)
+			ret = -1;
+	}
+	free(pc.uids);
+	free(pc.modseqs);
+	if (ret == 0 && horizon > box->rec.horizon) {
+		box->rec.horizon = horizon;
+		box->dirty = true;
+	}
+	return ret;
+}
+
+/* --- sequence numbers --- */
+
+struct seq_ctx {
+	struct cs_mailbox *box;
+	size_t alloc;
+};
+
+static int seq_collect(void *ctx, const uint8_t *key, size_t key_len,
+		       const uint8_t *data, size_t size)
+{
+	struct seq_ctx *sc = ctx;
+	struct cs_mailbox *box = sc->box;
+
+	(void)data;
+	(void)size;
+	if (key_len != 9)
+		return 0;
+	if (box->seq_count == sc->alloc) {
+		size_t alloc = sc->alloc == 0 ? 1024 : sc->alloc * 2;
+		uint32_t *uids = realloc(box->seq_uids, alloc * sizeof(*uids));
+
+		if (uids == NULL)
+			return -1;
+		box->seq_uids = uids;
+		sc->alloc = alloc;
+	}
+	box->seq_uids[box->seq_count++] = cs_get_be32(key + 5);
+	return 0;
+}
+
+static int cmp_uid(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+static int seq_build(struct cs_mailbox *box, struct cs_error *err)
+{
+	struct seq_ctx sc = { box, 0 };
+	uint8_t prefix[5];
+
+	cs_mailbox_seq_invalidate(box);
+	prefix[0] = CS_KEY_UID;
+	cs_put_be32(prefix + 1, box->rec.id);
+	if (cs_db_traverse_prefix(box->index, prefix, sizeof(prefix),
+				  seq_collect, &sc, err) != 0) {
+		cs_mailbox_seq_invalidate(box);
+		if (err != NULL && err->code == CS_OK)
+			cs_error_set(err, CS_ERR_IO, "out of memory");
+		return -1;
+	}
+	if (box->seq_uids == NULL) {
+		/* empty mailbox: a non-NULL marker */
+		box->seq_uids = malloc(sizeof(uint32_t));
+		if (box->seq_uids == NULL)
+			return cs_error_set(err, CS_ERR_IO, "out of memory");
+	}
+	qsort(box->seq_uids, box->seq_count, sizeof(uint32_t), cmp_uid);
+	box->seq_modseq = box->rec.highestmodseq;
+	return 0;
+}
+
+int cs_message_seq(struct cs_mailbox *box, uint32_t uid, uint32_t *seq_r,
+		   struct cs_error *err)
+{
+	size_t lo = 0, hi;
+
+	if (box->gone)
+		return 0;
+	if ((box->seq_uids == NULL ||
+	     box->seq_modseq != box->rec.highestmodseq) &&
+	    seq_build(box, err) < 0)
+		return -1;
+	hi = box->seq_count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (box->seq_uids[mid] < uid)
+			lo = mid + 1;
+		else if (box->seq_uids[mid] > uid)
+			hi = mid;
+		else {
+			*seq_r = (uint32_t)(mid + 1);
+			return 1;
+		}
+	}
+	return 0;
+}

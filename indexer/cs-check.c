@@ -1,0 +1,582 @@
+/*
+ * cs-check.c - the consistency check (see cs-check.h): tdb_check() of the
+ * file, then per mailbox every invariant of cs-record.h, comparing the
+ * index with new/ and cur/ and with dovecot-uidlist.  Read-only unless
+ * repair is set; repair reconciles the disk differences through the same
+ * scan as reindex and rewrites damaged change-log and UID-map entries.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cs-check.h"
+#include "cs-file.h"
+#include "cs-hwm.h"
+#include "cs-index-private.h"
+#include "cs-maildir.h"
+#include "cs-name.h"
+
+static const char *const loc_dirs[] = { "new", "cur" };
+
+struct check {
+	struct cs_index *index;
+	const struct cs_check_settings *set;
+	struct cs_error *err;
+	int problems;
+	/* per mailbox */
+	struct cs_mailbox *box;
+	const char *name;
+	char path[PATH_MAX];
+	uint64_t *disk_hashes;
+	size_t ndisk, disk_alloc;
+	uint64_t hwm;
+	bool disk_differs, log_damaged;
+	uint32_t counted;
+};
+
+static void problem(struct check *ck, const char *mailbox, const char *fmt,
+		    ...) __attribute__((format(printf, 3, 4)));
+
+static void problem(struct check *ck, const char *mailbox, const char *fmt,
+		    ...)
+{
+	char text[1024];
+	va_list args;
+
+	ck->problems++;
+	if (ck->set == NULL || ck->set->problem == NULL)
+		return;
+	va_start(args, fmt);
+	vsnprintf(text, sizeof(text), fmt, args);
+	va_end(args);
+	ck->set->problem(ck->set->problem_ctx, mailbox, text);
+}
+
+static uint64_t hash_base(const char *s, size_t len)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= UINT64_C(1099511628211);
+	}
+	return h;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* --- the disk against the index (invariant 4) --- */
+
+static int remember_disk(struct check *ck, const char *base, size_t len)
+{
+	if (ck->ndisk == ck->disk_alloc) {
+		size_t alloc = ck->disk_alloc == 0 ? 4096 : ck->disk_alloc * 2;
+		uint64_t *h = realloc(ck->disk_hashes, alloc * sizeof(*h));
+
+		if (h == NULL)
+			return cs_error_set(ck->err, CS_ERR_IO,
+					    "out of memory");
+		ck->disk_hashes = h;
+		ck->disk_alloc = alloc;
+	}
+	ck->disk_hashes[ck->ndisk++] = hash_base(base, len);
+	return 0;
+}
+
+static int check_disk_file(struct check *ck, uint8_t location,
+			   const char *filename)
+{
+	char letters[2][CS_FLAGS_STR_SIZE];
+	struct cs_message msg;
+	struct cs_name name;
+	int ret;
+
+	if (cs_name_parse(filename, ck->index->sep, &name, NULL) < 0)
+		return 0;
+	if (remember_disk(ck, name.base, name.base_len) < 0)
+		return -1;
+	ret = cs_msg_fetch(ck->box, name.base, name.base_len, &msg, ck->err);
+	if (ret < 0)
+		return -1;
+	if (ret == 0) {
+		ck->disk_differs = true;
+		problem(ck, ck->name, "%s/%s: file not in the index",
+			loc_dirs[location], filename);
+		return 0;
+	}
+	if (msg.rec.flags != name.flags) {
+		ck->disk_differs = true;
+		problem(ck, ck->name, "%.*s: flags on disk %s, in index %s",
+			(int)name.base_len, name.base,
+			cs_flags_to_letters(name.flags, letters[0]),
+			cs_flags_to_letters(msg.rec.flags, letters[1]));
+	} else if (msg.rec.location != location ||
+		   strcmp(msg.suffix, name.suffix) != 0) {
+		ck->disk_differs = true;
+		problem(ck, ck->name, "%.*s: on disk %s/%s, in index %s/%s%s",
+			(int)name.base_len, name.base, loc_dirs[location],
+			filename, loc_dirs[msg.rec.location], msg.base,
+			msg.suffix);
+	}
+	return 0;
+}
+
+static int check_disk(struct check *ck)
+{
+	char dirpath[PATH_MAX];
+	struct dirent *d;
+	uint8_t loc;
+	DIR *dir;
+
+	ck->ndisk = 0;
+	for (loc = CS_LOC_NEW; loc <= CS_LOC_CUR; loc++) {
+		if (cs_path_fmt(dirpath, sizeof(dirpath), "%s/%s", ck->path,
+				loc_dirs[loc]) < 0)
+			return cs_error_set(ck->err, CS_ERR_INVALID,
+					    "%s: path too long", ck->path);
+		dir = opendir(dirpath);
+		if (dir == NULL) {
+			if (errno == ENOENT)
+				continue;
+			return cs_error_sys(ck->err, "opendir(%s)", dirpath);
+		}
+		while ((d = readdir(dir)) != NULL) {
+			if (d->d_type != DT_REG && d->d_type != DT_UNKNOWN)
+				continue;
+			if (check_disk_file(ck, loc, d->d_name) < 0) {
+				closedir(dir);
+				return -1;
+			}
+		}
+		closedir(dir);
+	}
+	qsort(ck->disk_hashes, ck->ndisk, sizeof(uint64_t), cmp_u64);
+	return 0;
+}
+
+/* --- records (invariants 1, 2, 4, 5 and the UID map) --- */
+
+/* The change-log entry at modseq: 1 if it matches, 0 if not. */
+static int change_entry_is(struct check *ck, uint64_t modseq, uint8_t type,
+			   const void *payload, size_t len)
+{
+	uint8_t key[CS_KEY_MAX], *data;
+	size_t size;
+	int ret;
+
+	ret = cs_db_fetch(ck->index, key,
+			  cs_key_change(key, ck->box->rec.id, modseq), &data,
+			  &size, ck->err);
+	if (ret <= 0)
+		return ret;
+	ret = size == 1 + len && data[0] == type &&
+		memcmp(data + 1, payload, len) == 0;
+	free(data);
+	return ret;
+}
+
+static int check_modseq(struct check *ck, const char *what, uint64_t modseq)
+{
+	const struct cs_mailbox_rec *rec = &ck->box->rec;
+
+	if (modseq == 0 || modseq > CS_MODSEQ_MAX)
+		problem(ck, ck->name, "%s: modseq %" PRIu64 " out of range",
+			what, modseq);
+	else if (modseq > rec->highestmodseq)
+		problem(ck, ck->name, "%s: modseq %" PRIu64 " above "
+			"HIGHESTMODSEQ %" PRIu64, what, modseq,
+			rec->highestmodseq);
+	else if (ck->hwm != 0 && modseq >= ck->hwm)
+		problem(ck, ck->name, "%s: modseq %" PRIu64 " not below the "
+			"high-water mark %" PRIu64, what, modseq, ck->hwm);
+	return 0;
+}
+
+static int check_uid_map(struct check *ck, const struct cs_message *msg)
+{
+	uint8_t key[CS_KEY_MAX], *data;
+	size_t size;
+	int ret;
+
+	if (msg->rec.uid == 0)
+		return 0;
+	ret = cs_db_fetch(ck->index, key,
+			  cs_key_uid(key, ck->box->rec.id, msg->rec.uid),
+			  &data, &size, ck->err);
+	if (ret < 0)
+		return -1;
+	if (ret == 0 || size != strlen(msg->base) ||
+	    memcmp(data, msg->base, size) != 0) {
+		ck->log_damaged = true;
+		problem(ck, ck->name, "%s: UID %u does not map back to it",
+			msg->base, msg->rec.uid);
+	}
+	if (ret > 0)
+		free(data);
+	if (msg->rec.uid >= ck->box->rec.uidnext)
+		problem(ck, ck->name, "%s: UID %u not below UIDNEXT %u",
+			msg->base, msg->rec.uid, ck->box->rec.uidnext);
+	return 0;
+}
+
+static int check_record(void *ctx, const struct cs_message *msg)
+{
+	struct check *ck = ctx;
+	uint64_t h = hash_base(msg->base, strlen(msg->base));
+	int ret;
+
+	ck->counted++;
+	check_modseq(ck, msg->base, msg->rec.modseq);
+	if (msg->rec.prev_modseq >= msg->rec.modseq && msg->rec.modseq != 0)
+		problem(ck, ck->name, "%s: previous modseq %" PRIu64
+			" not below modseq %" PRIu64, msg->base,
+			msg->rec.prev_modseq, msg->rec.modseq);
+	ret = change_entry_is(ck, msg->rec.modseq, CS_CHANGE_MESSAGE,
+			      msg->base, strlen(msg->base));
+	if (ret < 0)
+		return -1;
+	if (ret == 0) {
+		ck->log_damaged = true;
+		problem(ck, ck->name, "%s: no change-log entry for modseq %"
+			PRIu64, msg->base, msg->rec.modseq);
+	}
+	if (check_uid_map(ck, msg) < 0)
+		return -1;
+	if (bsearch(&h, ck->disk_hashes, ck->ndisk, sizeof(h), cmp_u64) ==
+	    NULL) {
+		ck->disk_differs = true;
+		problem(ck, ck->name, "%s: in the index, but no file",
+			msg->base);
+	}
+	return 0;
+}
+
+static int check_tombstone(void *ctx, uint32_t uid, uint64_t modseq)
+{
+	struct check *ck = ctx;
+	uint8_t payload[4];
+	char what[32];
+	int ret;
+
+	snprintf(what, sizeof(what), "expunged UID %u", uid);
+	check_modseq(ck, what, modseq);
+	cs_put_le32(payload, uid);
+	ret = change_entry_is(ck, modseq, CS_CHANGE_EXPUNGE, payload, 4);
+	if (ret < 0)
+		return -1;
+	if (ret == 0) {
+		ck->log_damaged = true;
+		problem(ck, ck->name, "%s: no change-log entry for modseq %"
+			PRIu64, what, modseq);
+	}
+	return 0;
+}
+
+/* Every change-log entry must point back (invariant 5). */
+static int check_change(void *ctx, const uint8_t *key, size_t key_len,
+			const uint8_t *data, size_t size)
+{
+	struct check *ck = ctx;
+	uint64_t modseq;
+	struct cs_message msg;
+	int ret;
+
+	if (key_len != 13 || size < 2) {
+		ck->log_damaged = true;
+		problem(ck, ck->name, "damaged change-log entry");
+		return 0;
+	}
+	modseq = cs_get_be64(key + 5);
+	if (data[0] == CS_CHANGE_MESSAGE) {
+		ret = cs_msg_fetch(ck->box, (const char *)data + 1, size - 1,
+				   &msg, ck->err);
+		if (ret < 0)
+			return -1;
+		if (ret > 0 && msg.rec.modseq == modseq)
+			return 0;
+	} else if (data[0] == CS_CHANGE_EXPUNGE && size == 5) {
+		uint8_t tkey[CS_KEY_MAX], *tdata;
+		size_t tsize;
+
+		ret = cs_db_fetch(ck->index, tkey,
+				  cs_key_tomb(tkey, ck->box->rec.id,
+					      cs_get_le32(data + 1)),
+				  &tdata, &tsize, ck->err);
+		if (ret < 0)
+			return -1;
+		if (ret > 0) {
+			bool ok = tsize == 8 && cs_get_le64(tdata) == modseq;
+
+			free(tdata);
+			if (ok)
+				return 0;
+		}
+	}
+	ck->log_damaged = true;
+	problem(ck, ck->name, "change-log entry %" PRIu64 " points at nothing",
+		modseq);
+	return 0;
+}
+
+/* --- dovecot-uidlist --- */
+
+static int check_uidlist_entry(void *ctx, uint32_t uid, const char *base,
+			       size_t base_len)
+{
+	struct check *ck = ctx;
+	struct cs_message msg;
+	int ret;
+
+	ret = cs_msg_fetch(ck->box, base, base_len, &msg, ck->err);
+	if (ret < 0)
+		return -1;
+	if (ret > 0 && msg.rec.uid != uid) {
+		ck->disk_differs = true;
+		problem(ck, ck->name, "%s: UID %u in the index, %u in "
+			"dovecot-uidlist", msg.base, msg.rec.uid, uid);
+	}
+	return 0;
+}
+
+static int check_uidlist(struct check *ck)
+{
+	struct cs_uidlist_header hdr;
+	int ret;
+
+	ret = cs_uidlist_read(ck->path, ck->index->sep, &hdr,
+			      check_uidlist_entry, ck, ck->err);
+	if (ret <= 0)
+		return ret;
+	if (ck->box->rec.uid_source != CS_UIDSRC_DOVECOT ||
+	    ck->box->rec.uidvalidity != hdr.uidvalidity) {
+		ck->disk_differs = true;
+		problem(ck, ck->name, "UIDVALIDITY %u in the index, %u in "
+			"dovecot-uidlist", ck->box->rec.uidvalidity,
+			hdr.uidvalidity);
+	}
+	return 0;
+}
+
+/* --- repair --- */
+
+/* Rewrite the change log and UID map of the mailbox from its records. */
+static int repair_record(void *ctx, const struct cs_message *msg)
+{
+	struct check *ck = ctx;
+	uint8_t key[CS_KEY_MAX], buf[1 + CS_NAME_MAX];
+	size_t len = strlen(msg->base);
+
+	buf[0] = CS_CHANGE_MESSAGE;
+	memcpy(buf + 1, msg->base, len);
+	if (cs_db_store(ck->index, key,
+			cs_key_change(key, ck->box->rec.id, msg->rec.modseq),
+			buf, 1 + len, ck->err) < 0)
+		return -1;
+	ck->counted++;
+	if (msg->rec.uid == 0)
+		return 0;
+	return cs_db_store(ck->index, key,
+			   cs_key_uid(key, ck->box->rec.id, msg->rec.uid),
+			   msg->base, len, ck->err);
+}
+
+static int drop_stale_change(void *ctx, const uint8_t *key, size_t key_len,
+			     const uint8_t *data, size_t size)
+{
+	struct check *ck = ctx;
+	int before = ck->problems;
+
+	if (check_change(ck, key, key_len, data, size) < 0)
+		return -1;
+	if (ck->problems == before)
+		return 0;
+	ck->problems = before;
+	return cs_db_delete(ck->index, key, key_len, ck->err);
+}
+
+static int repair_log(struct check *ck)
+{
+	uint8_t prefix[5];
+
+	if (cs_index_begin(ck->index, ck->err) < 0)
+		return -1;
+	if (cs_mailbox_refresh(ck->box, ck->err) < 0)
+		goto fail;
+	prefix[0] = CS_KEY_CHANGE;
+	cs_put_be32(prefix + 1, ck->box->rec.id);
+	ck->counted = 0;
+	if (cs_db_traverse_prefix(ck->index, prefix, sizeof(prefix),
+				  drop_stale_change, ck, ck->err) < 0 ||
+	    cs_messages_iterate(ck->box, repair_record, ck, ck->err) < 0)
+		goto fail;
+	ck->box->rec.messages = ck->counted;
+	ck->box->dirty = true;
+	return cs_index_commit(ck->index, ck->err);
+fail:
+	cs_index_rollback(ck->index);
+	return -1;
+}
+
+static int repair(struct check *ck)
+{
+	struct cs_scan_stats stats = { 0 };
+
+	if (ck->log_damaged && repair_log(ck) < 0)
+		return -1;
+	if (ck->disk_differs &&
+	    cs_maildir_scan(ck->index, ck->name, NULL, &stats, ck->err) < 0)
+		return -1;
+	return 0;
+}
+
+/* --- per mailbox --- */
+
+static int check_mailbox(struct check *ck, const char *name)
+{
+	uint8_t prefix[5];
+	int ret;
+
+	ck->name = name;
+	ck->disk_differs = ck->log_damaged = false;
+	ck->counted = 0;
+	if (cs_mailbox_path(ck->index->root, name, ck->path, sizeof(ck->path),
+			    ck->err) < 0)
+		return -1;
+	ret = cs_mailbox_open(ck->index, name, false, 0, 0, &ck->box, ck->err);
+	if (ret < 0)
+		return -1;
+	if (ret == 0) {
+		problem(ck, name, "mailbox not in the index");
+		if (ck->set != NULL && ck->set->repair) {
+			struct cs_scan_stats stats = { 0 };
+
+			return cs_maildir_scan(ck->index, name, NULL, &stats,
+					       ck->err);
+		}
+		return 0;
+	}
+	if (tdb_lockall_read(ck->index->tdb) != 0) {
+		cs_mailbox_close(&ck->box);
+		return cs_db_error(ck->index, "lock", ck->err);
+	}
+	ret = cs_mailbox_refresh(ck->box, ck->err);
+	if (ret == 0)
+		ret = check_disk(ck);
+	if (ret == 0)
+		ret = cs_messages_iterate(ck->box, check_record, ck, ck->err);
+	if (ret == 0)
+		ret = cs_tombstones_iterate(ck->box, check_tombstone, ck,
+					    ck->err);
+	if (ret == 0) {
+		prefix[0] = CS_KEY_CHANGE;
+		cs_put_be32(prefix + 1, ck->box->rec.id);
+		ret = cs_db_traverse_prefix(ck->index, prefix, sizeof(prefix),
+					    check_change, ck, ck->err) < 0 ?
+			-1 : 0;
+	}
+	if (ret == 0 && ck->counted != ck->box->rec.messages) {
+		ck->log_damaged = true;
+		problem(ck, name, "message count %u in the record, %u records",
+			ck->box->rec.messages, ck->counted);
+	}
+	if (ret == 0)
+		ret = check_uidlist(ck);
+	tdb_unlockall_read(ck->index->tdb);
+	if (ret == 0 && ck->set != NULL && ck->set->repair &&
+	    (ck->disk_differs || ck->log_damaged))
+		ret = repair(ck);
+	cs_mailbox_close(&ck->box);
+	return ret;
+}
+
+static int check_mailbox_cb(void *ctx, const char *name, const char *path)
+{
+	struct check *ck = ctx;
+
+	(void)path;
+	return check_mailbox(ck, name);
+}
+
+static int check_stale_cb(void *ctx, const char *name,
+			  const struct cs_mailbox_rec *rec)
+{
+	struct check *ck = ctx;
+	char path[PATH_MAX];
+	struct stat st;
+
+	(void)rec;
+	if (cs_mailbox_path(ck->index->root, name, path, sizeof(path),
+			    NULL) < 0 ||
+	    lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		problem(ck, name, "in the index, but no such folder on disk");
+	return 0;
+}
+
+static void warn_as_problem(void *ctx, const char *text)
+{
+	(void)ctx;
+	(void)text;
+	/* skipped symlinks and bad names are reported by reindex, not
+	   counted as index problems */
+}
+
+static int check_file(struct check *ck)
+{
+	uint64_t hwm = 0;
+	int ret;
+
+	if (tdb_check(ck->index->tdb, NULL, NULL) != 0) {
+		problem(ck, "", "%s: tdb_check failed: the file is damaged; "
+			"rebuild it with 'condstore reindex --rebuild'",
+			ck->index->db_path);
+		return 1;
+	}
+	ret = cs_hwm_read(ck->index->hwm_path, &hwm, ck->err);
+	if (ret < 0)
+		return -1;
+	if (ret == 0)
+		problem(ck, "", "%s: missing", ck->index->hwm_path);
+	ck->hwm = hwm;
+	return 0;
+}
+
+int cs_check(struct cs_index *index, const char *name,
+	     const struct cs_check_settings *set, struct cs_error *err)
+{
+	struct check ck = { .index = index, .set = set, .err = err };
+	int ret;
+
+	ret = check_file(&ck);
+	if (ret != 0)
+		return ret < 0 ? -1 : ck.problems;
+	if (name != NULL)
+		ret = check_mailbox(&ck, name);
+	else {
+		ret = cs_maildir_list(index->root, check_mailbox_cb, &ck,
+				      warn_as_problem, NULL, err);
+		if (ret == 0)
+			ret = cs_mailbox_list(index, check_stale_cb, &ck, err);
+		if (ret == 0 && set != NULL && set->repair) {
+			struct cs_scan_stats stats = { 0 };
+
+			ret = cs_maildir_scan_all(index, NULL, NULL, &stats,
+						  err);
+		}
+	}
+	free(ck.disk_hashes);
+	return ret < 0 ? -1 : ck.problems;
+}

@@ -1,0 +1,132 @@
+/*
+ * cs-file.c - opening and replacing small files beside a Maildir without
+ * following symlinks (see cs-file.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cs-file.h"
+
+int cs_file_open_read(const char *path, FILE **fp_r, struct cs_error *err)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		if (errno == ELOOP)
+			return cs_error_set(err, CS_ERR_SYMLINK,
+				"%s: is a symlink, not followed", path);
+		return cs_error_sys(err, "open(%s)", path);
+	}
+	if (fstat(fd, &st) < 0) {
+		cs_error_sys(err, "fstat(%s)", path);
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return cs_error_set(err, CS_ERR_INVALID,
+				    "%s: not a regular file", path);
+	}
+	*fp_r = fdopen(fd, "r");
+	if (*fp_r == NULL) {
+		cs_error_sys(err, "fdopen(%s)", path);
+		close(fd);
+		return -1;
+	}
+	return 1;
+}
+
+static int write_all(int fd, const void *data, size_t size)
+{
+	const char *p = data;
+
+	while (size > 0) {
+		ssize_t ret = write(fd, p, size);
+
+		if (ret < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += ret;
+		size -= (size_t)ret;
+	}
+	return 0;
+}
+
+static int fsync_dir_of(const char *path, struct cs_error *err)
+{
+	char copy[PATH_MAX];
+	int fd, ret;
+
+	if (strlen(path) >= sizeof(copy))
+		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
+				    path);
+	strcpy(copy, path);
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return cs_error_sys(err, "open(%s)", copy);
+	ret = fsync(fd);
+	if (ret < 0)
+		cs_error_sys(err, "fsync(%s)", copy);
+	close(fd);
+	return ret;
+}
+
+int cs_file_replace(const char *path, const void *data, size_t size,
+		    struct cs_error *err)
+{
+	char tmp[PATH_MAX];
+	int fd;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
+				    path);
+	if (unlink(tmp) < 0 && errno != ENOENT)
+		return cs_error_sys(err, "unlink(%s)", tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	if (fd < 0)
+		return cs_error_sys(err, "open(%s)", tmp);
+	if (write_all(fd, data, size) < 0 || fdatasync(fd) < 0) {
+		cs_error_sys(err, "write(%s)", tmp);
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (close(fd) < 0) {
+		cs_error_sys(err, "close(%s)", tmp);
+		unlink(tmp);
+		return -1;
+	}
+	if (rename(tmp, path) < 0) {
+		cs_error_sys(err, "rename(%s, %s)", tmp, path);
+		unlink(tmp);
+		return -1;
+	}
+	return fsync_dir_of(path, err);
+}
+
+int cs_path_fmt(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list args;
+	int ret;
+
+	va_start(args, fmt);
+	ret = vsnprintf(buf, size, fmt, args);
+	va_end(args);
+	return ret < 0 || (size_t)ret >= size ? -1 : 0;
+}

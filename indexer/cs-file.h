@@ -1,0 +1,27 @@
+/*
+ * cs-file.h - opening files inside a Maildir safely (internal).
+ */
+#ifndef CS_FILE_H
+#define CS_FILE_H
+
+#include <stdio.h>
+
+#include "cs-error.h"
+
+/* Open path for reading as a stdio stream, refusing symlinks and anything
+   but a regular file.  Returns 1 and *fp_r, 0 if the file does not exist,
+   -1 on error. */
+int cs_file_open_read(const char *path, FILE **fp_r, struct cs_error *err);
+
+/* Write path+".tmp" (mode 0600, O_EXCL after removing a stale one), fsync
+   it, rename it over path, fsync the directory.  Returns 0 or -1. */
+int cs_file_replace(const char *path, const void *data, size_t size,
+		    struct cs_error *err);
+
+
+/* snprintf for paths: returns 0, or -1 when the result did not fit (buf is
+   then truncated and must not be used). */
+int cs_path_fmt(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

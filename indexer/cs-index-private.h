@@ -1,0 +1,92 @@
+/*
+ * cs-index-private.h - internals shared by the files that make up the
+ * index (cs-index.c, cs-changes.c, cs-check.c, cs-scan.c, cs-store.c).
+ * Nothing outside indexer/cs-*.c includes this.
+ */
+#ifndef CS_INDEX_PRIVATE_H
+#define CS_INDEX_PRIVATE_H
+
+#include <tdb.h>
+
+#include "cs-index.h"
+
+struct cs_mailbox {
+	struct cs_index *index;
+	struct cs_mailbox *prev, *next;	/* the index's open handles */
+	char *name;
+	struct cs_mailbox_rec rec;
+	bool dirty;			/* rec changed in this transaction */
+	bool gone;			/* deleted by someone else */
+	/* sorted UIDs for cs_message_seq, built on demand */
+	uint32_t *seq_uids;
+	size_t seq_count;
+	uint64_t seq_modseq;		/* highestmodseq they were built at */
+};
+
+struct cs_index {
+	struct tdb_context *tdb;
+	char *root, *db_path, *hwm_path;
+	char sep;
+	bool readonly, nosync;
+	bool in_txn;
+	struct cs_header_rec hdr;	/* valid inside a transaction */
+	bool hdr_dirty;
+	struct cs_mailbox *boxes;
+	char tdb_log[512];		/* last message tdb logged */
+};
+
+/* Longest key: tag, id, and a base name. */
+#define CS_KEY_MAX (1 + 4 + CS_NAME_MAX)
+
+/* Key builders: write into buf (CS_KEY_MAX bytes), return the length. */
+size_t cs_key_mailbox(uint8_t *buf, const char *name);
+size_t cs_key_msg(uint8_t *buf, uint32_t id, const char *base, size_t len);
+size_t cs_key_uid(uint8_t *buf, uint32_t id, uint32_t uid);
+size_t cs_key_change(uint8_t *buf, uint32_t id, uint64_t modseq);
+size_t cs_key_tomb(uint8_t *buf, uint32_t id, uint32_t uid);
+size_t cs_key_jump(uint8_t *buf, uint32_t id);
+
+/* tdb wrappers that turn tdb errors into cs_errors naming the file.
+   fetch: returns 1 with *data_r (free() it), 0 not found, -1 error. */
+int cs_db_fetch(struct cs_index *index, const uint8_t *key, size_t key_len,
+		uint8_t **data_r, size_t *size_r, struct cs_error *err);
+int cs_db_store(struct cs_index *index, const uint8_t *key, size_t key_len,
+		const void *data, size_t size, struct cs_error *err);
+/* delete: a missing key is not an error */
+int cs_db_delete(struct cs_index *index, const uint8_t *key, size_t key_len,
+		 struct cs_error *err);
+/* The error for a failed tdb call (corrupt/io with the remedy). */
+int cs_db_error(struct cs_index *index, const char *what,
+		struct cs_error *err);
+
+/* Fail unless inside a writable transaction. */
+int cs_index_require_txn(struct cs_index *index, struct cs_error *err);
+
+/* Read a message record by key.  Returns 1/0/-1. */
+int cs_msg_fetch(struct cs_mailbox *box, const char *base, size_t base_len,
+		 struct cs_message *msg_r, struct cs_error *err);
+
+/* Call fn for every key starting with prefix (tdb_traverse_read, or
+   tdb_traverse inside a transaction).  fn returns 0 to go on. */
+typedef int cs_key_fn(void *ctx, const uint8_t *key, size_t key_len,
+		      const uint8_t *data, size_t size);
+int cs_db_traverse_prefix(struct cs_index *index, const uint8_t *prefix,
+			  size_t prefix_len, cs_key_fn *fn, void *ctx,
+			  struct cs_error *err);
+
+/* Jumps of a mailbox's counter (seed -> from pairs). */
+struct cs_jump {
+	uint64_t seed, from;
+};
+int cs_jumps_read(struct cs_mailbox *box, struct cs_jump **jumps_r,
+		  size_t *count_r, struct cs_error *err);
+
+/* Make sure modseq is below the ceiling: when it is not, durably rewrite
+   the high-water-mark file with a higher one first.  In a txn. */
+int cs_ceiling_raise(struct cs_index *index, uint64_t modseq,
+		     struct cs_error *err);
+
+
+void cs_mailbox_seq_invalidate(struct cs_mailbox *box);
+
+#endif

@@ -1,0 +1,652 @@
+/*
+ * cs-index.c - opening, closing and rebuilding the index, transactions,
+ * key layout and the tdb wrappers every other part goes through.
+ *
+ * Design: one tdb per Maildir root, opened with TDB_DISALLOW_NESTING (a
+ * nested transaction could be silently unrolled) and TDB_INCOMPATIBLE_HASH.
+ * All writes are inside tdb transactions, which serialise writers across
+ * processes; the header record ("H") and the mailbox records of open
+ * handles are re-read at the start of each transaction and written at
+ * commit.  tdb errors are turned into messages naming the file, with the
+ * remedy (reindex --rebuild) when the file is damaged.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cs-hwm.h"
+#include "cs-index-private.h"
+#include "cs-maildir.h"
+#include "cs-name.h"
+
+#define CS_DEFAULT_HASH_SIZE 10007
+
+uint64_t cs_now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* --- keys --- */
+
+size_t cs_key_mailbox(uint8_t *buf, const char *name)
+{
+	size_t len = strnlen(name, CS_KEY_MAX - 1);
+
+	buf[0] = CS_KEY_MAILBOX;
+	memcpy(buf + 1, name, len);
+	return 1 + len;
+}
+
+size_t cs_key_msg(uint8_t *buf, uint32_t id, const char *base, size_t len)
+{
+	buf[0] = CS_KEY_MESSAGE;
+	cs_put_be32(buf + 1, id);
+	if (len > CS_NAME_MAX)
+		len = CS_NAME_MAX;
+	memcpy(buf + 5, base, len);
+	return 5 + len;
+}
+
+size_t cs_key_uid(uint8_t *buf, uint32_t id, uint32_t uid)
+{
+	buf[0] = CS_KEY_UID;
+	cs_put_be32(buf + 1, id);
+	cs_put_be32(buf + 5, uid);
+	return 9;
+}
+
+size_t cs_key_change(uint8_t *buf, uint32_t id, uint64_t modseq)
+{
+	buf[0] = CS_KEY_CHANGE;
+	cs_put_be32(buf + 1, id);
+	cs_put_be64(buf + 5, modseq);
+	return 13;
+}
+
+size_t cs_key_tomb(uint8_t *buf, uint32_t id, uint32_t uid)
+{
+	buf[0] = CS_KEY_TOMB;
+	cs_put_be32(buf + 1, id);
+	cs_put_be32(buf + 5, uid);
+	return 9;
+}
+
+size_t cs_key_jump(uint8_t *buf, uint32_t id)
+{
+	buf[0] = CS_KEY_JUMP;
+	cs_put_be32(buf + 1, id);
+	return 5;
+}
+
+/* --- tdb wrappers --- */
+
+static void cs_tdb_log(struct tdb_context *tdb, enum tdb_debug_level level,
+		       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void cs_tdb_log(struct tdb_context *tdb, enum tdb_debug_level level,
+		       const char *fmt, ...)
+{
+	struct cs_index *index = tdb_get_logging_private(tdb);
+	size_t len;
+	va_list args;
+
+	if (level > TDB_DEBUG_WARNING || index == NULL)
+		return;
+	va_start(args, fmt);
+	vsnprintf(index->tdb_log, sizeof(index->tdb_log), fmt, args);
+	va_end(args);
+	len = strlen(index->tdb_log);
+	while (len > 0 && index->tdb_log[len - 1] == '\n')
+		index->tdb_log[--len] = '\0';
+}
+
+int cs_db_error(struct cs_index *index, const char *what,
+		struct cs_error *err)
+{
+	enum TDB_ERROR ecode = tdb_error(index->tdb);
+	const char *detail = index->tdb_log[0] != '\0' ? index->tdb_log :
+		tdb_errorstr(index->tdb);
+
+	switch (ecode) {
+	case TDB_ERR_CORRUPT:
+	case TDB_ERR_IO:
+		return cs_error_set(err, CS_ERR_CORRUPT,
+			"%s: index damaged (%s: %s); rebuild it with "
+			"'condstore reindex --rebuild'", index->db_path, what,
+			detail);
+	case TDB_ERR_LOCK:
+	case TDB_ERR_NOLOCK:
+	case TDB_ERR_LOCK_TIMEOUT:
+		return cs_error_set(err, CS_ERR_BUSY, "%s: %s: %s",
+				    index->db_path, what, detail);
+	case TDB_ERR_RDONLY:
+		return cs_error_set(err, CS_ERR_IO,
+				    "%s: %s: index opened read-only",
+				    index->db_path, what);
+	default:
+		return cs_error_set(err, CS_ERR_IO, "%s: %s: %s",
+				    index->db_path, what, detail);
+	}
+}
+
+int cs_db_fetch(struct cs_index *index, const uint8_t *key, size_t key_len,
+		uint8_t **data_r, size_t *size_r, struct cs_error *err)
+{
+	TDB_DATA k = { (unsigned char *)key, key_len }, d;
+
+	d = tdb_fetch(index->tdb, k);
+	if (d.dptr == NULL) {
+		if (tdb_error(index->tdb) == TDB_ERR_NOEXIST)
+			return 0;
+		return cs_db_error(index, "fetch", err);
+	}
+	*data_r = d.dptr;
+	*size_r = d.dsize;
+	return 1;
+}
+
+int cs_db_store(struct cs_index *index, const uint8_t *key, size_t key_len,
+		const void *data, size_t size, struct cs_error *err)
+{
+	TDB_DATA k = { (unsigned char *)key, key_len };
+	TDB_DATA d = { (unsigned char *)data, size };
+
+	if (tdb_store(index->tdb, k, d, TDB_REPLACE) != 0)
+		return cs_db_error(index, "store", err);
+	return 0;
+}
+
+int cs_db_delete(struct cs_index *index, const uint8_t *key, size_t key_len,
+		 struct cs_error *err)
+{
+	TDB_DATA k = { (unsigned char *)key, key_len };
+
+	if (tdb_delete(index->tdb, k) != 0 &&
+	    tdb_error(index->tdb) != TDB_ERR_NOEXIST)
+		return cs_db_error(index, "delete", err);
+	return 0;
+}
+
+struct traverse_ctx {
+	const uint8_t *prefix;
+	size_t prefix_len;
+	cs_key_fn *fn;
+	void *ctx;
+	int ret;
+};
+
+static int traverse_prefix_cb(struct tdb_context *tdb, TDB_DATA key,
+			      TDB_DATA data, void *private_data)
+{
+	struct traverse_ctx *tc = private_data;
+
+	(void)tdb;
+	if (key.dsize < tc->prefix_len ||
+	    memcmp(key.dptr, tc->prefix, tc->prefix_len) != 0)
+		return 0;
+	tc->ret = tc->fn(tc->ctx, key.dptr, key.dsize, data.dptr, data.dsize);
+	return tc->ret != 0 ? 1 : 0;
+}
+
+int cs_db_traverse_prefix(struct cs_index *index, const uint8_t *prefix,
+			  size_t prefix_len, cs_key_fn *fn, void *ctx,
+			  struct cs_error *err)
+{
+	struct traverse_ctx tc = { prefix, prefix_len, fn, ctx, 0 };
+	int ret;
+
+	if (index->in_txn)
+		ret = tdb_traverse(index->tdb, traverse_prefix_cb, &tc);
+	else
+		ret = tdb_traverse_read(index->tdb, traverse_prefix_cb, &tc);
+	if (ret < 0 && tc.ret == 0)
+		return cs_db_error(index, "traverse", err);
+	if (tc.ret < 0)
+		return -1;
+	return tc.ret;
+}
+
+/* --- header --- */
+
+static int header_read(struct cs_index *index, struct cs_error *err)
+{
+	uint8_t key[1] = { CS_KEY_HEADER }, *data;
+	size_t size;
+	int ret;
+
+	ret = cs_db_fetch(index, key, 1, &data, &size, err);
+	if (ret <= 0)
+		return ret;
+	ret = cs_header_rec_decode(data, size, &index->hdr);
+	free(data);
+	if (ret < 0)
+		return cs_error_set(err, CS_ERR_CORRUPT,
+			"%s: index header damaged or of an unknown version; "
+			"rebuild it with 'condstore reindex --rebuild'",
+			index->db_path);
+	return 1;
+}
+
+static int header_write(struct cs_index *index, struct cs_error *err)
+{
+	uint8_t key[1] = { CS_KEY_HEADER }, buf[CS_HEADER_REC_SIZE];
+
+	cs_header_rec_encode(&index->hdr, buf);
+	return cs_db_store(index, key, 1, buf, sizeof(buf), err);
+}
+
+/* The seed for a new tdb: above the high-water mark and the clock, and
+   above "floor" (the old tdb's counters on a rebuild). */
+static int seed_ceiling(struct cs_index *index, uint64_t floor,
+			uint64_t *ceiling_r, struct cs_error *err)
+{
+	uint64_t hwm = 0, now = cs_now_usec(), ceiling;
+
+	if (cs_hwm_read(index->hwm_path, &hwm, err) < 0)
+		return -1;
+	ceiling = hwm > now ? hwm : now;
+	if (floor > ceiling)
+		ceiling = floor;
+	/* the ceiling itself is the first counter value: above it is safe */
+	if (cs_hwm_write(index->hwm_path, ceiling + 1, err) < 0)
+		return -1;
+	*ceiling_r = ceiling + 1;
+	return 0;
+}
+
+/* A new tdb: write the header with a seeded ceiling. */
+static int header_init(struct cs_index *index, uint64_t floor,
+		       struct cs_error *err)
+{
+	uint64_t ceiling;
+	int ret;
+
+	if (tdb_transaction_start(index->tdb) != 0)
+		return cs_db_error(index, "transaction start", err);
+	ret = header_read(index, err);
+	if (ret != 0) {
+		/* someone else initialised it meanwhile, or an error */
+		tdb_transaction_cancel(index->tdb);
+		return ret < 0 ? -1 : 0;
+	}
+	if (seed_ceiling(index, floor, &ceiling, err) < 0) {
+		tdb_transaction_cancel(index->tdb);
+		return -1;
+	}
+	memset(&index->hdr, 0, sizeof(index->hdr));
+	index->hdr.version = CS_RECORD_VERSION;
+	index->hdr.separator = (uint8_t)index->sep;
+	index->hdr.next_mailbox_id = 1;
+	index->hdr.ceiling = ceiling;
+	index->hdr.created = cs_now_usec();
+	if (header_write(index, err) < 0) {
+		tdb_transaction_cancel(index->tdb);
+		return -1;
+	}
+	if (tdb_transaction_commit(index->tdb) != 0)
+		return cs_db_error(index, "transaction commit", err);
+	return 0;
+}
+
+/* Make sure the hwm file is at least the tdb's ceiling (it may have been
+   removed or restored from an old backup). */
+static int hwm_sync_with_header(struct cs_index *index, struct cs_error *err)
+{
+	uint64_t hwm = 0;
+
+	if (cs_hwm_read(index->hwm_path, &hwm, err) < 0)
+		return -1;
+	if (hwm >= index->hdr.ceiling)
+		return 0;
+	return cs_hwm_write(index->hwm_path, index->hdr.ceiling, err);
+}
+
+/* --- open / close --- */
+
+static int index_paths(struct cs_index *index,
+		       const struct cs_index_settings *set,
+		       struct cs_error *err)
+{
+	char path[PATH_MAX];
+
+	if (set->root == NULL || set->root[0] == '\0')
+		return cs_error_set(err, CS_ERR_INVALID, "no Maildir given");
+	if (set->db_path != NULL) {
+		if (strlen(set->db_path) >= sizeof(path) - 8)
+			return cs_error_set(err, CS_ERR_INVALID,
+					    "%s: path too long", set->db_path);
+		strcpy(path, set->db_path);
+	} else if ((size_t)snprintf(path, sizeof(path), "%s/%s", set->root,
+				    CS_DB_NAME) >= sizeof(path) - 8) {
+		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
+				    set->root);
+	}
+	index->root = strdup(set->root);
+	index->db_path = strdup(path);
+	strcat(path, ".hwm");
+	index->hwm_path = strdup(path);
+	if (index->root == NULL || index->db_path == NULL ||
+	    index->hwm_path == NULL)
+		return cs_error_set(err, CS_ERR_IO, "out of memory");
+	return 0;
+}
+
+static int check_root(const char *root, struct cs_error *err)
+{
+	struct stat st;
+
+	if (stat(root, &st) < 0)
+		return cs_error_sys(err, "Maildir %s", root);
+	if (!S_ISDIR(st.st_mode))
+		return cs_error_set(err, CS_ERR_INVALID,
+				    "Maildir %s: not a directory", root);
+	return 0;
+}
+
+static int index_tdb_open(struct cs_index *index, unsigned int hash_size,
+			  struct cs_error *err)
+{
+	struct tdb_logging_context log = { cs_tdb_log, index };
+	int tdb_flags = TDB_DISALLOW_NESTING | TDB_INCOMPATIBLE_HASH;
+	int open_flags = index->readonly ? O_RDONLY :
+		(O_RDWR | O_CREAT);
+	struct stat st;
+
+	if (index->nosync)
+		tdb_flags |= TDB_NOSYNC;
+	/* never open a tdb through a symlink */
+	if (lstat(index->db_path, &st) == 0 && S_ISLNK(st.st_mode))
+		return cs_error_set(err, CS_ERR_SYMLINK,
+				    "%s: is a symlink, not followed",
+				    index->db_path);
+	if (hash_size == 0 && !index->readonly &&
+	    lstat(index->db_path, &st) < 0 && errno == ENOENT)
+		hash_size = cs_maildir_suggest_hash_size(index->root);
+	index->tdb = tdb_open_ex(index->db_path,
+				 hash_size != 0 ? (int)hash_size :
+				 CS_DEFAULT_HASH_SIZE, tdb_flags,
+				 open_flags | O_NOFOLLOW | O_CLOEXEC, 0600,
+				 &log, NULL);
+	if (index->tdb == NULL) {
+		if (errno == ENOENT && index->readonly)
+			return cs_error_set(err, CS_ERR_NOTFOUND,
+				"%s: no index yet (run 'condstore reindex')",
+				index->db_path);
+		if (errno == EIO || errno == EINVAL || errno == 0)
+			return cs_error_set(err, CS_ERR_CORRUPT,
+				"%s: cannot open the index (%s); rebuild it "
+				"with 'condstore reindex --rebuild'",
+				index->db_path, index->tdb_log[0] != '\0' ?
+				index->tdb_log : strerror(errno ? errno : EIO));
+		return cs_error_sys(err, "tdb_open(%s)", index->db_path);
+	}
+	return 0;
+}
+
+static int index_open_with_floor(const struct cs_index_settings *set,
+				 uint64_t floor, struct cs_index **index_r,
+				 struct cs_error *err)
+{
+	struct cs_index *index;
+	int ret;
+
+	*index_r = NULL;
+	index = calloc(1, sizeof(*index));
+	if (index == NULL)
+		return cs_error_set(err, CS_ERR_IO, "out of memory");
+	index->sep = set->separator != '\0' ? set->separator : ':';
+	index->readonly = set->readonly;
+	index->nosync = set->nosync;
+	if (index_paths(index, set, err) < 0 ||
+	    check_root(index->root, err) < 0 ||
+	    index_tdb_open(index, set->hash_size, err) < 0)
+		goto fail;
+	ret = header_read(index, err);
+	if (ret < 0)
+		goto fail;
+	if (ret == 0) {
+		if (index->readonly) {
+			cs_error_set(err, CS_ERR_NOTFOUND,
+				"%s: index is empty (run 'condstore reindex')",
+				index->db_path);
+			goto fail;
+		}
+		if (header_init(index, floor, err) < 0 ||
+		    header_read(index, err) <= 0)
+			goto fail;
+	}
+	if (!index->readonly && hwm_sync_with_header(index, err) < 0)
+		goto fail;
+	*index_r = index;
+	return 0;
+fail:
+	cs_index_close(&index);
+	return -1;
+}
+
+int cs_index_open(const struct cs_index_settings *set,
+		  struct cs_index **index_r, struct cs_error *err)
+{
+	return index_open_with_floor(set, 0, index_r, err);
+}
+
+void cs_index_close(struct cs_index **_index)
+{
+	struct cs_index *index = *_index;
+
+	if (index == NULL)
+		return;
+	*_index = NULL;
+	if (index->in_txn)
+		cs_index_rollback(index);
+	/* handles left open are detached, not freed: their owners close */
+	while (index->boxes != NULL) {
+		struct cs_mailbox *box = index->boxes;
+
+		index->boxes = box->next;
+		box->index = NULL;
+		box->prev = box->next = NULL;
+	}
+	if (index->tdb != NULL)
+		tdb_close(index->tdb);
+	free(index->root);
+	free(index->db_path);
+	free(index->hwm_path);
+	free(index);
+}
+
+const char *cs_index_root(const struct cs_index *index)
+{
+	return index->root;
+}
+
+const char *cs_index_db_path(const struct cs_index *index)
+{
+	return index->db_path;
+}
+
+char cs_index_separator(const struct cs_index *index)
+{
+	return index->sep;
+}
+
+struct tdb_context *cs_index_tdb(struct cs_index *index)
+{
+	return index->tdb;
+}
+
+int cs_index_hwm(struct cs_index *index, uint64_t *ceiling_r,
+		 struct cs_error *err)
+{
+	return cs_hwm_read(index->hwm_path, ceiling_r, err);
+}
+
+/* --- rebuild --- */
+
+static int max_hms_cb(void *ctx, const char *name,
+		      const struct cs_mailbox_rec *rec)
+{
+	uint64_t *max = ctx;
+
+	(void)name;
+	if (rec->highestmodseq > *max)
+		*max = rec->highestmodseq;
+	return 0;
+}
+
+/* The highest counter the old tdb knew, as far as it is readable. */
+static uint64_t old_index_floor(const struct cs_index_settings *set)
+{
+	struct cs_index_settings ro = *set;
+	struct cs_index *old;
+	uint64_t max = 0;
+
+	ro.readonly = true;
+	if (cs_index_open(&ro, &old, NULL) < 0)
+		return 0;
+	max = old->hdr.ceiling;
+	(void)cs_mailbox_list(old, max_hms_cb, &max, NULL);
+	cs_index_close(&old);
+	return max;
+}
+
+int cs_index_rebuild(const struct cs_index_settings *set,
+		     struct cs_error *err)
+{
+	struct cs_index *index;
+	char path[PATH_MAX], old[PATH_MAX + 8];
+	uint64_t floor;
+
+	if (set->db_path != NULL)
+		snprintf(path, sizeof(path), "%s", set->db_path);
+	else
+		snprintf(path, sizeof(path), "%s/%s", set->root, CS_DB_NAME);
+	floor = old_index_floor(set);
+	snprintf(old, sizeof(old), "%s.old", path);
+	if (rename(path, old) < 0 && errno != ENOENT)
+		return cs_error_sys(err, "rename(%s, %s)", path, old);
+	if (index_open_with_floor(set, floor, &index, err) < 0)
+		return -1;
+	cs_index_close(&index);
+	if (unlink(old) < 0 && errno != ENOENT)
+		return cs_error_sys(err, "unlink(%s)", old);
+	return 0;
+}
+
+/* --- transactions --- */
+
+int cs_index_require_txn(struct cs_index *index, struct cs_error *err)
+{
+	if (!index->in_txn)
+		return cs_error_set(err, CS_ERR_INVALID,
+				    "%s: write outside a transaction",
+				    index->db_path);
+	return 0;
+}
+
+bool cs_index_in_transaction(const struct cs_index *index)
+{
+	return index->in_txn;
+}
+
+static int refresh_all(struct cs_index *index, struct cs_error *err)
+{
+	struct cs_mailbox *box;
+
+	for (box = index->boxes; box != NULL; box = box->next) {
+		if (cs_mailbox_refresh(box, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int cs_index_begin(struct cs_index *index, struct cs_error *err)
+{
+	if (index->readonly)
+		return cs_error_set(err, CS_ERR_INVALID,
+				    "%s: index opened read-only",
+				    index->db_path);
+	if (index->in_txn)
+		return cs_error_set(err, CS_ERR_INVALID,
+				    "%s: transaction already open",
+				    index->db_path);
+	index->tdb_log[0] = '\0';
+	if (tdb_transaction_start(index->tdb) != 0)
+		return cs_db_error(index, "transaction start", err);
+	index->in_txn = true;
+	index->hdr_dirty = false;
+	if (header_read(index, err) <= 0 || refresh_all(index, err) < 0) {
+		if (err != NULL && err->code == CS_OK)
+			cs_error_set(err, CS_ERR_CORRUPT,
+				     "%s: index header missing",
+				     index->db_path);
+		cs_index_rollback(index);
+		return -1;
+	}
+	return 0;
+}
+
+static int write_dirty(struct cs_index *index, struct cs_error *err)
+{
+	uint8_t key[CS_KEY_MAX], buf[CS_MAILBOX_REC_SIZE];
+	struct cs_mailbox *box;
+
+	for (box = index->boxes; box != NULL; box = box->next) {
+		if (!box->dirty || box->gone)
+			continue;
+		cs_mailbox_rec_encode(&box->rec, buf);
+		if (cs_db_store(index, key, cs_key_mailbox(key, box->name),
+				buf, sizeof(buf), err) < 0)
+			return -1;
+		box->dirty = false;
+	}
+	if (index->hdr_dirty && header_write(index, err) < 0)
+		return -1;
+	index->hdr_dirty = false;
+	return 0;
+}
+
+int cs_index_commit(struct cs_index *index, struct cs_error *err)
+{
+	if (cs_index_require_txn(index, err) < 0)
+		return -1;
+	if (write_dirty(index, err) < 0) {
+		cs_index_rollback(index);
+		return -1;
+	}
+	index->in_txn = false;
+	if (tdb_transaction_commit(index->tdb) != 0) {
+		cs_db_error(index, "transaction commit", err);
+		(void)refresh_all(index, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+void cs_index_rollback(struct cs_index *index)
+{
+	struct cs_mailbox *box;
+
+	if (!index->in_txn)
+		return;
+	index->in_txn = false;
+	tdb_transaction_cancel(index->tdb);
+	for (box = index->boxes; box != NULL; box = box->next) {
+		box->dirty = false;
+		cs_mailbox_seq_invalidate(box);
+	}
+	(void)refresh_all(index, NULL);
+}

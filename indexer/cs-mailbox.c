@@ -1,0 +1,513 @@
+/*
+ * cs-mailbox.c - mailbox records and the handles that cache them during a
+ * transaction: open/create (with the counter seeded above everything ever
+ * issued), delete, rename, list, UID source switch and counter raises.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cs-hwm.h"
+#include "cs-index-private.h"
+
+static int mailbox_read(struct cs_index *index, const char *name,
+			struct cs_mailbox_rec *rec_r, struct cs_error *err)
+{
+	uint8_t key[CS_KEY_MAX], *data;
+	size_t size;
+	int ret;
+
+	ret = cs_db_fetch(index, key, cs_key_mailbox(key, name), &data, &size,
+			  err);
+	if (ret <= 0)
+		return ret;
+	ret = cs_mailbox_rec_decode(data, size, rec_r);
+	free(data);
+	if (ret < 0)
+		return cs_error_set(err, CS_ERR_CORRUPT,
+			"%s: record of mailbox %s damaged; rebuild the index "
+			"with 'condstore reindex --rebuild'",
+			index->db_path, name);
+	return 1;
+}
+
+static int mailbox_write(struct cs_index *index, const char *name,
+			 const struct cs_mailbox_rec *rec,
+			 struct cs_error *err)
+{
+	uint8_t key[CS_KEY_MAX], buf[CS_MAILBOX_REC_SIZE];
+
+	cs_mailbox_rec_encode(rec, buf);
+	return cs_db_store(index, key, cs_key_mailbox(key, name), buf,
+			   sizeof(buf), err);
+}
+
+/* Raise the ceiling (and the hwm file, durably first) so that modseq is
+   below it. */
+int cs_ceiling_raise(struct cs_index *index, uint64_t modseq,
+		     struct cs_error *err)
+{
+	uint64_t ceiling;
+
+	if (modseq < index->hdr.ceiling)
+		return 0;
+	ceiling = modseq + CS_HWM_BLOCK;
+	if (ceiling > CS_MODSEQ_MAX)
+		ceiling = CS_MODSEQ_MAX;
+	if (cs_hwm_write(index->hwm_path, ceiling, err) < 0)
+		return -1;
+	index->hdr.ceiling = ceiling;
+	index->hdr_dirty = true;
+	return 0;
+}
+
+int cs_jumps_read(struct cs_mailbox *box, struct cs_jump **jumps_r,
+		  size_t *count_r, struct cs_error *err)
+{
+	uint8_t key[CS_KEY_MAX], *data;
+	size_t size, i;
+	int ret;
+
+	*jumps_r = NULL;
+	*count_r = 0;
+	ret = cs_db_fetch(box->index, key, cs_key_jump(key, box->rec.id),
+			  &data, &size, err);
+	if (ret <= 0)
+		return ret;
+	if (size % 16 != 0) {
+		free(data);
+		return cs_error_set(err, CS_ERR_CORRUPT,
+			"%s: jump record of mailbox %s damaged",
+			box->index->db_path, box->name);
+	}
+	*jumps_r = calloc(size / 16 + 1, sizeof(**jumps_r));
+	if (*jumps_r == NULL) {
+		free(data);
+		return cs_error_set(err, CS_ERR_IO, "out of memory");
+	}
+	for (i = 0; i < size / 16; i++) {
+		(*jumps_r)[i].seed = cs_get_le64(data + i * 16);
+		(*jumps_r)[i].from = cs_get_le64(data + i * 16 + 8);
+	}
+	*count_r = size / 16;
+	free(data);
+	return 1;
+}
+
+/* Append (seed, from) to the mailbox's jump record. */
+static int jump_append(struct cs_mailbox *box, uint64_t seed, uint64_t from,
+		       struct cs_error *err)
+{
+	uint8_t key[CS_KEY_MAX], *data = NULL, *buf;
+	size_t size = 0, key_len = cs_key_jump(key, box->rec.id);
+	int ret;
+
+	ret = cs_db_fetch(box->index, key, key_len, &data, &size, err);
+	if (ret < 0)
+		return -1;
+	buf = malloc(size + 16);
+	if (buf == NULL) {
+		free(data);
+		return cs_error_set(err, CS_ERR_IO, "out of memory");
+	}
+	if (size > 0)
+		memcpy(buf, data, size);
+	cs_put_le64(buf + size, seed);
+	cs_put_le64(buf + size + 8, from);
+	ret = cs_db_store(box->index, key, key_len, buf, size + 16, err);
+	free(buf);
+	free(data);
+	return ret;
+}
+
+int cs_mailbox_raise(struct cs_mailbox *box, uint64_t seed,
+		     struct cs_error *err)
+{
+	if (cs_index_require_txn(box->index, err) < 0)
+		return -1;
+	if (seed <= box->rec.highestmodseq)
+		return 0;
+	if (cs_ceiling_raise(box->index, seed, err) < 0 ||
+	    jump_append(box, seed, box->rec.highestmodseq, err) < 0)
+		return -1;
+	box->rec.highestmodseq = seed;
+	box->dirty = true;
+	return 0;
+}
+
+static struct cs_mailbox *mailbox_handle_new(struct cs_index *index,
+					     const char *name)
+{
+	struct cs_mailbox *box = calloc(1, sizeof(*box));
+
+	if (box == NULL)
+		return NULL;
+	box->name = strdup(name);
+	if (box->name == NULL) {
+		free(box);
+		return NULL;
+	}
+	box->index = index;
+	box->next = index->boxes;
+	if (index->boxes != NULL)
+		index->boxes->prev = box;
+	index->boxes = box;
+	return box;
+}
+
+/* Create the record of a new mailbox; its counter starts above the
+   ceiling and the clock. */
+static int mailbox_create(struct cs_mailbox *box, uint8_t uid_source,
+			  uint32_t uidvalidity, struct cs_error *err)
+{
+	struct cs_index *index = box->index;
+	uint64_t seed = cs_now_usec();
+
+	if (cs_index_require_txn(index, err) < 0)
+		return -1;
+	memset(&box->rec, 0, sizeof(box->rec));
+	box->rec.version = CS_RECORD_VERSION;
+	box->rec.uid_source = uid_source;
+	box->rec.id = index->hdr.next_mailbox_id++;
+	box->rec.uidvalidity = uidvalidity != 0 ? uidvalidity :
+		(uint32_t)time(NULL);
+	box->rec.uidnext = 1;
+	index->hdr_dirty = true;
+	if (index->hdr.ceiling > seed)
+		seed = index->hdr.ceiling;
+	if (cs_mailbox_raise(box, seed, err) < 0)
+		return -1;
+	box->dirty = false;
+	return mailbox_write(index, box->name, &box->rec, err);
+}
+
+int cs_mailbox_open(struct cs_index *index, const char *name, bool create,
+		    uint8_t uid_source, uint32_t uidvalidity,
+		    struct cs_mailbox **box_r, struct cs_error *err)
+{
+	struct cs_mailbox *box;
+	int ret;
+
+	*box_r = NULL;
+	box = mailbox_handle_new(index, name);
+	if (box == NULL)
+		return cs_error_set(err, CS_ERR_IO, "out of memory");
+	ret = mailbox_read(index, name, &box->rec, err);
+	if (ret == 0 && create)
+		ret = mailbox_create(box, uid_source, uidvalidity, err) < 0 ?
+			-1 : 1;
+	if (ret <= 0) {
+		cs_mailbox_close(&box);
+		return ret;
+	}
+	*box_r = box;
+	return 1;
+}
+
+void cs_mailbox_seq_invalidate(struct cs_mailbox *box)
+{
+	free(box->seq_uids);
+	box->seq_uids = NULL;
+	box->seq_count = 0;
+}
+
+void cs_mailbox_close(struct cs_mailbox **_box)
+{
+	struct cs_mailbox *box = *_box;
+
+	if (box == NULL)
+		return;
+	*_box = NULL;
+	if (box->index != NULL) {
+		if (box->prev != NULL)
+			box->prev->next = box->next;
+		else
+			box->index->boxes = box->next;
+		if (box->next != NULL)
+			box->next->prev = box->prev;
+	}
+	cs_mailbox_seq_invalidate(box);
+	free(box->name);
+	free(box);
+}
+
+int cs_mailbox_refresh(struct cs_mailbox *box, struct cs_error *err)
+{
+	int ret;
+
+	if (box->index == NULL)
+		return cs_error_set(err, CS_ERR_INVALID,
+				    "mailbox %s: index closed", box->name);
+	ret = mailbox_read(box->index, box->name, &box->rec, err);
+	if (ret < 0)
+		return -1;
+	box->gone = ret == 0;
+	box->dirty = false;
+	return 0;
+}
+
+const char *cs_mailbox_name(const struct cs_mailbox *box)
+{
+	return box->name;
+}
+
+const struct cs_mailbox_rec *cs_mailbox_get_rec(const struct cs_mailbox *box)
+{
+	return &box->rec;
+}
+
+struct cs_index *cs_mailbox_index(struct cs_mailbox *box)
+{
+	return box->index;
+}
+
+/* --- whole-mailbox operations: collect keys, then change them --- */
+
+struct key_list {
+	uint8_t **keys;
+	size_t *lens;
+	size_t count, alloc;
+};
+
+static int key_list_add(void *ctx, const uint8_t *key, size_t key_len,
+			const uint8_t *data, size_t size)
+{
+	struct key_list *kl = ctx;
+
+	(void)data;
+	(void)size;
+	if (kl->count == kl->alloc) {
+		size_t alloc = kl->alloc == 0 ? 256 : kl->alloc * 2;
+		uint8_t **keys = realloc(kl->keys, alloc * sizeof(*keys));
+		size_t *lens;
+
+		if (keys == NULL)
+			return -1;
+		kl->keys = keys;
+		lens = realloc(kl->lens, alloc * sizeof(*lens));
+		if (lens == NULL)
+			return -1;
+		kl->lens = lens;
+		kl->alloc = alloc;
+	}
+	kl->keys[kl->count] = malloc(key_len);
+	if (kl->keys[kl->count] == NULL)
+		return -1;
+	memcpy(kl->keys[kl->count], key, key_len);
+	kl->lens[kl->count++] = key_len;
+	return 0;
+}
+
+static void key_list_free(struct key_list *kl)
+{
+	size_t i;
+
+	for (i = 0; i < kl->count; i++)
+		free(kl->keys[i]);
+	free(kl->keys);
+	free(kl->lens);
+	memset(kl, 0, sizeof(*kl));
+}
+
+/* Collect every key of mailbox id with the given tag. */
+static int collect_keys(struct cs_index *index, char tag, uint32_t id,
+			struct key_list *kl, struct cs_error *err)
+{
+	uint8_t prefix[5];
+
+	prefix[0] = (uint8_t)tag;
+	cs_put_be32(prefix + 1, id);
+	if (cs_db_traverse_prefix(index, prefix, sizeof(prefix), key_list_add,
+				  kl, err) < 0) {
+		if (err != NULL && err->code == CS_OK)
+			cs_error_set(err, CS_ERR_IO, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int delete_keys(struct cs_index *index, const struct key_list *kl,
+		       struct cs_error *err)
+{
+	size_t i;
+
+	for (i = 0; i < kl->count; i++) {
+		if (cs_db_delete(index, kl->keys[i], kl->lens[i], err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int cs_mailbox_delete(struct cs_index *index, const char *name,
+		      struct cs_error *err)
+{
+	static const char tags[] = { CS_KEY_MESSAGE, CS_KEY_UID, CS_KEY_CHANGE,
+				     CS_KEY_TOMB, CS_KEY_JUMP };
+	struct cs_mailbox_rec rec;
+	uint8_t key[CS_KEY_MAX];
+	struct cs_mailbox *box;
+	size_t i;
+	int ret;
+
+	if (cs_index_require_txn(index, err) < 0)
+		return -1;
+	ret = mailbox_read(index, name, &rec, err);
+	if (ret <= 0)
+		return ret;
+	for (i = 0; i < sizeof(tags); i++) {
+		struct key_list kl = { 0 };
+
+		ret = collect_keys(index, tags[i], rec.id, &kl, err);
+		if (ret == 0)
+			ret = delete_keys(index, &kl, err);
+		key_list_free(&kl);
+		if (ret < 0)
+			return -1;
+	}
+	if (cs_db_delete(index, key, cs_key_mailbox(key, name), err) < 0)
+		return -1;
+	for (box = index->boxes; box != NULL; box = box->next) {
+		if (strcmp(box->name, name) == 0) {
+			box->gone = true;
+			box->dirty = false;
+		}
+	}
+	return 1;
+}
+
+int cs_mailbox_rename(struct cs_index *index, const char *old_name,
+		      const char *new_name, struct cs_error *err)
+{
+	struct cs_mailbox_rec rec, other;
+	uint8_t key[CS_KEY_MAX];
+	int ret;
+
+	if (cs_index_require_txn(index, err) < 0)
+		return -1;
+	ret = mailbox_read(index, old_name, &rec, err);
+	if (ret <= 0)
+		return ret;
+	ret = mailbox_read(index, new_name, &other, err);
+	if (ret < 0)
+		return -1;
+	if (ret > 0 && cs_mailbox_delete(index, new_name, err) < 0)
+		return -1;
+	if (mailbox_write(index, new_name, &rec, err) < 0 ||
+	    cs_db_delete(index, key, cs_key_mailbox(key, old_name), err) < 0)
+		return -1;
+	return 1;
+}
+
+struct list_ctx {
+	cs_mailbox_cb *cb;
+	void *ctx;
+	const char *db_path;
+	struct cs_error *err;
+};
+
+static int list_cb(void *ctx, const uint8_t *key, size_t key_len,
+		   const uint8_t *data, size_t size)
+{
+	struct list_ctx *lc = ctx;
+	struct cs_mailbox_rec rec;
+	char name[CS_KEY_MAX + 1];
+
+	if (cs_mailbox_rec_decode(data, size, &rec) < 0)
+		return cs_error_set(lc->err, CS_ERR_CORRUPT,
+				    "%s: a mailbox record is damaged",
+				    lc->db_path);
+	memcpy(name, key + 1, key_len - 1);
+	name[key_len - 1] = '\0';
+	return lc->cb(lc->ctx, name, &rec);
+}
+
+int cs_mailbox_list(struct cs_index *index, cs_mailbox_cb *cb, void *ctx,
+		    struct cs_error *err)
+{
+	struct list_ctx lc = { cb, ctx, index->db_path, err };
+	uint8_t prefix[1] = { CS_KEY_MAILBOX };
+
+	return cs_db_traverse_prefix(index, prefix, 1, list_cb, &lc, err);
+}
+
+/* Rewrite every message record of box with uid 0. */
+static int clear_message_uids(struct cs_mailbox *box, struct cs_error *err)
+{
+	struct key_list kl = { 0 };
+	struct cs_message msg;
+	uint8_t buf[CS_MSG_REC_FIXED_SIZE + CS_SUFFIX_MAX];
+	size_t i;
+	int ret = 0;
+
+	if (collect_keys(box->index, CS_KEY_MESSAGE, box->rec.id, &kl, err) < 0)
+		return -1;
+	for (i = 0; i < kl.count && ret == 0; i++) {
+		ret = cs_msg_fetch(box, (const char *)kl.keys[i] + 5,
+				   kl.lens[i] - 5, &msg, err);
+		if (ret <= 0)
+			continue;
+		msg.rec.uid = 0;
+		cs_msg_rec_encode(&msg.rec, msg.suffix, buf);
+		ret = cs_db_store(box->index, kl.keys[i], kl.lens[i], buf,
+				  CS_MSG_REC_FIXED_SIZE + msg.rec.suffix_len,
+				  err);
+	}
+	key_list_free(&kl);
+	return ret < 0 ? -1 : 0;
+}
+
+/* Forget every tombstone of box and its change-log entry (their UIDs
+   mean nothing under a new UIDVALIDITY). */
+static int drop_tombstones(struct cs_mailbox *box, struct cs_error *err)
+{
+	struct key_list kl = { 0 };
+	uint8_t key[CS_KEY_MAX], *data;
+	size_t i, size;
+	int ret = 0;
+
+	if (collect_keys(box->index, CS_KEY_TOMB, box->rec.id, &kl, err) < 0)
+		return -1;
+	for (i = 0; i < kl.count && ret >= 0; i++) {
+		ret = cs_db_fetch(box->index, kl.keys[i], kl.lens[i], &data,
+				  &size, err);
+		if (ret <= 0)
+			continue;
+		if (size == 8)
+			ret = cs_db_delete(box->index, key,
+				cs_key_change(key, box->rec.id,
+					      cs_get_le64(data)), err);
+		free(data);
+		if (ret >= 0)
+			ret = cs_db_delete(box->index, kl.keys[i], kl.lens[i],
+					   err);
+	}
+	key_list_free(&kl);
+	return ret < 0 ? -1 : 0;
+}
+
+int cs_mailbox_set_uid_source(struct cs_mailbox *box, uint8_t uid_source,
+			      uint32_t uidvalidity, uint32_t uidnext,
+			      struct cs_error *err)
+{
+	struct key_list kl = { 0 };
+	int ret;
+
+	if (cs_index_require_txn(box->index, err) < 0)
+		return -1;
+	ret = collect_keys(box->index, CS_KEY_UID, box->rec.id, &kl, err);
+	if (ret == 0)
+		ret = delete_keys(box->index, &kl, err);
+	key_list_free(&kl);
+	if (ret < 0 || clear_message_uids(box, err) < 0 ||
+	    drop_tombstones(box, err) < 0)
+		return -1;
+	box->rec.horizon = box->rec.highestmodseq;
+	box->rec.uid_source = uid_source;
+	box->rec.uidvalidity = uidvalidity;
+	box->rec.uidnext = uidnext != 0 ? uidnext : 1;
+	box->dirty = true;
+	cs_mailbox_seq_invalidate(box);
+	return 0;
+}

@@ -1,0 +1,305 @@
+/*
+ * cs-reconcile.c - THE reconcile rule (see cs-index.h): every writer -
+ * reindex, the watch daemon, the store command, the Dovecot plugin -
+ * brings a message's record in line with the disk through cs_reconcile(),
+ * so that a duplicate or late event, a rescan, or a host that already
+ * wrote a change causes no second modseq.
+ *
+ * A change writes, in the caller's transaction: the message record ("m"),
+ * the UID map ("u") when the UID is new, the change-log entry ("c") under
+ * the new modseq with the old one deleted, and for an expunge a tombstone
+ * ("t") whose change-log entry replaces the message's.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cs-index-private.h"
+
+int cs_msg_fetch(struct cs_mailbox *box, const char *base, size_t base_len,
+		 struct cs_message *msg_r, struct cs_error *err)
+{
+	uint8_t key[CS_KEY_MAX], *data;
+	size_t size;
+	int ret;
+
+	if (base_len == 0 || base_len > CS_NAME_MAX)
+		return 0;
+	ret = cs_db_fetch(box->index, key,
+			  cs_key_msg(key, box->rec.id, base, base_len), &data,
+			  &size, err);
+	if (ret <= 0)
+		return ret;
+	ret = cs_msg_rec_decode(data, size, &msg_r->rec, msg_r->suffix);
+	free(data);
+	if (ret < 0)
+		return cs_error_set(err, CS_ERR_CORRUPT,
+			"%s: record of %s/%.*s damaged; rebuild the index "
+			"with 'condstore reindex --rebuild'",
+			box->index->db_path, box->name, (int)base_len, base);
+	memcpy(msg_r->base, base, base_len);
+	msg_r->base[base_len] = '\0';
+	return 1;
+}
+
+int cs_message_lookup(struct cs_mailbox *box, const char *base,
+		      size_t base_len, struct cs_message *msg_r,
+		      struct cs_error *err)
+{
+	if (box->gone)
+		return 0;
+	return cs_msg_fetch(box, base, base_len, msg_r, err);
+}
+
+int cs_message_lookup_uid(struct cs_mailbox *box, uint32_t uid,
+			  struct cs_message *msg_r, struct cs_error *err)
+{
+	uint8_t key[CS_KEY_MAX], *data;
+	size_t size;
+	int ret;
+
+	if (box->gone || uid == 0)
+		return 0;
+	ret = cs_db_fetch(box->index, key, cs_key_uid(key, box->rec.id, uid),
+			  &data, &size, err);
+	if (ret <= 0)
+		return ret;
+	ret = cs_msg_fetch(box, (const char *)data, size, msg_r, err);
+	free(data);
+	if (ret == 0)
+		return cs_error_set(err, CS_ERR_CORRUPT,
+			"%s: %s: UID %u points at a missing message; run "
+			"'condstore check --repair'", box->index->db_path,
+			box->name, uid);
+	return ret;
+}
+
+/* The next modseq of box: above its highestmodseq, below the ceiling
+   (raised durably first when reached). */
+static int next_modseq(struct cs_mailbox *box, uint64_t *modseq_r,
+		       struct cs_error *err)
+{
+	uint64_t modseq = box->rec.highestmodseq + 1;
+	struct cs_index *index = box->index;
+
+	if (modseq > CS_MODSEQ_MAX - 1)
+		return cs_error_set(err, CS_ERR_LIMIT,
+				    "%s: mailbox %s: modseq space exhausted",
+				    index->db_path, box->name);
+	if (cs_ceiling_raise(index, modseq, err) < 0)
+		return -1;
+	box->rec.highestmodseq = modseq;
+	box->dirty = true;
+	*modseq_r = modseq;
+	return 0;
+}
+
+static int msg_store(struct cs_mailbox *box, const struct cs_message *msg,
+		     struct cs_error *err)
+{
+	uint8_t key[CS_KEY_MAX], buf[CS_MSG_REC_FIXED_SIZE + CS_SUFFIX_MAX];
+
+	cs_msg_rec_encode(&msg->rec, msg->suffix, buf);
+	return cs_db_store(box->index, key,
+			   cs_key_msg(key, box->rec.id, msg->base,
+				      strlen(msg->base)),
+			   buf, CS_MSG_REC_FIXED_SIZE + msg->rec.suffix_len,
+			   err);
+}
+
+/* Change-log entry for a message at modseq. */
+static int change_store_msg(struct cs_mailbox *box, uint64_t modseq,
+			    const char *base, struct cs_error *err)
+{
+	uint8_t key[CS_KEY_MAX], buf[1 + CS_NAME_MAX];
+	size_t len = strlen(base);
+
+	buf[0] = CS_CHANGE_MESSAGE;
+	memcpy(buf + 1, base, len);
+	return cs_db_store(box->index, key,
+			   cs_key_change(key, box->rec.id, modseq), buf,
+			   1 + len, err);
+}
+
+static int change_delete(struct cs_mailbox *box, uint64_t modseq,
+			 struct cs_error *err)
+{
+	uint8_t key[CS_KEY_MAX];
+
+	if (modseq == 0)
+		return 0;
+	return cs_db_delete(box->index, key,
+			    cs_key_change(key, box->rec.id, modseq), err);
+}
+
+static int uid_map_store(struct cs_mailbox *box, uint32_t uid,
+			 const char *base, struct cs_error *err)
+{
+	uint8_t key[CS_KEY_MAX];
+
+	if (uid >= box->rec.uidnext) {
+		box->rec.uidnext = uid + 1;
+		box->dirty = true;
+	}
+	cs_mailbox_seq_invalidate(box);
+	return cs_db_store(box->index, key, cs_key_uid(key, box->rec.id, uid),
+			   base, strlen(base), err);
+}
+
+static int uid_map_delete(struct cs_mailbox *box, uint32_t uid,
+			  struct cs_error *err)
+{
+	uint8_t key[CS_KEY_MAX];
+
+	if (uid == 0)
+		return 0;
+	cs_mailbox_seq_invalidate(box);
+	return cs_db_delete(box->index, key, cs_key_uid(key, box->rec.id, uid),
+			    err);
+}
+
+static void msg_set_disk(struct cs_message *msg,
+			 const struct cs_disk_state *disk)
+{
+	size_t len = strnlen(disk->suffix, CS_SUFFIX_MAX);
+
+	msg->rec.location = disk->location;
+	memcpy(msg->suffix, disk->suffix, len);
+	msg->suffix[len] = '\0';
+	msg->rec.suffix_len = (uint16_t)len;
+}
+
+static int reconcile_new(struct cs_mailbox *box, const char *base,
+			 size_t base_len, const struct cs_disk_state *disk,
+			 struct cs_message *msg, struct cs_error *err)
+{
+	memset(msg, 0, sizeof(*msg));
+	memcpy(msg->base, base, base_len);
+	msg->base[base_len] = '\0';
+	msg->rec.version = CS_RECORD_VERSION;
+	msg->rec.flags = disk->flags;
+	msg_set_disk(msg, disk);
+	if (box->rec.uid_source == CS_UIDSRC_OWN) {
+		if (box->rec.uidnext == UINT32_MAX)
+			return cs_error_set(err, CS_ERR_LIMIT,
+				"%s: mailbox %s: UID space exhausted; a new "
+				"UIDVALIDITY is needed (reindex --rebuild)",
+				box->index->db_path, box->name);
+		msg->rec.uid = box->rec.uidnext;
+	} else {
+		msg->rec.uid = disk->uid;
+	}
+	if (next_modseq(box, &msg->rec.modseq, err) < 0 ||
+	    (msg->rec.uid != 0 &&
+	     uid_map_store(box, msg->rec.uid, msg->base, err) < 0) ||
+	    change_store_msg(box, msg->rec.modseq, msg->base, err) < 0 ||
+	    msg_store(box, msg, err) < 0)
+		return -1;
+	box->rec.messages++;
+	box->dirty = true;
+	return 1;
+}
+
+static int reconcile_expunge(struct cs_mailbox *box, struct cs_message *msg,
+			     struct cs_error *err)
+{
+	uint8_t key[CS_KEY_MAX], buf[1 + 4], val[8];
+	uint64_t modseq;
+	uint32_t uid = msg->rec.uid;
+
+	if (next_modseq(box, &modseq, err) < 0 ||
+	    change_delete(box, msg->rec.modseq, err) < 0 ||
+	    uid_map_delete(box, uid, err) < 0 ||
+	    cs_db_delete(box->index, key,
+			 cs_key_msg(key, box->rec.id, msg->base,
+				    strlen(msg->base)), err) < 0)
+		return -1;
+	if (uid != 0) {
+		cs_put_le64(val, modseq);
+		buf[0] = CS_CHANGE_EXPUNGE;
+		cs_put_le32(buf + 1, uid);
+		if (cs_db_store(box->index, key,
+				cs_key_tomb(key, box->rec.id, uid), val,
+				sizeof(val), err) < 0 ||
+		    cs_db_store(box->index, key,
+				cs_key_change(key, box->rec.id, modseq), buf,
+				sizeof(buf), err) < 0)
+			return -1;
+	}
+	if (box->rec.messages > 0)
+		box->rec.messages--;
+	box->dirty = true;
+	msg->rec.prev_modseq = msg->rec.modseq;
+	msg->rec.prev_flags = msg->rec.flags;
+	msg->rec.modseq = 0;
+	return 1;
+}
+
+static int reconcile_existing(struct cs_mailbox *box,
+			      const struct cs_disk_state *disk,
+			      struct cs_message *msg, struct cs_error *err)
+{
+	bool changed = false, flags_changed = disk->flags != msg->rec.flags;
+
+	if (disk->uid != 0 && disk->uid != msg->rec.uid) {
+		if (uid_map_delete(box, msg->rec.uid, err) < 0 ||
+		    uid_map_store(box, disk->uid, msg->base, err) < 0)
+			return -1;
+		msg->rec.uid = disk->uid;
+		changed = true;
+	}
+	if (msg->rec.location != disk->location ||
+	    strcmp(msg->suffix, disk->suffix) != 0) {
+		msg_set_disk(msg, disk);
+		changed = true;
+	}
+	if (flags_changed) {
+		uint64_t modseq;
+
+		if (next_modseq(box, &modseq, err) < 0 ||
+		    change_delete(box, msg->rec.modseq, err) < 0 ||
+		    change_store_msg(box, modseq, msg->base, err) < 0)
+			return -1;
+		msg->rec.prev_modseq = msg->rec.modseq;
+		msg->rec.prev_flags = msg->rec.flags;
+		msg->rec.modseq = modseq;
+		msg->rec.flags = disk->flags;
+		changed = true;
+	}
+	if (changed && msg_store(box, msg, err) < 0)
+		return -1;
+	return flags_changed ? 1 : 0;
+}
+
+int cs_reconcile(struct cs_mailbox *box, const char *base, size_t base_len,
+		 const struct cs_disk_state *disk, struct cs_message *msg_r,
+		 struct cs_error *err)
+{
+	struct cs_message msg_buf, *msg = msg_r != NULL ? msg_r : &msg_buf;
+	int ret;
+
+	if (cs_index_require_txn(box->index, err) < 0)
+		return -1;
+	if (box->gone)
+		return cs_error_set(err, CS_ERR_NOTFOUND,
+				    "%s: mailbox %s was deleted",
+				    box->index->db_path, box->name);
+	if (base_len == 0 || base_len > CS_NAME_MAX)
+		return cs_error_set(err, CS_ERR_INVALID,
+				    "%s: bad base name length %zu", box->name,
+				    base_len);
+	ret = cs_msg_fetch(box, base, base_len, msg, err);
+	if (ret < 0)
+		return -1;
+	if (ret == 0) {
+		if (!disk->present) {
+			memset(msg, 0, sizeof(*msg));
+			return 0;
+		}
+		return reconcile_new(box, base, base_len, disk, msg, err);
+	}
+	if (!disk->present)
+		return reconcile_expunge(box, msg, err);
+	return reconcile_existing(box, disk, msg, err);
+}

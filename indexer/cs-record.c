@@ -1,0 +1,178 @@
+/*
+ * cs-record.c - encoding and decoding the tdb records of cs-record.h.
+ *
+ * The layout is defined byte by byte in cs-record.h; these functions are
+ * the only code that knows the offsets, and tests/unit/test-record.c pins
+ * them down.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "cs-record.h"
+
+void cs_put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+void cs_put_le64(uint8_t *p, uint64_t v)
+{
+	cs_put_le32(p, (uint32_t)v);
+	cs_put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+uint32_t cs_get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) |
+	       ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+uint64_t cs_get_le64(const uint8_t *p)
+{
+	return (uint64_t)cs_get_le32(p) | ((uint64_t)cs_get_le32(p + 4) << 32);
+}
+
+void cs_put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+void cs_put_be64(uint8_t *p, uint64_t v)
+{
+	cs_put_be32(p, (uint32_t)(v >> 32));
+	cs_put_be32(p + 4, (uint32_t)v);
+}
+
+uint32_t cs_get_be32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+	       ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+uint64_t cs_get_be64(const uint8_t *p)
+{
+	return ((uint64_t)cs_get_be32(p) << 32) | (uint64_t)cs_get_be32(p + 4);
+}
+
+void cs_header_rec_encode(const struct cs_header_rec *rec, uint8_t *buf)
+{
+	memset(buf, 0, CS_HEADER_REC_SIZE);
+	buf[0] = rec->version;
+	buf[1] = rec->separator;
+	cs_put_le32(buf + 4, rec->next_mailbox_id);
+	cs_put_le64(buf + 8, rec->ceiling);
+	cs_put_le64(buf + 16, rec->created);
+}
+
+int cs_header_rec_decode(const uint8_t *buf, size_t size,
+			 struct cs_header_rec *rec_r)
+{
+	if (size != CS_HEADER_REC_SIZE || buf[0] != CS_RECORD_VERSION)
+		return -1;
+	memset(rec_r, 0, sizeof(*rec_r));
+	rec_r->version = buf[0];
+	rec_r->separator = buf[1];
+	rec_r->next_mailbox_id = cs_get_le32(buf + 4);
+	rec_r->ceiling = cs_get_le64(buf + 8);
+	rec_r->created = cs_get_le64(buf + 16);
+	return 0;
+}
+
+void cs_mailbox_rec_encode(const struct cs_mailbox_rec *rec, uint8_t *buf)
+{
+	memset(buf, 0, CS_MAILBOX_REC_SIZE);
+	buf[0] = rec->version;
+	buf[1] = rec->uid_source;
+	cs_put_le32(buf + 4, rec->id);
+	cs_put_le32(buf + 8, rec->uidvalidity);
+	cs_put_le32(buf + 12, rec->uidnext);
+	cs_put_le64(buf + 16, rec->highestmodseq);
+	cs_put_le64(buf + 24, rec->horizon);
+	cs_put_le32(buf + 32, rec->messages);
+	cs_put_le64(buf + 40, rec->uidlist_size);
+}
+
+int cs_mailbox_rec_decode(const uint8_t *buf, size_t size,
+			  struct cs_mailbox_rec *rec_r)
+{
+	if (size != CS_MAILBOX_REC_SIZE || buf[0] != CS_RECORD_VERSION)
+		return -1;
+	memset(rec_r, 0, sizeof(*rec_r));
+	rec_r->version = buf[0];
+	rec_r->uid_source = buf[1];
+	rec_r->id = cs_get_le32(buf + 4);
+	rec_r->uidvalidity = cs_get_le32(buf + 8);
+	rec_r->uidnext = cs_get_le32(buf + 12);
+	rec_r->highestmodseq = cs_get_le64(buf + 16);
+	rec_r->horizon = cs_get_le64(buf + 24);
+	rec_r->messages = cs_get_le32(buf + 32);
+	rec_r->uidlist_size = cs_get_le64(buf + 40);
+	return rec_r->uid_source <= 1 ? 0 : -1;
+}
+
+void cs_msg_rec_encode(const struct cs_msg_rec *rec, const char *suffix,
+		       uint8_t *buf)
+{
+	buf[0] = rec->version;
+	buf[1] = rec->location;
+	buf[2] = (uint8_t)rec->suffix_len;
+	buf[3] = (uint8_t)(rec->suffix_len >> 8);
+	cs_put_le32(buf + 4, rec->uid);
+	cs_put_le64(buf + 8, rec->modseq);
+	cs_put_le64(buf + 16, rec->flags);
+	cs_put_le64(buf + 24, rec->prev_modseq);
+	cs_put_le64(buf + 32, rec->prev_flags);
+	memcpy(buf + CS_MSG_REC_FIXED_SIZE, suffix, rec->suffix_len);
+}
+
+int cs_msg_rec_decode(const uint8_t *buf, size_t size,
+		      struct cs_msg_rec *rec_r, char *suffix_r)
+{
+	if (size < CS_MSG_REC_FIXED_SIZE || buf[0] != CS_RECORD_VERSION)
+		return -1;
+	memset(rec_r, 0, sizeof(*rec_r));
+	rec_r->version = buf[0];
+	rec_r->location = buf[1];
+	rec_r->suffix_len = (uint16_t)(buf[2] | (buf[3] << 8));
+	rec_r->uid = cs_get_le32(buf + 4);
+	rec_r->modseq = cs_get_le64(buf + 8);
+	rec_r->flags = cs_get_le64(buf + 16);
+	rec_r->prev_modseq = cs_get_le64(buf + 24);
+	rec_r->prev_flags = cs_get_le64(buf + 32);
+	if (rec_r->location > CS_LOC_CUR ||
+	    rec_r->suffix_len > CS_SUFFIX_MAX ||
+	    size != CS_MSG_REC_FIXED_SIZE + (size_t)rec_r->suffix_len)
+		return -1;
+	memcpy(suffix_r, buf + CS_MSG_REC_FIXED_SIZE, rec_r->suffix_len);
+	suffix_r[rec_r->suffix_len] = '\0';
+	return 0;
+}
+
+void cs_daemon_rec_encode(const struct cs_daemon_rec *rec, uint8_t *buf)
+{
+	memset(buf, 0, CS_DAEMON_REC_SIZE);
+	buf[0] = rec->version;
+	cs_put_le32(buf + 4, rec->pid);
+	cs_put_le64(buf + 8, rec->start_time);
+	cs_put_le64(buf + 16, rec->since);
+}
+
+int cs_daemon_rec_decode(const uint8_t *buf, size_t size,
+			 struct cs_daemon_rec *rec_r)
+{
+	if (size != CS_DAEMON_REC_SIZE || buf[0] != CS_RECORD_VERSION)
+		return -1;
+	memset(rec_r, 0, sizeof(*rec_r));
+	rec_r->version = buf[0];
+	rec_r->pid = cs_get_le32(buf + 4);
+	rec_r->start_time = cs_get_le64(buf + 8);
+	rec_r->since = cs_get_le64(buf + 16);
+	return 0;
+}

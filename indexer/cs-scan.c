@@ -1,0 +1,815 @@
+/*
+ * cs-scan.c - reconciling a mailbox directory with the index: reindex,
+ * the daemon's startup and overflow rescans, and check --repair.
+ *
+ * Design: a scan must cost about one readdir when nothing changed, so the
+ * first pass only reads: getdents over new/ and cur/, the name parsed (the
+ * name carries the flags: no stat), one tdb lookup per name under
+ * tdb_lockall_read.  Names whose record differs are queued, and every
+ * SCAN_CHUNK of them are reconciled in one transaction (memory follows the
+ * work, not the mailbox).  Records without a file are found by counting:
+ * when the names that matched a record equal the mailbox's message count,
+ * none is missing.  Otherwise a sweep re-reads the directories into a
+ * sorted array of name hashes and confirms each record that is not in it
+ * with lstat of its recorded name before expunging it; if a directory
+ * changed meanwhile, the sweep is repeated (a renamer racing the scan must
+ * not cause a false expunge).
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cs-file.h"
+#include "cs-index-private.h"
+#include "cs-maildir.h"
+#include "cs-name.h"
+
+#define SCAN_CHUNK 20000
+#define SWEEP_TRIES 3
+
+static const char *const loc_dirs[] = { "new", "cur" };
+
+/* base name -> Dovecot UID, from dovecot-uidlist (sorted by hash) */
+struct uid_entry {
+	uint64_t hash;
+	uint32_t uid;
+};
+
+struct uid_map {
+	struct uid_entry *entries;
+	size_t count, alloc;
+	struct cs_uidlist_header hdr;
+	bool present;
+};
+
+struct pending {
+	char name[CS_NAME_MAX + 1];
+	uint8_t location;
+};
+
+struct scan {
+	struct cs_index *index;
+	const char *name;
+	char path[PATH_MAX];
+	const struct cs_scan_settings *set;
+	struct cs_scan_stats *stats;
+	struct cs_mailbox *box;		/* NULL: not in the index yet */
+	struct uid_map uids;
+	struct pending *pending;
+	size_t npending;
+	uint64_t matched;		/* names that had a record */
+	uint64_t done;
+};
+
+static uint64_t name_hash(const char *s, size_t len)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= UINT64_C(1099511628211);
+	}
+	return h;
+}
+
+static int cmp_hash(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* --- dovecot-uidlist --- */
+
+static int uid_map_add(void *ctx, uint32_t uid, const char *base,
+		       size_t base_len)
+{
+	struct uid_map *map = ctx;
+
+	if (map->count == map->alloc) {
+		size_t alloc = map->alloc == 0 ? 1024 : map->alloc * 2;
+		struct uid_entry *e = realloc(map->entries,
+					      alloc * sizeof(*e));
+		if (e == NULL)
+			return -1;
+		map->entries = e;
+		map->alloc = alloc;
+	}
+	map->entries[map->count].hash = name_hash(base, base_len);
+	map->entries[map->count++].uid = uid;
+	return 0;
+}
+
+static uint32_t uid_map_lookup(const struct uid_map *map, const char *base,
+			       size_t base_len)
+{
+	struct uid_entry key = { name_hash(base, base_len), 0 }, *e;
+
+	if (map->count == 0)
+		return 0;
+	e = bsearch(&key, map->entries, map->count, sizeof(key), cmp_hash);
+	return e == NULL ? 0 : e->uid;
+}
+
+static int uid_map_read(struct scan *sc, struct cs_error *err)
+{
+	int ret;
+
+	ret = cs_uidlist_read(sc->path, cs_index_separator(sc->index),
+			      &sc->uids.hdr, uid_map_add, &sc->uids, err);
+	if (ret < 0) {
+		if (err != NULL && err->code == CS_OK)
+			cs_error_set(err, CS_ERR_IO, "out of memory");
+		return -1;
+	}
+	sc->uids.present = ret > 0;
+	if (sc->uids.count > 0)
+		qsort(sc->uids.entries, sc->uids.count,
+		      sizeof(struct uid_entry), cmp_hash);
+	return 0;
+}
+
+/* --- the mailbox record --- */
+
+/* Open (creating) the mailbox in a transaction, switching it to Dovecot's
+   UIDs when a dovecot-uidlist is there. */
+static int scan_open_box(struct scan *sc, struct cs_error *err)
+{
+	const struct cs_mailbox_rec *rec;
+	uint8_t src = sc->uids.present ? CS_UIDSRC_DOVECOT : CS_UIDSRC_OWN;
+
+	if (sc->box == NULL &&
+	    cs_mailbox_open(sc->index, sc->name, true, src,
+			    sc->uids.present ? sc->uids.hdr.uidvalidity : 0,
+			    &sc->box, err) < 0)
+		return -1;
+	rec = cs_mailbox_get_rec(sc->box);
+	if (sc->uids.present &&
+	    (rec->uid_source != CS_UIDSRC_DOVECOT ||
+	     rec->uidvalidity != sc->uids.hdr.uidvalidity))
+		return cs_mailbox_set_uid_source(sc->box, CS_UIDSRC_DOVECOT,
+						 sc->uids.hdr.uidvalidity,
+						 sc->uids.hdr.next_uid, err);
+	return 0;
+}
+
+/* --- reconciling queued names --- */
+
+static int disk_state_from_name(struct scan *sc, const char *filename,
+				uint8_t location, struct cs_name *name_r,
+				struct cs_disk_state *disk_r)
+{
+	if (cs_name_parse(filename, cs_index_separator(sc->index), name_r,
+			  NULL) < 0)
+		return -1;
+	memset(disk_r, 0, sizeof(*disk_r));
+	disk_r->present = true;
+	disk_r->location = location;
+	disk_r->suffix = name_r->suffix;
+	disk_r->flags = name_r->flags;
+	disk_r->uid = uid_map_lookup(&sc->uids, name_r->base, name_r->base_len);
+	return 0;
+}
+
+static void count_result(struct scan *sc, int ret, bool existed)
+{
+	if (ret > 0 && existed)
+		sc->stats->changed++;
+	else if (ret > 0)
+		sc->stats->arrived++;
+	else if (ret == 0)
+		sc->stats->updated++;
+}
+
+static int flush_pending(struct scan *sc, struct cs_error *err)
+{
+	struct cs_name name;
+	struct cs_disk_state disk;
+	struct cs_message msg;
+	size_t i;
+	int ret;
+
+	if (sc->npending == 0)
+		return 0;
+	if (cs_index_begin(sc->index, err) < 0)
+		return -1;
+	if (scan_open_box(sc, err) < 0)
+		goto fail;
+	for (i = 0; i < sc->npending; i++) {
+		bool existed;
+
+		if (disk_state_from_name(sc, sc->pending[i].name,
+					 sc->pending[i].location, &name,
+					 &disk) < 0)
+			continue;
+		ret = cs_message_lookup(sc->box, name.base, name.base_len,
+					&msg, err);
+		if (ret < 0)
+			goto fail;
+		existed = ret > 0;
+		ret = cs_reconcile(sc->box, name.base, name.base_len, &disk,
+				   &msg, err);
+		if (ret < 0)
+			goto fail;
+		count_result(sc, ret, existed);
+	}
+	sc->npending = 0;
+	return cs_index_commit(sc->index, err);
+fail:
+	cs_index_rollback(sc->index);
+	return -1;
+}
+
+static int queue_pending(struct scan *sc, const char *filename,
+			 uint8_t location, struct cs_error *err)
+{
+	struct pending *p = &sc->pending[sc->npending++];
+
+	snprintf(p->name, sizeof(p->name), "%s", filename);
+	p->location = location;
+	return sc->npending < SCAN_CHUNK ? 0 : flush_pending(sc, err);
+}
+
+/* --- pass 1: read the directories --- */
+
+/* Does filename differ from the index?  Sets *matched when a record was
+   found.  Returns 1 differs, 0 same, -1 error. */
+static int entry_differs(struct scan *sc, const char *filename,
+			 uint8_t location, bool *matched,
+			 struct cs_error *err)
+{
+	struct cs_name name;
+	struct cs_disk_state disk;
+	struct cs_message msg;
+	int ret;
+
+	*matched = false;
+	if (disk_state_from_name(sc, filename, location, &name, &disk) < 0)
+		return 0;
+	if (sc->box == NULL)
+		return 1;
+	ret = cs_msg_fetch(sc->box, name.base, name.base_len, &msg, err);
+	if (ret <= 0)
+		return ret < 0 ? -1 : 1;
+	*matched = true;
+	return msg.rec.location != location ||
+		strcmp(msg.suffix, name.suffix) != 0 ||
+		(disk.uid != 0 && disk.uid != msg.rec.uid) ? 1 : 0;
+}
+
+/* Is this directory entry a regular file we may index? */
+static bool entry_is_file(struct scan *sc, int dirfd, const struct dirent *d,
+			  const char *dirpath)
+{
+	struct stat st;
+	unsigned char type = d->d_type;
+
+	if (d->d_name[0] == '.')
+		return false;
+	if (type == DT_UNKNOWN) {
+		if (fstatat(dirfd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return false;
+		type = S_ISLNK(st.st_mode) ? DT_LNK :
+			S_ISREG(st.st_mode) ? DT_REG : DT_DIR;
+	}
+	if (type == DT_LNK) {
+		sc->stats->skipped++;
+		if (sc->set->warn != NULL) {
+			char text[PATH_MAX + 128];
+
+			cs_path_fmt(text, sizeof(text), "%s/%s: symlink skipped "
+				 "(symlinks are never followed)", dirpath,
+				 d->d_name);
+			sc->set->warn(sc->set->warn_ctx, text);
+		}
+		return false;
+	}
+	return type == DT_REG;
+}
+
+static int lock_read(struct scan *sc, bool *locked, struct cs_error *err)
+{
+	if (sc->box == NULL || *locked)
+		return 0;
+	if (tdb_lockall_read(sc->index->tdb) != 0)
+		return cs_db_error(sc->index, "lock", err);
+	*locked = true;
+	return 0;
+}
+
+static void unlock_read(struct scan *sc, bool *locked)
+{
+	if (*locked)
+		tdb_unlockall_read(sc->index->tdb);
+	*locked = false;
+}
+
+static void progress(struct scan *sc)
+{
+	if (sc->set->progress != NULL)
+		sc->set->progress(sc->set->progress_ctx, sc->name, sc->done,
+				  sc->box == NULL ? 0 :
+				  cs_mailbox_get_rec(sc->box)->messages);
+}
+
+static int scan_dir(struct scan *sc, uint8_t location, struct cs_error *err)
+{
+	char dirpath[PATH_MAX];
+	struct dirent *d;
+	bool locked = false, matched;
+	DIR *dir;
+	int ret = 0;
+
+	if (cs_path_fmt(dirpath, sizeof(dirpath), "%s/%s", sc->path,
+			loc_dirs[location]) < 0)
+		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
+				    sc->path);
+	dir = opendir(dirpath);
+	if (dir == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		return cs_error_sys(err, "opendir(%s)", dirpath);
+	}
+	while (ret == 0 && (d = readdir(dir)) != NULL) {
+		if (!entry_is_file(sc, dirfd(dir), d, dirpath))
+			continue;
+		sc->stats->files++;
+		if ((++sc->done & 4095) == 0)
+			progress(sc);
+		ret = lock_read(sc, &locked, err);
+		if (ret < 0)
+			break;
+		ret = entry_differs(sc, d->d_name, location, &matched, err);
+		if (ret < 0)
+			break;
+		if (matched)
+			sc->matched++;
+		if (ret > 0) {
+			if (sc->npending + 1 == SCAN_CHUNK)
+				unlock_read(sc, &locked);
+			ret = queue_pending(sc, d->d_name, location, err);
+		}
+	}
+	unlock_read(sc, &locked);
+	closedir(dir);
+	return ret < 0 ? -1 : 0;
+}
+
+/* --- the sweep: records without a file --- */
+
+struct sweep {
+	uint64_t *hashes;
+	size_t count, alloc;
+	char (*missing)[CS_NAME_MAX + 1];
+	size_t nmissing, missing_alloc;
+	struct scan *sc;
+};
+
+static int sweep_collect_dir(struct sweep *sw, const char *dirpath,
+			     char sep, struct cs_error *err)
+{
+	struct cs_name name;
+	struct dirent *d;
+	DIR *dir;
+
+	dir = opendir(dirpath);
+	if (dir == NULL)
+		return errno == ENOENT ? 0 :
+			cs_error_sys(err, "opendir(%s)", dirpath);
+	while ((d = readdir(dir)) != NULL) {
+		if (cs_name_parse(d->d_name, sep, &name, NULL) < 0)
+			continue;
+		if (sw->count == sw->alloc) {
+			size_t alloc = sw->alloc == 0 ? 4096 : sw->alloc * 2;
+			uint64_t *h = realloc(sw->hashes, alloc * sizeof(*h));
+
+			if (h == NULL) {
+				closedir(dir);
+				return cs_error_set(err, CS_ERR_IO,
+						    "out of memory");
+			}
+			sw->hashes = h;
+			sw->alloc = alloc;
+		}
+		sw->hashes[sw->count++] = name_hash(name.base, name.base_len);
+	}
+	closedir(dir);
+	return 0;
+}
+
+static int sweep_record(void *ctx, const struct cs_message *msg)
+{
+	struct sweep *sw = ctx;
+	uint64_t h = name_hash(msg->base, strlen(msg->base));
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (bsearch(&h, sw->hashes, sw->count, sizeof(h), cmp_hash) != NULL)
+		return 0;
+	/* not seen by readdir: confirm with its recorded name */
+	if (cs_path_fmt(path, sizeof(path), "%s/%s/%s%s", sw->sc->path,
+			loc_dirs[msg->rec.location], msg->base,
+			msg->suffix) == 0 && lstat(path, &st) == 0)
+		return 0;
+	if (sw->nmissing == sw->missing_alloc) {
+		size_t alloc = sw->missing_alloc == 0 ? 64 :
+			sw->missing_alloc * 2;
+		void *m = realloc(sw->missing, alloc * sizeof(*sw->missing));
+
+		if (m == NULL)
+			return -1;
+		sw->missing = m;
+		sw->missing_alloc = alloc;
+	}
+	snprintf(sw->missing[sw->nmissing++], CS_NAME_MAX + 1, "%s",
+		 msg->base);
+	return 0;
+}
+
+/* Directory mtimes, to tell whether a sweep raced a renamer. */
+static void dir_mtimes(const char *path, struct timespec mt_r[2])
+{
+	char dirpath[PATH_MAX];
+	struct stat st;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		memset(&mt_r[i], 0, sizeof(mt_r[i]));
+		if (cs_path_fmt(dirpath, sizeof(dirpath), "%s/%s", path,
+				loc_dirs[i]) == 0 && lstat(dirpath, &st) == 0)
+			mt_r[i] = st.st_mtim;
+	}
+}
+
+static int sweep_once(struct scan *sc, struct sweep *sw, bool *stable_r,
+		      struct cs_error *err)
+{
+	char dirpath[PATH_MAX];
+	struct timespec before[2], after[2];
+	int i;
+
+	sw->count = 0;
+	sw->nmissing = 0;
+	dir_mtimes(sc->path, before);
+	for (i = 0; i < 2; i++) {
+		if (cs_path_fmt(dirpath, sizeof(dirpath), "%s/%s", sc->path,
+				loc_dirs[i]) < 0)
+			return cs_error_set(err, CS_ERR_INVALID,
+					    "%s: path too long", sc->path);
+		if (sweep_collect_dir(sw, dirpath,
+				      cs_index_separator(sc->index), err) < 0)
+			return -1;
+	}
+	qsort(sw->hashes, sw->count, sizeof(uint64_t), cmp_hash);
+	if (cs_messages_iterate(sc->box, sweep_record, sw, err) < 0) {
+		if (err != NULL && err->code == CS_OK)
+			cs_error_set(err, CS_ERR_IO, "out of memory");
+		return -1;
+	}
+	dir_mtimes(sc->path, after);
+	*stable_r = memcmp(before, after, sizeof(before)) == 0;
+	return 0;
+}
+
+static int expunge_missing(struct scan *sc, struct sweep *sw,
+			   struct cs_error *err)
+{
+	struct cs_disk_state gone = { .present = false, .suffix = "" };
+	struct cs_message msg;
+	size_t i;
+	int ret;
+
+	if (sw->nmissing == 0)
+		return 0;
+	if (cs_index_begin(sc->index, err) < 0)
+		return -1;
+	for (i = 0; i < sw->nmissing; i++) {
+		ret = cs_reconcile(sc->box, sw->missing[i],
+				   strlen(sw->missing[i]), &gone, &msg, err);
+		if (ret < 0)
+			goto fail;
+		if (ret > 0)
+			sc->stats->expunged++;
+	}
+	return cs_index_commit(sc->index, err);
+fail:
+	cs_index_rollback(sc->index);
+	return -1;
+}
+
+static int sweep(struct scan *sc, struct cs_error *err)
+{
+	struct sweep sw = { .sc = sc };
+	bool stable = false;
+	int i, ret = 0;
+
+	for (i = 0; i < SWEEP_TRIES && !stable && ret == 0; i++)
+		ret = sweep_once(sc, &sw, &stable, err);
+	if (ret == 0)
+		ret = expunge_missing(sc, &sw, err);
+	free(sw.hashes);
+	free(sw.missing);
+	return ret;
+}
+
+/* --- the whole scan --- */
+
+static int scan_check_dir(struct scan *sc, struct cs_error *err)
+{
+	struct stat st;
+	bool inbox = strcmp(sc->name, "INBOX") == 0;
+
+	if (cs_mailbox_path(cs_index_root(sc->index), sc->name, sc->path,
+			    sizeof(sc->path), err) < 0)
+		return -1;
+	if ((inbox ? stat(sc->path, &st) : lstat(sc->path, &st)) < 0)
+		return cs_error_sys(err, "mailbox %s: %s", sc->name, sc->path);
+	if (S_ISLNK(st.st_mode))
+		return cs_error_set(err, CS_ERR_SYMLINK,
+			"mailbox %s: %s is a symlink, not followed",
+			sc->name, sc->path);
+	if (!S_ISDIR(st.st_mode))
+		return cs_error_set(err, CS_ERR_INVALID,
+			"mailbox %s: %s is not a directory", sc->name,
+			sc->path);
+	return 0;
+}
+
+int cs_maildir_scan(struct cs_index *index, const char *name,
+		    const struct cs_scan_settings *set,
+		    struct cs_scan_stats *stats_r, struct cs_error *err)
+{
+	static const struct cs_scan_settings default_set;
+	struct scan sc = { .index = index, .name = name, .stats = stats_r,
+			   .set = set != NULL ? set : &default_set };
+	uint64_t arrived_before = stats_r->arrived;
+	int ret;
+
+	if (index->in_txn)
+		return cs_error_set(err, CS_ERR_INVALID,
+				    "cs_maildir_scan inside a transaction");
+	if (scan_check_dir(&sc, err) < 0 || uid_map_read(&sc, err) < 0)
+		goto fail;
+	ret = cs_mailbox_open(index, name, false, 0, 0, &sc.box, err);
+	if (ret < 0)
+		goto fail;
+	sc.pending = malloc(SCAN_CHUNK * sizeof(*sc.pending));
+	if (sc.pending == NULL) {
+		cs_error_set(err, CS_ERR_IO, "out of memory");
+		goto fail;
+	}
+	if (sc.box == NULL || sc.uids.present) {
+		/* create the record (and switch UIDs) before reading */
+		if (cs_index_begin(index, err) < 0)
+			goto fail;
+		if (scan_open_box(&sc, err) < 0 ||
+		    cs_index_commit(index, err) < 0) {
+			cs_index_rollback(index);
+			goto fail;
+		}
+	}
+	if (scan_dir(&sc, CS_LOC_NEW, err) < 0 ||
+	    scan_dir(&sc, CS_LOC_CUR, err) < 0 ||
+	    flush_pending(&sc, err) < 0 ||
+	    cs_mailbox_refresh(sc.box, err) < 0)
+		goto fail;
+	if (sc.matched + (stats_r->arrived - arrived_before) !=
+	    cs_mailbox_get_rec(sc.box)->messages
+	    && sweep(&sc, err) < 0)
+		goto fail;
+	sc.done = stats_r->files;
+	progress(&sc);
+	free(sc.pending);
+	free(sc.uids.entries);
+	cs_mailbox_close(&sc.box);
+	return 0;
+fail:
+	free(sc.pending);
+	free(sc.uids.entries);
+	cs_mailbox_close(&sc.box);
+	return -1;
+}
+
+/* --- every mailbox of a root --- */
+
+struct scan_all {
+	struct cs_index *index;
+	const struct cs_scan_settings *set;
+	struct cs_scan_stats *stats;
+	char **on_disk;
+	size_t ndisk, alloc;
+	int failed;
+};
+
+static void scan_warn(const struct cs_scan_settings *set, const char *text)
+{
+	if (set != NULL && set->warn != NULL)
+		set->warn(set->warn_ctx, text);
+}
+
+static int scan_all_one(struct scan_all *sa, const char *name)
+{
+	struct cs_error err;
+
+	cs_error_clear(&err);
+	if (cs_maildir_scan(sa->index, name, sa->set, sa->stats, &err) == 0)
+		return 0;
+	if (err.code == CS_ERR_NOTFOUND) {
+		/* the folder is gone from disk: retire it from the index */
+		struct cs_error err2;
+
+		cs_error_clear(&err2);
+		if (cs_index_begin(sa->index, &err2) == 0 &&
+		    cs_mailbox_delete(sa->index, name, &err2) > 0 &&
+		    cs_index_commit(sa->index, &err2) == 0)
+			return 0;
+		cs_index_rollback(sa->index);
+		if (err2.code != CS_OK)
+			err = err2;
+	}
+	scan_warn(sa->set, err.text);
+	sa->failed = 1;
+	return 0;
+}
+
+static int scan_all_disk_cb(void *ctx, const char *name, const char *path)
+{
+	struct scan_all *sa = ctx;
+
+	(void)path;
+	if (sa->ndisk == sa->alloc) {
+		size_t alloc = sa->alloc == 0 ? 16 : sa->alloc * 2;
+		char **n = realloc(sa->on_disk, alloc * sizeof(*n));
+
+		if (n == NULL)
+			return -1;
+		sa->on_disk = n;
+		sa->alloc = alloc;
+	}
+	sa->on_disk[sa->ndisk] = strdup(name);
+	if (sa->on_disk[sa->ndisk] == NULL)
+		return -1;
+	sa->ndisk++;
+	return scan_all_one(sa, name);
+}
+
+static bool name_in(char *const *names, size_t count, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		if (strcmp(names[i], name) == 0)
+			return true;
+	}
+	return false;
+}
+
+struct stale_ctx {
+	struct scan_all *sa;
+	char **stale;
+	size_t count, alloc;
+};
+
+static int stale_cb(void *ctx, const char *name,
+		    const struct cs_mailbox_rec *rec)
+{
+	struct stale_ctx *st = ctx;
+
+	(void)rec;
+	if (name_in(st->sa->on_disk, st->sa->ndisk, name))
+		return 0;
+	if (st->count == st->alloc) {
+		size_t alloc = st->alloc == 0 ? 8 : st->alloc * 2;
+		char **n = realloc(st->stale, alloc * sizeof(*n));
+
+		if (n == NULL)
+			return -1;
+		st->stale = n;
+		st->alloc = alloc;
+	}
+	st->stale[st->count] = strdup(name);
+	return st->stale[st->count++] == NULL ? -1 : 0;
+}
+
+/* Delete from the index the mailboxes that are no longer on disk. */
+static int retire_stale(struct scan_all *sa, struct cs_error *err)
+{
+	struct stale_ctx st = { .sa = sa };
+	size_t i;
+	int ret;
+
+	ret = cs_mailbox_list(sa->index, stale_cb, &st, err);
+	if (ret == 0 && st.count > 0) {
+		ret = cs_index_begin(sa->index, err);
+		for (i = 0; i < st.count && ret == 0; i++)
+			ret = cs_mailbox_delete(sa->index, st.stale[i], err) < 0
+				? -1 : 0;
+		if (ret == 0)
+			ret = cs_index_commit(sa->index, err);
+		else
+			cs_index_rollback(sa->index);
+	}
+	for (i = 0; i < st.count; i++)
+		free(st.stale[i]);
+	free(st.stale);
+	if (ret > 0)
+		ret = cs_error_set(err, CS_ERR_IO, "out of memory");
+	return ret;
+}
+
+int cs_maildir_scan_all(struct cs_index *index, const char *const *names,
+			const struct cs_scan_settings *set,
+			struct cs_scan_stats *stats_r, struct cs_error *err)
+{
+	struct scan_all sa = { .index = index, .set = set, .stats = stats_r };
+	size_t i;
+	int ret = 0;
+
+	if (names != NULL) {
+		for (i = 0; names[i] != NULL; i++)
+			scan_all_one(&sa, names[i]);
+	} else {
+		ret = cs_maildir_list(cs_index_root(index), scan_all_disk_cb,
+				      &sa, set == NULL ? NULL : set->warn,
+				      set == NULL ? NULL : set->warn_ctx, err);
+		if (ret == 0)
+			ret = retire_stale(&sa, err);
+	}
+	for (i = 0; i < sa.ndisk; i++)
+		free(sa.on_disk[i]);
+	free(sa.on_disk);
+	if (ret != 0)
+		return -1;
+	if (sa.failed)
+		return cs_error_set(err, CS_ERR_IO,
+			"%s: some mailboxes could not be scanned",
+			cs_index_root(index));
+	return 0;
+}
+
+/* --- sizing a new index --- */
+
+struct count_ctx {
+	uint64_t files;
+};
+
+static uint64_t count_dir(const char *path)
+{
+	struct dirent *d;
+	uint64_t n = 0;
+	DIR *dir = opendir(path);
+
+	if (dir == NULL)
+		return 0;
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] != '.')
+			n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+static int count_cb(void *ctx, const char *name, const char *path)
+{
+	struct count_ctx *cc = ctx;
+	char sub[PATH_MAX];
+	int i;
+
+	(void)name;
+	for (i = 0; i < 2; i++) {
+		if (cs_path_fmt(sub, sizeof(sub), "%s/%s", path,
+				loc_dirs[i]) == 0)
+			cc->files += count_dir(sub);
+	}
+	return 0;
+}
+
+unsigned int cs_maildir_suggest_hash_size(const char *root)
+{
+	/* primes, each about twice the previous */
+	static const unsigned int primes[] = {
+		10007, 20011, 40009, 80021, 160001, 320009, 640007, 1280023,
+		2560021, 5120029, 10240033, 20480011
+	};
+	struct count_ctx cc = { 0 };
+	uint64_t want;
+	size_t i;
+
+	(void)cs_maildir_list(root, count_cb, &cc, NULL, NULL, NULL);
+	/* three records per message (message, UID, change log), two per
+	   hash chain */
+	want = cc.files * 3 / 2;
+	for (i = 0; i < sizeof(primes) / sizeof(primes[0]) - 1; i++) {
+		if (primes[i] >= want)
+			break;
+	}
+	return primes[i];
+}

@@ -1,0 +1,376 @@
+/*
+ * cs-store.c - finding a message's file by base name, reconciling one
+ * message with the disk, and the conditional store (DESIGN.md section 5).
+ *
+ * The store is a compare-and-set on two levels: the tdb transaction lock
+ * serialises every indexer, store and plugin process, so the modseq
+ * compared is the latest; and rename(2) of the file name we just looked
+ * at fails with ENOENT when any other agent renamed it meanwhile, so a
+ * concurrent mutt or MDA is caught too.  A message that loses either way
+ * is reported as MODIFIED, never stored.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cs-file.h"
+#include "cs-index-private.h"
+#include "cs-maildir.h"
+#include "cs-name.h"
+
+#define STORE_RETRIES 3
+
+static const char *const loc_dirs[] = { "new", "cur" };
+
+/* Is DIR/loc/filename a regular file (not a symlink)? */
+static bool file_exists(const char *dir, uint8_t location,
+			const char *filename)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (cs_path_fmt(path, sizeof(path), "%s/%s/%s", dir,
+			loc_dirs[location], filename) < 0)
+		return false;
+	return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Search DIR/loc for a file whose base name is base.  Returns 1 and the
+   file name, 0 if none, -1 on error. */
+static int find_in_dir(const char *dir, uint8_t location, const char *base,
+		       char sep, char *filename_r, struct cs_error *err)
+{
+	char path[PATH_MAX];
+	size_t len = strlen(base);
+	struct dirent *d;
+	DIR *dp;
+	int ret = 0;
+
+	if (cs_path_fmt(path, sizeof(path), "%s/%s", dir,
+			loc_dirs[location]) < 0)
+		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
+				    dir);
+	dp = opendir(path);
+	if (dp == NULL)
+		return errno == ENOENT ? 0 :
+			cs_error_sys(err, "opendir(%s)", path);
+	while ((d = readdir(dp)) != NULL) {
+		if (strncmp(d->d_name, base, len) != 0 ||
+		    (d->d_name[len] != '\0' && d->d_name[len] != sep))
+			continue;
+		if (!file_exists(dir, location, d->d_name))
+			continue;
+		snprintf(filename_r, CS_NAME_MAX + 1, "%s", d->d_name);
+		ret = 1;
+		break;
+	}
+	closedir(dp);
+	return ret;
+}
+
+/* Where is base now?  Tries the hint, the recorded name, then reads the
+   directories.  Returns 1 found (location and file name), 0 gone, -1. */
+static int locate(struct cs_mailbox *box, const char *dir, const char *base,
+		  const struct cs_message *rec, int hint_loc,
+		  const char *hint_name, uint8_t *location_r,
+		  char *filename_r, struct cs_error *err)
+{
+	char sep = cs_index_separator(box->index), name[CS_NAME_MAX + 2];
+	int ret;
+	uint8_t loc;
+
+	if (hint_name != NULL && file_exists(dir, (uint8_t)hint_loc,
+					     hint_name)) {
+		*location_r = (uint8_t)hint_loc;
+		snprintf(filename_r, CS_NAME_MAX + 1, "%s", hint_name);
+		return 1;
+	}
+	if (rec != NULL &&
+	    (size_t)snprintf(name, sizeof(name), "%s%s", base, rec->suffix) <=
+	    CS_NAME_MAX && file_exists(dir, rec->rec.location, name)) {
+		*location_r = rec->rec.location;
+		memcpy(filename_r, name, strlen(name) + 1);
+		return 1;
+	}
+	for (loc = CS_LOC_NEW; loc <= CS_LOC_CUR; loc++) {
+		ret = find_in_dir(dir, loc, base, sep, filename_r, err);
+		if (ret != 0) {
+			*location_r = loc;
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static int reconcile_located(struct cs_mailbox *box, const char *dir,
+			     const char *base, int hint_loc,
+			     const char *hint_name, struct cs_message *msg_r,
+			     struct cs_error *err)
+{
+	char filename[CS_NAME_MAX + 1];
+	struct cs_message rec;
+	struct cs_disk_state disk = { .present = false, .suffix = "" };
+	struct cs_name name;
+	uint8_t location;
+	int ret;
+
+	ret = cs_msg_fetch(box, base, strlen(base), &rec, err);
+	if (ret < 0)
+		return -1;
+	ret = locate(box, dir, base, ret > 0 ? &rec : NULL, hint_loc,
+		     hint_name, &location, filename, err);
+	if (ret < 0)
+		return -1;
+	if (ret > 0 && cs_name_parse(filename, cs_index_separator(box->index),
+				     &name, err) == 0) {
+		disk.present = true;
+		disk.location = location;
+		disk.suffix = name.suffix;
+		disk.flags = name.flags;
+	}
+	return cs_reconcile(box, base, strlen(base), &disk, msg_r, err);
+}
+
+int cs_maildir_reconcile_one(struct cs_mailbox *box, const char *dir,
+			     const char *base, struct cs_message *msg_r,
+			     struct cs_error *err)
+{
+	return reconcile_located(box, dir, base, 0, NULL, msg_r, err);
+}
+
+int cs_maildir_reconcile_name(struct cs_mailbox *box, const char *dir,
+			      uint8_t location, const char *filename,
+			      struct cs_message *msg_r, struct cs_error *err)
+{
+	char base[CS_NAME_MAX + 1];
+	struct cs_name name;
+
+	if (location > CS_LOC_CUR ||
+	    cs_name_parse(filename, cs_index_separator(box->index), &name,
+			  err) < 0)
+		return -1;
+	memcpy(base, name.base, name.base_len);
+	base[name.base_len] = '\0';
+	return reconcile_located(box, dir, base, location, filename, msg_r,
+				 err);
+}
+
+/* --- store --- */
+
+static uint64_t apply_op(enum cs_store_op op, uint64_t old, uint64_t flags)
+{
+	switch (op) {
+	case CS_STORE_ADD:
+		return old | flags;
+	case CS_STORE_REMOVE:
+		return old & ~flags;
+	case CS_STORE_REPLACE:
+		break;
+	}
+	/* FLAGS replaces what IMAP can name; unknown letters stay */
+	return flags | (old & ~(CS_FLAGS_ALL & (CS_FLAGS_KEYWORDS |
+		CS_FLAG_FORWARDED | CS_FLAG_ANSWERED | CS_FLAG_SEEN |
+		CS_FLAG_DELETED | CS_FLAG_DRAFT | CS_FLAG_FLAGGED)));
+}
+
+/* Rename the message's file to carry flags.  Returns 1 renamed, 0 the
+   file was renamed by someone else (ENOENT), -1 error. */
+static int rename_with_flags(struct cs_mailbox *box, const char *dir,
+			     const struct cs_message *msg, uint64_t flags,
+			     struct cs_error *err)
+{
+	char sep = cs_index_separator(box->index);
+	char suffix[CS_SUFFIX_MAX + 1], from[PATH_MAX], to[PATH_MAX];
+
+	if (cs_suffix_with_flags(msg->suffix, sep, flags, suffix,
+				 sizeof(suffix), err) < 0)
+		return -1;
+	if (strlen(msg->base) + strlen(suffix) > CS_NAME_MAX)
+		return cs_error_set(err, CS_ERR_INVALID,
+				    "%s: %s: file name would be too long",
+				    box->name, msg->base);
+	/* a message with flags lives in cur/ */
+	if (cs_path_fmt(from, sizeof(from), "%s/%s/%s%s", dir,
+			loc_dirs[msg->rec.location], msg->base,
+			msg->suffix) < 0 ||
+	    cs_path_fmt(to, sizeof(to), "%s/cur/%s%s", dir, msg->base,
+			suffix) < 0)
+		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
+				    dir);
+	if (rename(from, to) == 0)
+		return 1;
+	if (errno == ENOENT)
+		return 0;
+	return cs_error_sys(err, "rename(%s, %s)", from, to);
+}
+
+/* Store on one message.  Returns 1 stored, 0 modified, -2 gone, -1. */
+static int store_one(struct cs_mailbox *box, const char *dir, uint32_t uid,
+		     enum cs_store_op op, uint64_t flags,
+		     uint64_t unchangedsince, struct cs_message *msg,
+		     struct cs_error *err)
+{
+	int i, ret;
+
+	for (i = 0; i < STORE_RETRIES; i++) {
+		uint64_t new_flags;
+
+		ret = cs_message_lookup_uid(box, uid, msg, err);
+		if (ret <= 0)
+			return ret < 0 ? -1 : -2;
+		if (cs_maildir_reconcile_one(box, dir, msg->base, msg,
+					     err) < 0)
+			return -1;
+		if (msg->rec.modseq == 0)
+			return -2;
+		if (unchangedsince != 0 && msg->rec.modseq > unchangedsince)
+			return 0;
+		new_flags = apply_op(op, msg->rec.flags, flags);
+		if (new_flags == msg->rec.flags)
+			return 1;
+		ret = rename_with_flags(box, dir, msg, new_flags, err);
+		if (ret < 0)
+			return -1;
+		if (ret > 0)
+			return cs_maildir_reconcile_one(box, dir, msg->base,
+							msg, err) < 0 ? -1 : 1;
+		/* renamed under us: with a condition that is a loss; without
+		   one, look again */
+		if (cs_maildir_reconcile_one(box, dir, msg->base, msg,
+					     err) < 0)
+			return -1;
+		if (unchangedsince != 0)
+			return 0;
+	}
+	return 0;
+}
+
+static uint32_t range_end(const struct cs_mailbox *box, uint32_t last)
+{
+	uint32_t max = box->rec.uidnext > 0 ? box->rec.uidnext - 1 : 0;
+
+	return last == CS_UID_STAR || last > max ? max : last;
+}
+
+/* Results are reported after the commit, so that nothing is announced
+   that did not become durable. */
+struct store_results {
+	struct cs_message *stored;
+	size_t nstored, alloc;
+	struct cs_uidset modified;
+};
+
+static int results_add_stored(struct store_results *res,
+			      const struct cs_message *msg)
+{
+	if (res->nstored == res->alloc) {
+		size_t alloc = res->alloc == 0 ? 16 : res->alloc * 2;
+		struct cs_message *m = realloc(res->stored,
+					       alloc * sizeof(*m));
+		if (m == NULL)
+			return -1;
+		res->stored = m;
+		res->alloc = alloc;
+	}
+	res->stored[res->nstored++] = *msg;
+	return 0;
+}
+
+static int results_report(const struct store_results *res,
+			  const struct cs_store_result_cb *cbs)
+{
+	size_t i;
+	uint32_t uid;
+
+	if (cbs == NULL)
+		return 0;
+	for (i = 0; i < res->nstored && cbs->stored != NULL; i++) {
+		if (cbs->stored(cbs->ctx, &res->stored[i]) < 0)
+			return -1;
+	}
+	for (i = 0; i < res->modified.count && cbs->modified != NULL; i++) {
+		for (uid = res->modified.ranges[i].first;; uid++) {
+			if (cbs->modified(cbs->ctx, uid) < 0)
+				return -1;
+			if (uid == res->modified.ranges[i].last)
+				break;
+		}
+	}
+	return 0;
+}
+
+static int store_range(struct cs_mailbox *box, const char *dir,
+		       uint32_t first, uint32_t last, enum cs_store_op op,
+		       uint64_t flags, uint64_t unchangedsince,
+		       struct store_results *res, struct cs_error *err)
+{
+	struct cs_message msg;
+	uint64_t uid;
+	int ret;
+
+	for (uid = first; uid <= last; uid++) {
+		ret = store_one(box, dir, (uint32_t)uid, op, flags,
+				unchangedsince, &msg, err);
+		if (ret == -1)
+			return -1;
+		if ((ret == 1 && results_add_stored(res, &msg) < 0) ||
+		    (ret == 0 && cs_uidset_add(&res->modified,
+					       (uint32_t)uid) < 0))
+			return cs_error_set(err, CS_ERR_IO, "out of memory");
+	}
+	return 0;
+}
+
+int cs_maildir_store(struct cs_mailbox *box, const struct cs_uidset *uids,
+		     enum cs_store_op op, uint64_t flags,
+		     uint64_t unchangedsince,
+		     const struct cs_store_result_cb *cbs,
+		     struct cs_error *err)
+{
+	struct store_results res;
+	char dir[PATH_MAX];
+	size_t i;
+	int ret = 0;
+
+	memset(&res, 0, sizeof(res));
+	cs_uidset_init(&res.modified);
+	if (cs_mailbox_path(cs_index_root(box->index), box->name, dir,
+			    sizeof(dir), err) < 0 ||
+	    cs_index_begin(box->index, err) < 0)
+		return -1;
+	if (box->gone) {
+		cs_index_rollback(box->index);
+		return cs_error_set(err, CS_ERR_NOTFOUND,
+				    "mailbox %s does not exist", box->name);
+	}
+	for (i = 0; i < uids->count && ret == 0; i++) {
+		uint32_t last = range_end(box, uids->ranges[i].last);
+		uint32_t first = uids->ranges[i].first;
+
+		if (first == CS_UID_STAR || first > last) {
+			/* "N:*" with N above the highest UID is "max:N" */
+			if (uids->ranges[i].last != CS_UID_STAR)
+				continue;
+			first = last;
+		}
+		if (first == 0)
+			continue;
+		ret = store_range(box, dir, first, last, op, flags,
+				  unchangedsince, &res, err);
+	}
+	if (ret < 0)
+		cs_index_rollback(box->index);
+	else
+		ret = cs_index_commit(box->index, err);
+	if (ret == 0)
+		ret = results_report(&res, cbs);
+	free(res.stored);
+	cs_uidset_free(&res.modified);
+	return ret;
+}

@@ -1,0 +1,428 @@
+/*
+ * test-index.c - the index on a real tdb: the reconcile rule, the change
+ * log walk, tombstones, counter seeding and the high-water mark, rebuild
+ * and a damaged file.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "unit.h"
+
+static struct cs_disk_state disk_state(const char *suffix, uint8_t loc,
+				       uint32_t uid)
+{
+	struct cs_disk_state d = { .present = true, .location = loc,
+				   .suffix = suffix, .uid = uid };
+	struct cs_name name;
+	char tmp[300];
+
+	snprintf(tmp, sizeof(tmp), "x%s", suffix);
+	if (cs_name_parse(tmp, ':', &name, NULL) == 0)
+		d.flags = name.flags;
+	return d;
+}
+
+static int reconcile(struct cs_mailbox *box, const char *base,
+		     const struct cs_disk_state *d, struct cs_message *msg)
+{
+	struct cs_error err;
+	int ret;
+
+	cs_error_clear(&err);
+	ret = cs_reconcile(box, base, strlen(base), d, msg, &err);
+	if (ret < 0)
+		fprintf(stderr, "reconcile: %s\n", err.text);
+	return ret;
+}
+
+static struct cs_mailbox *open_box(struct cs_index *index, const char *name)
+{
+	struct cs_mailbox *box = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(cs_mailbox_open(index, name, true,
+					      CS_UIDSRC_OWN, 0, &box, NULL),
+			      1);
+	return box;
+}
+
+struct collect {
+	uint32_t uids[64];
+	uint64_t modseqs[64];
+	int count;
+};
+
+static int collect_msg(void *ctx, const struct cs_message *msg)
+{
+	struct collect *c = ctx;
+
+	if (c->count < 64) {
+		c->uids[c->count] = msg->rec.uid;
+		c->modseqs[c->count] = msg->rec.modseq;
+	}
+	c->count++;
+	return 0;
+}
+
+static int collect_exp(void *ctx, uint32_t uid, uint64_t modseq)
+{
+	struct collect *c = ctx;
+
+	if (c->count < 64) {
+		c->uids[c->count] = uid;
+		c->modseqs[c->count] = modseq;
+	}
+	c->count++;
+	return 0;
+}
+
+static void test_reconcile_rule(void)
+{
+	char root[4096];
+	struct cs_index *index;
+	struct cs_mailbox *box;
+	struct cs_message msg;
+	struct cs_disk_state d;
+	struct collect c;
+	uint64_t m1, m2, hms;
+
+	unit_make_root(root, sizeof(root));
+	index = unit_open(root);
+	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	box = open_box(index, "INBOX");
+	/* the counter starts above the clock: nothing issued before can be
+	   reissued even if an older index existed */
+	CU_ASSERT(cs_mailbox_get_rec(box)->highestmodseq >
+		  UINT64_C(1600000000000000));
+
+	d = disk_state("", CS_LOC_NEW, 0);
+	CU_ASSERT_EQUAL(reconcile(box, "a", &d, &msg), 1);
+	CU_ASSERT_EQUAL(msg.rec.uid, 1);
+	m1 = msg.rec.modseq;
+	CU_ASSERT_EQUAL(m1, cs_mailbox_get_rec(box)->highestmodseq);
+	/* idempotent */
+	CU_ASSERT_EQUAL(reconcile(box, "a", &d, &msg), 0);
+	CU_ASSERT_EQUAL(msg.rec.modseq, m1);
+	/* new -> cur without flags: recorded, no new modseq */
+	d = disk_state(":2,", CS_LOC_CUR, 0);
+	CU_ASSERT_EQUAL(reconcile(box, "a", &d, &msg), 0);
+	CU_ASSERT_EQUAL(msg.rec.location, CS_LOC_CUR);
+	CU_ASSERT_STRING_EQUAL(msg.suffix, ":2,");
+	CU_ASSERT_EQUAL(msg.rec.modseq, m1);
+	/* a flag change gets the next modseq; the old pair is kept */
+	d = disk_state(":2,S", CS_LOC_CUR, 0);
+	CU_ASSERT_EQUAL(reconcile(box, "a", &d, &msg), 1);
+	m2 = msg.rec.modseq;
+	CU_ASSERT_EQUAL(m2, m1 + 1);
+	CU_ASSERT_EQUAL(msg.rec.prev_modseq, m1);
+	CU_ASSERT_EQUAL(msg.rec.prev_flags, 0);
+	CU_ASSERT_EQUAL(msg.rec.flags, CS_FLAG_SEEN);
+	/* unsorted letters, same flags: suffix recorded, no new modseq */
+	d = disk_state(":2,S", CS_LOC_CUR, 0);
+	CU_ASSERT_EQUAL(reconcile(box, "a", &d, &msg), 0);
+
+	d = disk_state("", CS_LOC_NEW, 0);
+	CU_ASSERT_EQUAL(reconcile(box, "b", &d, &msg), 1);
+	CU_ASSERT_EQUAL(msg.rec.uid, 2);
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->messages, 2);
+	CU_ASSERT_OK(cs_index_commit(index, NULL));
+
+	/* CHANGEDSINCE m1: a (m2) and b (m2+1), not a's old entry */
+	memset(&c, 0, sizeof(c));
+	CU_ASSERT_OK(cs_changes_since(box, m1, collect_msg, &c, NULL));
+	CU_ASSERT_EQUAL(c.count, 2);
+	CU_ASSERT_EQUAL(c.uids[0], 2);	/* descending modseq */
+	CU_ASSERT_EQUAL(c.uids[1], 1);
+	CU_ASSERT_EQUAL(c.modseqs[1], m2);
+	memset(&c, 0, sizeof(c));
+	CU_ASSERT_OK(cs_changes_since(box, m2 + 1, collect_msg, &c, NULL));
+	CU_ASSERT_EQUAL(c.count, 0);
+	/* since 0 walks through the seeding jump in one step */
+	memset(&c, 0, sizeof(c));
+	CU_ASSERT_OK(cs_changes_since(box, 0, collect_msg, &c, NULL));
+	CU_ASSERT_EQUAL(c.count, 2);
+
+	/* expunge: tombstone with a fresh modseq */
+	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	hms = cs_mailbox_get_rec(box)->highestmodseq;
+	d.present = false;
+	CU_ASSERT_EQUAL(reconcile(box, "a", &d, &msg), 1);
+	CU_ASSERT_EQUAL(msg.rec.modseq, 0);
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->highestmodseq, hms + 1);
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->messages, 1);
+	/* expunging again changes nothing */
+	CU_ASSERT_EQUAL(reconcile(box, "a", &d, &msg), 0);
+	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	memset(&c, 0, sizeof(c));
+	CU_ASSERT_OK(cs_expunges_since(box, hms, collect_exp, &c, NULL));
+	CU_ASSERT_EQUAL(c.count, 1);
+	CU_ASSERT_EQUAL(c.uids[0], 1);
+	CU_ASSERT_EQUAL(c.modseqs[0], hms + 1);
+	memset(&c, 0, sizeof(c));
+	CU_ASSERT_OK(cs_changes_since(box, 0, collect_msg, &c, NULL));
+	CU_ASSERT_EQUAL(c.count, 1);
+	CU_ASSERT_EQUAL(cs_message_lookup_uid(box, 1, &msg, NULL), 0);
+	CU_ASSERT_EQUAL(cs_message_lookup_uid(box, 2, &msg, NULL), 1);
+	CU_ASSERT_STRING_EQUAL(msg.base, "b");
+
+	cs_mailbox_close(&box);
+	CU_ASSERT_PTR_NULL(box);
+	cs_index_close(&index);
+	CU_ASSERT_PTR_NULL(index);
+	unit_remove_tree(root);
+}
+
+static void test_writes_need_transaction(void)
+{
+	char root[4096];
+	struct cs_index *index;
+	struct cs_mailbox *box;
+	struct cs_disk_state d = disk_state("", CS_LOC_NEW, 0);
+	struct cs_message msg;
+	struct cs_error err;
+
+	unit_make_root(root, sizeof(root));
+	index = unit_open(root);
+	cs_error_clear(&err);
+	CU_ASSERT_EQUAL(cs_mailbox_open(index, "INBOX", true, 0, 0, &box,
+					&err), -1);
+	CU_ASSERT_EQUAL(err.code, CS_ERR_INVALID);
+	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	box = open_box(index, "INBOX");
+	CU_ASSERT_EQUAL(cs_index_begin(index, &err), -1);
+	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	CU_ASSERT_EQUAL(cs_reconcile(box, "a", 1, &d, NULL, &err), -1);
+	/* a rolled-back change leaves nothing behind */
+	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	CU_ASSERT_EQUAL(reconcile(box, "a", &d, NULL), 1);
+	cs_index_rollback(index);
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->messages, 0);
+	CU_ASSERT_EQUAL(cs_message_lookup(box, "a", 1, &msg, NULL), 0);
+	cs_mailbox_close(&box);
+	cs_index_close(&index);
+	unit_remove_tree(root);
+}
+
+static uint64_t hms_of(const char *root, const char *name)
+{
+	struct cs_index *index = unit_open(root);
+	struct cs_mailbox *box = NULL;
+	uint64_t hms = 0;
+
+	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	if (cs_mailbox_open(index, name, true, 0, 0, &box, NULL) == 1)
+		hms = cs_mailbox_get_rec(box)->highestmodseq;
+	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	cs_mailbox_close(&box);
+	cs_index_close(&index);
+	return hms;
+}
+
+/* Push a mailbox's counter far into the future, as a long life would. */
+static uint64_t bump_far(const char *root)
+{
+	struct cs_index *index = unit_open(root);
+	struct cs_mailbox *box;
+	struct cs_disk_state d = disk_state("", CS_LOC_NEW, 0);
+	uint64_t seed, hms;
+
+	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	box = open_box(index, "INBOX");
+	seed = cs_mailbox_get_rec(box)->highestmodseq +
+		UINT64_C(1000000000000);
+	CU_ASSERT_OK(cs_mailbox_raise(box, seed, NULL));
+	CU_ASSERT_EQUAL(reconcile(box, "m", &d, NULL), 1);
+	hms = cs_mailbox_get_rec(box)->highestmodseq;
+	CU_ASSERT_EQUAL(hms, seed + 1);
+	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	cs_mailbox_close(&box);
+	cs_index_close(&index);
+	return hms;
+}
+
+static void test_hwm_survives_loss(void)
+{
+	char root[4096], db[4200], hwm[4200];
+	uint64_t far, again;
+	struct stat st;
+
+	unit_make_root(root, sizeof(root));
+	snprintf(db, sizeof(db), "%s/condstore.tdb", root);
+	snprintf(hwm, sizeof(hwm), "%s/condstore.tdb.hwm", root);
+	far = bump_far(root);
+	CU_ASSERT_EQUAL(lstat(db, &st), 0);
+	CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
+	CU_ASSERT_EQUAL(lstat(hwm, &st), 0);
+	CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
+
+	/* the tdb is lost: the new counter starts above the old one */
+	CU_ASSERT_EQUAL(unlink(db), 0);
+	again = hms_of(root, "INBOX");
+	CU_ASSERT(again > far);
+
+	/* rebuild: above everything, even with the hwm file gone as long
+	   as the old tdb is readable */
+	far = bump_far(root);
+	CU_ASSERT_EQUAL(unlink(hwm), 0);
+	{
+		struct cs_index_settings set = { .root = root };
+
+		CU_ASSERT_OK(cs_index_rebuild(&set, NULL));
+	}
+	again = hms_of(root, "INBOX");
+	CU_ASSERT(again > far);
+	unit_remove_tree(root);
+}
+
+static void test_damaged_tdb(void)
+{
+	char root[4096], db[4200];
+	struct cs_index_settings set = { .root = NULL };
+	struct cs_index *index = NULL;
+	struct cs_mailbox *box;
+	struct cs_error err;
+	struct stat st;
+	uint64_t far, again;
+	int i, failed = 0;
+
+	unit_make_root(root, sizeof(root));
+	set.root = root;
+	snprintf(db, sizeof(db), "%s/condstore.tdb", root);
+	index = unit_open(root);
+	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	box = open_box(index, "INBOX");
+	for (i = 0; i < 2000; i++) {
+		char base[32];
+		struct cs_disk_state d = disk_state(":2,S", CS_LOC_CUR, 0);
+
+		snprintf(base, sizeof(base), "msg%d", i);
+		CU_ASSERT_EQUAL(reconcile(box, base, &d, NULL), 1);
+	}
+	far = cs_mailbox_get_rec(box)->highestmodseq;
+	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	cs_mailbox_close(&box);
+	cs_index_close(&index);
+
+	CU_ASSERT_EQUAL(stat(db, &st), 0);
+	CU_ASSERT_EQUAL(truncate(db, st.st_size / 2), 0);
+	/* opening or using it gives a clear error naming the remedy */
+	cs_error_clear(&err);
+	if (cs_index_open(&set, &index, &err) < 0) {
+		failed = 1;
+	} else {
+		struct cs_check_settings cset = { .repair = false };
+
+		if (cs_check(index, NULL, &cset, &err) != 0)
+			failed = 1;
+		cs_index_close(&index);
+	}
+	CU_ASSERT_EQUAL(failed, 1);
+	if (err.code != CS_OK)
+		CU_ASSERT(strstr(err.text, "--rebuild") != NULL);
+	CU_ASSERT_OK(cs_index_rebuild(&set, &err));
+	again = hms_of(root, "INBOX");
+	CU_ASSERT(again > far);
+	unit_remove_tree(root);
+}
+
+static void test_uid_source_and_seq(void)
+{
+	char root[4096];
+	struct cs_index *index;
+	struct cs_mailbox *box;
+	struct cs_message msg;
+	struct cs_disk_state d;
+	uint64_t m;
+	uint32_t seq;
+
+	unit_make_root(root, sizeof(root));
+	index = unit_open(root);
+	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	box = open_box(index, "INBOX");
+	d = disk_state(":2,S", CS_LOC_CUR, 0);
+	CU_ASSERT_EQUAL(reconcile(box, "a", &d, &msg), 1);
+	CU_ASSERT_EQUAL(reconcile(box, "b", &d, &msg), 1);
+	m = msg.rec.modseq;
+	CU_ASSERT_OK(cs_mailbox_set_uid_source(box, CS_UIDSRC_DOVECOT, 1234,
+					       10, NULL));
+	CU_ASSERT_EQUAL(cs_message_lookup(box, "b", 1, &msg, NULL), 1);
+	CU_ASSERT_EQUAL(msg.rec.uid, 0);
+	/* learning Dovecot's UID does not change the modseq */
+	d = disk_state(":2,S", CS_LOC_CUR, 7);
+	CU_ASSERT_EQUAL(reconcile(box, "b", &d, &msg), 0);
+	CU_ASSERT_EQUAL(msg.rec.uid, 7);
+	CU_ASSERT_EQUAL(msg.rec.modseq, m);
+	d = disk_state(":2,S", CS_LOC_CUR, 3);
+	CU_ASSERT_EQUAL(reconcile(box, "a", &d, &msg), 0);
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->uidvalidity, 1234);
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->uidnext, 10);
+	/* a new message in Dovecot mode waits for its UID */
+	d = disk_state("", CS_LOC_NEW, 0);
+	CU_ASSERT_EQUAL(reconcile(box, "c", &d, &msg), 1);
+	CU_ASSERT_EQUAL(msg.rec.uid, 0);
+	CU_ASSERT_OK(cs_index_commit(index, NULL));
+
+	CU_ASSERT_EQUAL(cs_message_seq(box, 3, &seq, NULL), 1);
+	CU_ASSERT_EQUAL(seq, 1);
+	CU_ASSERT_EQUAL(cs_message_seq(box, 7, &seq, NULL), 1);
+	CU_ASSERT_EQUAL(seq, 2);
+	CU_ASSERT_EQUAL(cs_message_seq(box, 5, &seq, NULL), 0);
+	CU_ASSERT_EQUAL(cs_message_lookup_uid(box, 7, &msg, NULL), 1);
+	CU_ASSERT_STRING_EQUAL(msg.base, "b");
+	cs_mailbox_close(&box);
+	cs_index_close(&index);
+	unit_remove_tree(root);
+}
+
+static void test_mailbox_rename_delete(void)
+{
+	char root[4096];
+	struct cs_index *index;
+	struct cs_mailbox *box;
+	struct cs_disk_state d = disk_state(":2,S", CS_LOC_CUR, 0);
+	struct cs_message msg;
+
+	unit_make_root(root, sizeof(root));
+	index = unit_open(root);
+	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	box = open_box(index, "A");
+	CU_ASSERT_EQUAL(reconcile(box, "x", &d, NULL), 1);
+	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	cs_mailbox_close(&box);
+	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	CU_ASSERT_EQUAL(cs_mailbox_rename(index, "A", "B", NULL), 1);
+	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	CU_ASSERT_EQUAL(cs_mailbox_open(index, "A", false, 0, 0, &box, NULL),
+			0);
+	CU_ASSERT_EQUAL(cs_mailbox_open(index, "B", false, 0, 0, &box, NULL),
+			1);
+	CU_ASSERT_EQUAL(cs_message_lookup(box, "x", 1, &msg, NULL), 1);
+	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	CU_ASSERT_EQUAL(cs_mailbox_delete(index, "B", NULL), 1);
+	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	CU_ASSERT_EQUAL(cs_message_lookup(box, "x", 1, &msg, NULL), 0);
+	cs_mailbox_close(&box);
+	cs_index_close(&index);
+	unit_remove_tree(root);
+}
+
+void suite_index_register(void)
+{
+	CU_pSuite s = CU_add_suite("index", NULL, NULL);
+
+	CU_add_test(s, "reconcile rule and change log", test_reconcile_rule);
+	CU_add_test(s, "writes need a transaction",
+		    test_writes_need_transaction);
+	CU_add_test(s, "high-water mark survives tdb loss and rebuild",
+		    test_hwm_survives_loss);
+	CU_add_test(s, "truncated tdb", test_damaged_tdb);
+	CU_add_test(s, "Dovecot UIDs and sequence numbers",
+		    test_uid_source_and_seq);
+	CU_add_test(s, "mailbox rename and delete",
+		    test_mailbox_rename_delete);
+}

@@ -1,0 +1,126 @@
+/*
+ * test-record.c - pins down the on-disk layout of cs-record.h: every
+ * field at its documented offset, little-endian, and decoders that refuse
+ * wrong sizes and versions.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "unit.h"
+
+static void test_endian_helpers(void)
+{
+	uint8_t b[8];
+
+	cs_put_le32(b, 0x11223344);
+	CU_ASSERT(b[0] == 0x44 && b[1] == 0x33 && b[2] == 0x22 && b[3] == 0x11);
+	CU_ASSERT_EQUAL(cs_get_le32(b), 0x11223344);
+	cs_put_be32(b, 0x11223344);
+	CU_ASSERT(b[0] == 0x11 && b[3] == 0x44);
+	CU_ASSERT_EQUAL(cs_get_be32(b), 0x11223344);
+	cs_put_le64(b, UINT64_C(0x0102030405060708));
+	CU_ASSERT(b[0] == 0x08 && b[7] == 0x01);
+	CU_ASSERT_EQUAL(cs_get_le64(b), UINT64_C(0x0102030405060708));
+	cs_put_be64(b, UINT64_C(0x0102030405060708));
+	CU_ASSERT(b[0] == 0x01 && b[7] == 0x08);
+	CU_ASSERT_EQUAL(cs_get_be64(b), UINT64_C(0x0102030405060708));
+}
+
+static void test_mailbox_layout(void)
+{
+	struct cs_mailbox_rec rec = {
+		.version = CS_RECORD_VERSION, .uid_source = CS_UIDSRC_DOVECOT,
+		.id = 7, .uidvalidity = 1700000000, .uidnext = 42,
+		.highestmodseq = UINT64_C(0x1122334455667788),
+		.horizon = 99, .messages = 41, .uidlist_size = 12345,
+	}, back;
+	uint8_t buf[CS_MAILBOX_REC_SIZE];
+
+	cs_mailbox_rec_encode(&rec, buf);
+	CU_ASSERT_EQUAL(buf[0], CS_RECORD_VERSION);
+	CU_ASSERT_EQUAL(buf[1], CS_UIDSRC_DOVECOT);
+	CU_ASSERT_EQUAL(cs_get_le32(buf + 4), 7);
+	CU_ASSERT_EQUAL(cs_get_le32(buf + 8), 1700000000);
+	CU_ASSERT_EQUAL(cs_get_le32(buf + 12), 42);
+	CU_ASSERT_EQUAL(cs_get_le64(buf + 16), UINT64_C(0x1122334455667788));
+	CU_ASSERT_EQUAL(cs_get_le64(buf + 24), 99);
+	CU_ASSERT_EQUAL(cs_get_le32(buf + 32), 41);
+	CU_ASSERT_EQUAL(cs_get_le64(buf + 40), 12345);
+	CU_ASSERT_EQUAL(cs_mailbox_rec_decode(buf, sizeof(buf), &back), 0);
+	CU_ASSERT(memcmp(&rec, &back, sizeof(rec)) == 0);
+	CU_ASSERT_EQUAL(cs_mailbox_rec_decode(buf, sizeof(buf) - 1, &back), -1);
+	buf[0] = 99;
+	CU_ASSERT_EQUAL(cs_mailbox_rec_decode(buf, sizeof(buf), &back), -1);
+}
+
+static void test_msg_layout(void)
+{
+	struct cs_msg_rec rec = {
+		.version = CS_RECORD_VERSION, .location = CS_LOC_CUR,
+		.suffix_len = 5, .uid = 0xdeadbeef, .modseq = 1000,
+		.flags = CS_FLAG_SEEN, .prev_modseq = 900,
+		.prev_flags = CS_FLAG_FLAGGED,
+	}, back;
+	uint8_t buf[CS_MSG_REC_FIXED_SIZE + 5];
+	char suffix[CS_SUFFIX_MAX + 1];
+
+	cs_msg_rec_encode(&rec, ":2,FS", buf);
+	CU_ASSERT_EQUAL(buf[0], CS_RECORD_VERSION);
+	CU_ASSERT_EQUAL(buf[1], CS_LOC_CUR);
+	CU_ASSERT_EQUAL(buf[2] | (buf[3] << 8), 5);
+	CU_ASSERT_EQUAL(cs_get_le32(buf + 4), 0xdeadbeef);
+	CU_ASSERT_EQUAL(cs_get_le64(buf + 8), 1000);
+	CU_ASSERT_EQUAL(cs_get_le64(buf + 16), CS_FLAG_SEEN);
+	CU_ASSERT_EQUAL(cs_get_le64(buf + 24), 900);
+	CU_ASSERT_EQUAL(cs_get_le64(buf + 32), CS_FLAG_FLAGGED);
+	CU_ASSERT(memcmp(buf + 40, ":2,FS", 5) == 0);
+	CU_ASSERT_EQUAL(cs_msg_rec_decode(buf, sizeof(buf), &back, suffix), 0);
+	CU_ASSERT(memcmp(&rec, &back, sizeof(rec)) == 0);
+	CU_ASSERT_STRING_EQUAL(suffix, ":2,FS");
+	/* the suffix length must match the record size */
+	CU_ASSERT_EQUAL(cs_msg_rec_decode(buf, sizeof(buf) - 1, &back, suffix),
+			-1);
+	buf[1] = 7;	/* bad location */
+	CU_ASSERT_EQUAL(cs_msg_rec_decode(buf, sizeof(buf), &back, suffix), -1);
+}
+
+static void test_header_daemon_layout(void)
+{
+	struct cs_header_rec hdr = {
+		.version = CS_RECORD_VERSION, .separator = ':',
+		.next_mailbox_id = 3, .ceiling = 123456789, .created = 5,
+	}, hback;
+	struct cs_daemon_rec d = {
+		.version = CS_RECORD_VERSION, .pid = 4242,
+		.start_time = 77, .since = 88,
+	}, dback;
+	uint8_t buf[CS_HEADER_REC_SIZE];
+
+	cs_header_rec_encode(&hdr, buf);
+	CU_ASSERT_EQUAL(buf[1], ':');
+	CU_ASSERT_EQUAL(cs_get_le32(buf + 4), 3);
+	CU_ASSERT_EQUAL(cs_get_le64(buf + 8), 123456789);
+	CU_ASSERT_EQUAL(cs_get_le64(buf + 16), 5);
+	CU_ASSERT_EQUAL(cs_header_rec_decode(buf, sizeof(buf), &hback), 0);
+	CU_ASSERT(memcmp(&hdr, &hback, sizeof(hdr)) == 0);
+
+	cs_daemon_rec_encode(&d, buf);
+	CU_ASSERT_EQUAL(cs_get_le32(buf + 4), 4242);
+	CU_ASSERT_EQUAL(cs_get_le64(buf + 8), 77);
+	CU_ASSERT_EQUAL(cs_get_le64(buf + 16), 88);
+	CU_ASSERT_EQUAL(cs_daemon_rec_decode(buf, CS_DAEMON_REC_SIZE, &dback),
+			0);
+	CU_ASSERT(memcmp(&d, &dback, sizeof(d)) == 0);
+	CU_ASSERT_EQUAL(cs_daemon_rec_decode(buf, 3, &dback), -1);
+}
+
+void suite_record_register(void)
+{
+	CU_pSuite s = CU_add_suite("record layout", NULL, NULL);
+
+	CU_add_test(s, "endian helpers", test_endian_helpers);
+	CU_add_test(s, "mailbox record", test_mailbox_layout);
+	CU_add_test(s, "message record", test_msg_layout);
+	CU_add_test(s, "header and daemon records", test_header_daemon_layout);
+}

@@ -1,0 +1,351 @@
+/*
+ * test-scan.c - scans of real Maildir directories, the conditional store
+ * with real renames, dovecot-uidlist, and the consistency check.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "unit.h"
+
+struct warnings {
+	int count;
+	char last[1024];
+};
+
+static void warn_cb(void *ctx, const char *text)
+{
+	struct warnings *w = ctx;
+
+	w->count++;
+	snprintf(w->last, sizeof(w->last), "%s", text);
+}
+
+static int scan(struct cs_index *index, const char *name,
+		struct cs_scan_stats *stats, struct warnings *w)
+{
+	struct cs_scan_settings set = { .warn = warn_cb, .warn_ctx = w };
+	struct cs_error err;
+	int ret;
+
+	memset(stats, 0, sizeof(*stats));
+	cs_error_clear(&err);
+	ret = cs_maildir_scan(index, name, &set, stats, &err);
+	if (ret < 0)
+		fprintf(stderr, "scan: %s\n", err.text);
+	return ret;
+}
+
+static void problem_cb(void *ctx, const char *mailbox, const char *text)
+{
+	(void)ctx;
+	fprintf(stderr, "  check: %s: %s\n", mailbox, text);
+}
+
+static int check(struct cs_index *index, bool repair)
+{
+	struct cs_check_settings set = { .repair = repair,
+					 .problem = problem_cb };
+	struct cs_error err;
+	int ret;
+
+	cs_error_clear(&err);
+	ret = cs_check(index, NULL, &set, &err);
+	if (ret < 0)
+		fprintf(stderr, "check: %s\n", err.text);
+	return ret;
+}
+
+static void rename_in(const char *root, const char *from, const char *to)
+{
+	char a[4096], b[4096];
+
+	snprintf(a, sizeof(a), "%s/%s", root, from);
+	snprintf(b, sizeof(b), "%s/%s", root, to);
+	CU_ASSERT_EQUAL(rename(a, b), 0);
+}
+
+static void test_scan_changes(void)
+{
+	char root[4096], path[4200];
+	struct cs_index *index;
+	struct cs_mailbox *box;
+	struct cs_scan_stats st;
+	struct warnings w = { 0 };
+	struct cs_message msg;
+	uint64_t hms;
+
+	unit_make_root(root, sizeof(root));
+	unit_touch(root, "new", "1.M1P1.h");
+	unit_touch(root, "cur", "2.M2P2.h:2,S");
+	unit_touch(root, "cur", "3.M3P3.h:2,FS");
+	unit_touch(root, "cur", "4.M4P4.h:1,odd");
+	snprintf(path, sizeof(path), "%s/cur/5.M5P5.h:2,S", root);
+	CU_ASSERT_EQUAL(symlink("/etc/passwd", path), 0);
+	unit_touch(root, "tmp", "6.M6P6.h");
+	index = unit_open(root);
+
+	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
+	CU_ASSERT_EQUAL(st.files, 4);
+	CU_ASSERT_EQUAL(st.arrived, 4);
+	CU_ASSERT_EQUAL(st.skipped, 1);
+	CU_ASSERT_EQUAL(w.count, 1);
+	CU_ASSERT(strstr(w.last, "symlink") != NULL);
+	CU_ASSERT_EQUAL(check(index, false), 0);
+
+	/* nothing changed: nothing written */
+	CU_ASSERT_EQUAL(cs_mailbox_open(index, "INBOX", false, 0, 0, &box,
+					NULL), 1);
+	hms = cs_mailbox_get_rec(box)->highestmodseq;
+	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
+	CU_ASSERT_EQUAL(st.arrived + st.changed + st.expunged + st.updated, 0);
+
+	/* a flag change, a read (new->cur), a delete */
+	rename_in(root, "cur/2.M2P2.h:2,S", "cur/2.M2P2.h:2,RS");
+	rename_in(root, "new/1.M1P1.h", "cur/1.M1P1.h:2,");
+	snprintf(path, sizeof(path), "%s/cur/3.M3P3.h:2,FS", root);
+	CU_ASSERT_EQUAL(unlink(path), 0);
+	CU_ASSERT_EQUAL(check(index, false), 3);
+	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
+	CU_ASSERT_EQUAL(st.changed, 1);
+	CU_ASSERT_EQUAL(st.updated, 1);
+	CU_ASSERT_EQUAL(st.expunged, 1);
+	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->highestmodseq, hms + 2);
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->messages, 3);
+	CU_ASSERT_EQUAL(cs_message_lookup(box, "2.M2P2.h", 8, &msg, NULL), 1);
+	CU_ASSERT_EQUAL(msg.rec.flags, CS_FLAG_ANSWERED | CS_FLAG_SEEN);
+	CU_ASSERT_EQUAL(check(index, false), 0);
+	cs_mailbox_close(&box);
+	cs_index_close(&index);
+	unit_remove_tree(root);
+}
+
+struct store_out {
+	int stored, modified;
+	uint32_t last_modified;
+};
+
+static int stored_cb(void *ctx, const struct cs_message *msg)
+{
+	struct store_out *o = ctx;
+
+	(void)msg;
+	o->stored++;
+	return 0;
+}
+
+static int modified_cb(void *ctx, uint32_t uid)
+{
+	struct store_out *o = ctx;
+
+	o->modified++;
+	o->last_modified = uid;
+	return 0;
+}
+
+static void test_store_cas(void)
+{
+	char root[4096], path[4200];
+	struct cs_index *index;
+	struct cs_mailbox *box;
+	struct cs_scan_stats st;
+	struct warnings w = { 0 };
+	struct cs_message msg;
+	struct store_out out = { 0 };
+	struct cs_store_result_cb cbs = { stored_cb, modified_cb, &out };
+	struct cs_uidset uids;
+	uint64_t m1;
+	struct stat sb;
+	char uidstr[16];
+
+	unit_make_root(root, sizeof(root));
+	unit_touch(root, "cur", "1.M1P1.h:2,S");
+	unit_touch(root, "new", "2.M2P2.h");
+	unit_touch(root, "cur", "3.M3P3.h:2,SX");
+	index = unit_open(root);
+	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
+	CU_ASSERT_EQUAL(cs_mailbox_open(index, "INBOX", false, 0, 0, &box,
+					NULL), 1);
+	CU_ASSERT_EQUAL(cs_message_lookup(box, "1.M1P1.h", 8, &msg, NULL), 1);
+	m1 = msg.rec.modseq;
+	/* new/ is read before cur/: 2.M2P2.h got UID 1 */
+	snprintf(uidstr, sizeof(uidstr), "%u", msg.rec.uid);
+	CU_ASSERT_EQUAL(msg.rec.uid, 2);
+
+	/* unconditional +FLAGS on all: renames, new/ moves to cur/ */
+	cs_uidset_init(&uids);
+	CU_ASSERT_OK(cs_uidset_parse("1:*", &uids, NULL));
+	CU_ASSERT_OK(cs_maildir_store(box, &uids, CS_STORE_ADD,
+				      CS_FLAG_FLAGGED, 0, &cbs, NULL));
+	CU_ASSERT_EQUAL(out.stored, 3);
+	snprintf(path, sizeof(path), "%s/cur/2.M2P2.h:2,F", root);
+	CU_ASSERT_EQUAL(stat(path, &sb), 0);
+	/* an unknown letter survives */
+	snprintf(path, sizeof(path), "%s/cur/3.M3P3.h:2,FSX", root);
+	CU_ASSERT_EQUAL(stat(path, &sb), 0);
+
+	/* UNCHANGEDSINCE the old modseq: MODIFIED, nothing renamed */
+	memset(&out, 0, sizeof(out));
+	cs_uidset_free(&uids);
+	CU_ASSERT_OK(cs_uidset_parse(uidstr, &uids, NULL));
+	CU_ASSERT_OK(cs_maildir_store(box, &uids, CS_STORE_ADD,
+				      CS_FLAG_DELETED, m1, &cbs, NULL));
+	CU_ASSERT_EQUAL(out.stored, 0);
+	CU_ASSERT_EQUAL(out.modified, 1);
+	CU_ASSERT_EQUAL(out.last_modified, 2);
+	snprintf(path, sizeof(path), "%s/cur/1.M1P1.h:2,FS", root);
+	CU_ASSERT_EQUAL(stat(path, &sb), 0);
+
+	/* an external rename after reading the modseq: MODIFIED */
+	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
+	CU_ASSERT_EQUAL(cs_message_lookup(box, "1.M1P1.h", 8, &msg, NULL), 1);
+	m1 = msg.rec.modseq;
+	rename_in(root, "cur/1.M1P1.h:2,FS", "cur/1.M1P1.h:2,FRS");
+	memset(&out, 0, sizeof(out));
+	CU_ASSERT_OK(cs_maildir_store(box, &uids, CS_STORE_REMOVE,
+				      CS_FLAG_SEEN, m1, &cbs, NULL));
+	CU_ASSERT_EQUAL(out.modified, 1);
+	CU_ASSERT_EQUAL(stat(path, &sb), -1);
+	snprintf(path, sizeof(path), "%s/cur/1.M1P1.h:2,FRS", root);
+	CU_ASSERT_EQUAL(stat(path, &sb), 0);
+	/* and with the current modseq it wins */
+	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
+	CU_ASSERT_EQUAL(cs_message_lookup(box, "1.M1P1.h", 8, &msg, NULL), 1);
+	CU_ASSERT(msg.rec.modseq > m1);
+	memset(&out, 0, sizeof(out));
+	CU_ASSERT_OK(cs_maildir_store(box, &uids, CS_STORE_REMOVE,
+				      CS_FLAG_SEEN, msg.rec.modseq, &cbs,
+				      NULL));
+	CU_ASSERT_EQUAL(out.stored, 1);
+	snprintf(path, sizeof(path), "%s/cur/1.M1P1.h:2,FR", root);
+	CU_ASSERT_EQUAL(stat(path, &sb), 0);
+	CU_ASSERT_EQUAL(check(index, false), 0);
+	cs_uidset_free(&uids);
+	cs_mailbox_close(&box);
+	cs_index_close(&index);
+	unit_remove_tree(root);
+}
+
+static void test_uidlist_and_folders(void)
+{
+	char root[4096], path[4200];
+	struct cs_index *index;
+	struct cs_mailbox *box;
+	struct cs_scan_stats st;
+	struct warnings w = { 0 };
+	struct cs_message msg;
+	struct cs_error err;
+	FILE *fp;
+	uint64_t m;
+
+	unit_make_root(root, sizeof(root));
+	unit_touch(root, "cur", "1.M1P1.h,S=14:2,S");
+	unit_touch(root, "cur", "2.M2P2.h,S=14:2,");
+	snprintf(path, sizeof(path), "%s/.Work", root);
+	unit_make_maildir(path);
+	unit_touch(path, "cur", "9.M9P9.h:2,F");
+	snprintf(path, sizeof(path), "%s/.Evil", root);
+	CU_ASSERT_EQUAL(symlink("/tmp", path), 0);
+	index = unit_open(root);
+	memset(&st, 0, sizeof(st));
+	{
+		struct cs_scan_settings set = { .warn = warn_cb,
+						.warn_ctx = &w };
+
+		CU_ASSERT_OK(cs_maildir_scan_all(index, NULL, &set, &st,
+						 NULL));
+	}
+	CU_ASSERT_EQUAL(st.arrived, 3);
+	CU_ASSERT(w.count >= 1);
+	CU_ASSERT_EQUAL(cs_mailbox_open(index, "Evil", false, 0, 0, &box,
+					NULL), 0);
+	CU_ASSERT_EQUAL(cs_mailbox_open(index, "INBOX", false, 0, 0, &box,
+					NULL), 1);
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->uid_source, CS_UIDSRC_OWN);
+	CU_ASSERT_EQUAL(cs_message_lookup(box, "1.M1P1.h,S=14", 13, &msg,
+					  NULL), 1);
+	m = msg.rec.modseq;
+
+	/* Dovecot appears: its UIDs and UIDVALIDITY win, modseqs stay */
+	snprintf(path, sizeof(path), "%s/dovecot-uidlist", root);
+	fp = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+	fprintf(fp, "3 V1500000000 N8 Gabcdef\n"
+		"5 :2.M2P2.h,S=14\n7 W20 :1.M1P1.h,S=14:2,S\n");
+	fclose(fp);
+	CU_ASSERT_EQUAL(check(index, false) > 0, 1);
+	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
+	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->uid_source,
+			CS_UIDSRC_DOVECOT);
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->uidvalidity, 1500000000);
+	CU_ASSERT_EQUAL(cs_message_lookup_uid(box, 7, &msg, NULL), 1);
+	CU_ASSERT_STRING_EQUAL(msg.base, "1.M1P1.h,S=14");
+	CU_ASSERT_EQUAL(msg.rec.modseq, m);
+	CU_ASSERT_EQUAL(cs_message_lookup_uid(box, 5, &msg, NULL), 1);
+	CU_ASSERT_EQUAL(check(index, false), 0);
+
+	cs_mailbox_close(&box);
+	/* a folder removed from disk is retired by a full scan */
+	snprintf(path, sizeof(path), "%s/.Work", root);
+	unit_remove_tree(path);
+	CU_ASSERT_OK(cs_maildir_scan_all(index, NULL, NULL, &st, NULL));
+	CU_ASSERT_EQUAL(cs_mailbox_open(index, "Work", false, 0, 0, &box,
+					NULL), 0);
+	/* scanning a missing folder by name is an error naming it */
+	cs_error_clear(&err);
+	CU_ASSERT_EQUAL(cs_maildir_scan(index, "Nope", NULL, &st, &err), -1);
+	CU_ASSERT(strstr(err.text, "Nope") != NULL);
+	CU_ASSERT_EQUAL(cs_maildir_scan(index, "../etc", NULL, &st, &err), -1);
+	CU_ASSERT_EQUAL(err.code, CS_ERR_INVALID);
+	cs_mailbox_close(&box);
+	cs_index_close(&index);
+	unit_remove_tree(root);
+}
+
+static void test_check_repair(void)
+{
+	char root[4096];
+	struct cs_index *index;
+	struct cs_mailbox *box;
+	struct cs_scan_stats st;
+	struct warnings w = { 0 };
+	struct cs_disk_state d = { .present = true, .location = CS_LOC_CUR,
+				   .suffix = ":2,S", .flags = CS_FLAG_SEEN };
+
+	unit_make_root(root, sizeof(root));
+	unit_touch(root, "cur", "1.M1P1.h:2,S");
+	index = unit_open(root);
+	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
+	/* plant a record for a file that does not exist */
+	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	CU_ASSERT_EQUAL(cs_mailbox_open(index, "INBOX", false, 0, 0, &box,
+					NULL), 1);
+	CU_ASSERT_EQUAL(cs_reconcile(box, "ghost", 5, &d, NULL, NULL), 1);
+	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	/* and rename a file behind the index's back */
+	rename_in(root, "cur/1.M1P1.h:2,S", "cur/1.M1P1.h:2,ST");
+	CU_ASSERT_EQUAL(check(index, false), 2);
+	CU_ASSERT_EQUAL(check(index, true), 2);
+	CU_ASSERT_EQUAL(check(index, false), 0);
+	cs_mailbox_close(&box);
+	cs_index_close(&index);
+	unit_remove_tree(root);
+}
+
+void suite_scan_register(void)
+{
+	CU_pSuite s = CU_add_suite("maildir scan, store, check", NULL, NULL);
+
+	CU_add_test(s, "scan finds exactly the changes", test_scan_changes);
+	CU_add_test(s, "conditional store", test_store_cas);
+	CU_add_test(s, "dovecot-uidlist and folders",
+		    test_uidlist_and_folders);
+	CU_add_test(s, "check and repair", test_check_repair);
+}

@@ -1,0 +1,37 @@
+/*
+ * unit.h - what the CUnit suites share: suite registration and helpers
+ * that make real Maildirs in a temporary directory.
+ */
+#ifndef UNIT_H
+#define UNIT_H
+
+#include <CUnit/CUnit.h>
+
+#include "condstore.h"
+
+void suite_name_register(void);
+void suite_uidset_register(void);
+void suite_record_register(void);
+void suite_index_register(void);
+void suite_scan_register(void);
+
+/* A fresh Maildir++ root under $TMPDIR with INBOX's new/cur/tmp; the
+   returned string is static per call site's buffer. */
+void unit_make_root(char *buf, size_t size);
+/* Make DIR/{new,cur,tmp}. */
+void unit_make_maildir(const char *dir);
+/* Create file DIR/SUB/NAME with a little content. */
+void unit_touch(const char *dir, const char *sub, const char *name);
+/* rm -rf path */
+void unit_remove_tree(const char *path);
+/* Open the index of root (creating it), asserting success. */
+struct cs_index *unit_open(const char *root);
+
+#define CU_ASSERT_OK(expr) do { \
+	struct cs_error err_; \
+	cs_error_clear(&err_); \
+	(void)err_; \
+	CU_ASSERT_EQUAL_FATAL((expr), 0); \
+} while (0)
+
+#endif
