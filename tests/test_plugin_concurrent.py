@@ -13,7 +13,11 @@ import dovecot  # noqa: E402
 
 dovecot.require()
 dovecot.drop_privileges()
-import cstest  # noqa: E402
+try:
+    import cstest  # noqa: E402
+except ImportError:
+    dovecot.skip("tests/cstest.py (the condstore command's test helpers) "
+                 "is missing")
 
 CLAIMERS = 8
 MESSAGES = 200
