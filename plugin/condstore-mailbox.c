@@ -286,13 +286,13 @@ static bool condstore_commit_check(struct condstore_mailbox *cmbox,
 	if (ret < 0) {
 		condstore_log_error(NULL, t_strdup_printf(
 			"%s: reconcile %s", cmbox->name, c->base), &err);
-		return max_modseq == 0;
+		msg.rec.modseq = 0;
 	}
 	if (max_modseq == 0)
 		return TRUE;
 	if (msg.rec.modseq != 0 && msg.rec.modseq <= max_modseq)
 		return TRUE;
-	/* changed since UNCHANGEDSINCE (or gone): MODIFIED */
+	/* changed since UNCHANGEDSINCE, gone, or undecidable: MODIFIED */
 	(void)mail_index_cancel_flag_updates(itrans, c->seq);
 	(void)mail_index_cancel_keyword_updates(itrans, c->seq);
 	if (itrans->conflict_seqs != NULL)

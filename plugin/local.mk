@@ -6,6 +6,10 @@
 
 EXTRA_DIST += plugin/configure.m4
 
+# the administrator's page: configuration, settings, what is served
+plugindocdir = $(docdir)
+dist_plugindoc_DATA = doc/dovecot-plugin.md
+
 if BUILD_PLUGIN
 dovecot_module_LTLIBRARIES = plugin/lib20_maildir_condstore_plugin.la
 plugin_lib20_maildir_condstore_plugin_la_SOURCES = \
