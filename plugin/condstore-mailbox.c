@@ -402,6 +402,99 @@ condstore_transaction_rollback(struct mailbox_transaction_context *t)
 	condstore_transaction_free(&ct);
 }
 
+/* --- mailboxes deleted and renamed through IMAP ----------------------- */
+
+struct condstore_name_collect {
+	const char *prefix;	/* "A." for the children of "A" */
+	ARRAY_TYPE(const_string) names;
+};
+
+static int condstore_collect_child(void *context, const char *name,
+				   const struct cs_mailbox_rec *rec ATTR_UNUSED)
+{
+	struct condstore_name_collect *ctx = context;
+	const char *copy;
+
+	if (str_begins(name, ctx->prefix)) {
+		copy = t_strdup(name);
+		array_push_back(&ctx->names, &copy);
+	}
+	return 0;
+}
+
+/* Apply a delete of mailbox name (new_name == NULL), or a rename of it and
+   of the Maildir++ folders below it (Dovecot renames those with it), to
+   the index, in one index transaction. */
+static void condstore_index_follow(struct mailbox *box, const char *name,
+				   const char *new_name)
+{
+	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct condstore_name_collect ctx;
+	const char *const *child;
+	struct cs_error err;
+	size_t len = strlen(name);
+	int ret = 0;
+
+	if (cmbox->index == NULL)
+		return;
+	cs_mailbox_close(&cmbox->cbox);
+	cs_error_clear(&err);
+	ctx.prefix = t_strconcat(name, ".", NULL);
+	t_array_init(&ctx.names, 8);
+	if ((new_name != NULL &&
+	     cs_mailbox_list(cmbox->index, condstore_collect_child, &ctx,
+			     &err) < 0) ||
+	    cs_index_begin(cmbox->index, &err) < 0) {
+		condstore_log_error(box, "following a rename or delete", &err);
+		return;
+	}
+	array_push_back(&ctx.names, &name);
+	array_foreach(&ctx.names, child) {
+		if (new_name == NULL) {
+			ret = cs_mailbox_delete(cmbox->index, *child, &err);
+		} else {
+			ret = cs_mailbox_rename(cmbox->index, *child,
+				t_strconcat(new_name, *child + len, NULL),
+				&err);
+		}
+		if (ret < 0)
+			break;
+	}
+	if (ret < 0 || cs_index_commit(cmbox->index, &err) < 0) {
+		cs_index_rollback(cmbox->index);
+		condstore_log_error(box, "following a rename or delete", &err);
+	}
+}
+
+static int condstore_delete_box(struct mailbox *box)
+{
+	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+
+	if (cmbox->module_ctx.super.delete_box(box) < 0)
+		return -1;
+	T_BEGIN {
+		condstore_index_follow(box, cmbox->name, NULL);
+	} T_END;
+	return 0;
+}
+
+static int condstore_rename_box(struct mailbox *src, struct mailbox *dest)
+{
+	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(src);
+	struct condstore_mailbox *dest_cmbox = CONDSTORE_MAILBOX_CONTEXT(dest);
+
+	if (cmbox->module_ctx.super.rename_box(src, dest) < 0)
+		return -1;
+	T_BEGIN {
+		/* into another index (or one not served): the records go,
+		   the destination is indexed afresh */
+		condstore_index_follow(src, cmbox->name,
+			dest_cmbox != NULL && dest_cmbox->index == cmbox->index ?
+			dest_cmbox->name : NULL);
+	} T_END;
+	return 0;
+}
+
 /* --- allocation ------------------------------------------------------- */
 
 static void condstore_mailbox_free(struct mailbox *box)
@@ -473,6 +566,8 @@ void condstore_mailbox_allocated(struct mailbox *box)
 	v->transaction_begin = condstore_transaction_begin;
 	v->transaction_commit = condstore_transaction_commit;
 	v->transaction_rollback = condstore_transaction_rollback;
+	v->delete_box = condstore_delete_box;
+	v->rename_box = condstore_rename_box;
 	v->free = condstore_mailbox_free;
 	MODULE_CONTEXT_SET(box, condstore_storage_module, cmbox);
 }

@@ -199,7 +199,8 @@ class Dovecot:
         imap_exe = ""
         if valgrind:
             imap_exe = ("  executable = %s --log-file=%s/valgrind.%%p "
-                        "/usr/lib/dovecot/imap\n" % (valgrind, self.tmp))
+                        "/usr/lib/dovecot/imap\n"
+                        "  vsz_limit = 0\n" % (valgrind, self.tmp))
         plugin_lines = "".join("  %s = %s\n" % kv for kv in
                                sorted(self.plugin_settings.items()))
         text = CONFIG.format(
@@ -265,17 +266,33 @@ class Dovecot:
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        self.close(failed=exc_type is not None)
+        return False
+
+    def close(self, failed=False):
+        """Stop Dovecot and remove its directory (kept, and the log
+        printed, when failed)."""
         try:
             self.stop()
         finally:
-            if exc_type is not None or self.keep:
+            if failed or self.keep:
                 sys.stderr.write("dovecot directory kept: %s\n" % self.tmp)
-                if exc_type is not None:
+                if failed:
                     sys.stderr.write("--- dovecot.log ---\n%s" %
                                      self.log_text())
             else:
                 shutil.rmtree(self.tmp, ignore_errors=True)
-        return False
+
+    def finish(self):
+        """Stop Dovecot, check its log (and valgrind's) once every process
+        has exited, and remove its directory."""
+        self.stop()
+        try:
+            self.check_log()
+        except AssertionError:
+            self.close(failed=True)
+            raise
+        self.close()
 
     # --- log -----------------------------------------------------------
 
@@ -293,10 +310,26 @@ class Dovecot:
         bad = [line for line in text.splitlines()
                if re.search(r"\b(Panic|Fatal|Error):", line) and
                not any(re.search(a, line) for a in allow)]
+        bad += self.valgrind_problems()
         if bad:
             raise AssertionError("dovecot logged problems:\n" +
                                  "\n".join(bad))
         return text
+
+    def valgrind_problems(self):
+        """With CS_VALGRIND set (e.g. "valgrind -q"), the imap processes
+        run under it, each logging to valgrind.PID: any error it reports
+        is a problem."""
+        bad = []
+        for name in sorted(os.listdir(self.tmp)):
+            if not name.startswith("valgrind."):
+                continue
+            with open(os.path.join(self.tmp, name), errors="replace") as f:
+                text = f.read()
+            if re.search(r"ERROR SUMMARY: [1-9]|Invalid |uninitialised|"
+                         r"definitely lost: [1-9]", text):
+                bad.append("%s:\n%s" % (name, text))
+        return bad
 
     # --- IMAP ----------------------------------------------------------
 

@@ -76,6 +76,7 @@ class PluginConcurrentTest(cstest.CondstoreCase):
             self.assertEqual(errors, [])
             print("claims per connection %r, MODIFIED answers %r" %
                   ([len(c) for c in claims], lost))
+            dc.stop()
             dc.check_log()
         won = [uid for c in claims for uid in c]
         self.assertEqual(sorted(won), list(range(1, MESSAGES + 1)),

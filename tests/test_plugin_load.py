@@ -65,6 +65,7 @@ def main():
                 dovecot.imap_ok(imap.select("INBOX"), "SELECT")
             finally:
                 imap.logout()
+            dc.stop()
             log = dc.check_log()
             assert "Module loaded: " in log and dovecot.PLUGIN_SO in log, \
                 "plugin not loaded:\n" + log

@@ -33,13 +33,10 @@ class PluginModseqTest(cstest.CondstoreCase):
         self.cs("reindex")
         self.dc = dovecot.Dovecot(self.md.tmp)
         self.dc.start()
-        self.addCleanup(self.dc.stop)
+        self.addCleanup(self.dc.finish)
         self.imap = self.dc.connect()
         self.addCleanup(self.imap.shutdown)
         dovecot.imap_ok(self.imap._simple_command("ENABLE", "CONDSTORE"))
-
-    def tearDown(self):
-        self.dc.check_log()
 
     # --- helpers --------------------------------------------------------
 
@@ -230,6 +227,21 @@ class PluginModseqTest(cstest.CondstoreCase):
         self.assertIn("HIGHESTMODSEQ %d" % new_hms, st)
         self.assert_same_as_index()
         self.assert_clean()
+
+    def test_rename_delete_follow(self):
+        hms = self.select("INBOX")
+        typ, data = self.imap._simple_command(
+            "STATUS", "Work", "(HIGHESTMODSEQ)")
+        self.assertEqual(typ, "OK", data)
+        work = self.cs_map("Work")
+        work_hms = self.hms("Work")
+        dovecot.imap_ok(self.imap.rename("Work", "Archive"))
+        self.assertNotIn("Work", self.status())
+        self.assertEqual(self.hms("Archive"), work_hms)
+        self.assertEqual(self.cs_map("Archive"), work)
+        dovecot.imap_ok(self.imap.delete("Archive"))
+        self.assertNotIn("Archive", self.status())
+        self.assertEqual(self.hms("INBOX"), hms)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,7 @@ class PluginRestartTest(cstest.CondstoreCase):
             dc.start()
             after = {box: self.snapshot(dc, box)
                      for box in ("INBOX", "Lists")}
+            dc.stop()
             dc.check_log()
         for box in ("INBOX", "Lists"):
             self.assertEqual(after[box][1], before[box][1], box)
