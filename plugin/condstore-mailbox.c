@@ -176,16 +176,55 @@ static int condstore_get_status(struct mailbox *box,
 	return 0;
 }
 
-/* --- sync: take Dovecot's UIDs after it synced ------------------------ */
+/* --- sync: catch up with the daemon, take Dovecot's UIDs ------------- */
+
+/* How long a sync waits for the watch daemon to record what Dovecot just
+   found changed on disk. */
+#define CONDSTORE_DAEMON_WAIT_MSECS 2000
+
+static bool condstore_sync_next(struct mailbox_sync_context *ctx,
+				struct mailbox_sync_rec *sync_rec_r)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(ctx->box);
+
+	if (!cmbox->module_ctx.super.sync_next(ctx, sync_rec_r))
+		return FALSE;
+	cmbox->sync_changes++;
+	return TRUE;
+}
+
+/* Dovecot's sync reported changes (possibly made by other agents): when a
+   watch daemon serves this Maildir, wait until it has recorded everything
+   that happened on disk so far, so that the modseqs sent next belong to
+   the flags Dovecot now shows. */
+static void condstore_sync_wait_daemon(struct mailbox *box)
+{
+	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct cs_error err;
+
+	cs_error_clear(&err);
+	if (cs_daemon_lookup(cmbox->index, NULL, &err) <= 0)
+		return;
+	if (cs_sync_wait(cmbox->index, CONDSTORE_DAEMON_WAIT_MSECS, &err) < 0 &&
+	    err.code != CS_ERR_NOTFOUND) {
+		e_warning(box->event, CONDSTORE_PLUGIN_NAME
+			  ": waiting for the watch daemon: %s", err.text);
+	}
+}
 
 static int condstore_sync_deinit(struct mailbox_sync_context *ctx,
 				 struct mailbox_sync_status *status_r)
 {
 	struct mailbox *box = ctx->box;
 	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	unsigned int changes = cmbox->sync_changes;
 	int ret;
 
+	cmbox->sync_changes = 0;
 	ret = cmbox->module_ctx.super.sync_deinit(ctx, status_r);
+	if (ret == 0 && changes > 0 && cmbox->index != NULL)
+		condstore_sync_wait_daemon(box);
 	if (ret == 0 && condstore_mailbox_sync_uids(box) < 0) {
 		mail_storage_set_internal_error(box->storage);
 		ret = -1;
@@ -561,6 +600,7 @@ void condstore_mailbox_allocated(struct mailbox *box)
 	cmbox->index = condstore_user_index(cuser, root);
 
 	v->get_status = condstore_get_status;
+	v->sync_next = condstore_sync_next;
 	v->sync_deinit = condstore_sync_deinit;
 	v->search_init = condstore_search_init;
 	v->transaction_begin = condstore_transaction_begin;

@@ -60,6 +60,8 @@ struct condstore_mailbox {
 	struct cs_mailbox *cbox;	/* NULL until first used */
 	struct cs_keywords keywords;	/* dovecot-keywords, read lazily */
 	bool keywords_read;
+	/* changes the running sync reported (sync_next) */
+	unsigned int sync_changes;
 };
 
 /* One flag change a transaction asked for. */
