@@ -228,6 +228,35 @@ class PluginModseqTest(cstest.CondstoreCase):
         self.assert_same_as_index()
         self.assert_clean()
 
+    def test_append_copy_and_implicit_seen(self):
+        hms = self.select("INBOX")
+        msg = b"From: x@example.org\r\nSubject: appended\r\n\r\nhello\r\n"
+        dovecot.imap_ok(self.imap.append("INBOX", "(\\Flagged)", None, msg))
+        uid_new = int(dovecot.response_code(self.imap, "APPENDUID")
+                      .split()[1])
+        dovecot.imap_ok(self.imap.noop())
+        now = self.cs_map()
+        self.assertIn(uid_new, now)
+        self.assertGreater(now[uid_new][0], hms)
+        self.assertEqual(now[uid_new][1], "F")
+        # FETCH BODY[] sets \Seen: a change made through Dovecot
+        fresh = [u for u, (m, f) in now.items() if "S" not in f][0]
+        self.imap.untagged_responses.pop("FETCH", None)
+        typ, data = self.imap.uid("FETCH", str(fresh), "(BODY[])")
+        self.assertEqual(typ, "OK", data)
+        dovecot.imap_ok(self.imap.noop())
+        after = self.cs_map()[fresh]
+        self.assertIn("S", after[1])
+        self.assertGreater(after[0], now[fresh][0])
+        # COPY into another mailbox: the copy arrives there with a modseq
+        work_hms = self.hms("Work")
+        dovecot.imap_ok(self.imap.uid("COPY", str(uid_new), "Work"))
+        self.assert_same_as_index()
+        self.select("Work")
+        self.assert_same_as_index("Work")
+        self.assertGreater(self.hms("Work"), work_hms)
+        self.assertEqual(len(self.cs_map("Work")), 13)
+
     def test_rename_delete_follow(self):
         hms = self.select("INBOX")
         typ, data = self.imap._simple_command(
