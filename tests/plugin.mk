@@ -4,7 +4,10 @@
 
 PLUGIN_TESTS = \
 	tests/test_plugin_load.py \
-	tests/test_plugin_modseq.py
+	tests/test_plugin_modseq.py \
+	tests/test_plugin_restart.py \
+	tests/test_plugin_concurrent.py \
+	tests/test_plugin_watch.py
 
 TESTS += $(PLUGIN_TESTS)
 EXTRA_DIST += tests/dovecot.py $(PLUGIN_TESTS)
