@@ -122,8 +122,11 @@ int condstore_mailbox_sync_uids(struct mailbox *box)
 
 	if (cmbox->index == NULL)
 		return -1;
-	if (condstore_mailbox_get(cmbox, &cbox) < 0)
-		return -1;
+	if (cs_index_in_transaction(cmbox->index)) {
+		/* called back from inside our own commit (Dovecot's sync
+		   asking for status): the next sync catches up */
+		return 0;
+	}
 	path = t_strconcat(cmbox->dir, "/" UIDLIST_NAME, NULL);
 	if (lstat(path, &st) < 0) {
 		if (errno == ENOENT)
@@ -132,6 +135,8 @@ int condstore_mailbox_sync_uids(struct mailbox *box)
 			path);
 		return -1;
 	}
+	if (condstore_mailbox_get(cmbox, &cbox) < 0)
+		return -1;
 	if (cs_mailbox_get_rec(cbox)->uid_source == CS_UIDSRC_DOVECOT &&
 	    cs_mailbox_get_rec(cbox)->uidlist_size == (uint64_t)st.st_size)
 		return 0;
@@ -160,6 +165,10 @@ static int condstore_get_status(struct mailbox *box,
 
 	if (cmbox->module_ctx.super.get_status(box, items, status_r) < 0)
 		return -1;
+	/* Dovecot may have created or extended dovecot-uidlist without a
+	   full sync (e.g. when refreshing its mailbox list index) */
+	if (cmbox->index != NULL)
+		(void)condstore_mailbox_sync_uids(box);
 	if ((items & STATUS_HIGHESTMODSEQ) == 0)
 		return 0;
 	if (cmbox->index == NULL || condstore_mailbox_get(cmbox, &cbox) < 0) {
@@ -540,6 +549,10 @@ static void condstore_mailbox_free(struct mailbox *box)
 {
 	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
 
+	/* opening and closing a mailbox (e.g. when Dovecot refreshes its
+	   mailbox list index) may create dovecot-uidlist without a sync */
+	if (cmbox->index != NULL)
+		(void)condstore_mailbox_sync_uids(box);
 	cs_mailbox_close(&cmbox->cbox);
 	if (cmbox->keywords_read)
 		cs_keywords_free(&cmbox->keywords);
