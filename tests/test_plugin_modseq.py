@@ -257,6 +257,28 @@ class PluginModseqTest(cstest.CondstoreCase):
         self.assertGreater(self.hms("Work"), work_hms)
         self.assertEqual(len(self.cs_map("Work")), 13)
 
+    def test_new_message_gets_dovecot_uid(self):
+        self.select("INBOX")
+        # delivered and indexed before Dovecot gave it a UID
+        base = self.md.deliver("INBOX")
+        self.cs("reindex")
+        hms = self.hms()
+        self.assertNotIn(base, self.uids().values())
+        self.imap.untagged_responses.pop("EXISTS", None)
+        dovecot.imap_ok(self.imap.noop())
+        self.assertEqual(self.imap.untagged_responses.pop("EXISTS"),
+                         [b"41"])
+        # it got Dovecot's UID, and no new modseq for that
+        uid = {b: u for u, b in self.uids().items()}[base]
+        self.assertEqual(uid, max(self.dovecot_uids()))
+        self.assertEqual(self.dovecot_uids()[uid], base)
+        self.assertEqual(self.hms(), hms)
+        self.assertEqual(self.cs_map()[uid][0], hms)
+        self.assertEqual(self.imap_map(self.imap_fetch(str(uid))),
+                         {uid: (hms, "")})
+        self.assert_same_as_index()
+        self.assert_clean()
+
     def test_rename_delete_follow(self):
         hms = self.select("INBOX")
         typ, data = self.imap._simple_command(
