@@ -60,6 +60,11 @@ static int condstore_mailbox_open_cbox(struct condstore_mailbox *cmbox,
 		ret = cs_mailbox_open(cmbox->index, cmbox->name, FALSE,
 				      CS_UIDSRC_DOVECOT, 0, &cmbox->cbox,
 				      &err);
+	} else if (cs_index_in_transaction(cmbox->index)) {
+		/* a scan runs its own transactions */
+		cs_error_set(&err, CS_ERR_BUSY, "%s: not indexed yet",
+			     cmbox->name);
+		ret = -1;
 	} else {
 		/* a scan creates the record and takes Dovecot's UIDs */
 		struct cs_scan_settings set;

@@ -31,7 +31,10 @@ class PluginModseqTest(cstest.CondstoreCase):
                                      keywords=KEYWORDS)
         # indexed before Dovecot ever saw the Maildir (own UIDs)
         self.cs("reindex")
-        self.dc = dovecot.Dovecot(self.md.tmp)
+        # the setting, with %h expanded by Dovecot, names the index the
+        # condstore command uses by default
+        self.dc = dovecot.Dovecot(self.md.tmp, plugin_settings={
+            "maildir_condstore_db": "%h/Maildir/condstore.tdb"})
         self.dc.start()
         self.addCleanup(self.dc.finish)
         self.imap = self.dc.connect()
