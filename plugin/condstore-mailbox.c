@@ -280,7 +280,7 @@ condstore_transaction_begin(struct mailbox *box,
 	pool = pool_alloconly_create("condstore transaction", 1024);
 	ct = p_new(pool, struct condstore_transaction, 1);
 	ct->pool = pool;
-	p_array_init(&ct->changes, pool, 16);
+	i_array_init(&ct->changes, 64);
 	MODULE_CONTEXT_SET(t, condstore_storage_module, ct);
 	return t;
 }
@@ -290,20 +290,24 @@ static void condstore_transaction_free(struct condstore_transaction **_ct)
 	struct condstore_transaction *ct = *_ct;
 
 	*_ct = NULL;
+	array_free(&ct->changes);
 	pool_unref(&ct->pool);
 }
 
-/* Has the transaction already asked to change base? */
+/* Was seq the last message the transaction changed?  A replacing STORE
+   calls update_flags and update_keywords for each message in turn; a
+   message noted twice otherwise costs only an idempotent second
+   reconcile. */
 static bool condstore_change_known(struct condstore_transaction *ct,
 				   uint32_t seq)
 {
 	const struct condstore_change *c;
+	unsigned int count = array_count(&ct->changes);
 
-	array_foreach(&ct->changes, c) {
-		if (c->seq == seq)
-			return TRUE;
-	}
-	return FALSE;
+	if (count == 0)
+		return FALSE;
+	c = array_idx(&ct->changes, count - 1);
+	return c->seq == seq;
 }
 
 void condstore_transaction_add(struct mail *mail)
@@ -353,16 +357,30 @@ static bool condstore_commit_check(struct condstore_mailbox *cmbox,
 	return FALSE;
 }
 
-/* Step 5: record what Dovecot did to the file. */
+/* Step 5: record what Dovecot did to the file.  The name Dovecot's
+   uidlist gives is tried first (the library checks it exists), which
+   usually spares a directory read per message. */
 static void condstore_commit_record(struct condstore_mailbox *cmbox,
+				    struct maildir_mailbox *mbox,
 				    struct cs_mailbox *cbox,
 				    const struct condstore_change *c)
 {
+	enum maildir_uidlist_rec_flag rflags;
 	struct cs_error err;
+	const char *fname;
+	int ret;
 
 	cs_error_clear(&err);
-	if (cs_maildir_reconcile_one(cbox, cmbox->dir, c->base, NULL,
-				     &err) < 0) {
+	if (maildir_uidlist_lookup(mbox->uidlist, c->uid, &rflags,
+				   &fname) > 0) {
+		ret = cs_maildir_reconcile_name(cbox, cmbox->dir,
+			(rflags & MAILDIR_UIDLIST_REC_FLAG_NEW_DIR) != 0 ?
+			CS_LOC_NEW : CS_LOC_CUR, fname, NULL, &err);
+	} else {
+		ret = cs_maildir_reconcile_one(cbox, cmbox->dir, c->base,
+					       NULL, &err);
+	}
+	if (ret < 0) {
 		condstore_log_error(NULL, t_strdup_printf(
 			"%s: record %s", cmbox->name, c->base), &err);
 	}
@@ -431,8 +449,9 @@ condstore_transaction_commit(struct mailbox_transaction_context *t,
 			ret = -1;
 		for (i = 0; i < count; i++) {
 			if (won[i])
-				condstore_commit_record(cmbox, cbox,
-							&changes[i]);
+				condstore_commit_record(cmbox,
+					MAILDIR_MAILBOX(box), cbox,
+					&changes[i]);
 		}
 	}
 	cs_error_clear(&err);
