@@ -15,8 +15,9 @@
  *      modseq is above the limit and report it as MODIFIED; Dovecot's own
  *      modseq check is turned off (max_modseq = 0), its numbers mean
  *      nothing here;
- *   4. commit Dovecot's transaction and let Dovecot's maildir sync rename
- *      (or unlink) the files now, without touching the client's view;
+ *   4. commit Dovecot's transaction and have Dovecot's maildir sync rename
+ *      (or unlink) the files now, waiting for its locks, without touching
+ *      the client's view;
  *   5. reconcile each target again: the new file name gets the next modseq
  *      by the same rule the indexer uses, so the indexer later seeing the
  *      rename bumps nothing;
@@ -28,6 +29,7 @@
 #include "array.h"
 #include "str.h"
 #include "seq-range-array.h"
+#include "hash.h"
 #include "mail-index-transaction-private.h"
 #include "mail-search.h"
 #include "mailbox-list-private.h"
@@ -36,11 +38,9 @@
 #include "maildir-uidlist.h"
 #include "maildir-sync.h"
 
-#include <sys/stat.h>
+#include <dirent.h>
 
 #include "condstore-plugin.h"
-
-#define UIDLIST_NAME "dovecot-uidlist"
 
 struct condstore_storage_module condstore_storage_module =
 	MODULE_CONTEXT_INIT(&mail_storage_module_register);
@@ -111,19 +111,21 @@ int condstore_mailbox_get(struct condstore_mailbox *cmbox,
 	return 1;
 }
 
-/* Rescan the mailbox into the index when dovecot-uidlist changed since
-   the index last read it: Dovecot has given UIDs to new messages (or
-   rewritten the list).  The scan reconciles by the common rule, so
-   nothing that did not change gets a new modseq. */
-int condstore_mailbox_sync_uids(struct mailbox *box)
+/* Rescan the mailbox into the index when Dovecot's uidlist has UIDs the
+   index does not know yet (Dovecot numbered new messages) or another
+   UIDVALIDITY.  The scan reconciles by the common rule: the UIDs are
+   learnt without new modseqs, and nothing that did not change gets one.
+   Renames do not count: only the uidlist's header is compared. */
+int condstore_mailbox_sync_uids(struct mailbox *box, bool switch_only)
 {
 	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
+	const struct cs_mailbox_rec *rec;
 	struct cs_mailbox *cbox;
 	struct cs_scan_settings set;
 	struct cs_scan_stats stats;
 	struct cs_error err;
-	struct stat st;
-	const char *path;
+	uint32_t uidvalidity, next_uid;
 
 	if (cmbox->index == NULL)
 		return -1;
@@ -132,18 +134,19 @@ int condstore_mailbox_sync_uids(struct mailbox *box)
 		   asking for status): the next sync catches up */
 		return 0;
 	}
-	path = t_strconcat(cmbox->dir, "/" UIDLIST_NAME, NULL);
-	if (lstat(path, &st) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		e_error(box->event, CONDSTORE_PLUGIN_NAME ": lstat(%s): %m",
-			path);
-		return -1;
-	}
+	if (mbox->uidlist == NULL)
+		return 0;
+	uidvalidity = maildir_uidlist_get_uid_validity(mbox->uidlist);
+	next_uid = maildir_uidlist_get_next_uid(mbox->uidlist);
+	if (uidvalidity == 0)
+		return 0;	/* no dovecot-uidlist (yet) */
 	if (condstore_mailbox_get(cmbox, &cbox) < 0)
 		return -1;
-	if (cs_mailbox_get_rec(cbox)->uid_source == CS_UIDSRC_DOVECOT &&
-	    cs_mailbox_get_rec(cbox)->uidlist_size == (uint64_t)st.st_size)
+	rec = cs_mailbox_get_rec(cbox);
+	if (rec->uid_source == CS_UIDSRC_DOVECOT &&
+	    rec->uidvalidity == uidvalidity &&
+	    (switch_only || rec->uidnext >= next_uid ||
+	     cmbox->scanned_next_uid == next_uid))
 		return 0;
 
 	i_zero(&set);
@@ -151,10 +154,12 @@ int condstore_mailbox_sync_uids(struct mailbox *box)
 	cs_error_clear(&err);
 	if (cs_maildir_scan(cmbox->index, cmbox->name, &set, &stats,
 			    &err) < 0) {
-		condstore_log_error(box, "scan after dovecot-uidlist changed",
-				    &err);
+		condstore_log_error(box, "scan for Dovecot's new UIDs", &err);
 		return -1;
 	}
+	/* UIDs given to messages expunged before the scan leave the
+	   index's uidnext behind Dovecot's: scan for those only once */
+	cmbox->scanned_next_uid = next_uid;
 	(void)cs_mailbox_refresh(cbox, NULL);
 	return 0;
 }
@@ -172,8 +177,8 @@ static int condstore_get_status(struct mailbox *box,
 		return -1;
 	/* Dovecot may have created or extended dovecot-uidlist without a
 	   full sync (e.g. when refreshing its mailbox list index) */
-	if (cmbox->index != NULL)
-		(void)condstore_mailbox_sync_uids(box);
+	if (cmbox->index != NULL && box->opened)
+		(void)condstore_mailbox_sync_uids(box, TRUE);
 	if ((items & STATUS_HIGHESTMODSEQ) == 0)
 		return 0;
 	if (cmbox->index == NULL || condstore_mailbox_get(cmbox, &cbox) < 0) {
@@ -237,9 +242,12 @@ static int condstore_sync_deinit(struct mailbox_sync_context *ctx,
 
 	cmbox->sync_changes = 0;
 	ret = cmbox->module_ctx.super.sync_deinit(ctx, status_r);
-	if (ret == 0 && changes > 0 && cmbox->index != NULL)
+	/* (not from inside our own commit: the daemon needs the index's
+	   transaction lock to record anything) */
+	if (ret == 0 && changes > 0 && cmbox->index != NULL &&
+	    !cs_index_in_transaction(cmbox->index))
 		condstore_sync_wait_daemon(box);
-	if (ret == 0 && condstore_mailbox_sync_uids(box) < 0) {
+	if (ret == 0 && condstore_mailbox_sync_uids(box, FALSE) < 0) {
 		mail_storage_set_internal_error(box->storage);
 		ret = -1;
 	}
@@ -357,25 +365,87 @@ static bool condstore_commit_check(struct condstore_mailbox *cmbox,
 	return FALSE;
 }
 
-/* Step 5: record what Dovecot did to the file.  The name Dovecot's
-   uidlist gives is tried first (the library checks it exists), which
-   usually spares a directory read per message. */
+/* Step 4, second half: have Dovecot rename (or unlink) the files now.  A
+   second instance of the mailbox is synced, not box: syncing box would
+   consume the changes its client is still to be told about (EXPUNGE,
+   FETCH).  The sync waits for Dovecot's locks (maildir_storage_sync_force
+   only tries them, and leaves the changes pending when another process
+   holds them). */
+static int condstore_apply_dovecot_changes(struct mailbox *box)
+{
+	struct mailbox *sbox;
+	int ret;
+
+	sbox = mailbox_alloc(box->list, box->vname, 0);
+	ret = mailbox_sync(sbox, 0);
+	if (ret < 0) {
+		e_error(box->event, CONDSTORE_PLUGIN_NAME
+			": applying the changes to the files: %s",
+			mailbox_get_last_internal_error(sbox, NULL));
+	}
+	mailbox_free(&sbox);
+	return ret;
+}
+
+/* Step 5, first half: the current file names of the changed messages,
+   from one read of new/ and then cur/ (in that order, so that a message
+   moving from new/ to cur/ meanwhile is still seen once).  One directory
+   read per commit instead of one per message. */
+static void condstore_find_files(struct condstore_mailbox *cmbox,
+				 struct condstore_transaction *ct)
+{
+	static const char *const subdirs[] = { "new", "cur" };
+	static const uint8_t locations[] = { CS_LOC_NEW, CS_LOC_CUR };
+	HASH_TABLE(const char *, struct condstore_change *) wanted;
+	struct condstore_change *c;
+	struct dirent *d;
+	char base[CS_NAME_MAX + 1];
+	size_t len;
+	unsigned int i;
+	DIR *dir;
+
+	hash_table_create(&wanted, default_pool, array_count(&ct->changes),
+			  str_hash, strcmp);
+	array_foreach_modifiable(&ct->changes, c) {
+		if (c->won)
+			hash_table_update(wanted, c->base, c);
+	}
+	for (i = 0; i < N_ELEMENTS(subdirs); i++) {
+		dir = opendir(t_strconcat(cmbox->dir, "/", subdirs[i], NULL));
+		if (dir == NULL)
+			continue;	/* each message is looked for alone */
+		while ((d = readdir(dir)) != NULL) {
+			if (d->d_name[0] == '.')
+				continue;
+			len = strcspn(d->d_name, MAILDIR_INFO_SEP_S);
+			if (len > CS_NAME_MAX)
+				continue;
+			memcpy(base, d->d_name, len);
+			base[len] = '\0';
+			c = hash_table_lookup(wanted, (const char *)base);
+			if (c == NULL)
+				continue;
+			c->fname = p_strdup(ct->pool, d->d_name);
+			c->location = locations[i];
+		}
+		(void)closedir(dir);
+	}
+	hash_table_destroy(&wanted);
+}
+
+/* Step 5: record what Dovecot did to the file: by the name just found
+   (the library checks it still exists), else by looking for it. */
 static void condstore_commit_record(struct condstore_mailbox *cmbox,
-				    struct maildir_mailbox *mbox,
 				    struct cs_mailbox *cbox,
 				    const struct condstore_change *c)
 {
-	enum maildir_uidlist_rec_flag rflags;
 	struct cs_error err;
-	const char *fname;
 	int ret;
 
 	cs_error_clear(&err);
-	if (maildir_uidlist_lookup(mbox->uidlist, c->uid, &rflags,
-				   &fname) > 0) {
-		ret = cs_maildir_reconcile_name(cbox, cmbox->dir,
-			(rflags & MAILDIR_UIDLIST_REC_FLAG_NEW_DIR) != 0 ?
-			CS_LOC_NEW : CS_LOC_CUR, fname, NULL, &err);
+	if (c->fname != NULL) {
+		ret = cs_maildir_reconcile_name(cbox, cmbox->dir, c->location,
+						c->fname, NULL, &err);
 	} else {
 		ret = cs_maildir_reconcile_one(cbox, cmbox->dir, c->base,
 					       NULL, &err);
@@ -398,7 +468,6 @@ condstore_transaction_commit(struct mailbox_transaction_context *t,
 	struct cs_error err;
 	uint64_t max_modseq = t->itrans->max_modseq;
 	unsigned int i, count, winners = 0;
-	bool *won;
 	int ret;
 
 	changes = array_get_modifiable(&ct->changes, &count);
@@ -432,26 +501,24 @@ condstore_transaction_commit(struct mailbox_transaction_context *t,
 		mail_storage_set_internal_error(box->storage);
 		return -1;
 	}
-	won = t_new(bool, count);
 	for (i = 0; i < count; i++) {
-		won[i] = condstore_commit_check(cmbox, cbox, t->itrans,
-						max_modseq, &changes[i]);
-		if (won[i])
+		changes[i].won = condstore_commit_check(cmbox, cbox, t->itrans,
+							max_modseq,
+							&changes[i]);
+		if (changes[i].won)
 			winners++;
 	}
 	t->itrans->max_modseq = 0;
 
 	ret = cmbox->module_ctx.super.transaction_commit(t, changes_r);
 	if (ret == 0 && winners > 0) {
-		/* have Dovecot rename/unlink the files now; this leaves
-		   the client's view alone (its next sync reports them) */
-		if (maildir_storage_sync_force(MAILDIR_MAILBOX(box), 0) < 0)
+		if (condstore_apply_dovecot_changes(box) < 0)
 			ret = -1;
+		condstore_find_files(cmbox, ct);
 		for (i = 0; i < count; i++) {
-			if (won[i])
-				condstore_commit_record(cmbox,
-					MAILDIR_MAILBOX(box), cbox,
-					&changes[i]);
+			if (changes[i].won)
+				condstore_commit_record(cmbox, cbox,
+							&changes[i]);
 		}
 	}
 	cs_error_clear(&err);
@@ -569,14 +636,21 @@ static int condstore_rename_box(struct mailbox *src, struct mailbox *dest)
 
 /* --- allocation ------------------------------------------------------- */
 
-static void condstore_mailbox_free(struct mailbox *box)
+static void condstore_mailbox_close(struct mailbox *box)
 {
 	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
 
 	/* opening and closing a mailbox (e.g. when Dovecot refreshes its
 	   mailbox list index) may create dovecot-uidlist without a sync */
 	if (cmbox->index != NULL)
-		(void)condstore_mailbox_sync_uids(box);
+		(void)condstore_mailbox_sync_uids(box, TRUE);
+	cmbox->module_ctx.super.close(box);
+}
+
+static void condstore_mailbox_free(struct mailbox *box)
+{
+	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+
 	cs_mailbox_close(&cmbox->cbox);
 	if (cmbox->keywords_read)
 		cs_keywords_free(&cmbox->keywords);
@@ -645,6 +719,7 @@ void condstore_mailbox_allocated(struct mailbox *box)
 	v->transaction_rollback = condstore_transaction_rollback;
 	v->delete_box = condstore_delete_box;
 	v->rename_box = condstore_rename_box;
+	v->close = condstore_mailbox_close;
 	v->free = condstore_mailbox_free;
 	MODULE_CONTEXT_SET(box, condstore_storage_module, cmbox);
 }

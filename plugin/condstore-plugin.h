@@ -62,6 +62,8 @@ struct condstore_mailbox {
 	bool keywords_read;
 	/* changes the running sync reported (sync_next) */
 	unsigned int sync_changes;
+	/* Dovecot's next UID at this process's last scan for new UIDs */
+	uint32_t scanned_next_uid;
 };
 
 /* One flag change a transaction asked for. */
@@ -69,6 +71,10 @@ struct condstore_change {
 	uint32_t seq;
 	uint32_t uid;
 	const char *base;
+	/* the file's name after Dovecot's sync (NULL: not found) */
+	const char *fname;
+	uint8_t location;	/* CS_LOC_NEW or CS_LOC_CUR */
+	bool won;		/* the change was made */
 };
 
 struct condstore_transaction {
@@ -98,9 +104,13 @@ void condstore_mailbox_allocated(struct mailbox *box);
    it is needed).  Returns 1 and sets *cbox_r, or -1 on error (logged). */
 int condstore_mailbox_get(struct condstore_mailbox *cmbox,
 			  struct cs_mailbox **cbox_r);
-/* Bring the index up to date with the uidlist Dovecot maintains (UIDs of
-   new messages).  Needs no transaction. */
-int condstore_mailbox_sync_uids(struct mailbox *box);
+/* Bring the index up to date with the UIDs Dovecot's uidlist has given
+   (new messages, a new UIDVALIDITY).  Runs its own index transactions.
+   Returns 0, or -1 on error (logged). */
+/* With switch_only, only a mailbox not yet on Dovecot's UIDs (or with
+   another UIDVALIDITY) is scanned: the callers that may hold Dovecot's
+   locks do no more than this one-time switch. */
+int condstore_mailbox_sync_uids(struct mailbox *box, bool switch_only);
 
 /* condstore-mail.c */
 void condstore_mail_allocated(struct mail *mail);
