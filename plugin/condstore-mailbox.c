@@ -335,6 +335,17 @@ void condstore_transaction_add(struct mail *mail)
 	c->base = p_strdup(ct->pool, base);
 }
 
+/* Cancel Dovecot's flag and keyword updates of seq in the transaction
+   and report seq in the STORE's [MODIFIED] set. */
+static void condstore_change_cancel(struct mail_index_transaction *itrans,
+				    uint32_t seq)
+{
+	(void)mail_index_cancel_flag_updates(itrans, seq);
+	(void)mail_index_cancel_keyword_updates(itrans, seq);
+	if (itrans->conflict_seqs != NULL)
+		seq_range_array_add(itrans->conflict_seqs, seq);
+}
+
 /* Step 2 and 3: returns FALSE if the change must not happen. */
 static bool condstore_commit_check(struct condstore_mailbox *cmbox,
 				   struct cs_mailbox *cbox,
@@ -358,10 +369,7 @@ static bool condstore_commit_check(struct condstore_mailbox *cmbox,
 	if (msg.rec.modseq != 0 && msg.rec.modseq <= max_modseq)
 		return TRUE;
 	/* changed since UNCHANGEDSINCE, gone, or undecidable: MODIFIED */
-	(void)mail_index_cancel_flag_updates(itrans, c->seq);
-	(void)mail_index_cancel_keyword_updates(itrans, c->seq);
-	if (itrans->conflict_seqs != NULL)
-		seq_range_array_add(itrans->conflict_seqs, c->seq);
+	condstore_change_cancel(itrans, c->seq);
 	return FALSE;
 }
 
@@ -473,19 +481,11 @@ condstore_transaction_commit(struct mailbox_transaction_context *t,
 	changes = array_get_modifiable(&ct->changes, &count);
 	if (count == 0 || cmbox->index == NULL ||
 	    condstore_mailbox_get(cmbox, &cbox) < 0) {
-		if (count > 0 && max_modseq != 0) {
+		if (max_modseq != 0) {
 			/* can't decide UNCHANGEDSINCE: change nothing */
-			for (i = 0; i < count; i++) {
-				(void)mail_index_cancel_flag_updates(
-					t->itrans, changes[i].seq);
-				(void)mail_index_cancel_keyword_updates(
-					t->itrans, changes[i].seq);
-				if (t->itrans->conflict_seqs != NULL) {
-					seq_range_array_add(
-						t->itrans->conflict_seqs,
-						changes[i].seq);
-				}
-			}
+			for (i = 0; i < count; i++)
+				condstore_change_cancel(t->itrans,
+							changes[i].seq);
 		}
 		t->itrans->max_modseq = 0;
 		ret = cmbox->module_ctx.super.transaction_commit(t, changes_r);
