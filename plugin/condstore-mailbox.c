@@ -1,44 +1,20 @@
 /*
  * condstore-mailbox.c - mailbox vfuncs of the plugin: which mailboxes are
  * served, HIGHESTMODSEQ from the index, keeping the index's UIDs in step
- * with dovecot-uidlist after each sync, and the transaction commit that
- * decides UNCHANGEDSINCE against the index and writes Dovecot's own
- * changes through to it.
+ * with dovecot-uidlist after each sync, waiting for the watch daemon,
+ * MODSEQ search arguments, and mailboxes renamed or deleted through IMAP.
  *
- * Commit, for a transaction that changed flags or expunged (DESIGN.md
- * sections 5 and 6):
- *   1. begin an index transaction (this serialises conditional stores of
- *      all processes on the tdb's transaction lock);
- *   2. reconcile each target with its file on disk, so a change another
- *      agent made is seen even if no daemon recorded it yet;
- *   3. with UNCHANGEDSINCE, cancel Dovecot's update of each message whose
- *      modseq is above the limit and report it as MODIFIED; Dovecot's own
- *      modseq check is turned off (max_modseq = 0), its numbers mean
- *      nothing here;
- *   4. commit Dovecot's transaction and have Dovecot's maildir sync rename
- *      (or unlink) the files now, waiting for its locks, without touching
- *      the client's view;
- *   5. reconcile each target again: the new file name gets the next modseq
- *      by the same rule the indexer uses, so the indexer later seeing the
- *      rename bumps nothing;
- *   6. commit the index transaction.
- * No Dovecot lock is held while waiting for the index's transaction lock,
- * so the two kinds of locks cannot deadlock.
+ * The transaction commit is in condstore-transaction.c.
  */
 #include "lib.h"
 #include "array.h"
 #include "str.h"
-#include "seq-range-array.h"
-#include "hash.h"
-#include "mail-index-transaction-private.h"
 #include "mail-search.h"
 #include "mailbox-list-private.h"
 #include "index-storage.h"
 #include "maildir-storage.h"
 #include "maildir-uidlist.h"
 #include "maildir-sync.h"
-
-#include <dirent.h>
 
 #include "condstore-plugin.h"
 
@@ -118,7 +94,8 @@ int condstore_mailbox_get(struct condstore_mailbox *cmbox,
    Renames do not count: only the uidlist's header is compared. */
 int condstore_mailbox_sync_uids(struct mailbox *box, bool switch_only)
 {
-	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
 	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
 	const struct cs_mailbox_rec *rec;
 	struct cs_mailbox *cbox;
@@ -170,7 +147,8 @@ static int condstore_get_status(struct mailbox *box,
 				enum mailbox_status_items items,
 				struct mailbox_status *status_r)
 {
-	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
 	struct cs_mailbox *cbox;
 
 	if (cmbox->module_ctx.super.get_status(box, items, status_r) < 0)
@@ -219,7 +197,8 @@ static bool condstore_sync_next(struct mailbox_sync_context *ctx,
    the flags Dovecot now shows. */
 static void condstore_sync_wait_daemon(struct mailbox *box)
 {
-	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
 	struct cs_error err;
 
 	cs_error_clear(&err);
@@ -236,7 +215,8 @@ static int condstore_sync_deinit(struct mailbox_sync_context *ctx,
 				 struct mailbox_sync_status *status_r)
 {
 	struct mailbox *box = ctx->box;
-	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
 	unsigned int changes = cmbox->sync_changes;
 	int ret;
 
@@ -272,275 +252,6 @@ condstore_search_init(struct mailbox_transaction_context *t,
 						   wanted_headers);
 }
 
-/* --- transactions ----------------------------------------------------- */
-
-static struct mailbox_transaction_context *
-condstore_transaction_begin(struct mailbox *box,
-			    enum mailbox_transaction_flags flags,
-			    const char *reason)
-{
-	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
-	struct mailbox_transaction_context *t;
-	struct condstore_transaction *ct;
-	pool_t pool;
-
-	t = cmbox->module_ctx.super.transaction_begin(box, flags, reason);
-	pool = pool_alloconly_create("condstore transaction", 1024);
-	ct = p_new(pool, struct condstore_transaction, 1);
-	ct->pool = pool;
-	i_array_init(&ct->changes, 64);
-	MODULE_CONTEXT_SET(t, condstore_storage_module, ct);
-	return t;
-}
-
-static void condstore_transaction_free(struct condstore_transaction **_ct)
-{
-	struct condstore_transaction *ct = *_ct;
-
-	*_ct = NULL;
-	array_free(&ct->changes);
-	pool_unref(&ct->pool);
-}
-
-/* Was seq the last message the transaction changed?  A replacing STORE
-   calls update_flags and update_keywords for each message in turn; a
-   message noted twice otherwise costs only an idempotent second
-   reconcile. */
-static bool condstore_change_known(struct condstore_transaction *ct,
-				   uint32_t seq)
-{
-	const struct condstore_change *c;
-	unsigned int count = array_count(&ct->changes);
-
-	if (count == 0)
-		return FALSE;
-	c = array_idx(&ct->changes, count - 1);
-	return c->seq == seq;
-}
-
-void condstore_transaction_add(struct mail *mail)
-{
-	struct condstore_transaction *ct =
-		CONDSTORE_TRANS_CONTEXT(mail->transaction);
-	struct condstore_change *c;
-	const char *base;
-
-	if (ct == NULL || condstore_change_known(ct, mail->seq))
-		return;
-	if (condstore_mail_get_base(mail, &base) <= 0)
-		return;
-	c = array_append_space(&ct->changes);
-	c->seq = mail->seq;
-	c->uid = mail->uid;
-	c->base = p_strdup(ct->pool, base);
-}
-
-/* Cancel Dovecot's flag and keyword updates of seq in the transaction
-   and report seq in the STORE's [MODIFIED] set. */
-static void condstore_change_cancel(struct mail_index_transaction *itrans,
-				    uint32_t seq)
-{
-	(void)mail_index_cancel_flag_updates(itrans, seq);
-	(void)mail_index_cancel_keyword_updates(itrans, seq);
-	if (itrans->conflict_seqs != NULL)
-		seq_range_array_add(itrans->conflict_seqs, seq);
-}
-
-/* Step 2 and 3: returns FALSE if the change must not happen. */
-static bool condstore_commit_check(struct condstore_mailbox *cmbox,
-				   struct cs_mailbox *cbox,
-				   struct mail_index_transaction *itrans,
-				   uint64_t max_modseq,
-				   const struct condstore_change *c)
-{
-	struct cs_message msg;
-	struct cs_error err;
-	int ret;
-
-	cs_error_clear(&err);
-	ret = cs_maildir_reconcile_one(cbox, cmbox->dir, c->base, &msg, &err);
-	if (ret < 0) {
-		condstore_log_error(NULL, t_strdup_printf(
-			"%s: reconcile %s", cmbox->name, c->base), &err);
-		msg.rec.modseq = 0;
-	}
-	if (max_modseq == 0)
-		return TRUE;
-	if (msg.rec.modseq != 0 && msg.rec.modseq <= max_modseq)
-		return TRUE;
-	/* changed since UNCHANGEDSINCE, gone, or undecidable: MODIFIED */
-	condstore_change_cancel(itrans, c->seq);
-	return FALSE;
-}
-
-/* Step 4, second half: have Dovecot rename (or unlink) the files now.  A
-   second instance of the mailbox is synced, not box: syncing box would
-   consume the changes its client is still to be told about (EXPUNGE,
-   FETCH).  The sync waits for Dovecot's locks (maildir_storage_sync_force
-   only tries them, and leaves the changes pending when another process
-   holds them). */
-static int condstore_apply_dovecot_changes(struct mailbox *box)
-{
-	struct mailbox *sbox;
-	int ret;
-
-	sbox = mailbox_alloc(box->list, box->vname, 0);
-	ret = mailbox_sync(sbox, 0);
-	if (ret < 0) {
-		e_error(box->event, CONDSTORE_PLUGIN_NAME
-			": applying the changes to the files: %s",
-			mailbox_get_last_internal_error(sbox, NULL));
-	}
-	mailbox_free(&sbox);
-	return ret;
-}
-
-/* Step 5, first half: the current file names of the changed messages,
-   from one read of new/ and then cur/ (in that order, so that a message
-   moving from new/ to cur/ meanwhile is still seen once).  One directory
-   read per commit instead of one per message. */
-static void condstore_find_files(struct condstore_mailbox *cmbox,
-				 struct condstore_transaction *ct)
-{
-	static const char *const subdirs[] = { "new", "cur" };
-	static const uint8_t locations[] = { CS_LOC_NEW, CS_LOC_CUR };
-	HASH_TABLE(const char *, struct condstore_change *) wanted;
-	struct condstore_change *c;
-	struct dirent *d;
-	char base[CS_NAME_MAX + 1];
-	size_t len;
-	unsigned int i;
-	DIR *dir;
-
-	hash_table_create(&wanted, default_pool, array_count(&ct->changes),
-			  str_hash, strcmp);
-	array_foreach_modifiable(&ct->changes, c) {
-		if (c->won)
-			hash_table_update(wanted, c->base, c);
-	}
-	for (i = 0; i < N_ELEMENTS(subdirs); i++) {
-		dir = opendir(t_strconcat(cmbox->dir, "/", subdirs[i], NULL));
-		if (dir == NULL)
-			continue;	/* each message is looked for alone */
-		while ((d = readdir(dir)) != NULL) {
-			if (d->d_name[0] == '.')
-				continue;
-			len = strcspn(d->d_name, MAILDIR_INFO_SEP_S);
-			if (len > CS_NAME_MAX)
-				continue;
-			memcpy(base, d->d_name, len);
-			base[len] = '\0';
-			c = hash_table_lookup(wanted, (const char *)base);
-			if (c == NULL)
-				continue;
-			c->fname = p_strdup(ct->pool, d->d_name);
-			c->location = locations[i];
-		}
-		(void)closedir(dir);
-	}
-	hash_table_destroy(&wanted);
-}
-
-/* Step 5: record what Dovecot did to the file: by the name just found
-   (the library checks it still exists), else by looking for it. */
-static void condstore_commit_record(struct condstore_mailbox *cmbox,
-				    struct cs_mailbox *cbox,
-				    const struct condstore_change *c)
-{
-	struct cs_error err;
-	int ret;
-
-	cs_error_clear(&err);
-	if (c->fname != NULL) {
-		ret = cs_maildir_reconcile_name(cbox, cmbox->dir, c->location,
-						c->fname, NULL, &err);
-	} else {
-		ret = cs_maildir_reconcile_one(cbox, cmbox->dir, c->base,
-					       NULL, &err);
-	}
-	if (ret < 0) {
-		condstore_log_error(NULL, t_strdup_printf(
-			"%s: record %s", cmbox->name, c->base), &err);
-	}
-}
-
-static int
-condstore_transaction_commit(struct mailbox_transaction_context *t,
-			     struct mail_transaction_commit_changes *changes_r)
-{
-	struct mailbox *box = t->box;
-	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
-	struct condstore_transaction *ct = CONDSTORE_TRANS_CONTEXT(t);
-	struct condstore_change *changes;
-	struct cs_mailbox *cbox = NULL;
-	struct cs_error err;
-	uint64_t max_modseq = t->itrans->max_modseq;
-	unsigned int i, count, winners = 0;
-	int ret;
-
-	changes = array_get_modifiable(&ct->changes, &count);
-	if (count == 0 || cmbox->index == NULL ||
-	    condstore_mailbox_get(cmbox, &cbox) < 0) {
-		if (max_modseq != 0) {
-			/* can't decide UNCHANGEDSINCE: change nothing */
-			for (i = 0; i < count; i++)
-				condstore_change_cancel(t->itrans,
-							changes[i].seq);
-		}
-		t->itrans->max_modseq = 0;
-		ret = cmbox->module_ctx.super.transaction_commit(t, changes_r);
-		condstore_transaction_free(&ct);
-		return ret;
-	}
-
-	cs_error_clear(&err);
-	if (cs_index_begin(cmbox->index, &err) < 0) {
-		condstore_log_error(box, "begin index transaction", &err);
-		condstore_transaction_free(&ct);
-		cmbox->module_ctx.super.transaction_rollback(t);
-		mail_storage_set_internal_error(box->storage);
-		return -1;
-	}
-	for (i = 0; i < count; i++) {
-		changes[i].won = condstore_commit_check(cmbox, cbox, t->itrans,
-							max_modseq,
-							&changes[i]);
-		if (changes[i].won)
-			winners++;
-	}
-	t->itrans->max_modseq = 0;
-
-	ret = cmbox->module_ctx.super.transaction_commit(t, changes_r);
-	if (ret == 0 && winners > 0) {
-		if (condstore_apply_dovecot_changes(box) < 0)
-			ret = -1;
-		condstore_find_files(cmbox, ct);
-		for (i = 0; i < count; i++) {
-			if (changes[i].won)
-				condstore_commit_record(cmbox, cbox,
-							&changes[i]);
-		}
-	}
-	cs_error_clear(&err);
-	if (cs_index_commit(cmbox->index, &err) < 0) {
-		condstore_log_error(box, "commit index transaction", &err);
-		ret = -1;
-	}
-	condstore_transaction_free(&ct);
-	return ret;
-}
-
-static void
-condstore_transaction_rollback(struct mailbox_transaction_context *t)
-{
-	struct condstore_mailbox *cmbox =
-		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(t->box);
-	struct condstore_transaction *ct = CONDSTORE_TRANS_CONTEXT(t);
-
-	cmbox->module_ctx.super.transaction_rollback(t);
-	condstore_transaction_free(&ct);
-}
-
 /* --- mailboxes deleted and renamed through IMAP ----------------------- */
 
 struct condstore_name_collect {
@@ -567,7 +278,8 @@ static int condstore_collect_child(void *context, const char *name,
 static void condstore_index_follow(struct mailbox *box, const char *name,
 				   const char *new_name)
 {
-	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
 	struct condstore_name_collect ctx;
 	const char *const *child;
 	struct cs_error err;
@@ -607,7 +319,8 @@ static void condstore_index_follow(struct mailbox *box, const char *name,
 
 static int condstore_delete_box(struct mailbox *box)
 {
-	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
 
 	if (cmbox->module_ctx.super.delete_box(box) < 0)
 		return -1;
@@ -619,7 +332,8 @@ static int condstore_delete_box(struct mailbox *box)
 
 static int condstore_rename_box(struct mailbox *src, struct mailbox *dest)
 {
-	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(src);
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(src);
 	struct condstore_mailbox *dest_cmbox = CONDSTORE_MAILBOX_CONTEXT(dest);
 
 	if (cmbox->module_ctx.super.rename_box(src, dest) < 0)
@@ -627,9 +341,11 @@ static int condstore_rename_box(struct mailbox *src, struct mailbox *dest)
 	T_BEGIN {
 		/* into another index (or one not served): the records go,
 		   the destination is indexed afresh */
+		bool same_index = dest_cmbox != NULL &&
+			dest_cmbox->index == cmbox->index;
+
 		condstore_index_follow(src, cmbox->name,
-			dest_cmbox != NULL && dest_cmbox->index == cmbox->index ?
-			dest_cmbox->name : NULL);
+				       same_index ? dest_cmbox->name : NULL);
 	} T_END;
 	return 0;
 }
@@ -638,7 +354,8 @@ static int condstore_rename_box(struct mailbox *src, struct mailbox *dest)
 
 static void condstore_mailbox_close(struct mailbox *box)
 {
-	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
 
 	/* opening and closing a mailbox (e.g. when Dovecot refreshes its
 	   mailbox list index) may create dovecot-uidlist without a sync */
@@ -649,7 +366,8 @@ static void condstore_mailbox_close(struct mailbox *box)
 
 static void condstore_mailbox_free(struct mailbox *box)
 {
-	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
 
 	cs_mailbox_close(&cmbox->cbox);
 	if (cmbox->keywords_read)

@@ -125,8 +125,18 @@ uint64_t condstore_mail_flags(struct mail *mail);
 /* The flag bits Dovecot can express (system letters and keywords). */
 uint64_t condstore_flags_visible_mask(void);
 
+/* condstore-transaction.c: the transaction vfuncs (DESIGN.md sections 5
+   and 6; the steps of the commit are described there). */
+struct mailbox_transaction_context *
+condstore_transaction_begin(struct mailbox *box,
+			    enum mailbox_transaction_flags flags,
+			    const char *reason);
+int condstore_transaction_commit(
+	struct mailbox_transaction_context *t,
+	struct mail_transaction_commit_changes *changes_r);
+void condstore_transaction_rollback(struct mailbox_transaction_context *t);
 /* Remember that the transaction of mail changes its flags or expunges
-   it, for the commit (condstore-mailbox.c). */
+   it, for the commit. */
 void condstore_transaction_add(struct mail *mail);
 
 /* condstore-search.c: replace the MODSEQ arguments of args (including

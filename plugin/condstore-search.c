@@ -90,7 +90,8 @@ static bool condstore_search_args_have_modseq(const struct mail_search_arg *arg)
 void condstore_search_args_rewrite(struct mailbox *box,
 				   struct mail_search_args *args)
 {
-	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
 	struct cs_mailbox *cbox;
 
 	if (!condstore_search_args_have_modseq(args->args))
