@@ -282,6 +282,31 @@ class PluginModseqTest(cstest.CondstoreCase):
         self.assert_same_as_index()
         self.assert_clean()
 
+    def test_keywords(self):
+        hms = self.select("INBOX")
+        uids = sorted(self.cs_map())
+        # a known keyword, then one Dovecot has to add to dovecot-keywords
+        dovecot.imap_ok(self.imap.uid("STORE", str(uids[0]),
+                                      "+FLAGS (later)"))
+        dovecot.imap_ok(self.imap.uid("STORE", str(uids[1]),
+                                      "+FLAGS (urgent)"))
+        with open(os.path.join(self.md.root, "dovecot-keywords")) as f:
+            names = [line.split(" ", 1)[1] for line in f.read().split("\n")
+                     if line]
+        self.assertIn("urgent", names)
+        kw = tuple(names)
+        cs = {f.uid: (f.modseq, cstest.letters_of(f.flags, kw)
+                      .replace("P", "")) for f in self.fetch("INBOX")}
+        fetched = self.imap_fetch()
+        self.assertEqual({u: (f["MODSEQ"], cstest.letters_of(
+            [x for x in f["FLAGS"] if x != "\\Recent"], kw))
+            for u, f in fetched.items()}, cs)
+        self.assertGreater(cs[uids[0]][0], hms)
+        self.assertIn(chr(ord("a") + kw.index("urgent")), cs[uids[1]][1])
+        self.assertEqual(self.imap_map(self.imap_fetch(
+            str(uids[0]))).keys(), {uids[0]})
+        self.assert_clean()
+
     def test_rename_delete_follow(self):
         hms = self.select("INBOX")
         typ, data = self.imap._simple_command(
