@@ -16,6 +16,8 @@
 #include "maildir-uidlist.h"
 #include "maildir-sync.h"
 
+#include <sys/stat.h>
+
 #include "condstore-plugin.h"
 
 struct condstore_storage_module condstore_storage_module =
@@ -87,6 +89,103 @@ int condstore_mailbox_get(struct condstore_mailbox *cmbox,
 	return 1;
 }
 
+/* Where is the file the uidlist names fname (in new/ when new_dir)?  The
+   uidlist keeps the name a file had when Dovecot first listed it; since
+   then Dovecot may have moved it from new/ to cur/ adding ":2,", which is
+   tried too.  Returns the name and location in *name_r, *location_r
+   (the name in the data stack), or FALSE if the file is under none. */
+static bool condstore_uidlist_file(const char *dir, const char *fname,
+				   bool new_dir, const char **name_r,
+				   uint8_t *location_r)
+{
+	const char *const candidates[] = {
+		fname, fname, strchr(fname, MAILDIR_INFO_SEP) != NULL ? NULL :
+		t_strconcat(fname, MAILDIR_FLAGS_FULL_SEP, NULL)
+	};
+	const uint8_t locations[] = {
+		new_dir ? CS_LOC_NEW : CS_LOC_CUR,
+		new_dir ? CS_LOC_CUR : CS_LOC_NEW,
+		CS_LOC_CUR
+	};
+	struct stat st;
+	unsigned int i;
+
+	for (i = 0; i < N_ELEMENTS(candidates); i++) {
+		if (candidates[i] == NULL)
+			continue;
+		if (lstat(t_strconcat(dir, locations[i] == CS_LOC_NEW ?
+				      "/new/" : "/cur/", candidates[i], NULL),
+			  &st) == 0 && S_ISREG(st.st_mode)) {
+			*name_r = candidates[i];
+			*location_r = locations[i];
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+/* Reconcile the files Dovecot numbered from from_uid on, each with its
+   UID, by the names Dovecot's uidlist gives: the cost follows the new
+   messages, not the mailbox.  Returns 1 done, 0 when a file was under
+   none of the names tried (the caller scans), -1 on error. */
+static int condstore_learn_uids(struct mailbox *box, struct cs_mailbox *cbox,
+				uint32_t from_uid)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
+	struct maildir_uidlist_iter_ctx *iter;
+	enum maildir_uidlist_rec_flag rflags;
+	struct cs_disk_state disk;
+	struct cs_name name;
+	struct cs_error err;
+	const char *fname, *found;
+	uint32_t uid;
+	uint8_t location;
+	bool new_dir;
+	int ret = 1;
+
+	cs_error_clear(&err);
+	if (cs_index_begin(cmbox->index, &err) < 0) {
+		condstore_log_error(box, "learning Dovecot's UIDs", &err);
+		return -1;
+	}
+	iter = maildir_uidlist_iter_init(mbox->uidlist);
+	while (ret > 0 && maildir_uidlist_iter_next(iter, &uid, &rflags,
+						    &fname)) {
+		if (uid < from_uid)
+			continue;
+		new_dir = (rflags & MAILDIR_UIDLIST_REC_FLAG_NEW_DIR) != 0;
+		T_BEGIN {
+			if (!condstore_uidlist_file(cmbox->dir, fname, new_dir,
+						    &found, &location) ||
+			    cs_name_parse(found, MAILDIR_INFO_SEP, &name,
+					  NULL) < 0) {
+				ret = 0;
+			} else {
+				i_zero(&disk);
+				disk.present = TRUE;
+				disk.location = location;
+				disk.suffix = name.suffix;
+				disk.flags = name.flags;
+				disk.uid = uid;
+				if (cs_reconcile(cbox, name.base, name.base_len,
+						 &disk, NULL, &err) < 0)
+					ret = -1;
+			}
+		} T_END;
+	}
+	maildir_uidlist_iter_deinit(&iter);
+	if (ret < 0 || cs_index_commit(cmbox->index, &err) < 0) {
+		cs_index_rollback(cmbox->index);
+		condstore_log_error(box, "learning Dovecot's UIDs", &err);
+		return -1;
+	}
+	e_debug(box->event, CONDSTORE_PLUGIN_NAME ": UIDs from %u on %s",
+		from_uid, ret > 0 ? "learnt" : "need a scan");
+	return ret;
+}
+
 /* Rescan the mailbox into the index when Dovecot's uidlist has UIDs the
    index does not know yet (Dovecot numbered new messages) or another
    UIDVALIDITY.  The scan reconciles by the common rule: the UIDs are
@@ -103,6 +202,7 @@ int condstore_mailbox_sync_uids(struct mailbox *box, bool switch_only)
 	struct cs_scan_stats stats;
 	struct cs_error err;
 	uint32_t uidvalidity, next_uid;
+	int ret;
 
 	if (cmbox->index == NULL)
 		return -1;
@@ -121,10 +221,17 @@ int condstore_mailbox_sync_uids(struct mailbox *box, bool switch_only)
 		return -1;
 	rec = cs_mailbox_get_rec(cbox);
 	if (rec->uid_source == CS_UIDSRC_DOVECOT &&
-	    rec->uidvalidity == uidvalidity &&
-	    (switch_only || rec->uidnext >= next_uid ||
-	     cmbox->scanned_next_uid == next_uid))
-		return 0;
+	    rec->uidvalidity == uidvalidity) {
+		if (switch_only || rec->uidnext >= next_uid ||
+		    cmbox->scanned_next_uid == next_uid)
+			return 0;
+		ret = condstore_learn_uids(box, cbox, rec->uidnext);
+		if (ret != 0) {
+			cmbox->scanned_next_uid = next_uid;
+			return ret < 0 ? -1 : 0;
+		}
+		/* a file was renamed meanwhile: scan */
+	}
 
 	i_zero(&set);
 	i_zero(&stats);
