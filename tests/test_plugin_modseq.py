@@ -307,6 +307,33 @@ class PluginModseqTest(cstest.CondstoreCase):
             str(uids[0]))).keys(), {uids[0]})
         self.assert_clean()
 
+    def test_odd_names(self):
+        # a file in cur/ without an info part, unsorted and unknown flag
+        # letters, and "1," info: served, and no errors logged
+        odd = []
+        for suffix in ("", ":2,SF", ":2,XS", ":1,foo"):
+            base = self.md.names.base(40)
+            path = os.path.join(self.md.root, "cur", base + suffix)
+            with open(path, "w") as f:
+                f.write("Subject: odd\n\nodd\n")
+            odd.append(base)
+        self.cs("reindex")
+        self.select("INBOX")
+        uids = {b: u for u, b in self.uids().items()}
+        for base in odd:
+            self.assertIn(base, uids)
+        fetched = self.assert_same_as_index()
+        self.assertEqual(len(fetched), 44)
+        ub = uids[odd[1]]
+        typ, data = self.imap.uid("STORE", str(ub),
+                                  "(UNCHANGEDSINCE %d) -FLAGS (\\Flagged)" %
+                                  fetched[ub]["MODSEQ"])
+        self.assertEqual(typ, "OK", data)
+        self.assertIsNone(dovecot.response_code(self.imap, "MODIFIED"))
+        self.assertEqual(self.md.flags("INBOX", odd[1]), "S")
+        self.assert_same_as_index()
+        self.assert_clean()
+
     def test_rename_delete_follow(self):
         hms = self.select("INBOX")
         typ, data = self.imap._simple_command(
