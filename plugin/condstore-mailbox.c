@@ -260,10 +260,6 @@ static int condstore_get_status(struct mailbox *box,
 
 	if (cmbox->module_ctx.super.get_status(box, items, status_r) < 0)
 		return -1;
-	/* Dovecot may have created or extended dovecot-uidlist without a
-	   full sync (e.g. when refreshing its mailbox list index) */
-	if (cmbox->index != NULL && box->opened)
-		(void)condstore_mailbox_sync_uids(box, TRUE);
 	if ((items & STATUS_HIGHESTMODSEQ) == 0)
 		return 0;
 	if (cmbox->index == NULL || condstore_mailbox_get(cmbox, &cbox) < 0) {

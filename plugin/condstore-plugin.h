@@ -106,10 +106,10 @@ int condstore_mailbox_get(struct condstore_mailbox *cmbox,
 			  struct cs_mailbox **cbox_r);
 /* Bring the index up to date with the UIDs Dovecot's uidlist has given
    (new messages, a new UIDVALIDITY).  Runs its own index transactions.
-   Returns 0, or -1 on error (logged). */
-/* With switch_only, only a mailbox not yet on Dovecot's UIDs (or with
-   another UIDVALIDITY) is scanned: the callers that may hold Dovecot's
-   locks do no more than this one-time switch. */
+   With switch_only, only a mailbox not yet on Dovecot's UIDs (or with
+   another UIDVALIDITY) is scanned: a caller that may hold Dovecot's locks
+   (mailbox close) does no more than this one-time switch.  Returns 0, or
+   -1 on error (logged). */
 int condstore_mailbox_sync_uids(struct mailbox *box, bool switch_only);
 
 /* condstore-mail.c */

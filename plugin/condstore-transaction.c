@@ -23,7 +23,8 @@
  *   6. commit the index transaction.
  * Here no Dovecot lock is held while waiting for the index's transaction
  * lock.  (The one place that may wait for it under a Dovecot lock is the
- * one-time switch of a mailbox to Dovecot's UIDs, condstore-mailbox.c.)
+ * one-time switch of a mailbox to Dovecot's UIDs when it is closed,
+ * condstore-mailbox.c.)
  */
 #include "lib.h"
 #include "array.h"
