@@ -31,6 +31,8 @@ DOVECOT = shutil.which("dovecot", path="/usr/sbin:/usr/bin:" +
                        os.environ.get("PATH", ""))
 DOVECONF = shutil.which("doveconf", path="/usr/bin:/usr/sbin:" +
                         os.environ.get("PATH", ""))
+DOVEADM = shutil.which("doveadm", path="/usr/bin:/usr/sbin:" +
+                       os.environ.get("PATH", ""))
 TEST_PASSWORD = "condstore-test"
 PLUGIN_SO = "lib20_maildir_condstore_plugin.so"
 
@@ -58,8 +60,8 @@ def condstore_binary():
 
 def require(condstore=False):
     """Exit 77 with a reason unless Dovecot and the plugin are there."""
-    if DOVECOT is None or DOVECONF is None:
-        skip("dovecot/doveconf not installed (apt-get install "
+    if DOVECOT is None or DOVECONF is None or DOVEADM is None:
+        skip("dovecot, doveconf or doveadm not installed (apt-get install "
              "dovecot-imapd)")
     if not os.path.exists(os.path.join(plugin_dir(), PLUGIN_SO)):
         skip("the Dovecot plugin was not built (%s missing; configure "

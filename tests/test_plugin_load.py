@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """test_plugin_load.py - Dovecot loads the plugin from the build tree and
 enables it for the user; QRESYNC is neither advertised (in the login reply
-or CAPABILITY) nor enabled (ENABLE, SELECT ... (QRESYNC ...))."""
+or CAPABILITY) nor enabled (ENABLE, SELECT ... (QRESYNC ...)).  A process
+other than imap (doveadm) loads it too and reports the same
+HIGHESTMODSEQ."""
 
 import os
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -63,8 +67,20 @@ def main():
             try:
                 check_qresync_hidden(imap)
                 dovecot.imap_ok(imap.select("INBOX"), "SELECT")
+                hms = dovecot.response_code(imap, "HIGHESTMODSEQ")
             finally:
                 imap.logout()
+            # the imap-side symbols are missing in doveadm: the plugin's
+            # storage part works there all the same
+            p = subprocess.run(
+                [dovecot.DOVEADM, "-c", dc.conf, "mailbox", "status",
+                 "-u", dc.user.name, "highestmodseq", "INBOX"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                universal_newlines=True)
+            assert p.returncode == 0, p
+            assert re.search(r"\b(Panic|Fatal|Error):", p.stderr) is None, p
+            assert p.stdout.split() == ["INBOX", "highestmodseq=" + hms], \
+                (p.stdout, hms)
             dc.stop()
             log = dc.check_log()
             assert "Module loaded: " in log and dovecot.PLUGIN_SO in log, \
