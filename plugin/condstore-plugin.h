@@ -70,11 +70,11 @@ struct condstore_mailbox {
 struct condstore_change {
 	uint32_t seq;
 	uint32_t uid;
-	const char *base;
+	const char *base;	/* NULL: Dovecot could not name the file */
 	/* the file's name after Dovecot's sync (NULL: not found) */
 	const char *fname;
 	uint8_t location;	/* CS_LOC_NEW or CS_LOC_CUR */
-	bool won;		/* the change was made */
+	bool won;		/* made, and to be recorded */
 };
 
 struct condstore_transaction {

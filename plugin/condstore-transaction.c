@@ -92,12 +92,13 @@ void condstore_transaction_add(struct mail *mail)
 
 	if (ct == NULL || condstore_change_known(ct, mail->seq))
 		return;
-	if (condstore_mail_get_base(mail, &base) <= 0)
-		return;
 	c = array_append_space(&ct->changes);
 	c->seq = mail->seq;
 	c->uid = mail->uid;
-	c->base = p_strdup(ct->pool, base);
+	/* NULL when Dovecot can't name the file (gone): the commit then
+	   records nothing for it, and refuses it under UNCHANGEDSINCE */
+	if (condstore_mail_get_base(mail, &base) > 0)
+		c->base = p_strdup(ct->pool, base);
 }
 
 /* Cancel Dovecot's flag and keyword updates of seq in the transaction
@@ -111,7 +112,7 @@ static void condstore_change_cancel(struct mail_index_transaction *itrans,
 		seq_range_array_add(itrans->conflict_seqs, seq);
 }
 
-/* Step 2 and 3: returns FALSE if the change must not happen. */
+/* Step 2 and 3: returns TRUE if the change is made and to be recorded. */
 static bool condstore_commit_check(struct condstore_mailbox *cmbox,
 				   struct cs_mailbox *cbox,
 				   struct mail_index_transaction *itrans,
@@ -122,6 +123,13 @@ static bool condstore_commit_check(struct condstore_mailbox *cmbox,
 	struct cs_error err;
 	int ret;
 
+	if (c->base == NULL) {
+		/* Dovecot could not name the file: nothing to record, and
+		   nothing to decide UNCHANGEDSINCE with */
+		if (max_modseq != 0)
+			condstore_change_cancel(itrans, c->seq);
+		return FALSE;
+	}
 	cs_error_clear(&err);
 	ret = cs_maildir_reconcile_one(cbox, cmbox->dir, c->base, &msg, &err);
 	if (ret < 0) {
