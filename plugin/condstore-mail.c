@@ -134,7 +134,7 @@ static void condstore_mail_update_flags(struct mail *_mail,
 	struct mail_private *mail = (struct mail_private *)_mail;
 	union mail_module_context *cmail = CONDSTORE_MAIL_CONTEXT(mail);
 
-	condstore_transaction_add(_mail);
+	condstore_transaction_add(_mail, FALSE);
 	cmail->super.update_flags(_mail, modify_type, flags);
 }
 
@@ -145,7 +145,7 @@ static void condstore_mail_update_keywords(struct mail *_mail,
 	struct mail_private *mail = (struct mail_private *)_mail;
 	union mail_module_context *cmail = CONDSTORE_MAIL_CONTEXT(mail);
 
-	condstore_transaction_add(_mail);
+	condstore_transaction_add(_mail, FALSE);
 	cmail->super.update_keywords(_mail, modify_type, keywords);
 }
 
@@ -154,7 +154,7 @@ static void condstore_mail_expunge(struct mail *_mail)
 	struct mail_private *mail = (struct mail_private *)_mail;
 	union mail_module_context *cmail = CONDSTORE_MAIL_CONTEXT(mail);
 
-	condstore_transaction_add(_mail);
+	condstore_transaction_add(_mail, TRUE);
 	cmail->super.expunge(_mail);
 }
 

@@ -75,6 +75,7 @@ struct condstore_change {
 	const char *fname;
 	uint8_t location;	/* CS_LOC_NEW or CS_LOC_CUR */
 	bool won;		/* made, and to be recorded */
+	bool expunge;		/* the message is expunged */
 };
 
 struct condstore_transaction {
@@ -135,9 +136,9 @@ int condstore_transaction_commit(
 	struct mailbox_transaction_context *t,
 	struct mail_transaction_commit_changes *changes_r);
 void condstore_transaction_rollback(struct mailbox_transaction_context *t);
-/* Remember that the transaction of mail changes its flags or expunges
-   it, for the commit. */
-void condstore_transaction_add(struct mail *mail);
+/* Remember that the transaction of mail changes its flags or (with
+   expunge) expunges it, for the commit. */
+void condstore_transaction_add(struct mail *mail, bool expunge);
 
 /* condstore-search.c: replace the MODSEQ arguments of args (including
    CHANGEDSINCE) by UID sets from the index, before Dovecot sees them. */

@@ -83,16 +83,23 @@ static bool condstore_change_known(struct condstore_transaction *ct,
 	return c->seq == seq;
 }
 
-void condstore_transaction_add(struct mail *mail)
+void condstore_transaction_add(struct mail *mail, bool expunge)
 {
 	struct condstore_transaction *ct =
 		CONDSTORE_TRANS_CONTEXT(mail->transaction);
 	struct condstore_change *c;
 	const char *base;
 
-	if (ct == NULL || condstore_change_known(ct, mail->seq))
+	if (ct == NULL)
 		return;
+	if (condstore_change_known(ct, mail->seq)) {
+		c = array_idx_modifiable(&ct->changes,
+					 array_count(&ct->changes) - 1);
+		c->expunge = c->expunge || expunge;
+		return;
+	}
 	c = array_append_space(&ct->changes);
+	c->expunge = expunge;
 	c->seq = mail->seq;
 	c->uid = mail->uid;
 	/* NULL when Dovecot can't name the file (gone): the commit then
@@ -215,11 +222,15 @@ static void condstore_find_files(struct condstore_mailbox *cmbox,
 }
 
 /* Step 5: record what Dovecot did to the file: by the name just found
-   (the library checks it still exists), else by looking for it. */
+   (the library checks it still exists); an expunged message that is in
+   neither directory, read after Dovecot's sync unlinked it, is gone
+   (looking for it again would read the directory once per message);
+   anything else is looked for. */
 static void condstore_commit_record(struct condstore_mailbox *cmbox,
 				    struct cs_mailbox *cbox,
 				    const struct condstore_change *c)
 {
+	struct cs_disk_state gone;
 	struct cs_error err;
 	int ret;
 
@@ -227,6 +238,12 @@ static void condstore_commit_record(struct condstore_mailbox *cmbox,
 	if (c->fname != NULL) {
 		ret = cs_maildir_reconcile_name(cbox, cmbox->dir, c->location,
 						c->fname, NULL, &err);
+	} else if (c->expunge) {
+		i_zero(&gone);
+		gone.present = FALSE;
+		gone.suffix = "";
+		ret = cs_reconcile(cbox, c->base, strlen(c->base), &gone,
+				   NULL, &err);
 	} else {
 		ret = cs_maildir_reconcile_one(cbox, cmbox->dir, c->base,
 					       NULL, &err);

@@ -229,6 +229,21 @@ class PluginModseqTest(cstest.CondstoreCase):
             self.imap.untagged_responses.pop("STATUS", [])))
         self.assertIn("HIGHESTMODSEQ %d" % new_hms, st)
         self.assert_same_as_index()
+        # several at once, and a MOVE (copy, then expunge)
+        many = sorted(self.cs_map())[:6]
+        moved = many.pop()
+        dovecot.imap_ok(self.imap.uid(
+            "STORE", ",".join(map(str, many)), "+FLAGS.SILENT (\\Deleted)"))
+        dovecot.imap_ok(self.imap.uid("EXPUNGE",
+                                      ",".join(map(str, many))))
+        dovecot.imap_ok(self.imap.uid("MOVE", str(moved), "Work"))
+        vanished = cstest.parse_vanished(
+            self.cs("vanished", "INBOX", "--since", str(new_hms)).lines)
+        self.assertEqual(vanished, set(many) | {moved})
+        self.assert_same_as_index()
+        # Dovecot numbers Work's messages when it syncs it
+        self.select("Work")
+        self.assertEqual(len(self.assert_same_as_index("Work")), 13)
         self.assert_clean()
 
     def test_append_copy_and_implicit_seen(self):
