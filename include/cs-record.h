@@ -86,7 +86,9 @@ struct cs_mailbox_rec {
 				       modseq may have been pruned */
 	uint32_t messages;	/* 32: number of "m" records */
 	uint32_t reserved2;	/* 36: 0 */
-	uint64_t uidlist_size;	/* 40: size of dovecot-uidlist last read */
+	uint64_t uidlist_size;	/* 40: reserved for the size of
+				       dovecot-uidlist last read (incremental
+				       reads); written as 0 for now */
 };
 #define CS_MAILBOX_REC_SIZE 48
 
