@@ -62,25 +62,6 @@ static void problem(struct check *ck, const char *mailbox, const char *fmt,
 	ck->set->problem(ck->set->problem_ctx, mailbox, text);
 }
 
-static uint64_t hash_base(const char *s, size_t len)
-{
-	uint64_t h = UINT64_C(14695981039346656037);
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= UINT64_C(1099511628211);
-	}
-	return h;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y ? 1 : 0;
-}
-
 /* --- the disk against the index (invariant 4) --- */
 
 static int remember_disk(struct check *ck, const char *base, size_t len)
@@ -95,7 +76,7 @@ static int remember_disk(struct check *ck, const char *base, size_t len)
 		ck->disk_hashes = h;
 		ck->disk_alloc = alloc;
 	}
-	ck->disk_hashes[ck->ndisk++] = hash_base(base, len);
+	ck->disk_hashes[ck->ndisk++] = cs_name_hash(base, len);
 	return 0;
 }
 
@@ -166,7 +147,7 @@ static int check_disk(struct check *ck)
 		}
 		closedir(dir);
 	}
-	qsort(ck->disk_hashes, ck->ndisk, sizeof(uint64_t), cmp_u64);
+	qsort(ck->disk_hashes, ck->ndisk, sizeof(uint64_t), cs_cmp_u64);
 	return 0;
 }
 
@@ -281,7 +262,7 @@ static int check_rank(struct check *ck)
 static int check_record(void *ctx, const struct cs_message *msg)
 {
 	struct check *ck = ctx;
-	uint64_t h = hash_base(msg->base, strlen(msg->base));
+	uint64_t h = cs_name_hash(msg->base, strlen(msg->base));
 	int ret;
 
 	ck->counted++;
@@ -303,7 +284,7 @@ static int check_record(void *ctx, const struct cs_message *msg)
 	}
 	if (check_uid_map(ck, msg) < 0)
 		return -1;
-	if (bsearch(&h, ck->disk_hashes, ck->ndisk, sizeof(h), cmp_u64) ==
+	if (bsearch(&h, ck->disk_hashes, ck->ndisk, sizeof(h), cs_cmp_u64) ==
 	    NULL) {
 		ck->disk_differs = true;
 		problem(ck, ck->name, "%s: in the index, but no file",

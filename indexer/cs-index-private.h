@@ -114,4 +114,9 @@ int cs_rank_counts(struct cs_mailbox *box, uint16_t **counts_r, size_t *n_r,
 		   struct cs_error *err);
 int cs_rank_drop(struct cs_mailbox *box, struct cs_error *err);
 
+/* The 64-bit hash of a base name that scans and check keep in sorted
+   arrays, and the comparison for qsort/bsearch over such arrays. */
+uint64_t cs_name_hash(const char *s, size_t len);
+int cs_cmp_u64(const void *a, const void *b);
+
 #endif

@@ -69,8 +69,9 @@ struct scan {
 	uint64_t done;
 };
 
-static uint64_t name_hash(const char *s, size_t len)
+uint64_t cs_name_hash(const char *s, size_t len)
 {
+	/* FNV-1a, 64 bits */
 	uint64_t h = UINT64_C(14695981039346656037);
 	size_t i;
 
@@ -81,7 +82,7 @@ static uint64_t name_hash(const char *s, size_t len)
 	return h;
 }
 
-static int cmp_hash(const void *a, const void *b)
+int cs_cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
@@ -104,7 +105,7 @@ static int uid_map_add(void *ctx, uint32_t uid, const char *base,
 		map->entries = e;
 		map->alloc = alloc;
 	}
-	map->entries[map->count].hash = name_hash(base, base_len);
+	map->entries[map->count].hash = cs_name_hash(base, base_len);
 	map->entries[map->count++].uid = uid;
 	return 0;
 }
@@ -112,11 +113,11 @@ static int uid_map_add(void *ctx, uint32_t uid, const char *base,
 static uint32_t uid_map_lookup(const struct uid_map *map, const char *base,
 			       size_t base_len)
 {
-	struct uid_entry key = { name_hash(base, base_len), 0 }, *e;
+	struct uid_entry key = { cs_name_hash(base, base_len), 0 }, *e;
 
 	if (map->count == 0)
 		return 0;
-	e = bsearch(&key, map->entries, map->count, sizeof(key), cmp_hash);
+	e = bsearch(&key, map->entries, map->count, sizeof(key), cs_cmp_u64);
 	return e == NULL ? 0 : e->uid;
 }
 
@@ -134,7 +135,7 @@ static int uid_map_read(struct scan *sc, struct cs_error *err)
 	sc->uids.present = ret > 0;
 	if (sc->uids.count > 0)
 		qsort(sc->uids.entries, sc->uids.count,
-		      sizeof(struct uid_entry), cmp_hash);
+		      sizeof(struct uid_entry), cs_cmp_u64);
 	return 0;
 }
 
@@ -399,7 +400,7 @@ static int sweep_collect_dir(struct sweep *sw, const char *dirpath,
 			sw->hashes = h;
 			sw->alloc = alloc;
 		}
-		sw->hashes[sw->count++] = name_hash(name.base, name.base_len);
+		sw->hashes[sw->count++] = cs_name_hash(name.base, name.base_len);
 	}
 	closedir(dir);
 	return 0;
@@ -408,11 +409,11 @@ static int sweep_collect_dir(struct sweep *sw, const char *dirpath,
 static int sweep_record(void *ctx, const struct cs_message *msg)
 {
 	struct sweep *sw = ctx;
-	uint64_t h = name_hash(msg->base, strlen(msg->base));
+	uint64_t h = cs_name_hash(msg->base, strlen(msg->base));
 	char path[PATH_MAX];
 	struct stat st;
 
-	if (bsearch(&h, sw->hashes, sw->count, sizeof(h), cmp_hash) != NULL)
+	if (bsearch(&h, sw->hashes, sw->count, sizeof(h), cs_cmp_u64) != NULL)
 		return 0;
 	/* not seen by readdir: confirm with its recorded name */
 	if (cs_path_fmt(path, sizeof(path), "%s/%s/%s%s", sw->sc->path,
@@ -469,7 +470,7 @@ static int sweep_once(struct scan *sc, struct sweep *sw, bool *stable_r,
 				      cs_index_separator(sc->index), err) < 0)
 			return -1;
 	}
-	qsort(sw->hashes, sw->count, sizeof(uint64_t), cmp_hash);
+	qsort(sw->hashes, sw->count, sizeof(uint64_t), cs_cmp_u64);
 	if (cs_messages_iterate(sc->box, sweep_record, sw, err) < 0) {
 		if (err != NULL && err->code == CS_OK)
 			cs_error_set(err, CS_ERR_IO, "out of memory");
