@@ -10,13 +10,21 @@
  *  "H"                                   struct cs_header_rec
  *  "M" name                              struct cs_mailbox_rec  (name: UTF-8
  *                                        mailbox name, "INBOX", "A.B"; no NUL)
+ *  "L"                                   the names of all "M" records, each
+ *                                        followed by a NUL
  *  "m" id[4] base                        struct cs_msg_rec + suffix
  *  "u" id[4] uid[4]                      base name of the message with uid
  *  "c" id[4] modseq[8]                   change-log entry (cs_change_rec)
  *  "t" id[4] uid[4]                      tombstone: modseq[8] LE of expunge
- *  "j" id[4] modseq[8]                   counter jump: the modseq[8] LE from
- *                                        which the counter jumped to
- *                                        "modseq" (seeding, see cs-index.h)
+ *  "j" id[4]                             counter jumps: pairs of seed[8] LE,
+ *                                        from[8] LE: the counter went from
+ *                                        "from" straight to "seed" (seeding,
+ *                                        see cs-index.h)
+ *  "b" id[4] chunk[4]                    bitmap of the UIDs chunk*4096 ..
+ *                                        chunk*4096+4095 present (512 bytes,
+ *                                        bit i of byte j is UID j*8+i)
+ *  "B" id[4]                             UIDs per chunk: count[2] LE each
+ *                                        (message sequence numbers)
  *  "D"                                   struct cs_daemon_rec (watch daemon)
  *
  * Invariants (checked by cs_check, see cs-check.h):
@@ -38,11 +46,14 @@
 
 #define CS_KEY_HEADER	'H'
 #define CS_KEY_MAILBOX	'M'
+#define CS_KEY_MAILBOX_LIST 'L'
 #define CS_KEY_MESSAGE	'm'
 #define CS_KEY_UID	'u'
 #define CS_KEY_CHANGE	'c'
 #define CS_KEY_TOMB	't'
 #define CS_KEY_JUMP	'j'
+#define CS_KEY_RANK_MAP	'b'
+#define CS_KEY_RANK_SUM	'B'
 #define CS_KEY_DAEMON	'D'
 
 /* "H": one per tdb.  Size 32. */

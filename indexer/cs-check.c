@@ -40,6 +40,8 @@ struct check {
 	uint64_t hwm;
 	bool disk_differs, log_damaged;
 	uint32_t counted;
+	uint32_t *chunk_counts;		/* UIDs per chunk of 4096, counted */
+	size_t nchunks;
 };
 
 static void problem(struct check *ck, const char *mailbox, const char *fmt,
@@ -233,6 +235,49 @@ static int check_uid_map(struct check *ck, const struct cs_message *msg)
 	return 0;
 }
 
+static int count_chunk(struct check *ck, uint32_t uid)
+{
+	size_t chunk = uid / 4096;
+
+	if (chunk >= ck->nchunks) {
+		uint32_t *c = realloc(ck->chunk_counts,
+				      (chunk + 1) * sizeof(*c));
+
+		if (c == NULL)
+			return cs_error_set(ck->err, CS_ERR_IO,
+					    "out of memory");
+		memset(c + ck->nchunks, 0,
+		       (chunk + 1 - ck->nchunks) * sizeof(*c));
+		ck->chunk_counts = c;
+		ck->nchunks = chunk + 1;
+	}
+	ck->chunk_counts[chunk]++;
+	return 0;
+}
+
+/* The sequence-number summary must count the UIDs of the records. */
+static int check_rank(struct check *ck)
+{
+	uint16_t *counts;
+	size_t n, i;
+
+	if (cs_rank_counts(ck->box, &counts, &n, ck->err) < 0)
+		return -1;
+	for (i = 0; i < n || i < ck->nchunks; i++) {
+		uint32_t have = i < n ? counts[i] : 0;
+		uint32_t want = i < ck->nchunks ? ck->chunk_counts[i] : 0;
+
+		if (have != want) {
+			ck->log_damaged = true;
+			problem(ck, ck->name, "sequence summary: %u UIDs in "
+				"chunk %zu, %u messages", have, i, want);
+			break;
+		}
+	}
+	free(counts);
+	return 0;
+}
+
 static int check_record(void *ctx, const struct cs_message *msg)
 {
 	struct check *ck = ctx;
@@ -240,6 +285,8 @@ static int check_record(void *ctx, const struct cs_message *msg)
 	int ret;
 
 	ck->counted++;
+	if (msg->rec.uid != 0 && count_chunk(ck, msg->rec.uid) < 0)
+		return -1;
 	check_modseq(ck, msg->base, msg->rec.modseq);
 	if (msg->rec.prev_modseq >= msg->rec.modseq && msg->rec.modseq != 0)
 		problem(ck, ck->name, "%s: previous modseq %" PRIu64
@@ -389,6 +436,8 @@ static int repair_record(void *ctx, const struct cs_message *msg)
 	ck->counted++;
 	if (msg->rec.uid == 0)
 		return 0;
+	if (cs_rank_set(ck->box, msg->rec.uid, true, ck->err) < 0)
+		return -1;
 	return cs_db_store(ck->index, key,
 			   cs_key_uid(key, ck->box->rec.id, msg->rec.uid),
 			   msg->base, len, ck->err);
@@ -421,6 +470,7 @@ static int repair_log(struct check *ck)
 	ck->counted = 0;
 	if (cs_db_traverse_prefix(ck->index, prefix, sizeof(prefix),
 				  drop_stale_change, ck, ck->err) < 0 ||
+	    cs_rank_drop(ck->box, ck->err) < 0 ||
 	    cs_messages_iterate(ck->box, repair_record, ck, ck->err) < 0)
 		goto fail;
 	ck->box->rec.messages = ck->counted;
@@ -453,6 +503,7 @@ static int check_mailbox(struct check *ck, const char *name)
 	ck->name = name;
 	ck->disk_differs = ck->log_damaged = false;
 	ck->counted = 0;
+	ck->nchunks = 0;
 	if (cs_mailbox_path(ck->index->root, name, ck->path, sizeof(ck->path),
 			    ck->err) < 0)
 		return -1;
@@ -488,6 +539,8 @@ static int check_mailbox(struct check *ck, const char *name)
 					    check_change, ck, ck->err) < 0 ?
 			-1 : 0;
 	}
+	if (ret == 0)
+		ret = check_rank(ck);
 	if (ret == 0 && ck->counted != ck->box->rec.messages) {
 		ck->log_damaged = true;
 		problem(ck, name, "message count %u in the record, %u records",
@@ -578,5 +631,6 @@ int cs_check(struct cs_index *index, const char *name,
 		}
 	}
 	free(ck.disk_hashes);
+	free(ck.chunk_counts);
 	return ret < 0 ? -1 : ck.problems;
 }

@@ -10,6 +10,16 @@
 
 #include "cs-index.h"
 
+/* The sequence-number summary and the chunk last touched (cs-rank.c). */
+struct cs_rank_cache {
+	uint16_t *counts;		/* UIDs per chunk of 4096 */
+	size_t nchunks;
+	bool loaded, dirty;
+	uint32_t chunk;			/* chunk whose bitmap is in bits */
+	uint8_t bits[512];
+	bool bits_valid, bits_dirty;
+};
+
 struct cs_mailbox {
 	struct cs_index *index;
 	struct cs_mailbox *prev, *next;	/* the index's open handles */
@@ -17,10 +27,7 @@ struct cs_mailbox {
 	struct cs_mailbox_rec rec;
 	bool dirty;			/* rec changed in this transaction */
 	bool gone;			/* deleted by someone else */
-	/* sorted UIDs for cs_message_seq, built on demand */
-	uint32_t *seq_uids;
-	size_t seq_count;
-	uint64_t seq_modseq;		/* highestmodseq they were built at */
+	struct cs_rank_cache rank;	/* cs-rank.c, inside a transaction */
 };
 
 struct cs_index {
@@ -52,6 +59,10 @@ int cs_db_fetch(struct cs_index *index, const uint8_t *key, size_t key_len,
 		uint8_t **data_r, size_t *size_r, struct cs_error *err);
 int cs_db_store(struct cs_index *index, const uint8_t *key, size_t key_len,
 		const void *data, size_t size, struct cs_error *err);
+/* insert: for keys expected to be new (cheaper than a replace, which
+   looks the key up twice); replaces if the key exists after all */
+int cs_db_insert(struct cs_index *index, const uint8_t *key, size_t key_len,
+		 const void *data, size_t size, struct cs_error *err);
 /* delete: a missing key is not an error */
 int cs_db_delete(struct cs_index *index, const uint8_t *key, size_t key_len,
 		 struct cs_error *err);
@@ -87,6 +98,17 @@ int cs_ceiling_raise(struct cs_index *index, uint64_t modseq,
 		     struct cs_error *err);
 
 
-void cs_mailbox_seq_invalidate(struct cs_mailbox *box);
+/* Sequence numbers (cs-rank.c): mark uid present or absent (in a txn),
+   write the cached summary and chunk (at commit), forget the cache (at
+   rollback and close). */
+int cs_rank_set(struct cs_mailbox *box, uint32_t uid, bool present,
+		struct cs_error *err);
+int cs_rank_flush(struct cs_mailbox *box, struct cs_error *err);
+void cs_rank_reset(struct cs_mailbox *box);
+/* The stored summary (UIDs per chunk), for check; and dropping every rank
+   record of box (in a txn), for repair. */
+int cs_rank_counts(struct cs_mailbox *box, uint16_t **counts_r, size_t *n_r,
+		   struct cs_error *err);
+int cs_rank_drop(struct cs_mailbox *box, struct cs_error *err);
 
 #endif

@@ -169,6 +169,20 @@ int cs_db_store(struct cs_index *index, const uint8_t *key, size_t key_len,
 	return 0;
 }
 
+int cs_db_insert(struct cs_index *index, const uint8_t *key, size_t key_len,
+		 const void *data, size_t size, struct cs_error *err)
+{
+	TDB_DATA k = { (unsigned char *)key, key_len };
+	TDB_DATA d = { (unsigned char *)data, size };
+
+	if (tdb_store(index->tdb, k, d, TDB_INSERT) == 0)
+		return 0;
+	if (tdb_error(index->tdb) != TDB_ERR_EXISTS)
+		return cs_db_error(index, "store", err);
+	/* a leftover the caller did not expect: replace it */
+	return cs_db_store(index, key, key_len, data, size, err);
+}
+
 int cs_db_delete(struct cs_index *index, const uint8_t *key, size_t key_len,
 		 struct cs_error *err)
 {
@@ -361,8 +375,11 @@ static int index_tdb_open(struct cs_index *index, unsigned int hash_size,
 {
 	struct tdb_logging_context log = { cs_tdb_log, index };
 	int tdb_flags = TDB_DISALLOW_NESTING | TDB_INCOMPATIBLE_HASH;
-	int open_flags = index->readonly ? O_RDONLY :
-		(O_RDWR | O_CREAT);
+	/* readers open read-write too: a tdb opened O_RDONLY takes no locks,
+	   so it could read a transaction half-committed by a writer, and it
+	   can't run the recovery a writer killed mid-commit leaves behind.
+	   O_RDONLY only where writing is not allowed at all. */
+	int open_flags = index->readonly ? O_RDWR : (O_RDWR | O_CREAT);
 	struct stat st;
 
 	if (index->nosync)
@@ -380,6 +397,11 @@ static int index_tdb_open(struct cs_index *index, unsigned int hash_size,
 				 CS_DEFAULT_HASH_SIZE, tdb_flags,
 				 open_flags | O_NOFOLLOW | O_CLOEXEC, 0600,
 				 &log, NULL);
+	if (index->tdb == NULL && index->readonly &&
+	    (errno == EACCES || errno == EROFS))
+		index->tdb = tdb_open_ex(index->db_path, 0, tdb_flags,
+					 O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
+					 0600, &log, NULL);
 	if (index->tdb == NULL) {
 		if (errno == ENOENT && index->readonly)
 			return cs_error_set(err, CS_ERR_NOTFOUND,
@@ -605,6 +627,9 @@ static int write_dirty(struct cs_index *index, struct cs_error *err)
 	struct cs_mailbox *box;
 
 	for (box = index->boxes; box != NULL; box = box->next) {
+		if (!box->gone && cs_rank_flush(box, err) < 0)
+			return -1;
+		cs_rank_reset(box);
 		if (!box->dirty || box->gone)
 			continue;
 		cs_mailbox_rec_encode(&box->rec, buf);
@@ -646,7 +671,7 @@ void cs_index_rollback(struct cs_index *index)
 	tdb_transaction_cancel(index->tdb);
 	for (box = index->boxes; box != NULL; box = box->next) {
 		box->dirty = false;
-		cs_mailbox_seq_invalidate(box);
+		cs_rank_reset(box);
 	}
 	(void)refresh_all(index, NULL);
 }

@@ -44,6 +44,11 @@ static int mailbox_write(struct cs_index *index, const char *name,
 			   sizeof(buf), err);
 }
 
+static int names_add(struct cs_index *index, const char *name,
+		     struct cs_error *err);
+static int names_remove(struct cs_index *index, const char *name,
+			struct cs_error *err);
+
 /* Raise the ceiling (and the hwm file, durably first) so that modseq is
    below it. */
 int cs_ceiling_raise(struct cs_index *index, uint64_t modseq,
@@ -180,6 +185,8 @@ static int mailbox_create(struct cs_mailbox *box, uint8_t uid_source,
 	if (cs_mailbox_raise(box, seed, err) < 0)
 		return -1;
 	box->dirty = false;
+	if (names_add(index, box->name, err) < 0)
+		return -1;
 	return mailbox_write(index, box->name, &box->rec, err);
 }
 
@@ -206,13 +213,6 @@ int cs_mailbox_open(struct cs_index *index, const char *name, bool create,
 	return 1;
 }
 
-void cs_mailbox_seq_invalidate(struct cs_mailbox *box)
-{
-	free(box->seq_uids);
-	box->seq_uids = NULL;
-	box->seq_count = 0;
-}
-
 void cs_mailbox_close(struct cs_mailbox **_box)
 {
 	struct cs_mailbox *box = *_box;
@@ -228,7 +228,7 @@ void cs_mailbox_close(struct cs_mailbox **_box)
 		if (box->next != NULL)
 			box->next->prev = box->prev;
 	}
-	cs_mailbox_seq_invalidate(box);
+	cs_rank_reset(box);
 	free(box->name);
 	free(box);
 }
@@ -344,7 +344,8 @@ int cs_mailbox_delete(struct cs_index *index, const char *name,
 		      struct cs_error *err)
 {
 	static const char tags[] = { CS_KEY_MESSAGE, CS_KEY_UID, CS_KEY_CHANGE,
-				     CS_KEY_TOMB, CS_KEY_JUMP };
+				     CS_KEY_TOMB, CS_KEY_JUMP, CS_KEY_RANK_MAP,
+				     CS_KEY_RANK_SUM };
 	struct cs_mailbox_rec rec;
 	uint8_t key[CS_KEY_MAX];
 	struct cs_mailbox *box;
@@ -366,7 +367,8 @@ int cs_mailbox_delete(struct cs_index *index, const char *name,
 		if (ret < 0)
 			return -1;
 	}
-	if (cs_db_delete(index, key, cs_key_mailbox(key, name), err) < 0)
+	if (cs_db_delete(index, key, cs_key_mailbox(key, name), err) < 0 ||
+	    names_remove(index, name, err) < 0)
 		return -1;
 	for (box = index->boxes; box != NULL; box = box->next) {
 		if (strcmp(box->name, name) == 0) {
@@ -395,41 +397,115 @@ int cs_mailbox_rename(struct cs_index *index, const char *old_name,
 	if (ret > 0 && cs_mailbox_delete(index, new_name, err) < 0)
 		return -1;
 	if (mailbox_write(index, new_name, &rec, err) < 0 ||
-	    cs_db_delete(index, key, cs_key_mailbox(key, old_name), err) < 0)
+	    cs_db_delete(index, key, cs_key_mailbox(key, old_name), err) < 0 ||
+	    names_remove(index, old_name, err) < 0 ||
+	    names_add(index, new_name, err) < 0)
 		return -1;
 	return 1;
 }
 
-struct list_ctx {
-	cs_mailbox_cb *cb;
-	void *ctx;
-	const char *db_path;
-	struct cs_error *err;
-};
+/* --- the list of mailbox names ("L": NUL-terminated names) --- */
 
-static int list_cb(void *ctx, const uint8_t *key, size_t key_len,
-		   const uint8_t *data, size_t size)
+static int names_read(struct cs_index *index, uint8_t **data_r, size_t *size_r,
+		      struct cs_error *err)
 {
-	struct list_ctx *lc = ctx;
-	struct cs_mailbox_rec rec;
-	char name[CS_KEY_MAX + 1];
+	uint8_t key[1] = { CS_KEY_MAILBOX_LIST };
+	int ret;
 
-	if (cs_mailbox_rec_decode(data, size, &rec) < 0)
-		return cs_error_set(lc->err, CS_ERR_CORRUPT,
-				    "%s: a mailbox record is damaged",
-				    lc->db_path);
-	memcpy(name, key + 1, key_len - 1);
-	name[key_len - 1] = '\0';
-	return lc->cb(lc->ctx, name, &rec);
+	*data_r = NULL;
+	*size_r = 0;
+	ret = cs_db_fetch(index, key, 1, data_r, size_r, err);
+	if (ret > 0 && *size_r > 0 && (*data_r)[*size_r - 1] != '\0') {
+		free(*data_r);
+		*data_r = NULL;
+		return cs_error_set(err, CS_ERR_CORRUPT,
+			"%s: mailbox list damaged; rebuild the index with "
+			"'condstore reindex --rebuild'", index->db_path);
+	}
+	return ret;
+}
+
+/* Offset of name in the list, or -1. */
+static ssize_t names_find(const uint8_t *data, size_t size, const char *name)
+{
+	size_t pos = 0, len = strlen(name) + 1;
+
+	while (pos < size) {
+		size_t n = strlen((const char *)data + pos) + 1;
+
+		if (n == len && memcmp(data + pos, name, len) == 0)
+			return (ssize_t)pos;
+		pos += n;
+	}
+	return -1;
+}
+
+static int names_add(struct cs_index *index, const char *name,
+		     struct cs_error *err)
+{
+	uint8_t key[1] = { CS_KEY_MAILBOX_LIST }, *data, *buf;
+	size_t size, len = strlen(name) + 1;
+	int ret;
+
+	if (names_read(index, &data, &size, err) < 0)
+		return -1;
+	if (names_find(data, size, name) >= 0) {
+		free(data);
+		return 0;
+	}
+	buf = malloc(size + len);
+	if (buf == NULL) {
+		free(data);
+		return cs_error_set(err, CS_ERR_IO, "out of memory");
+	}
+	if (size > 0)
+		memcpy(buf, data, size);
+	memcpy(buf + size, name, len);
+	ret = cs_db_store(index, key, 1, buf, size + len, err);
+	free(buf);
+	free(data);
+	return ret;
+}
+
+static int names_remove(struct cs_index *index, const char *name,
+			struct cs_error *err)
+{
+	uint8_t key[1] = { CS_KEY_MAILBOX_LIST }, *data;
+	size_t size, len = strlen(name) + 1;
+	ssize_t pos;
+	int ret = 0;
+
+	if (names_read(index, &data, &size, err) < 0)
+		return -1;
+	pos = names_find(data, size, name);
+	if (pos >= 0) {
+		memmove(data + pos, data + pos + len, size - (size_t)pos - len);
+		ret = cs_db_store(index, key, 1, data, size - len, err);
+	}
+	free(data);
+	return ret;
 }
 
 int cs_mailbox_list(struct cs_index *index, cs_mailbox_cb *cb, void *ctx,
 		    struct cs_error *err)
 {
-	struct list_ctx lc = { cb, ctx, index->db_path, err };
-	uint8_t prefix[1] = { CS_KEY_MAILBOX };
+	struct cs_mailbox_rec rec;
+	uint8_t *data;
+	size_t size, pos;
+	int ret;
 
-	return cs_db_traverse_prefix(index, prefix, 1, list_cb, &lc, err);
+	if (names_read(index, &data, &size, err) < 0)
+		return -1;
+	for (pos = 0, ret = 0; pos < size && ret == 0;
+	     pos += strlen((const char *)data + pos) + 1) {
+		const char *name = (const char *)data + pos;
+
+		ret = mailbox_read(index, name, &rec, err);
+		if (ret > 0)
+			ret = cb(ctx, name, &rec);
+	}
+	free(data);
+	return ret;
 }
 
 /* Rewrite every message record of box with uid 0. */
@@ -498,8 +574,15 @@ int cs_mailbox_set_uid_source(struct cs_mailbox *box, uint8_t uid_source,
 		return -1;
 	ret = collect_keys(box->index, CS_KEY_UID, box->rec.id, &kl, err);
 	if (ret == 0)
+		ret = collect_keys(box->index, CS_KEY_RANK_MAP, box->rec.id,
+				   &kl, err);
+	if (ret == 0)
+		ret = collect_keys(box->index, CS_KEY_RANK_SUM, box->rec.id,
+				   &kl, err);
+	if (ret == 0)
 		ret = delete_keys(box->index, &kl, err);
 	key_list_free(&kl);
+	cs_rank_reset(box);
 	if (ret < 0 || clear_message_uids(box, err) < 0 ||
 	    drop_tombstones(box, err) < 0)
 		return -1;
@@ -508,6 +591,5 @@ int cs_mailbox_set_uid_source(struct cs_mailbox *box, uint8_t uid_source,
 	box->rec.uidvalidity = uidvalidity;
 	box->rec.uidnext = uidnext != 0 ? uidnext : 1;
 	box->dirty = true;
-	cs_mailbox_seq_invalidate(box);
 	return 0;
 }

@@ -95,13 +95,14 @@ static int next_modseq(struct cs_mailbox *box, uint64_t *modseq_r,
 	return 0;
 }
 
+/* Store the record; fresh: the key is known not to exist yet. */
 static int msg_store(struct cs_mailbox *box, const struct cs_message *msg,
-		     struct cs_error *err)
+		     bool fresh, struct cs_error *err)
 {
 	uint8_t key[CS_KEY_MAX], buf[CS_MSG_REC_FIXED_SIZE + CS_SUFFIX_MAX];
 
 	cs_msg_rec_encode(&msg->rec, msg->suffix, buf);
-	return cs_db_store(box->index, key,
+	return (fresh ? cs_db_insert : cs_db_store)(box->index, key,
 			   cs_key_msg(key, box->rec.id, msg->base,
 				      strlen(msg->base)),
 			   buf, CS_MSG_REC_FIXED_SIZE + msg->rec.suffix_len,
@@ -117,9 +118,10 @@ static int change_store_msg(struct cs_mailbox *box, uint64_t modseq,
 
 	buf[0] = CS_CHANGE_MESSAGE;
 	memcpy(buf + 1, base, len);
-	return cs_db_store(box->index, key,
-			   cs_key_change(key, box->rec.id, modseq), buf,
-			   1 + len, err);
+	/* a modseq is issued once: its entry is always new */
+	return cs_db_insert(box->index, key,
+			    cs_key_change(key, box->rec.id, modseq), buf,
+			    1 + len, err);
 }
 
 static int change_delete(struct cs_mailbox *box, uint64_t modseq,
@@ -142,9 +144,10 @@ static int uid_map_store(struct cs_mailbox *box, uint32_t uid,
 		box->rec.uidnext = uid + 1;
 		box->dirty = true;
 	}
-	cs_mailbox_seq_invalidate(box);
-	return cs_db_store(box->index, key, cs_key_uid(key, box->rec.id, uid),
-			   base, strlen(base), err);
+	if (cs_rank_set(box, uid, true, err) < 0)
+		return -1;
+	return cs_db_insert(box->index, key, cs_key_uid(key, box->rec.id, uid),
+			    base, strlen(base), err);
 }
 
 static int uid_map_delete(struct cs_mailbox *box, uint32_t uid,
@@ -154,7 +157,8 @@ static int uid_map_delete(struct cs_mailbox *box, uint32_t uid,
 
 	if (uid == 0)
 		return 0;
-	cs_mailbox_seq_invalidate(box);
+	if (cs_rank_set(box, uid, false, err) < 0)
+		return -1;
 	return cs_db_delete(box->index, key, cs_key_uid(key, box->rec.id, uid),
 			    err);
 }
@@ -194,7 +198,7 @@ static int reconcile_new(struct cs_mailbox *box, const char *base,
 	    (msg->rec.uid != 0 &&
 	     uid_map_store(box, msg->rec.uid, msg->base, err) < 0) ||
 	    change_store_msg(box, msg->rec.modseq, msg->base, err) < 0 ||
-	    msg_store(box, msg, err) < 0)
+	    msg_store(box, msg, true, err) < 0)
 		return -1;
 	box->rec.messages++;
 	box->dirty = true;
@@ -267,7 +271,7 @@ static int reconcile_existing(struct cs_mailbox *box,
 		msg->rec.flags = disk->flags;
 		changed = true;
 	}
-	if (changed && msg_store(box, msg, err) < 0)
+	if (changed && msg_store(box, msg, false, err) < 0)
 		return -1;
 	return flags_changed ? 1 : 0;
 }

@@ -179,9 +179,11 @@ static int disk_state_from_name(struct scan *sc, const char *filename,
 	return 0;
 }
 
-static void count_result(struct scan *sc, int ret, bool existed)
+/* A new message is the only change without a previous modseq. */
+static void count_result(struct scan *sc, int ret,
+			 const struct cs_message *msg)
 {
-	if (ret > 0 && existed)
+	if (ret > 0 && msg->rec.prev_modseq != 0)
 		sc->stats->changed++;
 	else if (ret > 0)
 		sc->stats->arrived++;
@@ -204,22 +206,15 @@ static int flush_pending(struct scan *sc, struct cs_error *err)
 	if (scan_open_box(sc, err) < 0)
 		goto fail;
 	for (i = 0; i < sc->npending; i++) {
-		bool existed;
-
 		if (disk_state_from_name(sc, sc->pending[i].name,
 					 sc->pending[i].location, &name,
 					 &disk) < 0)
 			continue;
-		ret = cs_message_lookup(sc->box, name.base, name.base_len,
-					&msg, err);
-		if (ret < 0)
-			goto fail;
-		existed = ret > 0;
 		ret = cs_reconcile(sc->box, name.base, name.base_len, &disk,
 				   &msg, err);
 		if (ret < 0)
 			goto fail;
-		count_result(sc, ret, existed);
+		count_result(sc, ret, &msg);
 	}
 	sc->npending = 0;
 	return cs_index_commit(sc->index, err);
@@ -385,6 +380,10 @@ static int sweep_collect_dir(struct sweep *sw, const char *dirpath,
 		return errno == ENOENT ? 0 :
 			cs_error_sys(err, "opendir(%s)", dirpath);
 	while ((d = readdir(dir)) != NULL) {
+		/* a symlink or directory is no message, even under the name
+		   of one that was */
+		if (d->d_type != DT_REG && d->d_type != DT_UNKNOWN)
+			continue;
 		if (cs_name_parse(d->d_name, sep, &name, NULL) < 0)
 			continue;
 		if (sw->count == sw->alloc) {
@@ -417,7 +416,8 @@ static int sweep_record(void *ctx, const struct cs_message *msg)
 	/* not seen by readdir: confirm with its recorded name */
 	if (cs_path_fmt(path, sizeof(path), "%s/%s/%s%s", sw->sc->path,
 			loc_dirs[msg->rec.location], msg->base,
-			msg->suffix) == 0 && lstat(path, &st) == 0)
+			msg->suffix) == 0 && lstat(path, &st) == 0 &&
+	    S_ISREG(st.st_mode))
 		return 0;
 	if (sw->nmissing == sw->missing_alloc) {
 		size_t alloc = sw->missing_alloc == 0 ? 64 :

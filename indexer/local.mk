@@ -17,6 +17,7 @@ libcondstore_la_SOURCES = \
 	indexer/cs-hwm.c \
 	indexer/cs-hwm.h \
 	indexer/cs-changes.c \
+	indexer/cs-rank.c \
 	indexer/cs-mailbox-name.c \
 	indexer/cs-uidlist.c \
 	indexer/cs-scan.c \

@@ -411,6 +411,53 @@ static void test_mailbox_rename_delete(void)
 	unit_remove_tree(root);
 }
 
+static void test_sequence_numbers(void)
+{
+	static const uint32_t uids[] = { 1, 2, 4095, 4096, 5000, 9000, 70000 };
+	char root[4096], base[32];
+	struct cs_index *index;
+	struct cs_mailbox *box;
+	struct cs_disk_state d;
+	struct cs_message msg;
+	uint32_t seq;
+	size_t i;
+
+	unit_make_root(root, sizeof(root));
+	index = unit_open(root);
+	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	box = open_box(index, "INBOX");
+	CU_ASSERT_OK(cs_mailbox_set_uid_source(box, CS_UIDSRC_DOVECOT, 1, 1,
+					       NULL));
+	for (i = 0; i < sizeof(uids) / sizeof(uids[0]); i++) {
+		snprintf(base, sizeof(base), "m%u", uids[i]);
+		d = disk_state(":2,S", CS_LOC_CUR, uids[i]);
+		CU_ASSERT_EQUAL(reconcile(box, base, &d, NULL), 1);
+	}
+	/* inside the transaction too */
+	CU_ASSERT_EQUAL(cs_message_seq(box, 9000, &seq, NULL), 1);
+	CU_ASSERT_EQUAL(seq, 6);
+	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	for (i = 0; i < sizeof(uids) / sizeof(uids[0]); i++) {
+		CU_ASSERT_EQUAL(cs_message_seq(box, uids[i], &seq, NULL), 1);
+		CU_ASSERT_EQUAL(seq, i + 1);
+	}
+	CU_ASSERT_EQUAL(cs_message_seq(box, 3, &seq, NULL), 0);
+	CU_ASSERT_EQUAL(cs_message_seq(box, 100000, &seq, NULL), 0);
+	/* an expunge renumbers what follows */
+	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	d.present = false;
+	CU_ASSERT_EQUAL(reconcile(box, "m4096", &d, &msg), 1);
+	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	CU_ASSERT_EQUAL(cs_message_seq(box, 4096, &seq, NULL), 0);
+	CU_ASSERT_EQUAL(cs_message_seq(box, 70000, &seq, NULL), 1);
+	CU_ASSERT_EQUAL(seq, 6);
+	CU_ASSERT_EQUAL(cs_message_seq(box, 4095, &seq, NULL), 1);
+	CU_ASSERT_EQUAL(seq, 3);
+	cs_mailbox_close(&box);
+	cs_index_close(&index);
+	unit_remove_tree(root);
+}
+
 void suite_index_register(void)
 {
 	CU_pSuite s = CU_add_suite("index", NULL, NULL);
@@ -423,6 +470,7 @@ void suite_index_register(void)
 	CU_add_test(s, "truncated tdb", test_damaged_tdb);
 	CU_add_test(s, "Dovecot UIDs and sequence numbers",
 		    test_uid_source_and_seq);
+	CU_add_test(s, "sequence numbers", test_sequence_numbers);
 	CU_add_test(s, "mailbox rename and delete",
 		    test_mailbox_rename_delete);
 }

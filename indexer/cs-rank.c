@@ -1,0 +1,272 @@
+/*
+ * cs-rank.c - message sequence numbers without reading the whole mailbox.
+ *
+ * IMAP numbers messages 1..N in UID order, so a FETCH response for UID u
+ * needs the number of UIDs below u.  Per mailbox the index keeps a bitmap
+ * of present UIDs in chunks of 4096 ("b" records, 512 bytes) and a summary
+ * with the number of UIDs in each chunk ("B", one 16-bit count per
+ * chunk).  A rank is the sum of the counts before u's chunk plus a
+ * popcount inside it: two lookups and at most (UIDNEXT / 4096) additions,
+ * about 250 for a million messages.
+ *
+ * Inside a transaction the summary and the chunk last touched are cached
+ * in the mailbox handle and written at commit, so a bulk reindex that
+ * assigns UIDs in order writes each chunk once, not once per message.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cs-index-private.h"
+
+#define CHUNK_BITS 4096
+#define CHUNK_BYTES (CHUNK_BITS / 8)
+
+static size_t key_sum(uint8_t *buf, uint32_t id)
+{
+	buf[0] = CS_KEY_RANK_SUM;
+	cs_put_be32(buf + 1, id);
+	return 5;
+}
+
+static size_t key_chunk(uint8_t *buf, uint32_t id, uint32_t chunk)
+{
+	buf[0] = CS_KEY_RANK_MAP;
+	cs_put_be32(buf + 1, id);
+	cs_put_be32(buf + 5, chunk);
+	return 9;
+}
+
+void cs_rank_reset(struct cs_mailbox *box)
+{
+	free(box->rank.counts);
+	memset(&box->rank, 0, sizeof(box->rank));
+}
+
+/* Read the summary into counts (malloc'ed, *n_r entries). */
+static int sum_read(struct cs_mailbox *box, uint16_t **counts_r, size_t *n_r,
+		    struct cs_error *err)
+{
+	uint8_t key[CS_KEY_MAX], *data;
+	size_t size, i;
+	int ret;
+
+	*counts_r = NULL;
+	*n_r = 0;
+	ret = cs_db_fetch(box->index, key, key_sum(key, box->rec.id), &data,
+			  &size, err);
+	if (ret <= 0)
+		return ret;
+	if (size % 2 != 0) {
+		free(data);
+		return cs_error_set(err, CS_ERR_CORRUPT,
+			"%s: sequence summary of %s damaged; run "
+			"'condstore check --repair'", box->index->db_path,
+			box->name);
+	}
+	*counts_r = calloc(size / 2 + 1, sizeof(uint16_t));
+	if (*counts_r == NULL) {
+		free(data);
+		return cs_error_set(err, CS_ERR_IO, "out of memory");
+	}
+	for (i = 0; i < size / 2; i++)
+		(*counts_r)[i] = (uint16_t)(data[2 * i] | (data[2 * i + 1] << 8));
+	*n_r = size / 2;
+	free(data);
+	return 1;
+}
+
+static int chunk_read(struct cs_mailbox *box, uint32_t chunk,
+		      uint8_t bits[CHUNK_BYTES], struct cs_error *err)
+{
+	uint8_t key[CS_KEY_MAX], *data;
+	size_t size;
+	int ret;
+
+	memset(bits, 0, CHUNK_BYTES);
+	ret = cs_db_fetch(box->index, key, key_chunk(key, box->rec.id, chunk),
+			  &data, &size, err);
+	if (ret <= 0)
+		return ret;
+	if (size == CHUNK_BYTES)
+		memcpy(bits, data, CHUNK_BYTES);
+	free(data);
+	return 1;
+}
+
+static int chunk_flush(struct cs_mailbox *box, struct cs_error *err)
+{
+	struct cs_rank_cache *rc = &box->rank;
+	uint8_t key[CS_KEY_MAX];
+
+	if (!rc->bits_dirty)
+		return 0;
+	rc->bits_dirty = false;
+	return cs_db_store(box->index, key,
+			   key_chunk(key, box->rec.id, rc->chunk), rc->bits,
+			   CHUNK_BYTES, err);
+}
+
+int cs_rank_flush(struct cs_mailbox *box, struct cs_error *err)
+{
+	struct cs_rank_cache *rc = &box->rank;
+	uint8_t key[CS_KEY_MAX], *buf;
+	size_t i;
+	int ret;
+
+	if (chunk_flush(box, err) < 0)
+		return -1;
+	if (!rc->dirty)
+		return 0;
+	buf = malloc(rc->nchunks * 2 + 1);
+	if (buf == NULL)
+		return cs_error_set(err, CS_ERR_IO, "out of memory");
+	for (i = 0; i < rc->nchunks; i++) {
+		buf[2 * i] = (uint8_t)rc->counts[i];
+		buf[2 * i + 1] = (uint8_t)(rc->counts[i] >> 8);
+	}
+	ret = cs_db_store(box->index, key, key_sum(key, box->rec.id), buf,
+			  rc->nchunks * 2, err);
+	free(buf);
+	rc->dirty = false;
+	return ret;
+}
+
+static int rank_load(struct cs_mailbox *box, struct cs_error *err)
+{
+	struct cs_rank_cache *rc = &box->rank;
+
+	if (rc->loaded)
+		return 0;
+	if (sum_read(box, &rc->counts, &rc->nchunks, err) < 0)
+		return -1;
+	rc->loaded = true;
+	return 0;
+}
+
+static int rank_grow(struct cs_rank_cache *rc, size_t nchunks,
+		     struct cs_error *err)
+{
+	uint16_t *counts;
+
+	if (nchunks <= rc->nchunks)
+		return 0;
+	counts = realloc(rc->counts, nchunks * sizeof(*counts));
+	if (counts == NULL)
+		return cs_error_set(err, CS_ERR_IO, "out of memory");
+	memset(counts + rc->nchunks, 0,
+	       (nchunks - rc->nchunks) * sizeof(*counts));
+	rc->counts = counts;
+	rc->nchunks = nchunks;
+	return 0;
+}
+
+int cs_rank_set(struct cs_mailbox *box, uint32_t uid, bool present,
+		struct cs_error *err)
+{
+	struct cs_rank_cache *rc = &box->rank;
+	uint32_t chunk = uid / CHUNK_BITS, bit = uid % CHUNK_BITS;
+	uint8_t mask = (uint8_t)(1u << (bit % 8));
+	bool was;
+
+	if (uid == 0)
+		return 0;
+	if (rank_load(box, err) < 0)
+		return -1;
+	if (!rc->bits_valid || rc->chunk != chunk) {
+		if (chunk_flush(box, err) < 0 ||
+		    chunk_read(box, chunk, rc->bits, err) < 0)
+			return -1;
+		rc->chunk = chunk;
+		rc->bits_valid = true;
+	}
+	was = (rc->bits[bit / 8] & mask) != 0;
+	if (was == present)
+		return 0;
+	if (rank_grow(rc, (size_t)chunk + 1, err) < 0)
+		return -1;
+	if (present) {
+		rc->bits[bit / 8] |= mask;
+		rc->counts[chunk]++;
+	} else {
+		rc->bits[bit / 8] &= (uint8_t)~mask;
+		rc->counts[chunk]--;
+	}
+	rc->bits_dirty = true;
+	rc->dirty = true;
+	return 0;
+}
+
+static unsigned int popcount_below(const uint8_t *bits, uint32_t bit)
+{
+	unsigned int n = 0;
+	uint32_t i;
+
+	for (i = 0; i < bit / 8; i++)
+		n += (unsigned int)__builtin_popcount(bits[i]);
+	if (bit % 8 != 0)
+		n += (unsigned int)__builtin_popcount(
+			bits[bit / 8] & ((1u << (bit % 8)) - 1));
+	return n;
+}
+
+int cs_message_seq(struct cs_mailbox *box, uint32_t uid, uint32_t *seq_r,
+		   struct cs_error *err)
+{
+	uint32_t chunk = uid / CHUNK_BITS, bit = uid % CHUNK_BITS;
+	uint8_t bits[CHUNK_BYTES];
+	uint16_t *counts;
+	uint64_t seq = 0;
+	size_t n, i;
+
+	if (box->gone || uid == 0)
+		return 0;
+	if (box->index->in_txn && cs_rank_flush(box, err) < 0)
+		return -1;
+	if (sum_read(box, &counts, &n, err) < 0)
+		return -1;
+	for (i = 0; i < n && i < chunk; i++)
+		seq += counts[i];
+	free(counts);
+	if (chunk_read(box, chunk, bits, err) < 0)
+		return -1;
+	if ((bits[bit / 8] & (1u << (bit % 8))) == 0)
+		return 0;
+	*seq_r = (uint32_t)(seq + popcount_below(bits, bit) + 1);
+	return 1;
+}
+
+int cs_rank_counts(struct cs_mailbox *box, uint16_t **counts_r, size_t *n_r,
+		   struct cs_error *err)
+{
+	return sum_read(box, counts_r, n_r, err);
+}
+
+struct drop_ctx {
+	struct cs_index *index;
+	struct cs_error *err;
+};
+
+static int drop_cb(void *ctx, const uint8_t *key, size_t key_len,
+		   const uint8_t *data, size_t size)
+{
+	struct drop_ctx *dc = ctx;
+
+	(void)data;
+	(void)size;
+	return cs_db_delete(dc->index, key, key_len, dc->err);
+}
+
+int cs_rank_drop(struct cs_mailbox *box, struct cs_error *err)
+{
+	struct drop_ctx dc = { box->index, err };
+	uint8_t key[CS_KEY_MAX];
+
+	cs_rank_reset(box);
+	key[0] = CS_KEY_RANK_MAP;
+	cs_put_be32(key + 1, box->rec.id);
+	if (cs_db_traverse_prefix(box->index, key, 5, drop_cb, &dc, err) < 0)
+		return -1;
+	return cs_db_delete(box->index, key, key_sum(key, box->rec.id), err);
+}
