@@ -7,7 +7,8 @@ noinst_PROGRAMS += \
 	scripts/bench/bench-gen \
 	scripts/bench/bench-rename \
 	scripts/bench/bench-floor \
-	scripts/bench/bench-fsync
+	scripts/bench/bench-fsync \
+	scripts/bench/bench-changes
 
 scripts_bench_bench_gen_SOURCES = scripts/bench/bench-gen.c
 scripts_bench_bench_fsync_SOURCES = scripts/bench/bench-fsync.c
@@ -16,6 +17,8 @@ scripts_bench_bench_rename_LDADD = libcondstore.la
 scripts_bench_bench_floor_SOURCES = scripts/bench/bench-floor.c
 scripts_bench_bench_floor_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS)
 scripts_bench_bench_floor_LDADD = libcondstore.la
+scripts_bench_bench_changes_SOURCES = scripts/bench/bench-changes.c
+scripts_bench_bench_changes_LDADD = libcondstore.la
 
 bench_scripts_files = \
 	scripts/bench/run \
