@@ -268,16 +268,21 @@ def run(argv, ok_codes=(0,)):
                   code)
 
 
-def vm_hwm_kb(pid):
-    """Peak RSS (VmHWM) of a running process, in kB, or None."""
+def vm_status(pid):
+    """{"VmHWM": kB, "RssAnon": kB, "RssFile": kB, ...} of a running
+    process (/proc/PID/status), empty if it is gone.  VmHWM is the peak
+    RSS; it counts the pages of mapped files (the tdb) too, RssAnon the
+    process's own memory now."""
+    out = {}
     try:
         with open("/proc/%d/status" % pid) as f:
             for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
+                parts = line.split()
+                if len(parts) == 3 and parts[2] == "kB":
+                    out[parts[0].rstrip(":")] = int(parts[1])
     except OSError:
-        return None
-    return None
+        pass
+    return out
 
 
 def stop(proc, timeout=30):
@@ -334,20 +339,19 @@ def fetch_lines(out):
     return [line for line in out.splitlines() if " FETCH " in line]
 
 
-def watch_start(maildir, *extra):
-    """Start condstore watch on maildir; returns the Popen once the daemon
-    has caught up (condstore sync answers)."""
-    log = open(os.path.join(os.path.dirname(maildir.rstrip("/")),
-                            "watch.log"), "ab")
-    proc = subprocess.Popen([condstore(), "--maildir", maildir, "watch"] +
-                            list(extra), stdin=subprocess.DEVNULL,
-                            stdout=log, stderr=log)
-    log.close()
+def watch_start(maildir, log_path, *extra):
+    """Start condstore watch on maildir, logging to log_path; returns the
+    Popen once the daemon has caught up (condstore sync answers)."""
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen([condstore(), "--maildir", maildir,
+                                 "watch"] + list(extra),
+                                stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=log)
     deadline = time.monotonic() + 600
     while True:
         if proc.poll() is not None:
             raise BenchError("condstore watch exited with %d (see %s)" % (
-                proc.returncode, log.name))
+                proc.returncode, log_path))
         r = subprocess.run([condstore(), "--maildir", maildir, "-q", "sync",
                             "--timeout", "60000"],
                            stdout=subprocess.DEVNULL,
@@ -358,6 +362,15 @@ def watch_start(maildir, *extra):
             stop(proc)
             raise BenchError("condstore watch did not answer sync")
         time.sleep(0.05)
+
+
+def count_in_file(path, text):
+    """Lines of path containing text (0 if there is no file)."""
+    try:
+        with open(path, errors="replace") as f:
+            return sum(1 for line in f if text in line)
+    except FileNotFoundError:
+        return 0
 
 
 def sync(maildir, timeout_ms=600000):
@@ -388,7 +401,7 @@ def fmt_value(v, unit):
         return "%+.1f%%" % v
     if unit == "x":
         return "%.2fx" % v
-    return "%g %s" % (v, unit)
+    return ("%g %s" % (v, unit)).strip()
 
 
 def note(text):
