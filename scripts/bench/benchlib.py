@@ -304,6 +304,7 @@ def make_maildir(root, count, seed=4551):
     """A Maildir++ root whose INBOX holds count messages with realistic,
     fully random unique names (bench-gen)."""
     t0 = time.perf_counter()
+    os.makedirs(os.path.dirname(root), exist_ok=True)
     run([helper("bench-gen"), "--seed", str(seed), root, str(count)])
     note("generated %s messages in %s (%.1f s)" % (
         size_label(count), root, time.perf_counter() - t0))

@@ -23,6 +23,7 @@ scripts_bench_bench_changes_LDADD = libcondstore.la
 bench_scripts_files = \
 	scripts/bench/run \
 	scripts/bench/benchlib.py \
+	scripts/bench/benchimap.py \
 	scripts/bench/reindex \
 	scripts/bench/changedsince \
 	scripts/bench/indexer \
