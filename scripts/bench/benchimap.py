@@ -91,10 +91,11 @@ def plugin_available():
 class Dovecot:
     """A private Dovecot serving the current user, whose home is home."""
 
-    def __init__(self, tmp, home, plugin=False):
+    def __init__(self, tmp, home, plugin=False, settings=None):
         self.tmp = tmp
         self.home = home
         self.plugin = plugin
+        self.settings = dict(settings or {})
         self.conf = os.path.join(tmp, "dovecot.conf")
         self.log = os.path.join(tmp, "dovecot.log")
         self.port = None
@@ -112,6 +113,10 @@ class Dovecot:
             plugin_lines = ("mail_plugin_dir = %s\n"
                             "mail_plugins = $mail_plugins "
                             "maildir_condstore\n" % B.plugin_dir())
+            if self.settings:
+                plugin_lines += "plugin {\n%s}\n" % "".join(
+                    "  %s = %s\n" % kv for kv in
+                    sorted(self.settings.items()))
         with open(self.conf, "w") as f:
             f.write(CONFIG.format(
                 instance="csbench-%d-%d" % (os.getpid(), self.port),
@@ -259,3 +264,34 @@ def code_value(lines, name):
         if m:
             return int(m.group(1))
     return None
+
+
+def highestmodseq(client):
+    """HIGHESTMODSEQ of INBOX as the client sees it now."""
+    client.ok("NOOP")
+    _, untagged = client.ok("STATUS INBOX (HIGHESTMODSEQ)")
+    value = code_value(untagged, "HIGHESTMODSEQ")
+    if value is None:
+        raise B.BenchError("STATUS gave no HIGHESTMODSEQ: %r" % untagged)
+    return value
+
+
+def store_session(client, size, count, sign):
+    """count single-message conditional stores (UID STORE n
+    (UNCHANGEDSINCE m) +FLAGS.SILENT (\\Flagged), or -FLAGS with sign "-")
+    on UIDs spread over 1..size, one round trip each; returns (seconds,
+    number answered MODIFIED)."""
+    since = highestmodseq(client)
+    step = max(1, size // count)
+    uids = list(range(1, size + 1, step))[:count]
+    modified = 0
+    t0 = time.perf_counter()
+    for uid in uids:
+        tagged, _ = client.command(
+            "UID STORE %d (UNCHANGEDSINCE %d) %sFLAGS.SILENT (\\Flagged)" %
+            (uid, since, sign))
+        if tagged.split()[1] != "OK":
+            raise B.BenchError("UID STORE %d: %s" % (uid, tagged))
+        if "MODIFIED" in tagged:
+            modified += 1
+    return time.perf_counter() - t0, modified

@@ -435,8 +435,9 @@ def figure(scenario, size, name, value, unit, base_name=None,
     if base_name is not None:
         line += "  | %s %s" % (base_name, fmt_value(base_value, unit))
     if ratio is not None:
-        line += "  ratio %s" % ("%.2f" % ratio if ratio < 100 else
-                                "%.0f" % ratio)
+        line += "  %s %s" % ("speed-up" if ratio_of == "speedup" else
+                             "ratio", "%.2f" % ratio if ratio < 100 else
+                             "%.0f" % ratio)
     if goal:
         line += "  [goal %s: %s]" % (goal, verdict or "-")
     if extra:
