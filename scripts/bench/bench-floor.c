@@ -2,15 +2,19 @@
  * bench-floor.c - the baselines of the reindex benchmark, measured on the
  * same Maildir in the same run.
  *
- * Usage: bench-floor [--hash-size N] ROOT DBPATH	the reindex floor
- *        bench-floor --readdir ROOT			a bare readdir
+ * Usage: bench-floor [--hash-size N] [--records R] ROOT DBPATH
+ *						the reindex floor
+ *        bench-floor --readdir ROOT		a bare readdir
  *
  * The floor is the least work any reindex must do: one readdir of new/
  * and cur/ of every mailbox, and one insert per message (key "m", the
  * mailbox id and the base name; value the message record and the suffix)
  * into a fresh tdb opened as the library opens it (same flags, hash size
  * from cs_maildir_suggest_hash_size), all in one durable transaction.
- * The bare readdir only reads the same directories.
+ * The bare readdir only reads the same directories.  With --records 3
+ * each message gets the three records the library's schema has (message,
+ * UID and change-log keys, see cs-record.h) instead of one: the floor of
+ * that schema rather than of any index.
  *
  * Prints "MESSAGES SECONDS HASH_SIZE".  SECONDS excludes the hash sizing
  * (a count of the files that the floor needs before it creates the tdb);
@@ -35,6 +39,7 @@
 
 struct floor_ctx {
 	struct tdb_context *tdb;	/* NULL: bare readdir */
+	unsigned int records;		/* records per message, 1..3 */
 	uint32_t mailbox_id;
 	unsigned long messages;
 };
@@ -69,12 +74,36 @@ static int insert_message(struct floor_ctx *ctx, const char *filename,
 	key.dsize = 5 + name.base_len;
 	value.dptr = vbuf;
 	value.dsize = CS_MSG_REC_FIXED_SIZE + slen;
-	if (tdb_store(ctx->tdb, key, value, TDB_INSERT) < 0) {
-		fprintf(stderr, "bench-floor: tdb_store: %s\n",
-			tdb_errorstr(ctx->tdb));
-		return -1;
+	if (tdb_store(ctx->tdb, key, value, TDB_INSERT) < 0)
+		goto fail;
+	if (ctx->records >= 2) {
+		/* "u" id uid -> base name */
+		kbuf[0] = CS_KEY_UID;
+		cs_put_be32(kbuf + 5, rec.uid);
+		key.dsize = 9;
+		value.dptr = (uint8_t *)name.base;
+		value.dsize = name.base_len;
+		if (tdb_store(ctx->tdb, key, value, TDB_INSERT) < 0)
+			goto fail;
+	}
+	if (ctx->records >= 3) {
+		/* "c" id modseq -> type and base name */
+		uint8_t cbuf[1 + CS_NAME_MAX];
+
+		kbuf[0] = CS_KEY_CHANGE;
+		cs_put_be64(kbuf + 5, rec.modseq);
+		key.dsize = 13;
+		cbuf[0] = CS_CHANGE_MESSAGE;
+		memcpy(cbuf + 1, name.base, name.base_len);
+		value.dptr = cbuf;
+		value.dsize = 1 + name.base_len;
+		if (tdb_store(ctx->tdb, key, value, TDB_INSERT) < 0)
+			goto fail;
 	}
 	return 0;
+fail:
+	fprintf(stderr, "bench-floor: tdb_store: %s\n", tdb_errorstr(ctx->tdb));
+	return -1;
 }
 
 static int read_dir(struct floor_ctx *ctx, const char *path,
@@ -125,22 +154,28 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
-	struct floor_ctx ctx = { NULL, 0, 0 };
+	struct floor_ctx ctx = { NULL, 1, 0, 0 };
 	unsigned int hash_size = 0;
 	struct cs_error err;
 	const char *root, *db;
 	bool bare;
 	double t0;
 
-	if (argc == 5 && strcmp(argv[1], "--hash-size") == 0) {
-		hash_size = (unsigned int)strtoul(argv[2], NULL, 10);
+	while (argc >= 5 && strncmp(argv[1], "--", 2) == 0) {
+		if (strcmp(argv[1], "--hash-size") == 0)
+			hash_size = (unsigned int)strtoul(argv[2], NULL, 10);
+		else if (strcmp(argv[1], "--records") == 0)
+			ctx.records = (unsigned int)strtoul(argv[2], NULL, 10);
+		else
+			break;
 		argv += 2;
 		argc -= 2;
 	}
 	bare = argc == 3 && strcmp(argv[1], "--readdir") == 0;
-	if (argc != 3) {
-		fprintf(stderr, "usage: bench-floor [--hash-size N] ROOT "
-			"DBPATH | bench-floor --readdir ROOT\n");
+	if (argc != 3 || ctx.records < 1 || ctx.records > 3) {
+		fprintf(stderr, "usage: bench-floor [--hash-size N] "
+			"[--records 1|2|3] ROOT DBPATH | "
+			"bench-floor --readdir ROOT\n");
 		return 2;
 	}
 	root = bare ? argv[2] : argv[1];
