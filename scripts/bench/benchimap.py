@@ -276,15 +276,16 @@ def highestmodseq(client):
     return value
 
 
-def store_session(client, size, count, sign):
+def store_session(client, size, count, sign, budget=None):
     """count single-message conditional stores (UID STORE n
     (UNCHANGEDSINCE m) +FLAGS.SILENT (\\Flagged), or -FLAGS with sign "-")
-    on UIDs spread over 1..size, one round trip each; returns (seconds,
-    number answered MODIFIED)."""
+    on UIDs spread over 1..size, one round trip each, m the HIGHESTMODSEQ
+    at the start.  With budget (seconds), stop early once it is spent.
+    Returns (seconds, stores done, number answered MODIFIED)."""
     since = highestmodseq(client)
     step = max(1, size // count)
     uids = list(range(1, size + 1, step))[:count]
-    modified = 0
+    modified = done = 0
     t0 = time.perf_counter()
     for uid in uids:
         tagged, _ = client.command(
@@ -294,4 +295,7 @@ def store_session(client, size, count, sign):
             raise B.BenchError("UID STORE %d: %s" % (uid, tagged))
         if "MODIFIED" in tagged:
             modified += 1
-    return time.perf_counter() - t0, modified
+        done += 1
+        if budget is not None and time.perf_counter() - t0 > budget:
+            break
+    return time.perf_counter() - t0, done, modified
