@@ -589,7 +589,7 @@ static void warn_as_problem(void *ctx, const char *text)
 
 static int check_file(struct check *ck)
 {
-	uint64_t hwm = 0;
+	struct cs_hwm hwm;
 	int ret;
 
 	if (tdb_check(ck->index->tdb, NULL, NULL) != 0) {
@@ -603,7 +603,7 @@ static int check_file(struct check *ck)
 		return -1;
 	if (ret == 0)
 		problem(ck, "", "%s: missing", ck->index->hwm_path);
-	ck->hwm = hwm;
+	ck->hwm = hwm.ceiling;
 	return 0;
 }
 

@@ -267,15 +267,16 @@ static int header_write(struct cs_index *index, struct cs_error *err)
 static int seed_ceiling(struct cs_index *index, uint64_t floor,
 			uint64_t *ceiling_r, struct cs_error *err)
 {
-	uint64_t hwm = 0, now = cs_now_usec(), ceiling;
+	uint64_t now = cs_now_usec(), ceiling;
+	struct cs_hwm hwm;
 
 	if (cs_hwm_read(index->hwm_path, &hwm, err) < 0)
 		return -1;
-	ceiling = hwm > now ? hwm : now;
+	ceiling = hwm.ceiling > now ? hwm.ceiling : now;
 	if (floor > ceiling)
 		ceiling = floor;
 	/* the ceiling itself is the first counter value: above it is safe */
-	if (cs_hwm_write(index->hwm_path, ceiling + 1, err) < 0)
+	if (cs_hwm_raise(index->hwm_path, ceiling + 1, 0, err) < 0)
 		return -1;
 	*ceiling_r = ceiling + 1;
 	return 0;
@@ -319,13 +320,7 @@ static int header_init(struct cs_index *index, uint64_t floor,
    removed or restored from an old backup). */
 static int hwm_sync_with_header(struct cs_index *index, struct cs_error *err)
 {
-	uint64_t hwm = 0;
-
-	if (cs_hwm_read(index->hwm_path, &hwm, err) < 0)
-		return -1;
-	if (hwm >= index->hdr.ceiling)
-		return 0;
-	return cs_hwm_write(index->hwm_path, index->hdr.ceiling, err);
+	return cs_hwm_raise(index->hwm_path, index->hdr.ceiling, 0, err);
 }
 
 /* --- open / close --- */
@@ -513,7 +508,12 @@ struct tdb_context *cs_index_tdb(struct cs_index *index)
 int cs_index_hwm(struct cs_index *index, uint64_t *ceiling_r,
 		 struct cs_error *err)
 {
-	return cs_hwm_read(index->hwm_path, ceiling_r, err);
+	struct cs_hwm hwm;
+	int ret;
+
+	ret = cs_hwm_read(index->hwm_path, &hwm, err);
+	*ceiling_r = hwm.ceiling;
+	return ret;
 }
 
 /* --- rebuild --- */

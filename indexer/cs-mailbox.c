@@ -61,7 +61,7 @@ int cs_ceiling_raise(struct cs_index *index, uint64_t modseq,
 	ceiling = modseq + CS_HWM_BLOCK;
 	if (ceiling > CS_MODSEQ_MAX)
 		ceiling = CS_MODSEQ_MAX;
-	if (cs_hwm_write(index->hwm_path, ceiling, err) < 0)
+	if (cs_hwm_raise(index->hwm_path, ceiling, 0, err) < 0)
 		return -1;
 	index->hdr.ceiling = ceiling;
 	index->hdr_dirty = true;
@@ -162,6 +162,28 @@ static struct cs_mailbox *mailbox_handle_new(struct cs_index *index,
 	return box;
 }
 
+/* A UIDVALIDITY for UIDs of the index's own: the time, but above every
+   one given before (recorded in the high-water-mark file), so that a
+   mailbox recreated or rebuilt within the same second still gets a new
+   one. */
+static int own_uidvalidity(struct cs_index *index, uint32_t *uidvalidity_r,
+			   struct cs_error *err)
+{
+	uint32_t uv = (uint32_t)time(NULL);
+	struct cs_hwm hwm;
+
+	if (cs_hwm_read(index->hwm_path, &hwm, err) < 0)
+		return -1;
+	if (hwm.uidvalidity >= uv)
+		uv = hwm.uidvalidity + 1;
+	if (uv == 0)
+		uv = 1;
+	if (cs_hwm_raise(index->hwm_path, 0, uv, err) < 0)
+		return -1;
+	*uidvalidity_r = uv;
+	return 0;
+}
+
 /* Create the record of a new mailbox; its counter starts above the
    ceiling and the clock. */
 static int mailbox_create(struct cs_mailbox *box, uint8_t uid_source,
@@ -176,8 +198,9 @@ static int mailbox_create(struct cs_mailbox *box, uint8_t uid_source,
 	box->rec.version = CS_RECORD_VERSION;
 	box->rec.uid_source = uid_source;
 	box->rec.id = index->hdr.next_mailbox_id++;
-	box->rec.uidvalidity = uidvalidity != 0 ? uidvalidity :
-		(uint32_t)time(NULL);
+	if (uidvalidity == 0 && own_uidvalidity(index, &uidvalidity, err) < 0)
+		return -1;
+	box->rec.uidvalidity = uidvalidity;
 	box->rec.uidnext = 1;
 	index->hdr_dirty = true;
 	if (index->hdr.ceiling > seed)

@@ -386,6 +386,7 @@ static void test_mailbox_rename_delete(void)
 	struct cs_mailbox *box;
 	struct cs_disk_state d = disk_state(":2,S", CS_LOC_CUR, 0);
 	struct cs_message msg;
+	uint32_t uv;
 
 	unit_make_root(root, sizeof(root));
 	index = unit_open(root);
@@ -402,10 +403,17 @@ static void test_mailbox_rename_delete(void)
 	CU_ASSERT_EQUAL(cs_mailbox_open(index, "B", false, 0, 0, &box, NULL),
 			1);
 	CU_ASSERT_EQUAL(cs_message_lookup(box, "x", 1, &msg, NULL), 1);
+	uv = cs_mailbox_get_rec(box)->uidvalidity;
 	CU_ASSERT_OK(cs_index_begin(index, NULL));
 	CU_ASSERT_EQUAL(cs_mailbox_delete(index, "B", NULL), 1);
 	CU_ASSERT_OK(cs_index_commit(index, NULL));
 	CU_ASSERT_EQUAL(cs_message_lookup(box, "x", 1, &msg, NULL), 0);
+	cs_mailbox_close(&box);
+	/* recreated within the same second: a new UIDVALIDITY all the same */
+	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	box = open_box(index, "B");
+	CU_ASSERT(cs_mailbox_get_rec(box)->uidvalidity > uv);
+	CU_ASSERT_OK(cs_index_commit(index, NULL));
 	cs_mailbox_close(&box);
 	cs_index_close(&index);
 	unit_remove_tree(root);

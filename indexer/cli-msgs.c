@@ -1,0 +1,57 @@
+/*
+ * cli-msgs.c - lists of messages (UID, modseq, flags) collected from the
+ * index and printed in UID order.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_msgs_add(struct cli_msgs *list, const struct cs_message *msg)
+{
+	struct cli_msg *grown;
+	size_t alloc;
+
+	if (msg->rec.uid == 0)
+		return 0;
+	if (list->count == list->alloc) {
+		alloc = list->alloc == 0 ? 64 : list->alloc * 2;
+		grown = realloc(list->msgs, alloc * sizeof(*grown));
+		if (grown == NULL)
+			return -1;
+		list->msgs = grown;
+		list->alloc = alloc;
+	}
+	list->msgs[list->count].uid = msg->rec.uid;
+	list->msgs[list->count].modseq = msg->rec.modseq;
+	list->msgs[list->count].flags = msg->rec.flags;
+	list->count++;
+	return 0;
+}
+
+int cli_msgs_add_cb(void *ctx, const struct cs_message *msg)
+{
+	return cli_msgs_add(ctx, msg);
+}
+
+static int cli_msg_cmp(const void *p1, const void *p2)
+{
+	const struct cli_msg *m1 = p1, *m2 = p2;
+
+	return m1->uid < m2->uid ? -1 : m1->uid > m2->uid ? 1 : 0;
+}
+
+void cli_msgs_sort(struct cli_msgs *list)
+{
+	if (list->count > 1)
+		qsort(list->msgs, list->count, sizeof(*list->msgs),
+		      cli_msg_cmp);
+}
+
+void cli_msgs_free(struct cli_msgs *list)
+{
+	free(list->msgs);
+	memset(list, 0, sizeof(*list));
+}

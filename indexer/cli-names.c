@@ -1,0 +1,112 @@
+/*
+ * cli-names.c - lists of mailbox names: from the command line or the
+ * index, in the order the commands print them (INBOX first).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int cli_names_add(struct cli_names *names, const char *name)
+{
+	char **grown, *copy;
+	size_t alloc;
+
+	if (names->count == names->alloc) {
+		alloc = names->alloc == 0 ? 16 : names->alloc * 2;
+		grown = realloc(names->names, alloc * sizeof(*grown));
+		if (grown == NULL)
+			return -1;
+		names->names = grown;
+		names->alloc = alloc;
+	}
+	copy = strdup(name);
+	if (copy == NULL)
+		return -1;
+	names->names[names->count++] = copy;
+	return 0;
+}
+
+static int cli_names_cmp(const void *p1, const void *p2)
+{
+	const char *n1 = *(char *const *)p1, *n2 = *(char *const *)p2;
+	bool inbox1 = strcmp(n1, "INBOX") == 0;
+	bool inbox2 = strcmp(n2, "INBOX") == 0;
+
+	if (inbox1 != inbox2)
+		return inbox1 ? -1 : 1;
+	return strcmp(n1, n2);
+}
+
+bool cli_names_contain(const struct cli_names *names, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < names->count; i++) {
+		if (strcmp(names->names[i], name) == 0)
+			return true;
+	}
+	return false;
+}
+
+int cli_names_from_args(const struct cli_global *g, int argc, char **argv,
+			struct cli_names *names_r)
+{
+	struct cs_error err;
+	int i;
+
+	memset(names_r, 0, sizeof(*names_r));
+	for (i = 0; i < argc; i++) {
+		if (cs_mailbox_name_check(argv[i], &err) < 0) {
+			cli_error_cs(g, &err);
+			cli_names_free(names_r);
+			return -1;
+		}
+		if (cli_names_contain(names_r, argv[i]))
+			continue;
+		if (cli_names_add(names_r, argv[i]) < 0) {
+			cli_error(g, "out of memory");
+			cli_names_free(names_r);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int cli_names_index_cb(void *ctx, const char *name,
+			      const struct cs_mailbox_rec *rec ATTR_UNUSED)
+{
+	return cli_names_add(ctx, name) < 0 ? -1 : 0;
+}
+
+int cli_names_from_index(const struct cli_global *g, struct cs_index *index,
+			 struct cli_names *names_r)
+{
+	struct cs_error err;
+
+	memset(names_r, 0, sizeof(*names_r));
+	cs_error_clear(&err);
+	if (cs_mailbox_list(index, cli_names_index_cb, names_r, &err) != 0) {
+		if (err.code == CS_OK)
+			cli_error(g, "out of memory");
+		else
+			cli_error_cs(g, &err);
+		cli_names_free(names_r);
+		return -1;
+	}
+	qsort(names_r->names, names_r->count, sizeof(*names_r->names),
+	      cli_names_cmp);
+	return 0;
+}
+
+void cli_names_free(struct cli_names *names)
+{
+	size_t i;
+
+	for (i = 0; i < names->count; i++)
+		free(names->names[i]);
+	free(names->names);
+	memset(names, 0, sizeof(*names));
+}

@@ -1,0 +1,102 @@
+/*
+ * cmd-check.c - "condstore check": verify the index against the disk and
+ * itself, and optionally repair it.
+ */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "cli.h"
+
+static void check_problem_cb(void *ctx ATTR_UNUSED, const char *mailbox,
+			     const char *text)
+{
+	/* problems of the whole file come without a mailbox */
+	if (mailbox != NULL && mailbox[0] != '\0')
+		printf("%s: %s\n", mailbox, text);
+	else
+		printf("%s\n", text);
+}
+
+/* Returns the number of problems, or -1 (error printed). */
+static int check_run(const struct cli_global *g, struct cs_index *index,
+		     const char *name, bool repair)
+{
+	struct cs_check_settings set = {
+		.repair = repair,
+		.problem = check_problem_cb,
+		.problem_ctx = (void *)g,
+	};
+	struct cs_error err;
+	int ret;
+
+	cs_error_clear(&err);
+	ret = cs_check(index, name, &set, &err);
+	if (ret < 0)
+		cli_error_cs(g, &err);
+	return ret;
+}
+
+static int cmd_check(const struct cli_global *g, int argc, char **argv)
+{
+	struct cli_option opts[] = {
+		{ .name = "repair" },
+		{ .name = NULL }
+	};
+	struct cs_index *index = NULL;
+	struct cli_names names = { 0 };
+	bool error = false;
+	int npos, ret, problems = 0;
+	size_t i;
+
+	npos = cli_args_parse(g, &cli_cmd_check, argc, argv, opts, 0, -1);
+	if (npos < 0)
+		return CLI_EXIT_ERROR;
+	if (npos > 0 && cli_names_from_args(g, npos, argv + 1, &names) < 0)
+		return CLI_EXIT_ERROR;
+	if (cli_index_open(g, !opts[0].seen, &index) < 0) {
+		cli_names_free(&names);
+		return CLI_EXIT_ERROR;
+	}
+	if (npos == 0) {
+		ret = check_run(g, index, NULL, opts[0].seen);
+		error = ret < 0;
+		problems = ret < 0 ? 0 : ret;
+	}
+	for (i = 0; i < names.count; i++) {
+		ret = check_run(g, index, names.names[i], opts[0].seen);
+		if (ret < 0)
+			error = true;
+		else
+			problems += ret;
+	}
+	cs_index_close(&index);
+	cli_names_free(&names);
+	if (error)
+		return CLI_EXIT_ERROR;
+	if (problems > 0) {
+		cli_info(g, "check: %d problem%s%s", problems,
+			 problems == 1 ? "" : "s",
+			 opts[0].seen ? " (repaired)" : "");
+		return CLI_EXIT_FAIL;
+	}
+	cli_info(g, "check: clean");
+	return CLI_EXIT_OK;
+}
+
+const struct cli_command cli_cmd_check = {
+	.name = "check",
+	.summary = "verify the index against the disk (and repair it)",
+	.usage = "[--repair] [MAILBOX...]",
+	.help =
+"Verifies every invariant of the index for each MAILBOX (default: every\n"
+"mailbox on disk and in the index) against the files on disk, and the\n"
+"tdb itself (tdb_check).  Prints one line per problem, naming the mailbox\n"
+"and the file, e.g.\n"
+"  INBOX: 1700000000.M1P2.host: flags on disk FS, in index S\n"
+"Read-only unless --repair.  Exit status 0 clean, 1 problems found (with\n"
+"--repair: found and repaired), 2 could not check.\n"
+"\n"
+"  --repair   reconcile what differs, with new MODSEQs\n",
+	.run = cmd_check,
+};

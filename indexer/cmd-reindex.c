@@ -1,0 +1,121 @@
+/*
+ * cmd-reindex.c - "condstore reindex": scan mailboxes and reconcile the
+ * index with the disk; --rebuild starts from a fresh index.
+ */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "cli.h"
+
+static void reindex_report(const struct cli_global *g,
+			   const struct cs_scan_stats *stats)
+{
+	cli_info(g, "reindex: %llu files: %llu arrived, %llu changed, "
+		 "%llu expunged, %llu updated, %llu skipped",
+		 (unsigned long long)stats->files,
+		 (unsigned long long)stats->arrived,
+		 (unsigned long long)stats->changed,
+		 (unsigned long long)stats->expunged,
+		 (unsigned long long)stats->updated,
+		 (unsigned long long)stats->skipped);
+}
+
+static int reindex_rebuild(const struct cli_global *g)
+{
+	struct cs_index_settings set;
+	struct cs_error err;
+
+	cli_index_settings(g, &set);
+	if (cs_index_rebuild(&set, &err) < 0)
+		return cli_error_cs(g, &err);
+	cli_info(g, "reindex: index moved away, rebuilding it");
+	return 0;
+}
+
+/* Scan names (NULL: every mailbox on disk, and drop the mailboxes whose
+   folder is gone).  Each named mailbox is scanned on its own so that its
+   error is reported as it is.  Returns an exit code. */
+static int reindex_scan(const struct cli_global *g,
+			const struct cli_names *names)
+{
+	struct cli_progress progress;
+	struct cs_scan_settings set = {
+		.warn = cli_warn_cb,
+		.warn_ctx = (void *)g,
+		.progress = cli_progress_cb,
+		.progress_ctx = &progress,
+	};
+	struct cs_scan_stats stats = { 0 };
+	struct cs_index *index = NULL;
+	struct cs_error err;
+	int ret = CLI_EXIT_OK;
+	size_t i;
+
+	if (cli_index_open(g, false, &index) < 0)
+		return CLI_EXIT_ERROR;
+	cli_progress_init(g, &progress);
+	cs_error_clear(&err);
+	if (names == NULL) {
+		if (cs_maildir_scan_all(index, NULL, &set, &stats, &err) < 0)
+			ret = cli_error_cs(g, &err);
+	}
+	for (i = 0; names != NULL && i < names->count; i++) {
+		if (cs_maildir_scan(index, names->names[i], &set, &stats,
+				    &err) < 0) {
+			cli_progress_done(&progress);
+			ret = cli_error_cs(g, &err);
+		}
+	}
+	cli_progress_done(&progress);
+	cs_index_close(&index);
+	if (ret == CLI_EXIT_OK)
+		reindex_report(g, &stats);
+	return ret;
+}
+
+static int cmd_reindex(const struct cli_global *g, int argc, char **argv)
+{
+	struct cli_option opts[] = {
+		{ .name = "rebuild" },
+		{ .name = NULL }
+	};
+	struct cli_names names;
+	int npos, ret;
+
+	npos = cli_args_parse(g, &cli_cmd_reindex, argc, argv, opts, 0, -1);
+	if (npos < 0)
+		return CLI_EXIT_ERROR;
+	if (opts[0].seen && npos > 0) {
+		cli_error(g, "reindex: --rebuild rebuilds the whole index: "
+			  "give no MAILBOX");
+		return CLI_EXIT_ERROR;
+	}
+	if (npos == 0) {
+		if (opts[0].seen && reindex_rebuild(g) != 0)
+			return CLI_EXIT_ERROR;
+		return reindex_scan(g, NULL);
+	}
+	if (cli_names_from_args(g, npos, argv + 1, &names) < 0)
+		return CLI_EXIT_ERROR;
+	ret = reindex_scan(g, &names);
+	cli_names_free(&names);
+	return ret;
+}
+
+const struct cli_command cli_cmd_reindex = {
+	.name = "reindex",
+	.summary = "scan mailboxes and bring the index up to date",
+	.usage = "[--rebuild] [MAILBOX...]",
+	.help =
+"Reads the new/ and cur/ directories of each MAILBOX (default: INBOX and\n"
+"every Maildir++ folder) and records every arrival, flag change and\n"
+"expunge with a new mod-sequence.  Without MAILBOX, mailboxes whose\n"
+"folder is gone are removed from the index.  A progress bar is drawn on\n"
+"stderr when it is a terminal (not with -q); -v prints what changed.\n"
+"\n"
+"  --rebuild   discard the index and build it again from the disk; the\n"
+"              new HIGHESTMODSEQs are above every mod-sequence ever\n"
+"              handed out (use it after \"the index is corrupt\" errors)\n",
+	.run = cmd_reindex,
+};

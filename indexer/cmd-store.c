@@ -1,0 +1,270 @@
+/*
+ * cmd-store.c - "condstore store": change the flags of messages by
+ * renaming their files, optionally only where unchanged since a modseq
+ * (RFC 7162 UNCHANGEDSINCE).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli.h"
+
+struct store_request {
+	enum cs_store_op op;
+	bool silent;
+	uint64_t flags;
+	bool conditional;
+	uint64_t unchangedsince;
+};
+
+struct store_result {
+	struct cli_msgs stored;
+	struct cs_uidset modified;
+	bool nomem;
+};
+
+/* "+FLAGS", "-FLAGS" or "FLAGS", each optionally ".SILENT". */
+static int store_parse_op(const struct cli_global *g, const char *str,
+			  struct store_request *req)
+{
+	const char *p = str;
+	size_t len;
+
+	req->op = CS_STORE_REPLACE;
+	if (*p == '+' || *p == '-') {
+		req->op = *p == '+' ? CS_STORE_ADD : CS_STORE_REMOVE;
+		p++;
+	}
+	len = strlen(p);
+	req->silent = len == 12 && strcasecmp(p + 5, ".SILENT") == 0;
+	if (strncasecmp(p, "FLAGS", 5) == 0 && (len == 5 || req->silent))
+		return 0;
+	cli_error(g, "store: %s: not +FLAGS, -FLAGS or FLAGS", str);
+	return -1;
+}
+
+/* The flag list may come as one argument "(\Seen $Work)" or as several;
+   join them with spaces. */
+static char *store_join(int argc, char **argv)
+{
+	size_t len = 1;
+	char *list;
+	int i;
+
+	for (i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	list = malloc(len);
+	if (list == NULL)
+		return NULL;
+	list[0] = '\0';
+	for (i = 0; i < argc; i++) {
+		if (i > 0)
+			strcat(list, " ");
+		strcat(list, argv[i]);
+	}
+	return list;
+}
+
+static int store_parse_flags(struct cli_mailbox *mbox, int argc, char **argv,
+			     uint64_t *flags_r)
+{
+	struct cs_error err;
+	char *list = store_join(argc, argv);
+	int ret;
+
+	if (list == NULL) {
+		cli_error(mbox->g, "out of memory");
+		return -1;
+	}
+	ret = cs_flags_from_imap(list, &mbox->keywords, flags_r, &err);
+	if (ret < 0)
+		cli_error(mbox->g, "store: %s: %s", mbox->name, err.text);
+	free(list);
+	return ret < 0 ? -1 : 0;
+}
+
+static int store_stored_cb(void *ctx, const struct cs_message *msg)
+{
+	struct store_result *res = ctx;
+
+	if (cli_msgs_add(&res->stored, msg) < 0) {
+		res->nomem = true;
+		return -1;
+	}
+	return 0;
+}
+
+static int store_modified_cb(void *ctx, uint32_t uid)
+{
+	struct store_result *res = ctx;
+
+	if (cs_uidset_add(&res->modified, uid) < 0) {
+		res->nomem = true;
+		return -1;
+	}
+	return 0;
+}
+
+/* UNCHANGEDSINCE 0 fails for every message (modseqs are >= 1, RFC 7162
+   3.1.3), while the library takes 0 for "no condition": report every
+   existing message of uids as modified without storing anything. */
+static int store_unchanged_zero(struct cli_mailbox *mbox,
+				const struct cs_uidset *uids,
+				struct store_result *res)
+{
+	struct cli_msgs all = { 0 };
+	struct cs_error err;
+	uint32_t star;
+	size_t i;
+	int ret = 0;
+
+	cs_error_clear(&err);
+	if (cs_messages_iterate(mbox->box, cli_msgs_add_cb, &all, &err) < 0) {
+		res->nomem = err.code == CS_OK;
+		if (!res->nomem)
+			cli_error_cs(mbox->g, &err);
+		cli_msgs_free(&all);
+		return -1;
+	}
+	cli_msgs_sort(&all);
+	star = all.count > 0 ? all.msgs[all.count - 1].uid : 0;
+	for (i = 0; i < all.count && ret == 0; i++) {
+		if (cs_uidset_contains(uids, all.msgs[i].uid, star))
+			ret = store_modified_cb(res, all.msgs[i].uid);
+	}
+	cli_msgs_free(&all);
+	return ret;
+}
+
+static int store_run(struct cli_mailbox *mbox, const struct cs_uidset *uids,
+		     const struct store_request *req, struct store_result *res)
+{
+	struct cs_store_result_cb cbs = {
+		.stored = store_stored_cb,
+		.modified = store_modified_cb,
+		.ctx = res,
+	};
+	struct cs_error err;
+
+	if (req->conditional && req->unchangedsince == 0)
+		return store_unchanged_zero(mbox, uids, res);
+	cs_error_clear(&err);
+	if (cs_maildir_store(mbox->box, uids, req->op, req->flags,
+			     req->unchangedsince, &cbs, &err) < 0) {
+		if (!res->nomem)
+			cli_error_cs(mbox->g, &err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Print the FETCH lines and the MODIFIED set; returns the exit code. */
+static int store_report(struct cli_mailbox *mbox,
+			const struct store_request *req,
+			struct store_result *res)
+{
+	char *set;
+
+	cli_msgs_sort(&res->stored);
+	if (!req->silent && cli_print_fetch_list(mbox, &res->stored) < 0)
+		return CLI_EXIT_ERROR;
+	if (res->modified.count == 0)
+		return CLI_EXIT_OK;
+	set = cs_uidset_format_alloc(&res->modified);
+	if (set == NULL) {
+		cli_error(mbox->g, "out of memory");
+		return CLI_EXIT_ERROR;
+	}
+	printf("OK [MODIFIED %s]\n", set);
+	free(set);
+	return CLI_EXIT_FAIL;
+}
+
+static int store_mailbox(struct cli_mailbox *mbox, int argc, char **argv,
+			 struct store_request *req)
+{
+	struct store_result res = { .stored = { 0 } };
+	struct cs_uidset uids;
+	int ret;
+
+	if (store_parse_flags(mbox, argc - 4, argv + 4, &req->flags) < 0)
+		return CLI_EXIT_ERROR;
+	if (cli_parse_uidset(mbox->g, argv[2], &uids) < 0)
+		return CLI_EXIT_ERROR;
+	cs_uidset_init(&res.modified);
+	if (store_run(mbox, &uids, req, &res) < 0) {
+		if (res.nomem)
+			cli_error(mbox->g, "out of memory");
+		ret = CLI_EXIT_ERROR;
+	} else {
+		ret = store_report(mbox, req, &res);
+	}
+	cli_msgs_free(&res.stored);
+	cs_uidset_free(&res.modified);
+	cs_uidset_free(&uids);
+	return ret;
+}
+
+static int cmd_store(const struct cli_global *g, int argc, char **argv)
+{
+	struct cli_option opts[] = {
+		{ .name = "unchangedsince", .has_arg = true },
+		{ .name = NULL }
+	};
+	struct store_request req = { .conditional = false };
+	struct cs_index *index = NULL;
+	struct cli_mailbox mbox;
+	int npos, ret;
+
+	npos = cli_args_parse(g, &cli_cmd_store, argc, argv, opts, 4, -1);
+	if (npos < 0)
+		return CLI_EXIT_ERROR;
+	if (store_parse_op(g, argv[3], &req) < 0)
+		return CLI_EXIT_ERROR;
+	if (opts[0].seen) {
+		req.conditional = true;
+		if (cli_parse_modseq(g, opts[0].name, opts[0].value,
+				     &req.unchangedsince) < 0)
+			return CLI_EXIT_ERROR;
+	}
+	if (cli_index_open(g, false, &index) < 0)
+		return CLI_EXIT_ERROR;
+	ret = CLI_EXIT_ERROR;
+	if (cli_mailbox_open(g, index, argv[1], &mbox) == 0) {
+		ret = store_mailbox(&mbox, npos + 1, argv, &req);
+		cli_mailbox_close(&mbox);
+	}
+	cs_index_close(&index);
+	return ret;
+}
+
+const struct cli_command cli_cmd_store = {
+	.name = "store",
+	.summary = "change flags, optionally only if unchanged since a MODSEQ",
+	.usage = "MAILBOX UIDSET +FLAGS|-FLAGS|FLAGS (FLAG...) "
+		 "[--unchangedsince MODSEQ]",
+	.help =
+"Adds (+FLAGS), removes (-FLAGS) or sets (FLAGS) the flags of the\n"
+"messages of MAILBOX in UIDSET by renaming their files, the way a mail\n"
+"reader does.  FLAGs are IMAP names: \\Seen \\Answered \\Flagged \\Deleted\n"
+"\\Draft $Forwarded, and keywords listed in the mailbox's dovecot-keywords.\n"
+"Quote the list for the shell: '(\\Seen \\Flagged)'.  Appending .SILENT\n"
+"(+FLAGS.SILENT) suppresses the FETCH lines.\n"
+"\n"
+"Prints a FETCH line for each message stored (a new MODSEQ where the\n"
+"flags changed, the same where they were already as asked):\n"
+"  * 3 FETCH (UID 3 MODSEQ (12) FLAGS (\\Seen))\n"
+"and, when some messages failed the condition or were renamed by another\n"
+"program meanwhile, the UIDs left alone:\n"
+"  OK [MODIFIED 7,9]\n"
+"Exit status 0 when every message was stored, 1 when some were MODIFIED.\n"
+"\n"
+"  --unchangedsince MODSEQ   store only on messages whose MODSEQ is at\n"
+"                            most MODSEQ (RFC 7162 UNCHANGEDSINCE); a\n"
+"                            compare-and-set that holds against\n"
+"                            concurrent stores and other programs\n",
+	.run = cmd_store,
+};

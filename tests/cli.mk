@@ -1,0 +1,17 @@
+# tests/cli.mk - integration tests of the condstore command (Python 3
+# stdlib, real Maildirs in temporary directories, a real tdb).
+
+TESTS += \
+	tests/test_cli_format.py \
+	tests/test_cli_reindex.py \
+	tests/test_cli_modseq.py \
+	tests/test_cli_race.py \
+	tests/test_cli_hostile.py
+
+EXTRA_DIST += \
+	tests/cstest.py \
+	tests/test_cli_format.py \
+	tests/test_cli_reindex.py \
+	tests/test_cli_modseq.py \
+	tests/test_cli_race.py \
+	tests/test_cli_hostile.py
