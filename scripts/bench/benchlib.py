@@ -340,6 +340,17 @@ def fetch_lines(out):
     return [line for line in out.splitlines() if " FETCH " in line]
 
 
+def have_watch():
+    """Does the condstore program have the watch and sync commands?"""
+    for cmd in ("watch", "sync"):
+        r = subprocess.run([condstore(), "help", cmd],
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        if r.returncode != 0:
+            return False
+    return True
+
+
 def watch_start(maildir, log_path, *extra):
     """Start condstore watch on maildir, logging to log_path; returns the
     Popen once the daemon has caught up (condstore sync answers)."""
