@@ -5,7 +5,7 @@ Settings come from the environment (see doc/benchmarks.md):
   BENCH_SIZES    mailbox sizes, comma-separated (default 10000,100000;
                  add 1000000 to measure 1M messages, which takes minutes)
   BENCH_RUNS     repetitions of each measurement (default 5); the median
-                 is reported
+                 is reported; BENCH_RUNS_1M at 1M messages (default 3)
   BENCH_TMPDIR   where the test Maildirs go (default: $TMPDIR or /tmp when
                  it is on a disk, else the build tree); never tmpfs
   BENCH_KEEP     keep the temporary directory (its path is printed)
@@ -27,10 +27,9 @@ Every process a script starts is ended by its PID.
 """
 
 import json
-import re
-import threading
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -38,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 SRCDIR = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -96,13 +96,13 @@ def sizes():
 
 
 def runs(size=0):
-    """Repetitions: BENCH_RUNS (default 5), but 3 at a million messages
-    or more, where a single run takes seconds."""
-    n = int(os.environ.get("BENCH_RUNS", "5"))
-    if size >= 1000000 and "BENCH_RUNS_1M" not in os.environ:
-        return min(n, 3)
-    return max(1, int(os.environ.get("BENCH_RUNS_1M", n)) if
-               size >= 1000000 else n)
+    """Repetitions: BENCH_RUNS (default 5); at a million messages or
+    more, where one run takes seconds, BENCH_RUNS_1M (default: at most
+    3)."""
+    n = max(1, int(os.environ.get("BENCH_RUNS", "5")))
+    if size >= 1000000:
+        return max(1, int(os.environ.get("BENCH_RUNS_1M", min(n, 3))))
+    return n
 
 
 def size_label(n):
