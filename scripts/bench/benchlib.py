@@ -196,6 +196,11 @@ def as_mail_user(main):
         d = os.path.dirname(d)
     env = dict(os.environ, BENCH_WORKDIR=base, HOME="/",
                USER=pw.pw_name, LOGNAME=pw.pw_name)
+    # the child writes its figures into its own directory; they are
+    # appended to BENCH_RESULTS here
+    results = os.environ.get("BENCH_RESULTS")
+    if results:
+        env["BENCH_RESULTS"] = os.path.join(base, "results.jsonl")
 
     def drop():
         os.setgroups([])
@@ -212,6 +217,10 @@ def as_mail_user(main):
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGTERM)
             proc.wait()
+        if results and os.path.exists(env["BENCH_RESULTS"]):
+            with open(env["BENCH_RESULTS"]) as src, \
+                    open(results, "a") as dst:
+                dst.write(src.read())
         if os.environ.get("BENCH_KEEP"):
             note("data kept in %s" % base)
         else:
