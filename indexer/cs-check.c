@@ -593,10 +593,22 @@ static int check_file(struct check *ck)
 	int ret;
 
 	if (tdb_check(ck->index->tdb, NULL, NULL) != 0) {
-		problem(ck, "", "%s: tdb_check failed: the file is damaged; "
-			"rebuild it with 'condstore reindex --rebuild'",
-			ck->index->db_path);
-		return 1;
+		/* unreferenced records left by a crash are repacked away;
+		   anything else needs a rebuild */
+		if (ck->set != NULL && ck->set->repair &&
+		    tdb_repack(ck->index->tdb) == 0 &&
+		    tdb_check(ck->index->tdb, NULL, NULL) == 0) {
+			problem(ck, "", "%s: unreferenced records (left by an "
+				"interrupted write): repacked",
+				ck->index->db_path);
+		} else {
+			problem(ck, "", "%s: tdb_check failed: unreferenced or "
+				"damaged records; 'condstore check --repair' "
+				"repacks the file, and if that is not enough, "
+				"'condstore reindex --rebuild' rebuilds it",
+				ck->index->db_path);
+			return 1;
+		}
 	}
 	ret = cs_hwm_read(ck->index->hwm_path, &hwm, ck->err);
 	if (ret < 0)

@@ -40,6 +40,9 @@ struct cs_index {
 	bool hdr_dirty;
 	struct cs_mailbox *boxes;
 	char tdb_log[512];		/* last message tdb logged */
+	int tdb_log_errno;		/* errno when it was logged */
+	bool recovered;			/* tdb ran crash recovery */
+	bool writable;			/* the tdb was opened O_RDWR */
 };
 
 /* Longest key: tag, id, and a base name. */

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -103,14 +104,45 @@ static void cs_tdb_log(struct tdb_context *tdb, enum tdb_debug_level level,
 	size_t len;
 	va_list args;
 
-	if (level > TDB_DEBUG_WARNING || index == NULL)
+	if (index == NULL)
 		return;
+	/* tdb just rolled back a transaction that a crash interrupted */
+	if (strncmp(fmt, "tdb_transaction_recover: recovered", 34) == 0)
+		index->recovered = true;
+	if (level > TDB_DEBUG_WARNING)
+		return;
+	/* tdb logs right after the failing call: keep its errno, which
+	   tdb's cleanup may overwrite before the error reaches us */
+	if (errno == ENOSPC || errno == EDQUOT)
+		index->tdb_log_errno = errno;
+	/* keep the first message of a failure (the cause) and append the
+	   ones that follow it */
+	len = strlen(index->tdb_log);
+	if (len > 0 && len + 3 < sizeof(index->tdb_log)) {
+		strcpy(index->tdb_log + len, "; ");
+		len += 2;
+	} else {
+		len = 0;
+	}
 	va_start(args, fmt);
-	vsnprintf(index->tdb_log, sizeof(index->tdb_log), fmt, args);
+	vsnprintf(index->tdb_log + len, sizeof(index->tdb_log) - len, fmt,
+		  args);
 	va_end(args);
 	len = strlen(index->tdb_log);
 	while (len > 0 && index->tdb_log[len - 1] == '\n')
 		index->tdb_log[--len] = '\0';
+}
+
+/* tdb does not always pass ENOSPC on (posix_fallocate returns it without
+   setting errno): after an I/O error, look at the file system itself. */
+static bool fs_is_full(const char *path)
+{
+	struct statvfs st;
+
+	if (statvfs(path, &st) < 0)
+		return false;
+	return (uint64_t)st.f_bavail * st.f_frsize < 256 * 1024 ||
+		(st.f_files != 0 && st.f_favail == 0);
 }
 
 int cs_db_error(struct cs_index *index, const char *what,
@@ -119,7 +151,23 @@ int cs_db_error(struct cs_index *index, const char *what,
 	enum TDB_ERROR ecode = tdb_error(index->tdb);
 	const char *detail = index->tdb_log[0] != '\0' ? index->tdb_log :
 		tdb_errorstr(index->tdb);
+	int saved_errno = errno;
 
+	if (index->tdb_log_errno == ENOSPC || index->tdb_log_errno == EDQUOT)
+		saved_errno = index->tdb_log_errno;
+	else if (ecode == TDB_ERR_IO && fs_is_full(index->db_path))
+		saved_errno = ENOSPC;
+	if (ecode == TDB_ERR_IO &&
+	    (saved_errno == ENOSPC || saved_errno == EDQUOT)) {
+		/* the transaction was cancelled: nothing is damaged */
+		cs_error_set(err, CS_ERR_IO, "%s: %s: %s (%s); nothing was "
+			     "recorded: make room and run the command again",
+			     index->db_path, what, strerror(saved_errno),
+			     detail);
+		if (err != NULL)
+			err->sys_errno = saved_errno;
+		return -1;
+	}
 	switch (ecode) {
 	case TDB_ERR_CORRUPT:
 	case TDB_ERR_IO:
@@ -392,6 +440,7 @@ static int index_tdb_open(struct cs_index *index, unsigned int hash_size,
 				 CS_DEFAULT_HASH_SIZE, tdb_flags,
 				 open_flags | O_NOFOLLOW | O_CLOEXEC, 0600,
 				 &log, NULL);
+	index->writable = index->tdb != NULL;
 	if (index->tdb == NULL && index->readonly &&
 	    (errno == EACCES || errno == EROFS))
 		index->tdb = tdb_open_ex(index->db_path, 0, tdb_flags,
@@ -410,6 +459,20 @@ static int index_tdb_open(struct cs_index *index, unsigned int hash_size,
 				index->tdb_log : strerror(errno ? errno : EIO));
 		return cs_error_sys(err, "tdb_open(%s)", index->db_path);
 	}
+	return 0;
+}
+
+/* After tdb rolled back a transaction a crash interrupted, the records
+   that transaction had written beyond the old end of the file are still
+   there, unreferenced: harmless, but tdb_check counts them as damage.
+   Repacking the file (one transaction copying every record) drops them. */
+static int repack_if_recovered(struct cs_index *index, struct cs_error *err)
+{
+	if (!index->recovered || !index->writable || index->in_txn)
+		return 0;
+	index->recovered = false;
+	if (tdb_repack(index->tdb) != 0)
+		return cs_db_error(index, "repack after crash recovery", err);
 	return 0;
 }
 
@@ -446,6 +509,8 @@ static int index_open_with_floor(const struct cs_index_settings *set,
 			goto fail;
 	}
 	if (!index->readonly && hwm_sync_with_header(index, err) < 0)
+		goto fail;
+	if (repack_if_recovered(index, err) < 0)
 		goto fail;
 	*index_r = index;
 	return 0;
@@ -606,6 +671,7 @@ int cs_index_begin(struct cs_index *index, struct cs_error *err)
 				    "%s: transaction already open",
 				    index->db_path);
 	index->tdb_log[0] = '\0';
+	index->tdb_log_errno = 0;
 	if (tdb_transaction_start(index->tdb) != 0)
 		return cs_db_error(index, "transaction start", err);
 	index->in_txn = true;
@@ -658,7 +724,7 @@ int cs_index_commit(struct cs_index *index, struct cs_error *err)
 		(void)refresh_all(index, NULL);
 		return -1;
 	}
-	return 0;
+	return repack_if_recovered(index, err);
 }
 
 void cs_index_rollback(struct cs_index *index)

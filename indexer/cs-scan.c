@@ -606,7 +606,8 @@ struct scan_all {
 	struct cs_scan_stats *stats;
 	char **on_disk;
 	size_t ndisk, alloc;
-	int failed;
+	unsigned int failed;
+	struct cs_error first;		/* the first mailbox's failure */
 };
 
 static void scan_warn(const struct cs_scan_settings *set, const char *text)
@@ -636,7 +637,8 @@ static int scan_all_one(struct scan_all *sa, const char *name)
 			err = err2;
 	}
 	scan_warn(sa->set, err.text);
-	sa->failed = 1;
+	if (sa->failed++ == 0)
+		sa->first = err;
 	return 0;
 }
 
@@ -748,11 +750,13 @@ int cs_maildir_scan_all(struct cs_index *index, const char *const *names,
 	free(sa.on_disk);
 	if (ret != 0)
 		return -1;
-	if (sa.failed)
-		return cs_error_set(err, CS_ERR_IO,
-			"%s: some mailboxes could not be scanned",
-			cs_index_root(index));
-	return 0;
+	if (sa.failed == 1 && err != NULL)
+		*err = sa.first;
+	else if (sa.failed > 1)
+		return cs_error_set(err, sa.first.code,
+			"%s: %u mailboxes could not be scanned; the first: %s",
+			cs_index_root(index), sa.failed, sa.first.text);
+	return sa.failed > 0 ? -1 : 0;
 }
 
 /* --- sizing a new index --- */
@@ -796,8 +800,8 @@ unsigned int cs_maildir_suggest_hash_size(const char *root)
 {
 	/* primes, each about twice the previous */
 	static const unsigned int primes[] = {
-		10007, 20011, 40009, 80021, 160001, 320009, 640007, 1280023,
-		2560021, 5120029, 10240033, 20480011
+		131, 521, 2053, 10007, 20011, 40009, 80021, 160001, 320009,
+		640007, 1280023, 2560021, 5120029, 10240033, 20480011
 	};
 	struct count_ctx cc = { 0 };
 	uint64_t want;

@@ -6,7 +6,8 @@ TESTS += \
 	tests/test_cli_reindex.py \
 	tests/test_cli_modseq.py \
 	tests/test_cli_race.py \
-	tests/test_cli_hostile.py
+	tests/test_cli_hostile.py \
+	tests/test_cli_fulldisk.py
 
 EXTRA_DIST += \
 	tests/cstest.py \
@@ -14,4 +15,5 @@ EXTRA_DIST += \
 	tests/test_cli_reindex.py \
 	tests/test_cli_modseq.py \
 	tests/test_cli_race.py \
-	tests/test_cli_hostile.py
+	tests/test_cli_hostile.py \
+	tests/test_cli_fulldisk.py

@@ -74,10 +74,17 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
+static void print_problem(void *ctx, const char *mailbox, const char *text)
+{
+	(void)ctx;
+	fprintf(stderr, "  check after kill: %s: %s\n", mailbox, text);
+}
+
 /* After a crash: recover, check, and return HIGHESTMODSEQ. */
 static uint64_t recover_and_check(const char *root)
 {
-	struct cs_check_settings cset = { .repair = false };
+	struct cs_check_settings cset = { .repair = false,
+					  .problem = print_problem };
 	struct cs_index *index = unit_open(root);
 	struct cs_mailbox *box = NULL;
 	struct cs_scan_stats st;
@@ -126,7 +133,7 @@ static void test_kill9_during_store(void)
 		if (pid == 0)
 			child_work(root, (unsigned int)round);
 		/* let it get into the middle of something */
-		usleep((useconds_t)(20000 + rand() % 80000));
+		usleep((useconds_t)(rand() % 100000));
 		CU_ASSERT_EQUAL(kill(pid, SIGKILL), 0);
 		CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
 		CU_ASSERT(WIFSIGNALED(status));

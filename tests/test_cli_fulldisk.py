@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""A full disk: reindex and store on a Maildir whose file system has no
+room left give a clear error (exit 2) and lose nothing; once there is room
+again, a reindex records every change with a fresh modseq, check is clean
+and HIGHESTMODSEQ never went down.
+
+The Maildir lives on a small tmpfs this test mounts (as root) and
+unmounts; without the privilege to mount, the test is skipped."""
+
+import errno
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cstest  # noqa: E402
+
+
+def fill(path):
+    """Write path until the file system is full; returns bytes written."""
+    written = 0
+    chunk = b"\0" * 4096
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        while True:
+            written += os.write(fd, chunk)
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+    finally:
+        os.close(fd)
+    return written
+
+
+class FullDisk(cstest.CondstoreCase):
+    def setUp(self):
+        if os.geteuid() != 0:
+            self.skipTest("mounting a small tmpfs needs root")
+        self.mnt = tempfile.mkdtemp(prefix="cstest-fulldisk.")
+        self.addCleanup(os.rmdir, self.mnt)
+        res = subprocess.run(["mount", "-t", "tmpfs", "-o",
+                              "size=8m,mode=0700", "tmpfs", self.mnt],
+                             stderr=subprocess.PIPE)
+        if res.returncode != 0:
+            self.skipTest("cannot mount tmpfs: %s" % res.stderr.decode())
+        self.addCleanup(subprocess.run, ["umount", self.mnt])
+        self.md = cstest.Maildir(seed=7, root=os.path.join(self.mnt,
+                                                           "Maildir"))
+        self.filler = os.path.join(self.mnt, "filler")
+
+    def test_no_space(self):
+        bases = [self.md.deliver("INBOX", "S") for _ in range(150)]
+        self.cs("-q", "reindex")
+        before = self.hms()
+        self.assert_clean()
+
+        self.assertGreater(fill(self.filler), 0)
+        # flag changes by another agent still happen (a rename needs no
+        # space), then the indexer has no room to record them
+        changed = bases[:40]
+        for base in changed:
+            self.md.set_flags("INBOX", base, "FS")
+        # deliveries of empty files need an inode but no block: they fit,
+        # and their records do not
+        arrived = []
+        for _ in range(3000):
+            base = self.md.names.base()
+            os.close(os.open(os.path.join(self.md.root, "new", base),
+                             os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            arrived.append(base)
+        names_before = sorted(e for _, e in self.md.files("INBOX").values())
+        res = self.cs("-q", "reindex", rc=None)
+        self.assertEqual(res.rc, 2, res)
+        self.assertIn("No space left on device", res.err, res)
+        # a store either fits in the room the index already has, or fails
+        # with the same clear error; the file carries the flags only if
+        # the store was recorded
+        res = self.cs("store", "INBOX", "100", "+FLAGS", "(\\Draft)",
+                      rc=None)
+        self.assertIn(res.rc, (0, 2), res)
+        if res.rc == 2:
+            self.assertIn("No space left on device", res.err, res)
+        # nothing was lost: every message file is still there
+        self.assertEqual(len(self.md.files("INBOX")), 3150)
+        # the index still answers, and never went down
+        self.assertGreaterEqual(self.hms(), before)
+
+        os.unlink(self.filler)
+        self.cs("-q", "reindex")
+        self.assert_clean()
+        after = self.hms()
+        self.assertGreater(after, before)
+        fetched = {f.uid: f for f in self.fetch("INBOX", "--changedsince",
+                                                 str(before))}
+        uids = {base: uid for uid, base in self.uids().items()}
+        for base in changed:
+            self.assertIn(uids[base], fetched)
+            self.assertIn("\\Flagged", fetched[uids[base]].flags)
+        for base in arrived:
+            self.assertIn(uids[base], fetched)
+        self.assertEqual(self.status()["INBOX"]["MESSAGES"], 3150)
+        # names other than the changed ones are as they were
+        names_after = sorted(e for _, e in self.md.files("INBOX").values())
+        self.assertEqual(len(names_after), len(names_before))
+
+
+if __name__ == "__main__":
+    cstest.main()
