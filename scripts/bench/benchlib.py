@@ -11,8 +11,9 @@ Settings come from the environment (see doc/benchmarks.md):
   BENCH_KEEP     keep the temporary directory (its path is printed)
   BENCH_RESULTS  append every figure as one JSON line to this file (the
                  run driver collects them into its table)
-  top_builddir   the build tree (default: the source tree, or the current
-                 directory when it holds a build)
+  top_builddir   the build tree (default: the current directory, build/
+                 as scripts/run makes it, or the source tree, whichever
+                 holds a build)
   CONDSTORE      the condstore program (default: top_builddir/condstore)
   CS_PLUGIN_DIR  the directory of the built Dovecot plugin (default:
                  top_builddir/plugin/.libs)
@@ -52,10 +53,15 @@ class BenchError(Exception):
 # --- settings ------------------------------------------------------------
 
 def builddir():
+    """The build tree: $top_builddir, else the first of the current
+    directory, the build directory of scripts/setup ($CS_BUILD_DIR,
+    default build/) and the source tree that holds a build."""
     env = os.environ.get("top_builddir")
     if env:
         return os.path.abspath(env)
-    for d in (os.getcwd(), SRCDIR):
+    setup_dir = os.path.join(SRCDIR, os.environ.get("CS_BUILD_DIR",
+                                                    "build"))
+    for d in (os.getcwd(), setup_dir, SRCDIR):
         if os.path.exists(os.path.join(d, "scripts", "bench", "bench-gen")):
             return d
     return SRCDIR
