@@ -50,6 +50,8 @@ extern const struct cli_command cli_cmd_search;
 extern const struct cli_command cli_cmd_store;
 extern const struct cli_command cli_cmd_vanished;
 extern const struct cli_command cli_cmd_check;
+extern const struct cli_command cli_cmd_watch;
+extern const struct cli_command cli_cmd_sync;
 
 /* --- cli-output.c: messages and IMAP-style output --- */
 

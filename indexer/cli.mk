@@ -21,3 +21,6 @@ condstore_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/indexer
 condstore_LDADD = libcondstore.la
 
 dist_man_MANS += man/condstore.1
+
+# the watch daemon and the sync command
+include $(srcdir)/indexer/watch.mk

@@ -22,7 +22,8 @@ static const struct cli_command *const cli_commands[] = {
 	&cli_cmd_store,
 	&cli_cmd_vanished,
 	&cli_cmd_check,
-	/* the watch daemon adds "watch" and "sync" here */
+	&cli_cmd_watch,
+	&cli_cmd_sync,
 	NULL
 };
 

@@ -12,8 +12,9 @@
  * none is missing.  Otherwise a sweep re-reads the directories into a
  * sorted array of name hashes and confirms each record that is not in it
  * with lstat of its recorded name before expunging it; if a directory
- * changed meanwhile, the sweep is repeated (a renamer racing the scan must
- * not cause a false expunge).
+ * changed meanwhile, the sweep is repeated, and if it never holds still
+ * nothing is expunged on that scan (a renamer racing the scan must never
+ * cause a false expunge; the daemon's events or the next scan confirm).
  */
 #include "config.h"
 
@@ -513,6 +514,19 @@ static int sweep(struct scan *sc, struct cs_error *err)
 
 	for (i = 0; i < SWEEP_TRIES && !stable && ret == 0; i++)
 		ret = sweep_once(sc, &sw, &stable, err);
+	if (ret == 0 && !stable && sw.nmissing > 0) {
+		/* the directory never held still: a record not seen may be a
+		   file renamed under our readdir.  Never expunge on a guess;
+		   the watch daemon's events or the next scan will confirm. */
+		char text[256];
+
+		snprintf(text, sizeof(text), "%s: directory kept changing "
+			 "during the scan: %zu record(s) not confirmed gone "
+			 "left for the next scan", sc->name, sw.nmissing);
+		if (sc->set->warn != NULL)
+			sc->set->warn(sc->set->warn_ctx, text);
+		sw.nmissing = 0;
+	}
 	if (ret == 0)
 		ret = expunge_missing(sc, &sw, err);
 	free(sw.hashes);

@@ -7,7 +7,8 @@ TESTS += \
 	tests/test_cli_modseq.py \
 	tests/test_cli_race.py \
 	tests/test_cli_hostile.py \
-	tests/test_cli_fulldisk.py
+	tests/test_cli_fulldisk.py \
+	tests/test_cli_scan_race.py
 
 EXTRA_DIST += \
 	tests/cstest.py \
@@ -16,4 +17,5 @@ EXTRA_DIST += \
 	tests/test_cli_modseq.py \
 	tests/test_cli_race.py \
 	tests/test_cli_hostile.py \
-	tests/test_cli_fulldisk.py
+	tests/test_cli_fulldisk.py \
+	tests/test_cli_scan_race.py

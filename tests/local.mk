@@ -14,3 +14,4 @@ AM_TESTS_ENVIRONMENT = \
 
 include $(srcdir)/tests/unit.mk
 include $(srcdir)/tests/cli.mk
+include $(srcdir)/tests/watch.mk

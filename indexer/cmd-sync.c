@@ -1,0 +1,78 @@
+/*
+ * cmd-sync.c - "condstore sync": wait until the watch daemon has recorded
+ * everything that happened in the Maildir before the call.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include "cli.h"
+
+#define SYNC_DEFAULT_TIMEOUT_MS 30000
+
+static int cmd_sync(const struct cli_global *g, int argc, char **argv)
+{
+	struct cli_option opts[] = {
+		{ .name = "timeout", .has_arg = true },
+		{ .name = NULL }
+	};
+	unsigned long timeout = SYNC_DEFAULT_TIMEOUT_MS;
+	struct cs_index_settings set;
+	struct cs_index *index;
+	struct cs_error err;
+	char *end;
+	int i, npos, ret;
+
+	npos = cli_args_parse(g, &cli_cmd_sync, argc, argv, opts, 0, -1);
+	if (npos < 0)
+		return CLI_EXIT_ERROR;
+	if (opts[0].seen) {
+		timeout = strtoul(opts[0].value, &end, 10);
+		if (end == opts[0].value || *end != '\0' ||
+		    timeout > 86400000) {
+			cli_error(g, "sync: --timeout %s: not a number of "
+				  "milliseconds", opts[0].value);
+			return CLI_EXIT_ERROR;
+		}
+	}
+	/* the daemon answers for the whole Maildir; the names are checked
+	   so that a typo is not silently accepted */
+	for (i = 1; i <= npos; i++) {
+		if (cs_mailbox_name_check(argv[i], &err) < 0) {
+			cli_error(g, "sync: %s", err.text);
+			return CLI_EXIT_ERROR;
+		}
+	}
+	cli_index_settings(g, &set);
+	set.readonly = true;
+	if (cs_index_open(&set, &index, &err) < 0) {
+		cli_error(g, "sync: no watch daemon serves %s: %s", g->maildir,
+			  err.text);
+		return CLI_EXIT_ERROR;
+	}
+	ret = cs_sync_wait(index, (unsigned int)timeout, &err);
+	cs_index_close(&index);
+	if (ret <= 0) {
+		cli_error(g, "sync: %s", err.text);
+		return CLI_EXIT_ERROR;
+	}
+	return CLI_EXIT_OK;
+}
+
+const struct cli_command cli_cmd_sync = {
+	.name = "sync",
+	.summary = "wait until the watch daemon has caught up with the disk",
+	.usage = "[--timeout MS] [MAILBOX...]",
+	.help =
+"Return once everything that happened in the Maildir before the call is\n"
+"in the index: a cookie file is created in the Maildir root and the\n"
+"watch daemon removes it after committing every event before it (and\n"
+"after rescanning mailboxes it could not watch).\n"
+"\n"
+"Options:\n"
+"  --timeout MS  give up after MS milliseconds (default 30000)\n"
+"\n"
+"Exit status: 0 caught up; 2 no watch daemon serves the Maildir, it went\n"
+"away, or the wait timed out.\n",
+	.run = cmd_sync,
+};

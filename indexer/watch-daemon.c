@@ -1,0 +1,376 @@
+/*
+ * watch-daemon.c - the watch daemon's main loop: signals, reading inotify
+ * in batches, rounds of committing work per root, rescans after an
+ * overflow, SIGHUP and periodically for what could not be watched.
+ *
+ * After a wakeup the loop sleeps batch_delay_ms before reading, so that
+ * events accumulate and one read() returns many: each round commits one
+ * tdb transaction per root with work, however many events it held.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "watch-daemon.h"
+#include "watch-events.h"
+#include "watch-inotify.h"
+#include "watch-roots.h"
+
+#define READ_BUF_SIZE (64 * 1024)
+#define MAX_READS_PER_BATCH 64
+
+uint64_t watch_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static unsigned int count_boxes(const struct watch_daemon *d)
+{
+	const struct watch_root *root;
+	const struct watch_box *box;
+	unsigned int n = 0;
+
+	for (root = d->roots; root != NULL; root = root->next) {
+		for (box = root->boxes; box != NULL; box = box->next)
+			n += box->gone ? 0 : 1;
+	}
+	return n;
+}
+
+/* Log what the scans since the last summary found, and reset. */
+static void log_scan_summary(struct watch_daemon *d, const char *what,
+			     uint64_t start_ms)
+{
+	const struct cs_scan_stats *s = &d->stats;
+
+	watch_log(d->log, WATCH_LOG_INFO, "%s: scanned %u mailboxes in %u "
+		  "Maildirs, %llu files in %llu ms: %llu new, %llu changed, "
+		  "%llu expunged, %llu renamed without a flag change; %u "
+		  "watches", what, d->boxes_scanned, d->root_count,
+		  (unsigned long long)s->files,
+		  (unsigned long long)(watch_now_ms() - start_ms),
+		  (unsigned long long)s->arrived,
+		  (unsigned long long)s->changed,
+		  (unsigned long long)s->expunged,
+		  (unsigned long long)s->updated, d->in->count);
+	memset(&d->stats, 0, sizeof(d->stats));
+	d->boxes_scanned = 0;
+}
+
+static void log_limit_once(struct watch_daemon *d)
+{
+	if (!d->in->limit_hit || d->limit_logged || d->in->fd < 0)
+		return;
+	d->limit_logged = true;
+	watch_log(d->log, WATCH_LOG_ERROR, "inotify watch limit reached at "
+		  "%u watches%s: mailboxes that could not be watched are "
+		  "rescanned every %.1f s instead (and before each sync); "
+		  "raise /proc/sys/fs/inotify/max_user_watches and send "
+		  "SIGHUP", d->in->count, d->set->max_watches > 0 ?
+		  " (--max-watches)" : "",
+		  d->set->rescan_interval_ms / 1000.0);
+}
+
+static bool daemon_has_work(const struct watch_daemon *d)
+{
+	const struct watch_root *root;
+	const struct watch_box *box;
+
+	if (watch_events_item_count(d) > 0)
+		return true;
+	for (root = d->roots; root != NULL; root = root->next) {
+		if (root->gone || root->disabled)
+			continue;
+		if (!root->started || root->need_full_scan ||
+		    root->cookie_count > 0 ||
+		    (root->need_folders && root->pending_folder_moves == 0))
+			return true;
+		for (box = root->boxes; box != NULL; box = box->next) {
+			if (!box->gone && (box->need_setup || box->need_scan))
+				return true;
+		}
+	}
+	return false;
+}
+
+static void signals_read(struct watch_daemon *d);
+
+static bool daemon_serves_any(const struct watch_daemon *d)
+{
+	const struct watch_root *root;
+
+	for (root = d->roots; root != NULL; root = root->next) {
+		if (!root->gone && !root->disabled)
+			return true;
+	}
+	return false;
+}
+
+/* One round: every root with work commits it. */
+static void daemon_round(struct watch_daemon *d)
+{
+	struct watch_root *root;
+
+	d->round++;
+	for (root = d->roots; root != NULL; root = root->next) {
+		/* a stop during a long rescan (startup with thousands of
+		   Maildirs) leaves the remaining scans to the next start */
+		signals_read(d);
+		if (d->stop && root->need_full_scan)
+			continue;
+		watch_root_process(d, root);
+	}
+	watch_events_clear(d);
+	watch_roots_reap(d);
+	d->cookie_seen = false;
+	log_limit_once(d);
+}
+
+/* Rescan every root (startup, overflow, SIGHUP). */
+static void daemon_full_rescan(struct watch_daemon *d, const char *what)
+{
+	uint64_t start = watch_now_ms();
+	struct watch_root *root;
+
+	/* report this rescan's figures only */
+	memset(&d->stats, 0, sizeof(d->stats));
+	d->boxes_scanned = 0;
+	for (root = d->roots; root != NULL; root = root->next)
+		root->need_full_scan = true;
+	watch_roots_watch_all(d);
+	/* pending moves are settled by the scans */
+	(void)watch_events_expire(d, true);
+	daemon_round(d);
+	log_scan_summary(d, what, start);
+}
+
+static void daemon_periodic(struct watch_daemon *d, uint64_t now)
+{
+	struct watch_root *root;
+	unsigned int count = 0;
+	uint64_t start = now;
+
+	if (now >= d->next_cookie_poll_ms) {
+		d->next_cookie_poll_ms = now + WATCH_COOKIE_POLL_MS;
+		watch_roots_poll_cookies(d);
+	}
+	if (now < d->next_rescan_ms)
+		return;
+	d->next_rescan_ms = now + d->set->rescan_interval_ms;
+	if (d->set->glob != NULL)
+		(void)watch_roots_expand(d);
+	memset(&d->stats, 0, sizeof(d->stats));
+	d->boxes_scanned = 0;
+	d->round++;
+	for (root = d->roots; root != NULL; root = root->next) {
+		if (watch_root_has_unwatched(root))
+			count += watch_root_rescan_unwatched(d, root);
+	}
+	if (d->stats.arrived + d->stats.changed + d->stats.expunged > 0 ||
+	    (count > 0 && watch_log_debug_enabled(d->log)))
+		log_scan_summary(d, "periodic rescan of unwatched mailboxes",
+				 start);
+	memset(&d->stats, 0, sizeof(d->stats));
+	d->boxes_scanned = 0;
+}
+
+static int signals_open(sigset_t *mask_r)
+{
+	sigemptyset(mask_r);
+	sigaddset(mask_r, SIGTERM);
+	sigaddset(mask_r, SIGINT);
+	sigaddset(mask_r, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, mask_r, NULL) < 0)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, mask_r, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static void signals_read(struct watch_daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			d->hup = true;
+		else
+			d->stop = true;
+	}
+}
+
+/* Read what inotify has queued into the batch. */
+static void daemon_read(struct watch_daemon *d, char *buf)
+{
+	const struct inotify_event *event;
+	struct cs_error err;
+	ssize_t len, pos;
+	unsigned int reads;
+
+	if (d->set->batch_delay_ms > 0)
+		usleep(d->set->batch_delay_ms * 1000);
+	/* bounded by items (memory) and by reads (a batch must end even
+	   when events keep coming faster than they coalesce) */
+	for (reads = 0; reads < MAX_READS_PER_BATCH &&
+	     watch_events_item_count(d) < WATCH_BATCH_MAX_ITEMS; reads++) {
+		len = watch_inotify_read(d->in, buf, READ_BUF_SIZE, &err);
+		if (len < 0) {
+			watch_log(d->log, WATCH_LOG_ERROR, "%s", err.text);
+			d->overflow = true;
+		}
+		if (len <= 0)
+			break;
+		for (pos = 0; pos < len;
+		     pos += (ssize_t)sizeof(*event) + event->len) {
+			event = (const struct inotify_event *)(buf + pos);
+			watch_events_handle(d, event);
+		}
+	}
+}
+
+static int daemon_timeout(const struct watch_daemon *d, uint64_t deadline)
+{
+	uint64_t now = watch_now_ms(), next = d->next_rescan_ms;
+	const struct watch_root *root;
+
+	if (deadline != 0 && deadline < next)
+		next = deadline;
+	for (root = d->roots; root != NULL; root = root->next) {
+		if (root->wd < 0 && root->started && !root->gone) {
+			if (d->next_cookie_poll_ms < next)
+				next = d->next_cookie_poll_ms;
+			break;
+		}
+	}
+	return next <= now ? 0 : (int)(next - now);
+}
+
+static void daemon_loop(struct watch_daemon *d, int sfd, char *buf)
+{
+	struct pollfd fds[2];
+	uint64_t deadline;
+	struct cs_error err;
+	int ret;
+
+	fds[0].fd = sfd;
+	fds[0].events = POLLIN;
+	fds[1].fd = d->in->fd;
+	fds[1].events = POLLIN;
+	while (!d->stop) {
+		deadline = watch_events_expire(d, d->cookie_seen);
+		if (d->overflow) {
+			d->overflow = false;
+			watch_log(d->log, WATCH_LOG_WARN, "inotify event queue "
+				  "overflowed: rescanning all %u Maildirs "
+				  "(raise /proc/sys/fs/inotify/max_queued_events "
+				  "if this happens often)", d->root_count);
+			daemon_full_rescan(d, "rescan after overflow");
+		}
+		if (daemon_has_work(d))
+			daemon_round(d);
+		daemon_periodic(d, watch_now_ms());
+		if (d->hup) {
+			d->hup = false;
+			if (watch_log_reopen(d->log, &err) < 0)
+				watch_log(d->log, WATCH_LOG_ERROR, "%s",
+					  err.text);
+			if (d->set->glob != NULL)
+				(void)watch_roots_expand(d);
+			daemon_full_rescan(d, "rescan on SIGHUP");
+		}
+		if (daemon_has_work(d))
+			continue;
+		ret = poll(fds, d->in->fd >= 0 ? 2 : 1,
+			   daemon_timeout(d, deadline));
+		if (ret < 0 && errno != EINTR) {
+			watch_log(d->log, WATCH_LOG_ERROR, "poll: %s",
+				  strerror(errno));
+			break;
+		}
+		if (ret > 0 && (fds[0].revents & POLLIN) != 0)
+			signals_read(d);
+		if (ret > 0 && d->in->fd >= 0 &&
+		    (fds[1].revents & POLLIN) != 0)
+			daemon_read(d, buf);
+	}
+	/* finish the batch in hand */
+	(void)watch_events_expire(d, true);
+	daemon_round(d);
+}
+
+int watch_daemon_run(const struct watch_settings *set, struct watch_log *log)
+{
+	struct watch_daemon d;
+	char *buf;
+	struct watch_inotify in;
+	struct cs_error err;
+	sigset_t mask;
+	int sfd, ret, exit_code = 2;
+
+	buf = NULL;
+	memset(&d, 0, sizeof(d));
+	d.set = set;
+	d.log = log;
+	d.sfd = -1;
+	d.in = &in;
+	sfd = signals_open(&mask);
+	d.sfd = sfd;
+	if (sfd < 0) {
+		watch_log(log, WATCH_LOG_ERROR, "signalfd: %s", strerror(errno));
+		return 2;
+	}
+	ret = watch_inotify_init(&in, set->max_watches, &err);
+	if (ret < 0) {
+		watch_log(log, WATCH_LOG_ERROR, "%s", err.text);
+		close(sfd);
+		return 2;
+	}
+	if (ret == 0) {
+		/* the one line about it; the rest runs on rescans */
+		watch_log(log, WATCH_LOG_ERROR, "%s", err.text);
+		in.limit_hit = true;
+		d.limit_logged = true;
+	}
+	buf = malloc(READ_BUF_SIZE);	/* aligned for inotify_event */
+	if (buf == NULL) {
+		watch_log(log, WATCH_LOG_ERROR, "out of memory");
+		goto out;
+	}
+	if (watch_events_init(&d, &err) < 0) {
+		watch_log(log, WATCH_LOG_ERROR, "%s", err.text);
+		goto out;
+	}
+	if (watch_roots_expand(&d) == 0 && set->glob == NULL) {
+		watch_log(log, WATCH_LOG_ERROR, "no Maildir to serve");
+		goto out;
+	}
+	d.next_rescan_ms = watch_now_ms() + set->rescan_interval_ms;
+	daemon_full_rescan(&d, "startup");
+	if (!d.stop && set->glob == NULL && !daemon_serves_any(&d)) {
+		watch_log(log, WATCH_LOG_ERROR, "no Maildir could be served");
+		goto out;
+	}
+	watch_log(log, WATCH_LOG_INFO, "watching %u Maildirs, %u mailboxes "
+		  "(%u watches)%s", d.root_count, count_boxes(&d), in.count,
+		  set->nosync ? ", commits without fsync (--nosync)" : "");
+	daemon_loop(&d, sfd, buf);
+	watch_log(log, WATCH_LOG_INFO, "stopped");
+	exit_code = 0;
+out:
+	free(buf);
+	watch_roots_shutdown(&d);
+	watch_events_deinit(&d);
+	watch_inotify_deinit(&in);
+	close(sfd);
+	sigprocmask(SIG_UNBLOCK, &mask, NULL);
+	return exit_code;
+}

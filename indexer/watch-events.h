@@ -1,0 +1,53 @@
+/*
+ * watch-events.h - turning raw inotify events into per-message work.
+ *
+ * Every event about a message file becomes (or updates) one work item per
+ * (mailbox, base name) for the current batch: repeated changes of one
+ * message coalesce.  An item remembers the newest name the message was
+ * given (a hint) and whether a name of it was removed; when the batch is
+ * committed each item is reconciled with what is on disk now, so events
+ * are hints and the directory is the truth.  MOVED_FROM waits in the
+ * pending table for its MOVED_TO (same cookie, possibly in another
+ * folder); unpaired after pair_wait_ms, it is resolved from the disk.
+ */
+#ifndef WATCH_EVENTS_H
+#define WATCH_EVENTS_H
+
+#include <stdbool.h>
+#include <sys/inotify.h>
+
+#include "watch.h"
+
+/* Stop reading events into a batch when it holds this many items. */
+#define WATCH_BATCH_MAX_ITEMS 8192
+
+int watch_events_init(struct watch_daemon *d, struct cs_error *err);
+void watch_events_deinit(struct watch_daemon *d);
+
+/* Take one event into the current batch. */
+void watch_events_handle(struct watch_daemon *d,
+			 const struct inotify_event *event);
+/* Items in the current batch. */
+unsigned int watch_events_item_count(const struct watch_daemon *d);
+
+/* Move pending MOVED_FROMs whose wait ended (all of them with force) into
+   the batch as items to be resolved from the disk.  Returns the monotonic
+   time of the next deadline, or 0 when nothing is pending. */
+uint64_t watch_events_expire(struct watch_daemon *d, bool force);
+
+/* Reconcile the batch's items of root in one transaction.  Items of
+   mailboxes scanned in this round are skipped (the scan covered them).
+   Returns 0, or -1 (the transaction was rolled back). */
+int watch_events_commit_root(struct watch_daemon *d, struct watch_root *root,
+			     struct cs_error *err);
+
+/* Forget the batch's items (after committing, or after an overflow). */
+void watch_events_clear(struct watch_daemon *d);
+
+/* Forget everything referring to box or root (retiring them). */
+void watch_events_forget_box(struct watch_daemon *d,
+			     const struct watch_box *box);
+void watch_events_forget_root(struct watch_daemon *d,
+			      const struct watch_root *root);
+
+#endif

@@ -1,0 +1,836 @@
+/*
+ * watch-roots.c - the Maildir roots served by the watch daemon and their
+ * mailboxes.
+ *
+ * Order matters: a mailbox is watched first and scanned second, so that
+ * nothing that happens between the two is lost.  A root's index is open
+ * only while the root has work, within a small LRU (max_open), so one
+ * daemon can serve every user of a host with a bounded number of file
+ * descriptors.  Mailboxes that could not be watched (the kernel's watch
+ * limit) are rescanned periodically and before a sync cookie is answered.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "watch-events.h"
+#include "watch-inotify.h"
+#include "watch-log.h"
+#include "watch-roots.h"
+#include "watch-state.h"
+
+/* Write a SEP b into buf.  Returns false if it does not fit. */
+static bool path_cat(char *buf, size_t size, const char *a, const char *sep,
+		     const char *b)
+{
+	return (size_t)snprintf(buf, size, "%s%s%s", a, sep, b) < size;
+}
+
+static void root_watch(struct watch_daemon *d, struct watch_root *root);
+
+/* --- boxes --- */
+
+static struct watch_box *box_find(struct watch_root *root, const char *name)
+{
+	struct watch_box *box;
+
+	for (box = root->boxes; box != NULL; box = box->next) {
+		if (!box->gone && strcmp(box->name, name) == 0)
+			return box;
+	}
+	return NULL;
+}
+
+static int box_set_name(struct watch_box *box, const char *name,
+			struct cs_error *err)
+{
+	char path[PATH_MAX];
+	char *new_name, *new_path;
+
+	if (cs_mailbox_path(box->root->path, name, path, sizeof(path),
+			    err) < 0)
+		return -1;
+	new_name = strdup(name);
+	new_path = strdup(path);
+	if (new_name == NULL || new_path == NULL) {
+		free(new_name);
+		free(new_path);
+		return cs_error_set(err, CS_ERR_IO, "out of memory");
+	}
+	free(box->name);
+	free(box->path);
+	box->name = new_name;
+	box->path = new_path;
+	return 0;
+}
+
+static struct watch_box *box_add(struct watch_daemon *d,
+				 struct watch_root *root, const char *name)
+{
+	struct watch_box *box;
+	struct cs_error err;
+
+	box = calloc(1, sizeof(*box));
+	if (box == NULL)
+		return NULL;
+	box->root = root;
+	box->wd_new = box->wd_cur = box->wd_folder = -1;
+	if (box_set_name(box, name, &err) < 0) {
+		watch_log(d->log, WATCH_LOG_WARN, "%s: %s", root->path,
+			  err.text);
+		free(box);
+		return NULL;
+	}
+	box->need_setup = true;
+	box->next = root->boxes;
+	root->boxes = box;
+	return box;
+}
+
+static void box_unwatch(struct watch_daemon *d, struct watch_box *box)
+{
+	watch_inotify_rm(d->in, &box->wd_new);
+	watch_inotify_rm(d->in, &box->wd_cur);
+	watch_inotify_rm(d->in, &box->wd_folder);
+}
+
+static void box_retire(struct watch_daemon *d, struct watch_box *box)
+{
+	box_unwatch(d, box);
+	watch_events_forget_box(d, box);
+	box->gone = true;
+}
+
+/* Stop watching root and everything in it; freed by watch_roots_reap. */
+static void root_drop(struct watch_daemon *d, struct watch_root *root)
+{
+	struct watch_box *box;
+
+	for (box = root->boxes; box != NULL; box = box->next)
+		box_retire(d, box);
+	watch_inotify_rm(d->in, &root->wd);
+	watch_events_forget_root(d, root);
+	root->gone = true;
+}
+
+static bool dir_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Watch new/ or cur/ of box.  Returns 1 watched, 0 not (missing or the
+   limit: see box->unwatched), -1 error. */
+static int box_watch_dir(struct watch_daemon *d, struct watch_box *box,
+			 enum watch_kind kind, int *wd)
+{
+	char path[PATH_MAX];
+	struct cs_error err;
+	int ret;
+
+	if (*wd >= 0)
+		return 1;
+	if (!path_cat(path, sizeof(path), box->path, "/",
+		      kind == WATCH_KIND_NEW ? "new" : "cur") ||
+	    !dir_exists(path))
+		return 0;
+	ret = watch_inotify_add(d->in, path, kind, box->root, box, wd, &err);
+	if (ret == 0)
+		box->unwatched = true;
+	if (ret < 0 && err.code != CS_ERR_NOTFOUND) {
+		watch_log(d->log, WATCH_LOG_ERROR, "%s", err.text);
+		box->unwatched = true;
+	}
+	return ret;
+}
+
+/* Add the watches box needs; once new/ and cur/ exist it is scanned. */
+static void box_setup(struct watch_daemon *d, struct watch_box *box)
+{
+	char path[PATH_MAX];
+	bool complete;
+	struct cs_error err;
+
+	box->need_setup = false;
+	box->unwatched = false;
+	box_watch_dir(d, box, WATCH_KIND_NEW, &box->wd_new);
+	box_watch_dir(d, box, WATCH_KIND_CUR, &box->wd_cur);
+	complete = path_cat(path, sizeof(path), box->path, "/", "new") &&
+		dir_exists(path) &&
+		path_cat(path, sizeof(path), box->path, "/", "cur") &&
+		dir_exists(path);
+	if (complete) {
+		watch_inotify_rm(d->in, &box->wd_folder);
+		box->need_scan = true;
+	} else if (box->wd_folder < 0 && strcmp(box->name, "INBOX") != 0 &&
+		   watch_inotify_add(d->in, box->path, WATCH_KIND_FOLDER,
+				     box->root, box, &box->wd_folder,
+				     &err) == 0) {
+		/* no watch for the folder itself: the folder list is looked
+		   at again by the periodic rescan */
+		box->unwatched = true;
+	}
+}
+
+static void scan_warn(void *ctx, const char *text)
+{
+	struct watch_daemon *d = ctx;
+
+	watch_log(d->log, WATCH_LOG_WARN, "%s", text);
+}
+
+static int box_scan(struct watch_daemon *d, struct watch_box *box)
+{
+	struct cs_scan_settings set = { .warn = scan_warn, .warn_ctx = d };
+	struct cs_scan_stats stats;
+	struct cs_index *index;
+	struct cs_error err;
+
+	box->need_scan = false;
+	box->scan_round = d->round;
+	memset(&stats, 0, sizeof(stats));
+	if (watch_root_index(d, box->root, &index, &err) < 0 ||
+	    cs_maildir_scan(index, box->name, &set, &stats, &err) < 0) {
+		watch_log(d->log, WATCH_LOG_ERROR, "%s: %s: scan failed: %s",
+			  box->root->path, box->name, err.text);
+		/* try again with the periodic rescans */
+		box->unwatched = true;
+		return -1;
+	}
+	d->boxes_scanned++;
+	d->stats.files += stats.files;
+	d->stats.arrived += stats.arrived;
+	d->stats.changed += stats.changed;
+	d->stats.expunged += stats.expunged;
+	d->stats.updated += stats.updated;
+	d->stats.skipped += stats.skipped;
+	if (stats.arrived + stats.changed + stats.expunged > 0)
+		watch_log(d->log, WATCH_LOG_DEBUG, "%s: %s: scanned %llu files: "
+			  "%llu new, %llu changed, %llu expunged",
+			  box->root->path, box->name,
+			  (unsigned long long)stats.files,
+			  (unsigned long long)stats.arrived,
+			  (unsigned long long)stats.changed,
+			  (unsigned long long)stats.expunged);
+	return 0;
+}
+
+/* --- the index of a root --- */
+
+static void root_close_index(struct watch_daemon *d, struct watch_root *root)
+{
+	if (root->index == NULL)
+		return;
+	cs_index_close(&root->index);
+	d->open_count--;
+}
+
+static void root_index_settings(const struct watch_daemon *d,
+				const struct watch_root *root,
+				struct cs_index_settings *set_r)
+{
+	memset(set_r, 0, sizeof(*set_r));
+	set_r->root = root->path;
+	set_r->db_path = d->set->db;
+	set_r->separator = d->set->separator;
+	set_r->nosync = d->set->nosync;
+}
+
+int watch_root_index(struct watch_daemon *d, struct watch_root *root,
+		     struct cs_index **index_r, struct cs_error *err)
+{
+	struct cs_index_settings set;
+	struct watch_root *r, *lru;
+
+	if (root->index == NULL) {
+		while (d->open_count >= d->set->max_open) {
+			lru = NULL;
+			for (r = d->roots; r != NULL; r = r->next) {
+				if (r->index != NULL &&
+				    (lru == NULL || r->used < lru->used))
+					lru = r;
+			}
+			if (lru == NULL)
+				break;
+			root_close_index(d, lru);
+		}
+		root_index_settings(d, root, &set);
+		if (cs_index_open(&set, &root->index, err) < 0)
+			return -1;
+		d->open_count++;
+	}
+	root->used = ++d->lru_clock;
+	*index_r = root->index;
+	return 0;
+}
+
+/* --- starting and stopping a root --- */
+
+static int root_start(struct watch_daemon *d, struct watch_root *root)
+{
+	struct watch_state state;
+	struct watch_box *box;
+	struct cs_index *index;
+	struct cs_error err;
+	char path[PATH_MAX];
+	int unclean = 0;
+
+	if (!watch_state_path(root->path, d->set->db, path, sizeof(path))) {
+		watch_log(d->log, WATCH_LOG_ERROR, "%s: path too long: not "
+			  "served", root->path);
+		goto fail;
+	}
+	unclean = watch_state_read(path, &state);
+	if (watch_root_index(d, root, &index, &err) < 0 ||
+	    cs_daemon_register(index, &err) < 0) {
+		watch_log(d->log, WATCH_LOG_ERROR, "%s: not served: %s",
+			  root->path, err.text);
+		goto fail;
+	}
+	if (unclean > 0) {
+		watch_log(d->log, WATCH_LOG_WARN, "%s: the previous watch "
+			  "daemon (pid %ld) did not stop cleanly: full "
+			  "reconcile", root->path, state.pid);
+	}
+	if (unclean > 0 && watch_state_lost_commits(&state)) {
+		watch_log(d->log, WATCH_LOG_WARN, "%s: it ran with --nosync "
+			  "and the system restarted since: its last commits "
+			  "may be lost, so every counter is raised above the "
+			  "high-water mark before the rescan", root->path);
+		if (watch_state_raise_counters(index, &err) < 0) {
+			watch_log(d->log, WATCH_LOG_ERROR, "%s: raising the "
+				  "counters failed: %s", root->path, err.text);
+			goto fail;
+		}
+	}
+	if (watch_state_write(path, d->set->nosync, &err) < 0)
+		watch_log(d->log, WATCH_LOG_WARN, "%s: %s", root->path,
+			  err.text);
+	root->started = true;
+	root->need_full_scan = true;
+	return 0;
+fail:
+	/* its events and cookies are another daemon's business */
+	for (box = root->boxes; box != NULL; box = box->next)
+		box_unwatch(d, box);
+	watch_inotify_rm(d->in, &root->wd);
+	watch_events_forget_root(d, root);
+	root_close_index(d, root);
+	root->disabled = true;
+	return -1;
+}
+
+static void root_stop(struct watch_daemon *d, struct watch_root *root)
+{
+	struct cs_index *index;
+	struct cs_error err;
+	char path[PATH_MAX];
+
+	if (!root->started)
+		return;
+	root->started = false;
+	if (watch_root_index(d, root, &index, &err) < 0 ||
+	    cs_daemon_unregister(index, &err) < 0) {
+		watch_log(d->log, WATCH_LOG_WARN, "%s: %s", root->path,
+			  err.text);
+		return;
+	}
+	if (watch_state_path(root->path, d->set->db, path, sizeof(path)) &&
+	    unlink(path) < 0 && errno != ENOENT)
+		watch_log(d->log, WATCH_LOG_WARN, "unlink(%s): %s", path,
+			  strerror(errno));
+}
+
+/* --- folders --- */
+
+void watch_root_folder_appeared(struct watch_daemon *d,
+				struct watch_root *root, const char *name)
+{
+	struct watch_box *box = box_find(root, name);
+
+	if (box != NULL)
+		box->need_setup = true;
+	else
+		(void)box_add(d, root, name);
+}
+
+void watch_root_queue_rename(struct watch_daemon *d, struct watch_root *root,
+			     const char *from, const char *to)
+{
+	struct watch_rename *r, **tail;
+
+	r = calloc(1, sizeof(*r));
+	if (r != NULL) {
+		r->from = strdup(from);
+		r->to = strdup(to);
+	}
+	if (r == NULL || r->from == NULL || r->to == NULL) {
+		if (r != NULL) {
+			free(r->from);
+			free(r->to);
+			free(r);
+		}
+		root->need_full_scan = true;
+		return;
+	}
+	for (tail = &root->renames; *tail != NULL; tail = &(*tail)->next) ;
+	*tail = r;
+	root->need_folders = true;
+	(void)d;
+}
+
+/* Apply one folder rename to the index and to our mailbox. */
+static void root_apply_rename(struct watch_daemon *d, struct watch_root *root,
+			      const struct watch_rename *r)
+{
+	struct watch_box *box = box_find(root, r->from);
+	struct cs_index *index;
+	struct cs_error err;
+
+	if (box == NULL || box_find(root, r->to) != NULL)
+		return;	/* the folder sync below sorts it out */
+	if (watch_root_index(d, root, &index, &err) < 0 ||
+	    cs_index_begin(index, &err) < 0)
+		goto fail;
+	if (cs_mailbox_rename(index, r->from, r->to, &err) < 0 ||
+	    cs_index_commit(index, &err) < 0) {
+		if (cs_index_in_transaction(index))
+			cs_index_rollback(index);
+		goto fail;
+	}
+	if (box_set_name(box, r->to, &err) < 0)
+		goto fail;
+	watch_log(d->log, WATCH_LOG_INFO, "%s: folder %s renamed to %s",
+		  root->path, r->from, r->to);
+	return;
+fail:
+	watch_log(d->log, WATCH_LOG_WARN, "%s: rename of %s to %s: %s; "
+		  "rescanning", root->path, r->from, r->to, err.text);
+	box_retire(d, box);
+}
+
+static void root_apply_renames(struct watch_daemon *d, struct watch_root *root)
+{
+	struct watch_rename *r;
+
+	while ((r = root->renames) != NULL) {
+		root->renames = r->next;
+		root_apply_rename(d, root, r);
+		free(r->from);
+		free(r->to);
+		free(r);
+	}
+}
+
+struct list_ctx {
+	struct watch_daemon *d;
+	struct watch_root *root;
+};
+
+static int list_cb(void *ctx, const char *name, const char *path)
+{
+	struct list_ctx *lc = ctx;
+	struct watch_box *box;
+
+	(void)path;
+	box = box_find(lc->root, name);
+	if (box == NULL)
+		box = box_add(lc->d, lc->root, name);
+	if (box != NULL)
+		box->listed = true;
+	return 0;
+}
+
+/* Delete index mailboxes whose folder is gone (names of no live box). */
+static int root_delete_stale_mailboxes(struct watch_daemon *d,
+				       struct watch_root *root,
+				       struct cs_error *err)
+{
+	struct cs_index *index;
+	unsigned int i, count;
+	char **names;
+	int ret = 0;
+
+	if (watch_root_index(d, root, &index, err) < 0 ||
+	    watch_index_names(index, &names, &count, err) < 0)
+		return -1;
+	for (i = 0; i < count && ret == 0; i++) {
+		if (box_find(root, names[i]) != NULL)
+			continue;
+		if (cs_index_begin(index, err) < 0 ||
+		    cs_mailbox_delete(index, names[i], err) < 0 ||
+		    cs_index_commit(index, err) < 0) {
+			if (cs_index_in_transaction(index))
+				cs_index_rollback(index);
+			ret = -1;
+			break;
+		}
+		watch_log(d->log, WATCH_LOG_INFO, "%s: folder %s is gone: "
+			  "removed from the index", root->path, names[i]);
+	}
+	watch_names_free(names, count);
+	return ret;
+}
+
+/* Make our mailboxes match the folders on disk; with scan_all scan every
+   mailbox too (startup, overflow, SIGHUP). */
+static int root_sync_folders(struct watch_daemon *d, struct watch_root *root,
+			     bool scan_all)
+{
+	struct list_ctx lc = { d, root };
+	struct watch_box *box;
+	struct cs_error err;
+
+	if (!dir_exists(root->path)) {
+		watch_log(d->log, WATCH_LOG_WARN, "%s: Maildir is gone: no "
+			  "longer served", root->path);
+		root_drop(d, root);
+		return -1;
+	}
+	root_watch(d, root);
+	root->need_folders = false;
+	root_apply_renames(d, root);
+
+	for (box = root->boxes; box != NULL; box = box->next)
+		box->listed = false;
+	if (cs_maildir_list(root->path, list_cb, &lc, watch_log_warn_cb,
+			    d->log, &err) < 0) {
+		watch_log(d->log, WATCH_LOG_ERROR, "%s: %s", root->path,
+			  err.text);
+		return -1;
+	}
+	for (box = root->boxes; box != NULL; box = box->next) {
+		if (box->gone)
+			continue;
+		if (box->listed) {
+			if (scan_all)
+				box->need_setup = true;
+		} else if (!dir_exists(box->path)) {
+			/* deleted (or moved away) */
+			box_retire(d, box);
+			continue;
+		}
+		/* else: a folder still being created (no cur/ yet) */
+		if (box->need_setup)
+			box_setup(d, box);
+	}
+	if (root_delete_stale_mailboxes(d, root, &err) < 0)
+		watch_log(d->log, WATCH_LOG_ERROR, "%s: %s", root->path,
+			  err.text);
+	return 0;
+}
+
+/* Collect the sync cookies present in the root. */
+static void root_find_cookies(struct watch_daemon *d, struct watch_root *root)
+{
+	struct dirent *de;
+	DIR *dir;
+
+	dir = opendir(root->path);
+	if (dir == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		if (cs_sync_is_cookie(de->d_name) &&
+		    watch_root_add_cookie(root, de->d_name) == 0)
+			d->cookie_seen = true;
+	}
+	closedir(dir);
+}
+
+int watch_root_add_cookie(struct watch_root *root, const char *name)
+{
+	unsigned int i;
+	char **grown;
+
+	for (i = 0; i < root->cookie_count; i++) {
+		if (strcmp(root->cookies[i], name) == 0)
+			return 0;
+	}
+	if (root->cookie_count == root->cookie_alloc) {
+		root->cookie_alloc = root->cookie_alloc == 0 ? 4 :
+			root->cookie_alloc * 2;
+		grown = realloc(root->cookies,
+				root->cookie_alloc * sizeof(*grown));
+		if (grown == NULL)
+			return -1;
+		root->cookies = grown;
+	}
+	root->cookies[root->cookie_count] = strdup(name);
+	if (root->cookies[root->cookie_count] == NULL)
+		return -1;
+	root->cookie_count++;
+	return 0;
+}
+
+static void root_ack_cookies(struct watch_daemon *d, struct watch_root *root)
+{
+	struct cs_error err;
+	unsigned int i;
+
+	for (i = 0; i < root->cookie_count; i++) {
+		if (cs_sync_ack(root->path, root->cookies[i], &err) < 0)
+			watch_log(d->log, WATCH_LOG_WARN, "%s", err.text);
+		free(root->cookies[i]);
+	}
+	root->cookie_count = 0;
+}
+
+bool watch_root_has_unwatched(const struct watch_root *root)
+{
+	const struct watch_box *box;
+
+	if (root->wd < 0)
+		return true;
+	for (box = root->boxes; box != NULL; box = box->next) {
+		if (!box->gone && box->unwatched)
+			return true;
+	}
+	return false;
+}
+
+unsigned int watch_root_rescan_unwatched(struct watch_daemon *d,
+					 struct watch_root *root)
+{
+	struct watch_box *box;
+	unsigned int count = 0;
+
+	if (root->disabled || root->gone || !root->started)
+		return 0;
+	if (root->wd < 0 && root_sync_folders(d, root, false) < 0)
+		return 0;
+	for (box = root->boxes; box != NULL; box = box->next) {
+		if (box->gone || !box->unwatched)
+			continue;
+		/* the limit may have been raised: try watching again */
+		box_setup(d, box);
+		if (box->need_scan && box_scan(d, box) == 0)
+			count++;
+	}
+	return count;
+}
+
+void watch_roots_poll_cookies(struct watch_daemon *d)
+{
+	struct watch_root *root;
+
+	for (root = d->roots; root != NULL; root = root->next) {
+		if (root->wd < 0 && root->started && !root->gone &&
+		    !root->disabled)
+			root_find_cookies(d, root);
+	}
+}
+
+void watch_root_process(struct watch_daemon *d, struct watch_root *root)
+{
+	struct watch_box *box;
+	struct cs_error err;
+
+	if (root->gone || root->disabled)
+		return;
+	if (!root->started && root_start(d, root) < 0)
+		return;
+	if (root->need_full_scan) {
+		root->need_full_scan = false;
+		if (root_sync_folders(d, root, true) < 0)
+			return;
+		root_find_cookies(d, root);
+	} else if (root->need_folders && root->pending_folder_moves == 0) {
+		if (root_sync_folders(d, root, false) < 0)
+			return;
+	}
+	for (box = root->boxes; box != NULL; box = box->next) {
+		if (box->gone)
+			continue;
+		if (box->need_setup)
+			box_setup(d, box);
+		if (box->need_scan)
+			(void)box_scan(d, box);
+	}
+	if (watch_events_commit_root(d, root, &err) < 0) {
+		watch_log(d->log, WATCH_LOG_ERROR, "%s: %s: rescanning",
+			  root->path, err.text);
+		root->need_full_scan = true;
+		return;
+	}
+	if (root->cookie_count > 0) {
+		if (watch_root_has_unwatched(root))
+			(void)watch_root_rescan_unwatched(d, root);
+		root_ack_cookies(d, root);
+	}
+}
+
+/* --- the set of roots --- */
+
+static void root_watch(struct watch_daemon *d, struct watch_root *root)
+{
+	struct cs_error err;
+
+	if (root->wd < 0 && watch_inotify_add(d->in, root->path,
+					      WATCH_KIND_ROOT, root, NULL,
+					      &root->wd, &err) < 0)
+		watch_log(d->log, WATCH_LOG_ERROR, "%s", err.text);
+}
+
+void watch_roots_watch_all(struct watch_daemon *d)
+{
+	struct watch_root *root;
+
+	for (root = d->roots; root != NULL; root = root->next) {
+		if (!root->gone && !root->disabled)
+			root_watch(d, root);
+	}
+}
+
+static void root_add(struct watch_daemon *d, const char *path, bool from_glob)
+{
+	char real[PATH_MAX];
+	struct watch_root *root;
+
+	if (realpath(path, real) == NULL || !dir_exists(real)) {
+		watch_log(d->log, WATCH_LOG_WARN, "%s: not a directory: not "
+			  "served", path);
+		return;
+	}
+	for (root = d->roots; root != NULL; root = root->next) {
+		if (!root->gone && strcmp(root->path, real) == 0) {
+			root->matched = true;
+			return;
+		}
+	}
+	root = calloc(1, sizeof(*root));
+	if (root == NULL || (root->path = strdup(real)) == NULL) {
+		free(root);
+		watch_log(d->log, WATCH_LOG_ERROR, "out of memory");
+		return;
+	}
+	root->wd = -1;
+	root->from_glob = from_glob;
+	root->matched = true;
+	root->first_item = root->last_item = -1;
+	root->next = d->roots;
+	d->roots = root;
+	d->root_count++;
+	watch_log(d->log, WATCH_LOG_DEBUG, "serving %s", real);
+}
+
+static void root_retire(struct watch_daemon *d, struct watch_root *root)
+{
+
+	watch_log(d->log, WATCH_LOG_INFO, "%s: no longer matches the glob: "
+		  "no longer served", root->path);
+	root_stop(d, root);
+	root_drop(d, root);
+}
+
+unsigned int watch_roots_expand(struct watch_daemon *d)
+{
+	const struct watch_settings *set = d->set;
+	struct watch_root *root;
+	unsigned int i, count = 0;
+	glob_t gl;
+	int ret;
+
+	for (root = d->roots; root != NULL; root = root->next)
+		root->matched = false;
+	for (i = 0; i < set->maildir_count; i++)
+		root_add(d, set->maildirs[i], false);
+	if (set->glob != NULL) {
+		ret = glob(set->glob, GLOB_NOSORT | GLOB_ONLYDIR, NULL, &gl);
+		if (ret == 0) {
+			for (i = 0; i < gl.gl_pathc; i++)
+				root_add(d, gl.gl_pathv[i], true);
+		} else if (ret != GLOB_NOMATCH) {
+			watch_log(d->log, WATCH_LOG_ERROR, "glob %s failed",
+				  set->glob);
+		}
+		if (ret != GLOB_NOMATCH)
+			globfree(&gl);
+	}
+	for (root = d->roots; root != NULL; root = root->next) {
+		if (root->gone)
+			continue;
+		if (root->from_glob && !root->matched && set->glob != NULL)
+			root_retire(d, root);
+		else
+			count++;
+	}
+	return count;
+}
+
+static void box_free(struct watch_box *box)
+{
+	cs_mailbox_close(&box->mbox);
+	free(box->name);
+	free(box->path);
+	free(box);
+}
+
+static void root_free(struct watch_daemon *d, struct watch_root *root)
+{
+	struct watch_rename *r;
+	struct watch_box *box;
+	unsigned int i;
+
+	while ((box = root->boxes) != NULL) {
+		root->boxes = box->next;
+		box_free(box);
+	}
+	while ((r = root->renames) != NULL) {
+		root->renames = r->next;
+		free(r->from);
+		free(r->to);
+		free(r);
+	}
+	for (i = 0; i < root->cookie_count; i++)
+		free(root->cookies[i]);
+	free(root->cookies);
+	root_close_index(d, root);
+	free(root->path);
+	free(root);
+}
+
+void watch_roots_reap(struct watch_daemon *d)
+{
+	struct watch_root **rp, *root;
+	struct watch_box **bp, *box;
+
+	for (rp = &d->roots; (root = *rp) != NULL; ) {
+		if (root->gone) {
+			*rp = root->next;
+			d->root_count--;
+			root_free(d, root);
+			continue;
+		}
+		for (bp = &root->boxes; (box = *bp) != NULL; ) {
+			if (box->gone) {
+				*bp = box->next;
+				box_free(box);
+			} else {
+				bp = &box->next;
+			}
+		}
+		rp = &root->next;
+	}
+}
+
+void watch_roots_shutdown(struct watch_daemon *d)
+{
+	struct watch_root *root;
+
+	for (root = d->roots; root != NULL; root = root->next) {
+		if (!root->gone)
+			root_stop(d, root);
+		root->gone = true;
+	}
+	watch_roots_reap(d);
+}

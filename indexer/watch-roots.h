@@ -1,0 +1,52 @@
+/*
+ * watch-roots.h - the Maildir roots a watch daemon serves and their
+ * mailboxes: expanding --maildir and --maildirs-glob, starting a root
+ * (daemon record, unclean-stop marker), watching then scanning, folder
+ * creation, renames and deletion, sync cookies, and the bounded set of
+ * open indexes.
+ */
+#ifndef WATCH_ROOTS_H
+#define WATCH_ROOTS_H
+
+#include "watch.h"
+
+/* Add the --maildir roots and the glob's matches; retire roots the glob
+   no longer matches.  Returns the number of roots served. */
+unsigned int watch_roots_expand(struct watch_daemon *d);
+
+/* Bring one root up to date in this round: start it, full scan or folder
+   changes, scans, the batch's items, sync cookies.  Errors are logged. */
+void watch_root_process(struct watch_daemon *d, struct watch_root *root);
+
+/* Add the root watches first, so that with a low watch limit every root
+   still sees its sync cookies and folder changes. */
+void watch_roots_watch_all(struct watch_daemon *d);
+
+/* Rescan what could not be watched (periodic, and before answering a
+   sync cookie).  Returns the number of mailboxes scanned. */
+unsigned int watch_root_rescan_unwatched(struct watch_daemon *d,
+					 struct watch_root *root);
+bool watch_root_has_unwatched(const struct watch_root *root);
+
+/* Look for sync cookies in roots that have no root watch. */
+void watch_roots_poll_cookies(struct watch_daemon *d);
+
+/* Events: a folder appeared; a folder was renamed. */
+void watch_root_folder_appeared(struct watch_daemon *d,
+				struct watch_root *root, const char *name);
+void watch_root_queue_rename(struct watch_daemon *d, struct watch_root *root,
+			     const char *from, const char *to);
+/* Remember a sync cookie to acknowledge.  Returns 0 or -1 (ENOMEM). */
+int watch_root_add_cookie(struct watch_root *root, const char *name);
+
+/* The root's index, opened if needed (closing the least recently used
+   one beyond max_open).  Returns 0 or -1. */
+int watch_root_index(struct watch_daemon *d, struct watch_root *root,
+		     struct cs_index **index_r, struct cs_error *err);
+
+/* Free retired roots and mailboxes. */
+void watch_roots_reap(struct watch_daemon *d);
+/* Clean exit: unregister, remove the unclean-stop markers, free all. */
+void watch_roots_shutdown(struct watch_daemon *d);
+
+#endif

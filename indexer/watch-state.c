@@ -1,0 +1,211 @@
+/*
+ * watch-state.c - the unclean-stop marker beside each index a watch daemon
+ * serves, and raising the counters after an unclean stop that may have
+ * lost --nosync commits.
+ *
+ * A process crash loses nothing even under --nosync (the commits are in
+ * the page cache, and tdb recovers an interrupted commit at the next
+ * open): the startup reconcile is enough.  A system crash may lose them;
+ * the kernel's boot id in the marker tells the two apart.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "watch-state.h"
+
+bool watch_state_path(const char *root, const char *db_path, char *buf,
+		      size_t size)
+{
+	int len;
+
+	if (db_path != NULL)
+		len = snprintf(buf, size, "%s" WATCH_STATE_SUFFIX, db_path);
+	else
+		len = snprintf(buf, size, "%s/" CS_DB_NAME WATCH_STATE_SUFFIX,
+			       root);
+	return len >= 0 && (size_t)len < size;
+}
+
+static void boot_id(char *buf, size_t size)
+{
+	FILE *fp = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	buf[0] = '\0';
+	if (fp != NULL) {
+		if (fgets(buf, (int)size, fp) == NULL)
+			buf[0] = '\0';
+		fclose(fp);
+	}
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+int watch_state_read(const char *path, struct watch_state *state_r)
+{
+	char line[256];
+	FILE *fp;
+
+	memset(state_r, 0, sizeof(*state_r));
+	fp = fopen(path, "re");
+	if (fp == NULL)
+		return 0;
+	/* a marker that can't be parsed still reveals an unclean stop; it
+	   is then treated as one that may have lost commits */
+	if (fgets(line, sizeof(line), fp) == NULL ||
+	    sscanf(line, "%63s %d %ld", state_r->boot, &state_r->nosync,
+		   &state_r->pid) != 3) {
+		strcpy(state_r->boot, "?");
+		state_r->nosync = 1;
+	}
+	fclose(fp);
+	return 1;
+}
+
+static void fsync_dir_of(const char *path)
+{
+	char dir[PATH_MAX], *slash;
+	int fd;
+
+	if (strlen(path) >= sizeof(dir))
+		return;
+	strcpy(dir, path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		return;
+	*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+}
+
+int watch_state_write(const char *path, bool nosync, struct cs_error *err)
+{
+	char boot[64], tmp[PATH_MAX];
+	FILE *fp;
+	int fd;
+
+	boot_id(boot, sizeof(boot));
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
+				    path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	if (fd < 0)
+		return cs_error_sys(err, "creating %s", tmp);
+	fp = fdopen(fd, "w");
+	if (fp == NULL) {
+		close(fd);
+		return cs_error_sys(err, "fdopen(%s)", tmp);
+	}
+	fprintf(fp, "%s %d %ld\n", boot[0] != '\0' ? boot : "-",
+		nosync ? 1 : 0, (long)getpid());
+	if (fflush(fp) != 0 || fsync(fd) < 0) {
+		fclose(fp);
+		return cs_error_sys(err, "writing %s", tmp);
+	}
+	fclose(fp);
+	if (rename(tmp, path) < 0)
+		return cs_error_sys(err, "rename(%s, %s)", tmp, path);
+	fsync_dir_of(path);
+	return 0;
+}
+
+bool watch_state_lost_commits(const struct watch_state *state)
+{
+	char boot[64];
+
+	boot_id(boot, sizeof(boot));
+	return state->nosync != 0 &&
+		(boot[0] == '\0' || strcmp(boot, state->boot) != 0);
+}
+
+struct names_ctx {
+	char **names;
+	unsigned int count, alloc;
+};
+
+static int names_cb(void *ctx, const char *name,
+		    const struct cs_mailbox_rec *rec)
+{
+	struct names_ctx *nc = ctx;
+	char **grown;
+
+	(void)rec;
+	if (nc->count == nc->alloc) {
+		nc->alloc = nc->alloc == 0 ? 16 : nc->alloc * 2;
+		grown = realloc(nc->names, nc->alloc * sizeof(*grown));
+		if (grown == NULL)
+			return -1;
+		nc->names = grown;
+	}
+	nc->names[nc->count] = strdup(name);
+	if (nc->names[nc->count] == NULL)
+		return -1;
+	nc->count++;
+	return 0;
+}
+
+int watch_index_names(struct cs_index *index, char ***names_r,
+		      unsigned int *count_r, struct cs_error *err)
+{
+	struct names_ctx nc = { NULL, 0, 0 };
+	int ret;
+
+	ret = cs_mailbox_list(index, names_cb, &nc, err);
+	if (ret != 0) {
+		watch_names_free(nc.names, nc.count);
+		if (ret > 0)
+			cs_error_set(err, CS_ERR_IO, "out of memory");
+		return -1;
+	}
+	*names_r = nc.names;
+	*count_r = nc.count;
+	return 0;
+}
+
+void watch_names_free(char **names, unsigned int count)
+{
+	unsigned int i;
+
+	for (i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+}
+
+int watch_state_raise_counters(struct cs_index *index, struct cs_error *err)
+{
+	struct cs_mailbox *box;
+	uint64_t ceiling = 0;
+	unsigned int i, count;
+	char **names;
+	int ret = 0;
+
+	if (cs_index_hwm(index, &ceiling, err) < 0 ||
+	    watch_index_names(index, &names, &count, err) < 0)
+		return -1;
+	/* a handle's record is written at commit: one mailbox per
+	   transaction, closed after it */
+	for (i = 0; i < count && ret >= 0; i++) {
+		box = NULL;
+		ret = cs_index_begin(index, err);
+		if (ret == 0)
+			ret = cs_mailbox_open(index, names[i], false, 0, 0,
+					      &box, err);
+		if (ret > 0)
+			ret = cs_mailbox_raise(box, ceiling, err);
+		if (ret >= 0)
+			ret = cs_index_commit(index, err);
+		if (ret < 0 && cs_index_in_transaction(index))
+			cs_index_rollback(index);
+		cs_mailbox_close(&box);
+	}
+	watch_names_free(names, count);
+	return ret < 0 ? -1 : 0;
+}

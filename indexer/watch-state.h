@@ -1,0 +1,47 @@
+/*
+ * watch-state.h - the unclean-stop marker a watch daemon keeps beside each
+ * index it serves (DB_PATH.watch: boot id, --nosync, pid; written with
+ * fsync at start, removed at a clean exit), and the recovery after an
+ * unclean stop under --nosync across a system restart.  See
+ * doc/durability.md.
+ */
+#ifndef WATCH_STATE_H
+#define WATCH_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "condstore.h"
+
+#define WATCH_STATE_SUFFIX ".watch"
+
+struct watch_state {
+	char boot[64];		/* kernel boot id when it was written */
+	int nosync;		/* 1: that daemon committed without fsync */
+	long pid;
+};
+
+/* The marker's path for the index at db_path (NULL: ROOT/condstore.tdb).
+   Returns false if it does not fit in size. */
+bool watch_state_path(const char *root, const char *db_path, char *buf,
+		      size_t size);
+/* Returns 1 (an unclean stop; state_r filled as far as readable), or 0
+   when there is no marker. */
+int watch_state_read(const char *path, struct watch_state *state_r);
+/* Write this process's marker durably.  Returns 0 or -1. */
+int watch_state_write(const char *path, bool nosync, struct cs_error *err);
+
+/* Does the unclean stop described by state need the counters raised (it
+   ran with --nosync and the system restarted since)? */
+bool watch_state_lost_commits(const struct watch_state *state);
+/* Raise every mailbox's counter of index above its high-water mark, one
+   transaction per mailbox.  Returns 0 or -1. */
+int watch_state_raise_counters(struct cs_index *index, struct cs_error *err);
+
+/* The names of the mailboxes of index (free with watch_names_free).
+   Returns 0 or -1. */
+int watch_index_names(struct cs_index *index, char ***names_r,
+		      unsigned int *count_r, struct cs_error *err);
+void watch_names_free(char **names, unsigned int count);
+
+#endif

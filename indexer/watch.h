@@ -1,0 +1,124 @@
+/*
+ * watch.h - the watch daemon's shared state: the Maildir roots it serves,
+ * their mailboxes, and the daemon that ties inotify, events and the index
+ * together.  Each concern lives in its own file:
+ *   watch-log.c      logging to stderr, a file or syslog
+ *   watch-inotify.c  the inotify fd, watches, the wd table, limits
+ *   watch-events.c   raw events -> per-message work, cookie pairing,
+ *                    coalescing, committing a batch
+ *   watch-roots.c    roots and mailboxes: glob expansion, watching,
+ *                    scanning, folder changes, sync cookies, the
+ *                    bounded set of open indexes
+ *   watch-state.c    the unclean-stop marker and --nosync recovery
+ *   watch-daemon.c   the main loop, signals, periodic rescans, sync
+ *                    cookies
+ */
+#ifndef WATCH_H
+#define WATCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "condstore.h"
+
+struct watch_log;
+struct watch_events;
+
+struct watch_settings {
+	const char *const *maildirs;	/* --maildir, may be empty */
+	unsigned int maildir_count;
+	const char *glob;		/* --maildirs-glob or NULL */
+	const char *db;			/* --db (one Maildir only) or NULL */
+	char separator;
+	int verbose;
+	bool nosync;			/* commit without fsync */
+	unsigned int rescan_interval_ms;/* unwatched mailboxes, the glob */
+	unsigned int batch_delay_ms;	/* let events accumulate */
+	unsigned int pair_wait_ms;	/* wait for a MOVED_TO partner */
+	unsigned int max_watches;	/* 0: as many as the kernel allows */
+	unsigned int max_open;		/* indexes open at once */
+	unsigned int max_pending;	/* unpaired MOVED_FROMs held */
+};
+
+#define WATCH_DEFAULT_RESCAN_MS 30000
+#define WATCH_DEFAULT_BATCH_DELAY_MS 5
+#define WATCH_DEFAULT_PAIR_WAIT_MS 20
+#define WATCH_DEFAULT_MAX_OPEN 16
+#define WATCH_DEFAULT_MAX_PENDING 4096
+/* how often roots without a root watch are looked at for sync cookies */
+#define WATCH_COOKIE_POLL_MS 100
+
+enum watch_kind {
+	WATCH_KIND_ROOT,	/* the Maildir root: folders, sync cookies */
+	WATCH_KIND_FOLDER,	/* a .Folder still missing new/ or cur/ */
+	WATCH_KIND_NEW,		/* a mailbox's new/ */
+	WATCH_KIND_CUR		/* a mailbox's cur/ */
+};
+
+struct watch_box {
+	struct watch_box *next;
+	struct watch_root *root;
+	char *name;		/* "INBOX", "A.B" */
+	char *path;		/* the mailbox directory */
+	int wd_new, wd_cur, wd_folder;	/* -1: none */
+	bool unwatched;		/* a watch is missing: rescanned instead */
+	bool need_setup;	/* add the missing watches, then scan */
+	bool need_scan;
+	bool gone;		/* retired; freed by watch_roots_reap() */
+	bool listed;		/* seen by the last folder listing */
+	unsigned int scan_round;/* the round it was last scanned in */
+	struct cs_mailbox *mbox;/* open during a batch transaction */
+};
+
+/* A folder rename seen in the root, applied by the next folder sync. */
+struct watch_rename {
+	struct watch_rename *next;
+	char *from, *to;
+};
+
+struct watch_root {
+	struct watch_root *next;
+	char *path;		/* real path of the Maildir root */
+	int wd;			/* root watch, -1: none */
+	bool from_glob, matched;/* matched: seen by the last glob expansion */
+	bool started;		/* registered, first full scan done */
+	bool disabled;		/* served by another daemon, or failing */
+	bool gone;
+	bool need_full_scan;	/* folders + every mailbox */
+	bool need_folders;	/* folder list changed */
+	unsigned int pending_folder_moves;
+	struct watch_box *boxes;
+	struct watch_rename *renames;
+	struct cs_index *index;	/* open while in the LRU */
+	uint64_t used;		/* LRU stamp */
+	char **cookies;		/* sync cookies to acknowledge */
+	unsigned int cookie_count, cookie_alloc;
+	int first_item, last_item;	/* this batch's work items, -1 */
+};
+
+struct watch_inotify;
+
+struct watch_daemon {
+	const struct watch_settings *set;
+	struct watch_log *log;
+	struct watch_inotify *in;
+	struct watch_events *ev;
+	struct watch_root *roots;
+	unsigned int root_count, open_count;
+	uint64_t lru_clock;
+	unsigned int round;	/* one per batch */
+	bool overflow;		/* IN_Q_OVERFLOW seen */
+	bool cookie_seen;	/* a sync cookie arrived in this batch */
+	int sfd;		/* signalfd: SIGTERM, SIGINT, SIGHUP */
+	bool stop, hup;
+	struct cs_scan_stats stats;	/* of scans since last reported */
+	unsigned int boxes_scanned;
+	bool limit_logged;
+	uint64_t next_rescan_ms;/* monotonic */
+	uint64_t next_cookie_poll_ms;
+};
+
+/* Monotonic clock in milliseconds. */
+uint64_t watch_now_ms(void);
+
+#endif

@@ -1,0 +1,22 @@
+# indexer/watch.mk - the watch daemon and the sync command, part of the
+# condstore command (included from indexer/cli.mk).
+
+condstore_SOURCES += \
+	indexer/cmd-watch.c \
+	indexer/cmd-sync.c \
+	indexer/watch.h \
+	indexer/watch-log.c \
+	indexer/watch-log.h \
+	indexer/watch-inotify.c \
+	indexer/watch-inotify.h \
+	indexer/watch-events.c \
+	indexer/watch-events.h \
+	indexer/watch-roots.c \
+	indexer/watch-roots.h \
+	indexer/watch-state.c \
+	indexer/watch-state.h \
+	indexer/watch-daemon.c \
+	indexer/watch-daemon.h
+
+dist_man_MANS += man/condstore-watch.8
+EXTRA_DIST += doc/durability.md

@@ -1,0 +1,14 @@
+# tests/watch.mk - integration tests of "condstore watch" and "condstore
+# sync" (real inotify, real directories; included from tests/local.mk).
+
+WATCH_TESTS = \
+	tests/test_watch_events.py \
+	tests/test_watch_overflow.py \
+	tests/test_watch_crash.py \
+	tests/test_watch_scale.py \
+	tests/test_watch_race.py \
+	tests/test_watch_cron.py \
+	tests/test_watch_valgrind.py
+
+TESTS += $(WATCH_TESTS)
+EXTRA_DIST += tests/watchtest.py $(WATCH_TESTS)
