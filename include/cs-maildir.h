@@ -57,6 +57,9 @@ struct cs_scan_stats {
 	uint64_t expunged;	/* records without a file */
 	uint64_t updated;	/* moved or renamed without a flag change */
 	uint64_t skipped;	/* symlinks, odd entries */
+	uint64_t deferred;	/* records not seen, but not confirmed gone
+				   because the directory kept changing during
+				   the scan: scan again later */
 };
 
 /* Progress: called now and then with the files done so far. */

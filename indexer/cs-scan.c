@@ -525,6 +525,7 @@ static int sweep(struct scan *sc, struct cs_error *err)
 			 "left for the next scan", sc->name, sw.nmissing);
 		if (sc->set->warn != NULL)
 			sc->set->warn(sc->set->warn_ctx, text);
+		sc->stats->deferred += sw.nmissing;
 		sw.nmissing = 0;
 	}
 	if (ret == 0)

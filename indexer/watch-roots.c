@@ -207,6 +207,9 @@ static int box_scan(struct watch_daemon *d, struct watch_box *box)
 		box->unwatched = true;
 		return -1;
 	}
+	/* expunges a rename storm kept from being confirmed: look again
+	   before the next sync is answered and with the periodic rescans */
+	box->deferred = stats.deferred > 0;
 	d->boxes_scanned++;
 	d->stats.files += stats.files;
 	d->stats.arrived += stats.arrived;
@@ -592,7 +595,7 @@ bool watch_root_has_unwatched(const struct watch_root *root)
 	if (root->wd < 0)
 		return true;
 	for (box = root->boxes; box != NULL; box = box->next) {
-		if (!box->gone && box->unwatched)
+		if (!box->gone && (box->unwatched || box->deferred))
 			return true;
 	}
 	return false;
@@ -609,11 +612,12 @@ unsigned int watch_root_rescan_unwatched(struct watch_daemon *d,
 	if (root->wd < 0 && root_sync_folders(d, root, false) < 0)
 		return 0;
 	for (box = root->boxes; box != NULL; box = box->next) {
-		if (box->gone || !box->unwatched)
+		if (box->gone || !(box->unwatched || box->deferred))
 			continue;
 		/* the limit may have been raised: try watching again */
-		box_setup(d, box);
-		if (box->need_scan && box_scan(d, box) == 0)
+		if (box->unwatched)
+			box_setup(d, box);
+		if ((box->need_scan || box->deferred) && box_scan(d, box) == 0)
 			count++;
 	}
 	return count;

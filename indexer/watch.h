@@ -62,6 +62,9 @@ struct watch_box {
 	char *path;		/* the mailbox directory */
 	int wd_new, wd_cur, wd_folder;	/* -1: none */
 	bool unwatched;		/* a watch is missing: rescanned instead */
+	bool deferred;		/* the last scan could not confirm some
+				   expunges (directory kept changing):
+				   rescanned like an unwatched mailbox */
 	bool need_setup;	/* add the missing watches, then scan */
 	bool need_scan;
 	bool gone;		/* retired; freed by watch_roots_reap() */

@@ -13,5 +13,6 @@ AM_TESTS_ENVIRONMENT = \
 	export CONDSTORE top_srcdir top_builddir PYTHONDONTWRITEBYTECODE;
 
 include $(srcdir)/tests/unit.mk
+include $(srcdir)/tests/plugin.mk
 include $(srcdir)/tests/cli.mk
 include $(srcdir)/tests/watch.mk

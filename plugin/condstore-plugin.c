@@ -1,0 +1,116 @@
+/*
+ * condstore-plugin.c - the maildir_condstore Dovecot plugin: module entry
+ * points, the storage hooks it registers, the per-user settings and the
+ * per-user index handles (one tdb handle per Maildir root per process).
+ */
+#include "lib.h"
+#include "array.h"
+#include "mail-user.h"
+#include "mail-storage-hooks.h"
+#include "maildir-storage.h"
+
+#include "condstore-plugin.h"
+
+const char *maildir_condstore_plugin_version = DOVECOT_ABI_VERSION;
+
+struct condstore_user_module condstore_user_module =
+	MODULE_CONTEXT_INIT(&mail_user_module_register);
+
+void condstore_log_error(struct mailbox *box, const char *what,
+			 const struct cs_error *err)
+{
+	const char *text = err == NULL || err->text[0] == '\0' ?
+		"unknown error" : err->text;
+
+	if (box != NULL) {
+		e_error(box->event, CONDSTORE_PLUGIN_NAME ": %s: %s",
+			what, text);
+	} else {
+		i_error(CONDSTORE_PLUGIN_NAME ": %s: %s", what, text);
+	}
+}
+
+struct cs_index *condstore_user_index(struct condstore_user *cuser,
+				      const char *root)
+{
+	struct condstore_root *r, new_root;
+	struct cs_index_settings set;
+	struct cs_error err;
+
+	array_foreach_modifiable(&cuser->roots, r) {
+		if (strcmp(r->root, root) == 0)
+			return r->index;
+	}
+	/* an explicit maildir_condstore_db names the index of the first
+	   root only; further roots (other namespaces) use their own */
+	i_zero(&set);
+	set.root = root;
+	set.db_path = array_count(&cuser->roots) == 0 ?
+		cuser->db_path : NULL;
+	set.separator = MAILDIR_INFO_SEP;
+	set.nosync = cuser->nosync;
+	cs_error_clear(&err);
+	i_zero(&new_root);
+	if (cs_index_open(&set, &new_root.index, &err) < 0) {
+		condstore_log_error(NULL, t_strdup_printf(
+			"opening the index of %s", root), &err);
+		return NULL;
+	}
+	new_root.root = i_strdup(root);
+	array_push_back(&cuser->roots, &new_root);
+	return new_root.index;
+}
+
+static void condstore_user_deinit(struct mail_user *user)
+{
+	struct condstore_user *cuser = CONDSTORE_USER_CONTEXT_REQUIRE(user);
+	struct condstore_root *r;
+
+	array_foreach_modifiable(&cuser->roots, r) {
+		cs_index_close(&r->index);
+		i_free(r->root);
+	}
+	array_free(&cuser->roots);
+	cuser->module_ctx.super.deinit(user);
+}
+
+static void condstore_mail_user_created(struct mail_user *user)
+{
+	struct mail_user_vfuncs *v = user->vlast;
+	struct condstore_user *cuser;
+	const char *db;
+
+	cuser = p_new(user->pool, struct condstore_user, 1);
+	cuser->module_ctx.super = *v;
+	user->vlast = &cuser->module_ctx.super;
+	v->deinit = condstore_user_deinit;
+
+	db = mail_user_plugin_getenv(user, CONDSTORE_SET_DB);
+	if (db != NULL && *db != '\0')
+		cuser->db_path = p_strdup(user->pool, db);
+	cuser->nosync = mail_user_plugin_getenv_bool(user,
+						     CONDSTORE_SET_NOSYNC);
+	i_array_init(&cuser->roots, 2);
+	MODULE_CONTEXT_SET(user, condstore_user_module, cuser);
+	e_debug(user->event, CONDSTORE_PLUGIN_NAME ": enabled (db %s)",
+		cuser->db_path != NULL ? cuser->db_path :
+		"MAILDIR/" CS_DB_NAME);
+}
+
+static struct mail_storage_hooks condstore_mail_storage_hooks = {
+	.mail_user_created = condstore_mail_user_created,
+	.mailbox_allocated = condstore_mailbox_allocated,
+	.mail_allocated = condstore_mail_allocated
+};
+
+void maildir_condstore_plugin_init(struct module *module)
+{
+	mail_storage_hooks_add(module, &condstore_mail_storage_hooks);
+	condstore_imap_init();
+}
+
+void maildir_condstore_plugin_deinit(void)
+{
+	condstore_imap_deinit();
+	mail_storage_hooks_remove(&condstore_mail_storage_hooks);
+}

@@ -1,0 +1,156 @@
+/*
+ * condstore-plugin.h - what the parts of the maildir_condstore Dovecot
+ * plugin share: the per-user state (settings and the open indexes), the
+ * per-mailbox and per-transaction contexts, and the entry points of each
+ * part (mailbox vfuncs, mail vfuncs, search rewrite, imap side).
+ *
+ * The plugin serves every CONDSTORE number of a Maildir mailbox from the
+ * maildir-condstore index (design "A"): the tdb is the authority, Dovecot's
+ * own modseqs are never shown.
+ */
+#ifndef CONDSTORE_PLUGIN_H
+#define CONDSTORE_PLUGIN_H
+
+#include "module-context.h"
+#include "mail-user.h"
+#include "mail-storage-private.h"
+
+#include "condstore.h"
+
+#define CONDSTORE_PLUGIN_NAME "maildir_condstore"
+/* plugin {} settings */
+#define CONDSTORE_SET_DB "maildir_condstore_db"
+#define CONDSTORE_SET_NOSYNC "maildir_condstore_nosync"
+
+#define CONDSTORE_USER_CONTEXT(obj) \
+	MODULE_CONTEXT(obj, condstore_user_module)
+#define CONDSTORE_USER_CONTEXT_REQUIRE(obj) \
+	MODULE_CONTEXT_REQUIRE(obj, condstore_user_module)
+#define CONDSTORE_MAILBOX_CONTEXT(obj) \
+	MODULE_CONTEXT(obj, condstore_storage_module)
+#define CONDSTORE_MAILBOX_CONTEXT_REQUIRE(obj) \
+	MODULE_CONTEXT_REQUIRE(obj, condstore_storage_module)
+#define CONDSTORE_TRANS_CONTEXT(obj) \
+	MODULE_CONTEXT(obj, condstore_storage_module)
+#define CONDSTORE_MAIL_CONTEXT(obj) \
+	MODULE_CONTEXT(obj, condstore_mail_module)
+
+/* One open index: one tdb per Maildir root. */
+struct condstore_root {
+	char *root;
+	struct cs_index *index;
+};
+
+struct condstore_user {
+	union mail_user_module_context module_ctx;
+	/* maildir_condstore_db as expanded by Dovecot, NULL: ROOT's
+	   condstore.tdb */
+	const char *db_path;
+	bool nosync;
+	ARRAY(struct condstore_root) roots;
+};
+
+/* A Maildir mailbox served from the index. */
+struct condstore_mailbox {
+	union mailbox_module_context module_ctx;
+	struct condstore_user *cuser;
+	struct cs_index *index;		/* borrowed from cuser's roots */
+	const char *name;		/* index name: "INBOX", "A.B" */
+	const char *dir;		/* the mailbox directory */
+	struct cs_mailbox *cbox;	/* NULL until first used */
+	struct cs_keywords keywords;	/* dovecot-keywords, read lazily */
+	bool keywords_read;
+	/* changes the running sync reported (sync_next) */
+	unsigned int sync_changes;
+	/* Dovecot's next UID at this process's last scan for new UIDs */
+	uint32_t scanned_next_uid;
+};
+
+/* One flag change a transaction asked for. */
+struct condstore_change {
+	uint32_t seq;
+	uint32_t uid;
+	const char *base;	/* NULL: Dovecot could not name the file */
+	/* the file's name after Dovecot's sync (NULL: not found) */
+	const char *fname;
+	uint8_t location;	/* CS_LOC_NEW or CS_LOC_CUR */
+	bool won;		/* made, and to be recorded */
+	bool expunge;		/* the message is expunged */
+};
+
+struct condstore_transaction {
+	union mailbox_transaction_module_context module_ctx;
+	pool_t pool;
+	ARRAY(struct condstore_change) changes;
+};
+
+extern MODULE_CONTEXT_DEFINE(condstore_user_module,
+			     &mail_user_module_register);
+extern MODULE_CONTEXT_DEFINE(condstore_storage_module,
+			     &mail_storage_module_register);
+extern MODULE_CONTEXT_DEFINE(condstore_mail_module,
+			     &mail_module_register);
+
+/* condstore-plugin.c: the index of root for user (opened on first use).
+   Returns the index, or NULL after logging the error. */
+struct cs_index *condstore_user_index(struct condstore_user *cuser,
+				      const char *root);
+/* Log a library error for box (or the user when box is NULL). */
+void condstore_log_error(struct mailbox *box, const char *what,
+			 const struct cs_error *err);
+
+/* condstore-mailbox.c */
+void condstore_mailbox_allocated(struct mailbox *box);
+/* The index mailbox of box (opened, created when missing, the first time
+   it is needed).  Returns 1 and sets *cbox_r, or -1 on error (logged). */
+int condstore_mailbox_get(struct condstore_mailbox *cmbox,
+			  struct cs_mailbox **cbox_r);
+/* Bring the index up to date with the UIDs Dovecot's uidlist has given
+   (new messages, a new UIDVALIDITY).  Runs its own index transactions.
+   With switch_only, only a mailbox not yet on Dovecot's UIDs (or with
+   another UIDVALIDITY) is scanned: a caller that may hold Dovecot's locks
+   (mailbox close) does no more than this one-time switch.  Returns 0, or
+   -1 on error (logged). */
+int condstore_mailbox_sync_uids(struct mailbox *box, bool switch_only);
+
+/* condstore-mail.c */
+void condstore_mail_allocated(struct mail *mail);
+/* The base name Dovecot knows mail by (its Maildir file name up to the
+   info separator).  Returns 1, 0 if the mail is gone, -1 on error. */
+int condstore_mail_get_base(struct mail *mail, const char **base_r);
+/* The index record of mail (current flags and modseq).  Returns 1, 0 if
+   the index has no record of it, -1 on error. */
+int condstore_mail_lookup(struct mail *mail, struct cs_message *msg_r);
+/* The flags Dovecot reports for mail, as a cs-name.h flag set. */
+uint64_t condstore_mail_flags(struct mail *mail);
+/* The flag bits Dovecot can express (system letters and keywords). */
+uint64_t condstore_flags_visible_mask(void);
+
+/* condstore-transaction.c: the transaction vfuncs (DESIGN.md sections 5
+   and 6; the steps of the commit are described there). */
+struct mailbox_transaction_context *
+condstore_transaction_begin(struct mailbox *box,
+			    enum mailbox_transaction_flags flags,
+			    const char *reason);
+int condstore_transaction_commit(
+	struct mailbox_transaction_context *t,
+	struct mail_transaction_commit_changes *changes_r);
+void condstore_transaction_rollback(struct mailbox_transaction_context *t);
+/* Remember that the transaction of mail changes its flags or (with
+   expunge) expunges it, for the commit. */
+void condstore_transaction_add(struct mail *mail, bool expunge);
+
+/* condstore-search.c: replace the MODSEQ arguments of args (including
+   CHANGEDSINCE) by UID sets from the index, before Dovecot sees them. */
+void condstore_search_args_rewrite(struct mailbox *box,
+				   struct mail_search_args *args);
+
+/* condstore-imap.c: the imap-side part (hide QRESYNC); a no-op in
+   processes other than imap. */
+void condstore_imap_init(void);
+void condstore_imap_deinit(void);
+
+void maildir_condstore_plugin_init(struct module *module);
+void maildir_condstore_plugin_deinit(void);
+
+#endif

@@ -1,0 +1,331 @@
+/*
+ * condstore-transaction.c - mailbox transactions of the plugin: the flag
+ * changes and expunges a transaction makes are noted, and its commit
+ * decides UNCHANGEDSINCE against the index and writes Dovecot's own
+ * changes through to it.
+ *
+ * Commit, for a transaction that changed flags or expunged (DESIGN.md
+ * sections 5 and 6):
+ *   1. begin an index transaction (this serialises conditional stores of
+ *      all processes on the tdb's transaction lock);
+ *   2. reconcile each target with its file on disk, so a change another
+ *      agent made is seen even if no daemon recorded it yet;
+ *   3. with UNCHANGEDSINCE, cancel Dovecot's update of each message whose
+ *      modseq is above the limit and report it as MODIFIED; Dovecot's own
+ *      modseq check is turned off (max_modseq = 0), its numbers mean
+ *      nothing here;
+ *   4. commit Dovecot's transaction and have Dovecot's maildir sync rename
+ *      (or unlink) the files now, waiting for its locks, without touching
+ *      the client's view;
+ *   5. reconcile each target again: the new file name gets the next modseq
+ *      by the same rule the indexer uses, so the indexer later seeing the
+ *      rename bumps nothing;
+ *   6. commit the index transaction.
+ * Here no Dovecot lock is held while waiting for the index's transaction
+ * lock.  (The one place that may wait for it under a Dovecot lock is the
+ * one-time switch of a mailbox to Dovecot's UIDs when it is closed,
+ * condstore-mailbox.c.)
+ */
+#include "lib.h"
+#include "array.h"
+#include "hash.h"
+#include "seq-range-array.h"
+#include "mail-index-transaction-private.h"
+#include "index-storage.h"
+#include "maildir-storage.h"
+
+#include <dirent.h>
+
+#include "condstore-plugin.h"
+
+struct mailbox_transaction_context *
+condstore_transaction_begin(struct mailbox *box,
+			    enum mailbox_transaction_flags flags,
+			    const char *reason)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct mailbox_transaction_context *t;
+	struct condstore_transaction *ct;
+	pool_t pool;
+
+	t = cmbox->module_ctx.super.transaction_begin(box, flags, reason);
+	pool = pool_alloconly_create("condstore transaction", 1024);
+	ct = p_new(pool, struct condstore_transaction, 1);
+	ct->pool = pool;
+	i_array_init(&ct->changes, 64);
+	MODULE_CONTEXT_SET(t, condstore_storage_module, ct);
+	return t;
+}
+
+static void condstore_transaction_free(struct condstore_transaction **_ct)
+{
+	struct condstore_transaction *ct = *_ct;
+
+	*_ct = NULL;
+	array_free(&ct->changes);
+	pool_unref(&ct->pool);
+}
+
+/* Was seq the last message the transaction changed?  A replacing STORE
+   calls update_flags and update_keywords for each message in turn; a
+   message noted twice otherwise costs only an idempotent second
+   reconcile. */
+static bool condstore_change_known(struct condstore_transaction *ct,
+				   uint32_t seq)
+{
+	const struct condstore_change *c;
+	unsigned int count = array_count(&ct->changes);
+
+	if (count == 0)
+		return FALSE;
+	c = array_idx(&ct->changes, count - 1);
+	return c->seq == seq;
+}
+
+void condstore_transaction_add(struct mail *mail, bool expunge)
+{
+	struct condstore_transaction *ct =
+		CONDSTORE_TRANS_CONTEXT(mail->transaction);
+	struct condstore_change *c;
+	const char *base;
+
+	if (ct == NULL)
+		return;
+	if (condstore_change_known(ct, mail->seq)) {
+		c = array_idx_modifiable(&ct->changes,
+					 array_count(&ct->changes) - 1);
+		c->expunge = c->expunge || expunge;
+		return;
+	}
+	c = array_append_space(&ct->changes);
+	c->expunge = expunge;
+	c->seq = mail->seq;
+	c->uid = mail->uid;
+	/* NULL when Dovecot can't name the file (gone): the commit then
+	   records nothing for it, and refuses it under UNCHANGEDSINCE */
+	if (condstore_mail_get_base(mail, &base) > 0)
+		c->base = p_strdup(ct->pool, base);
+}
+
+/* Cancel Dovecot's flag and keyword updates of seq in the transaction
+   and report seq in the STORE's [MODIFIED] set. */
+static void condstore_change_cancel(struct mail_index_transaction *itrans,
+				    uint32_t seq)
+{
+	(void)mail_index_cancel_flag_updates(itrans, seq);
+	(void)mail_index_cancel_keyword_updates(itrans, seq);
+	if (itrans->conflict_seqs != NULL)
+		seq_range_array_add(itrans->conflict_seqs, seq);
+}
+
+/* Step 2 and 3: returns TRUE if the change is made and to be recorded. */
+static bool condstore_commit_check(struct condstore_mailbox *cmbox,
+				   struct cs_mailbox *cbox,
+				   struct mail_index_transaction *itrans,
+				   uint64_t max_modseq,
+				   const struct condstore_change *c)
+{
+	struct cs_message msg;
+	struct cs_error err;
+	int ret;
+
+	if (c->base == NULL) {
+		/* Dovecot could not name the file: nothing to record, and
+		   nothing to decide UNCHANGEDSINCE with */
+		if (max_modseq != 0)
+			condstore_change_cancel(itrans, c->seq);
+		return FALSE;
+	}
+	cs_error_clear(&err);
+	ret = cs_maildir_reconcile_one(cbox, cmbox->dir, c->base, &msg, &err);
+	if (ret < 0) {
+		condstore_log_error(NULL, t_strdup_printf(
+			"%s: reconcile %s", cmbox->name, c->base), &err);
+		msg.rec.modseq = 0;
+	}
+	if (max_modseq == 0)
+		return TRUE;
+	if (msg.rec.modseq != 0 && msg.rec.modseq <= max_modseq)
+		return TRUE;
+	/* changed since UNCHANGEDSINCE, gone, or undecidable: MODIFIED */
+	condstore_change_cancel(itrans, c->seq);
+	return FALSE;
+}
+
+/* Step 4, second half: have Dovecot rename (or unlink) the files now.  A
+   second instance of the mailbox is synced, not box: syncing box would
+   consume the changes its client is still to be told about (EXPUNGE,
+   FETCH).  The sync waits for Dovecot's locks (maildir_storage_sync_force
+   only tries them, and leaves the changes pending when another process
+   holds them). */
+static int condstore_apply_dovecot_changes(struct mailbox *box)
+{
+	struct mailbox *sbox;
+	int ret;
+
+	sbox = mailbox_alloc(box->list, box->vname, 0);
+	ret = mailbox_sync(sbox, 0);
+	if (ret < 0) {
+		e_error(box->event, CONDSTORE_PLUGIN_NAME
+			": applying the changes to the files: %s",
+			mailbox_get_last_internal_error(sbox, NULL));
+	}
+	mailbox_free(&sbox);
+	return ret;
+}
+
+/* Step 5, first half: the current file names of the changed messages,
+   from one read of new/ and then cur/ (in that order, so that a message
+   moving from new/ to cur/ meanwhile is still seen once).  One directory
+   read per commit instead of one per message. */
+static void condstore_find_files(struct condstore_mailbox *cmbox,
+				 struct condstore_transaction *ct)
+{
+	static const char *const subdirs[] = { "new", "cur" };
+	static const uint8_t locations[] = { CS_LOC_NEW, CS_LOC_CUR };
+	HASH_TABLE(const char *, struct condstore_change *) wanted;
+	struct condstore_change *c;
+	struct dirent *d;
+	char base[CS_NAME_MAX + 1];
+	size_t len;
+	unsigned int i;
+	DIR *dir;
+
+	hash_table_create(&wanted, default_pool, array_count(&ct->changes),
+			  str_hash, strcmp);
+	array_foreach_modifiable(&ct->changes, c) {
+		if (c->won)
+			hash_table_update(wanted, c->base, c);
+	}
+	for (i = 0; i < N_ELEMENTS(subdirs); i++) {
+		dir = opendir(t_strconcat(cmbox->dir, "/", subdirs[i], NULL));
+		if (dir == NULL)
+			continue;	/* each message is looked for alone */
+		while ((d = readdir(dir)) != NULL) {
+			if (d->d_name[0] == '.')
+				continue;
+			len = strcspn(d->d_name, MAILDIR_INFO_SEP_S);
+			if (len > CS_NAME_MAX)
+				continue;
+			memcpy(base, d->d_name, len);
+			base[len] = '\0';
+			c = hash_table_lookup(wanted, (const char *)base);
+			if (c == NULL)
+				continue;
+			c->fname = p_strdup(ct->pool, d->d_name);
+			c->location = locations[i];
+		}
+		(void)closedir(dir);
+	}
+	hash_table_destroy(&wanted);
+}
+
+/* Step 5: record what Dovecot did to the file: by the name just found
+   (the library checks it still exists); an expunged message that is in
+   neither directory, read after Dovecot's sync unlinked it, is gone
+   (looking for it again would read the directory once per message);
+   anything else is looked for. */
+static void condstore_commit_record(struct condstore_mailbox *cmbox,
+				    struct cs_mailbox *cbox,
+				    const struct condstore_change *c)
+{
+	struct cs_disk_state gone;
+	struct cs_error err;
+	int ret;
+
+	cs_error_clear(&err);
+	if (c->fname != NULL) {
+		ret = cs_maildir_reconcile_name(cbox, cmbox->dir, c->location,
+						c->fname, NULL, &err);
+	} else if (c->expunge) {
+		i_zero(&gone);
+		gone.present = FALSE;
+		gone.suffix = "";
+		ret = cs_reconcile(cbox, c->base, strlen(c->base), &gone,
+				   NULL, &err);
+	} else {
+		ret = cs_maildir_reconcile_one(cbox, cmbox->dir, c->base,
+					       NULL, &err);
+	}
+	if (ret < 0) {
+		condstore_log_error(NULL, t_strdup_printf(
+			"%s: record %s", cmbox->name, c->base), &err);
+	}
+}
+
+int condstore_transaction_commit(struct mailbox_transaction_context *t,
+			     struct mail_transaction_commit_changes *changes_r)
+{
+	struct mailbox *box = t->box;
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct condstore_transaction *ct = CONDSTORE_TRANS_CONTEXT(t);
+	struct condstore_change *changes;
+	struct cs_mailbox *cbox = NULL;
+	struct cs_error err;
+	uint64_t max_modseq = t->itrans->max_modseq;
+	unsigned int i, count, winners = 0;
+	int ret;
+
+	changes = array_get_modifiable(&ct->changes, &count);
+	if (count == 0 || cmbox->index == NULL ||
+	    condstore_mailbox_get(cmbox, &cbox) < 0) {
+		if (max_modseq != 0) {
+			/* can't decide UNCHANGEDSINCE: change nothing */
+			for (i = 0; i < count; i++)
+				condstore_change_cancel(t->itrans,
+							changes[i].seq);
+		}
+		t->itrans->max_modseq = 0;
+		ret = cmbox->module_ctx.super.transaction_commit(t, changes_r);
+		condstore_transaction_free(&ct);
+		return ret;
+	}
+
+	cs_error_clear(&err);
+	if (cs_index_begin(cmbox->index, &err) < 0) {
+		condstore_log_error(box, "begin index transaction", &err);
+		condstore_transaction_free(&ct);
+		cmbox->module_ctx.super.transaction_rollback(t);
+		mail_storage_set_internal_error(box->storage);
+		return -1;
+	}
+	for (i = 0; i < count; i++) {
+		changes[i].won = condstore_commit_check(cmbox, cbox, t->itrans,
+							max_modseq,
+							&changes[i]);
+		if (changes[i].won)
+			winners++;
+	}
+	t->itrans->max_modseq = 0;
+
+	ret = cmbox->module_ctx.super.transaction_commit(t, changes_r);
+	if (ret == 0 && winners > 0) {
+		if (condstore_apply_dovecot_changes(box) < 0)
+			ret = -1;
+		condstore_find_files(cmbox, ct);
+		for (i = 0; i < count; i++) {
+			if (changes[i].won)
+				condstore_commit_record(cmbox, cbox,
+							&changes[i]);
+		}
+	}
+	cs_error_clear(&err);
+	if (cs_index_commit(cmbox->index, &err) < 0) {
+		condstore_log_error(box, "commit index transaction", &err);
+		ret = -1;
+	}
+	condstore_transaction_free(&ct);
+	return ret;
+}
+
+void condstore_transaction_rollback(struct mailbox_transaction_context *t)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(t->box);
+	struct condstore_transaction *ct = CONDSTORE_TRANS_CONTEXT(t);
+
+	cmbox->module_ctx.super.transaction_rollback(t);
+	condstore_transaction_free(&ct);
+}

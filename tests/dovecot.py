@@ -1,0 +1,399 @@
+"""dovecot.py - run a private Dovecot for the plugin's integration tests.
+
+A test writes a private configuration into a temporary directory (its own
+base_dir, state_dir, instance_name and log file, IMAP on 127.0.0.1 on a
+free port, plain-text logins, a static passdb and a static userdb with an
+unprivileged uid), starts "dovecot -F -c CONF" with the plugin loaded from
+the build tree, talks IMAP with imaplib, and stops Dovecot by its PID in a
+finally block.  The system's Dovecot service is never touched.
+
+Mail processes refuse root, so a test started as root continues as
+"nobody" (drop_privileges): the Maildir, the index the condstore command
+writes, and Dovecot itself then all belong to the one user Dovecot serves.
+Started as another user, everything runs as that user.
+"""
+
+import imaplib
+import os
+import pwd
+import grp
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+DOVECOT = shutil.which("dovecot", path="/usr/sbin:/usr/bin:" +
+                       os.environ.get("PATH", ""))
+DOVECONF = shutil.which("doveconf", path="/usr/bin:/usr/sbin:" +
+                        os.environ.get("PATH", ""))
+DOVEADM = shutil.which("doveadm", path="/usr/bin:/usr/sbin:" +
+                       os.environ.get("PATH", ""))
+TEST_PASSWORD = "condstore-test"
+PLUGIN_SO = "lib20_maildir_condstore_plugin.so"
+
+
+def skip(reason):
+    print("SKIP: " + reason)
+    sys.exit(SKIP)
+
+
+def builddir():
+    return os.path.abspath(os.environ.get("top_builddir", "."))
+
+
+def plugin_dir():
+    """The directory holding the built plugin (libtool's .libs)."""
+    return os.environ.get("CS_PLUGIN_DIR") or \
+        os.path.join(builddir(), "plugin", ".libs")
+
+
+def condstore_binary():
+    path = os.environ.get("CONDSTORE",
+                          os.path.join(builddir(), "condstore"))
+    return path if os.access(path, os.X_OK) else None
+
+
+def require(condstore=False):
+    """Exit 77 with a reason unless Dovecot and the plugin are there."""
+    if DOVECOT is None or DOVECONF is None or DOVEADM is None:
+        skip("dovecot, doveconf or doveadm not installed (apt-get install "
+             "dovecot-imapd)")
+    if not os.path.exists(os.path.join(plugin_dir(), PLUGIN_SO)):
+        skip("the Dovecot plugin was not built (%s missing; configure "
+             "found no dovecot-dev?)" % os.path.join(plugin_dir(),
+                                                     PLUGIN_SO))
+    if condstore and condstore_binary() is None:
+        skip("the condstore command was not built")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def drop_privileges():
+    """Mail processes refuse root, and the test's files, the index the
+    condstore command writes and Dovecot itself must all belong to the one
+    user Dovecot serves.  Started as root, the test starts over as
+    "nobody": it switches user and executes itself again, with an
+    interpreter that user can read (the one running may live in a home
+    only root can enter).  Dovecot then runs unprivileged as well (no
+    chroot, every service as that user)."""
+    if os.geteuid() != 0:
+        return
+    pw = pwd.getpwnam("nobody")
+    os.setgroups([])
+    os.setgid(pw.pw_gid)
+    os.setuid(pw.pw_uid)
+    os.environ["HOME"] = "/"
+    os.environ["USER"] = os.environ["LOGNAME"] = pw.pw_name
+    python = sys.executable
+    if not os.access(python, os.X_OK) or \
+       not os.access(os.path.join(sys.prefix, "lib"), os.R_OK | os.X_OK):
+        python = shutil.which("python3", path="/usr/bin:/usr/local/bin")
+    if python is None:
+        skip("no python3 that user %s can run" % pw.pw_name)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(python, [python, os.path.abspath(sys.argv[0])] + sys.argv[1:])
+
+
+class MailUser:
+    """The (unprivileged) user everything runs as."""
+
+    def __init__(self):
+        pw = pwd.getpwuid(os.geteuid())
+        self.name = pw.pw_name
+        self.uid = pw.pw_uid
+        self.gid = pw.pw_gid
+        self.group = grp.getgrgid(pw.pw_gid).gr_name
+
+
+CONFIG = """\
+# private Dovecot for the maildir-condstore tests
+instance_name = {instance}
+base_dir = {tmp}/run
+state_dir = {tmp}/state
+log_path = {tmp}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+default_login_user = {user}
+default_internal_user = {user}
+default_internal_group = {group}
+first_valid_uid = {uid}
+last_valid_uid = {uid}
+first_valid_gid = {gid}
+last_valid_gid = {gid}
+mail_location = maildir:~/Maildir
+mail_plugin_dir = {plugin_dir}
+mail_plugins = $mail_plugins {mail_plugins}
+mail_debug = yes
+log_timestamp = "%Y-%m-%d %H:%M:%S "
+passdb {{
+  driver = static
+  args = password={password}
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={home}
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+  chroot =
+}}
+service imap {{
+{imap_executable}}}
+service anvil {{
+  chroot =
+}}
+protocol imap {{
+  mail_max_userip_connections = 100
+}}
+plugin {{
+{plugin_settings}}}
+"""
+
+
+class Dovecot:
+    """A private Dovecot instance serving one user whose home is home
+    (mail_location maildir:~/Maildir), with its configuration, sockets,
+    state and log in a temporary directory of its own.
+
+    Use as a context manager: Dovecot is started on entry, and stopped by
+    its PID and its directory removed on exit, whatever happened (the
+    directory is kept and the log printed when the block failed).
+    """
+
+    def __init__(self, home, plugin_settings=None,
+                 mail_plugins="maildir_condstore"):
+        self.user = MailUser()
+        self.home = home
+        self.maildir = os.path.join(home, "Maildir")
+        self.plugin_settings = dict(plugin_settings or {})
+        self.mail_plugins = mail_plugins
+        self.keep = bool(os.environ.get("CSTEST_KEEP"))
+        self.tmp = tempfile.mkdtemp(prefix="cs-dc-")
+        self.conf = os.path.join(self.tmp, "dovecot.conf")
+        self.log = os.path.join(self.tmp, "dovecot.log")
+        self.port = None
+        self.proc = None
+
+    # --- configuration -------------------------------------------------
+
+    def write_config(self):
+        self.port = free_port()
+        valgrind = os.environ.get("CS_VALGRIND")
+        imap_exe = ""
+        if valgrind:
+            imap_exe = ("  executable = %s --log-file=%s/valgrind.%%p "
+                        "/usr/lib/dovecot/imap\n"
+                        "  vsz_limit = 0\n" % (valgrind, self.tmp))
+        plugin_lines = "".join("  %s = %s\n" % kv for kv in
+                               sorted(self.plugin_settings.items()))
+        text = CONFIG.format(
+            instance="cstest-%d-%d" % (os.getpid(), self.port),
+            tmp=self.tmp, home=self.home, port=self.port,
+            uid=self.user.uid, gid=self.user.gid, user=self.user.name,
+            group=self.user.group,
+            plugin_dir=plugin_dir(), mail_plugins=self.mail_plugins,
+            password=TEST_PASSWORD, imap_executable=imap_exe,
+            plugin_settings=plugin_lines)
+        with open(self.conf, "w") as f:
+            f.write(text)
+        p = subprocess.run([DOVECONF, "-c", self.conf, "-n"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           universal_newlines=True)
+        if p.returncode != 0:
+            raise AssertionError("doveconf rejected the test config: " +
+                                 p.stderr)
+
+    # --- process -------------------------------------------------------
+
+    def start(self):
+        self.write_config()
+        self.proc = subprocess.Popen([DOVECOT, "-F", "-c", self.conf],
+                                     stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("dovecot exited with %d:\n%s" % (
+                    self.proc.returncode, self.log_text()))
+            try:
+                with socket.create_connection(("127.0.0.1", self.port),
+                                              timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("dovecot did not listen on 127.0.0.1:%d" %
+                             self.port)
+
+    def stop(self):
+        """Stop Dovecot: SIGTERM to the master by its PID, then wait."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc = None
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close(failed=exc_type is not None)
+        return False
+
+    def close(self, failed=False):
+        """Stop Dovecot and remove its directory (kept, and the log
+        printed, when failed)."""
+        try:
+            self.stop()
+        finally:
+            if failed or self.keep:
+                sys.stderr.write("dovecot directory kept: %s\n" % self.tmp)
+                if failed:
+                    sys.stderr.write("--- dovecot.log ---\n%s" %
+                                     self.log_text())
+            else:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def finish(self):
+        """Stop Dovecot, check its log (and valgrind's) once every process
+        has exited, and remove its directory."""
+        self.stop()
+        try:
+            self.check_log()
+        except AssertionError:
+            self.close(failed=True)
+            raise
+        self.close()
+
+    # --- log -----------------------------------------------------------
+
+    def log_text(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def check_log(self, allow=()):
+        """Fail on panics, fatal errors and errors logged so far, except
+        lines matching a regex in allow.  Returns the log text."""
+        text = self.log_text()
+        bad = [line for line in text.splitlines()
+               if re.search(r"\b(Panic|Fatal|Error):", line) and
+               not any(re.search(a, line) for a in allow)]
+        bad += self.valgrind_problems()
+        if bad:
+            raise AssertionError("dovecot logged problems:\n" +
+                                 "\n".join(bad))
+        return text
+
+    def valgrind_problems(self):
+        """With CS_VALGRIND set (e.g. "valgrind -q"), the imap processes
+        run under it, each logging to valgrind.PID: any error it reports
+        is a problem."""
+        bad = []
+        for name in sorted(os.listdir(self.tmp)):
+            if not name.startswith("valgrind."):
+                continue
+            with open(os.path.join(self.tmp, name), errors="replace") as f:
+                text = f.read()
+            if re.search(r"ERROR SUMMARY: [1-9]|Invalid |uninitialised|"
+                         r"definitely lost: [1-9]", text):
+                bad.append("%s:\n%s" % (name, text))
+        return bad
+
+    # --- IMAP ----------------------------------------------------------
+
+    def connect(self):
+        """A logged-in imaplib connection."""
+        imap = imaplib.IMAP4("127.0.0.1", self.port)
+        imap.login(self.user.name, TEST_PASSWORD)
+        return imap
+
+
+def imap_ok(result, what="IMAP command"):
+    typ, data = result
+    if typ != "OK":
+        raise AssertionError("%s failed: %s %r" % (what, typ, data))
+    return data
+
+
+def response_text(data):
+    """imaplib response data as one str per response line."""
+    out = []
+    for d in data:
+        if d is None:
+            continue
+        if isinstance(d, tuple):
+            d = b"".join(x for x in d if isinstance(x, bytes))
+        out.append(d.decode("utf-8", "replace") if isinstance(d, bytes)
+                   else d)
+    return out
+
+
+FETCH_ITEM_RE = re.compile(
+    r"^(\d+) \((.*)\)$")
+
+
+def parse_imap_fetch(data, key="UID"):
+    """{uid: {"MODSEQ": n, "FLAGS": [names], "SEQ": n}} of untagged FETCH
+    responses (imaplib response data); responses without a UID (unsolicited
+    ones) are left out.  With key="SEQ": {seq: ...} of all responses."""
+    out = {}
+    for line in response_text(data):
+        m = FETCH_ITEM_RE.match(line.strip())
+        assert m, "not a FETCH response: %r" % line
+        body = m.group(2)
+        item = {"SEQ": int(m.group(1))}
+        u = re.search(r"\bUID (\d+)", body)
+        ms = re.search(r"\bMODSEQ \((\d+)\)", body)
+        if ms:
+            item["MODSEQ"] = int(ms.group(1))
+        fl = re.search(r"\bFLAGS \(([^()]*)\)", body)
+        if fl:
+            item["FLAGS"] = fl.group(1).split()
+        if key == "SEQ":
+            out[item["SEQ"]] = item
+        elif u:
+            out[int(u.group(1))] = item
+    return out
+
+
+def response_code(imap, name):
+    """The value of response code [NAME value] the last command's tagged
+    reply carried (imaplib files it as an untagged response), or None."""
+    data = imap.untagged_responses.pop(name, None)
+    if not data:
+        return None
+    return response_text(data)[-1]

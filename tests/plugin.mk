@@ -1,0 +1,13 @@
+# tests/plugin.mk - integration tests of the Dovecot plugin: each starts a
+# private Dovecot on 127.0.0.1 with the plugin from plugin/.libs and talks
+# IMAP to it.  They skip (77) when the plugin was not built.
+
+PLUGIN_TESTS = \
+	tests/test_plugin_load.py \
+	tests/test_plugin_modseq.py \
+	tests/test_plugin_restart.py \
+	tests/test_plugin_concurrent.py \
+	tests/test_plugin_watch.py
+
+TESTS += $(PLUGIN_TESTS)
+EXTRA_DIST += tests/dovecot.py $(PLUGIN_TESTS)

@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""test_plugin_restart.py - Dovecot's own index files may go at any time:
+stop Dovecot, delete dovecot.index* everywhere, start it again; the same
+UIDs report the same MODSEQs and HIGHESTMODSEQ did not go down (the
+numbers come from the maildir-condstore index, not from Dovecot's)."""
+
+import glob
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dovecot  # noqa: E402
+
+dovecot.require()
+dovecot.drop_privileges()
+try:
+    import cstest  # noqa: E402
+except ImportError:
+    dovecot.skip("tests/cstest.py (the condstore command's test helpers) "
+                 "is missing")
+
+
+class PluginRestartTest(cstest.CondstoreCase):
+    seed = 4551
+
+    def snapshot(self, dc, mailbox):
+        """(HIGHESTMODSEQ, {uid: (modseq, flags)}) as IMAP reports them."""
+        imap = dc.connect()
+        try:
+            typ, data = imap._simple_command("SELECT", mailbox,
+                                             "(CONDSTORE)")
+            self.assertEqual(typ, "OK", data)
+            imap.state = "SELECTED"
+            hms = int(dovecot.response_code(imap, "HIGHESTMODSEQ"))
+            typ, data = imap.uid("FETCH", "1:*", "(UID MODSEQ FLAGS)")
+            self.assertEqual(typ, "OK", data)
+            msgs = {uid: (f["MODSEQ"], sorted(set(f["FLAGS"]) -
+                                              {"\\Recent"}))
+                    for uid, f in dovecot.parse_imap_fetch(data).items()}
+        finally:
+            imap.logout()
+        return hms, msgs
+
+    def test_delete_dovecot_index(self):
+        self.md.populate({"INBOX": 30, "Lists": 15})
+        with dovecot.Dovecot(self.md.tmp) as dc:
+            # Dovecot indexes the Maildir first this time
+            before = {box: self.snapshot(dc, box)
+                      for box in ("INBOX", "Lists")}
+            # change something through IMAP so there is history
+            imap = dc.connect()
+            dovecot.imap_ok(imap.select("INBOX"))
+            dovecot.imap_ok(imap.uid("STORE", "1:5", "+FLAGS (\\Flagged)"))
+            imap.logout()
+            before["INBOX"] = self.snapshot(dc, "INBOX")
+            self.assertGreater(before["INBOX"][0], 0)
+            dc.stop()
+
+            gone = [p for p in glob.glob(os.path.join(self.md.root,
+                                                      "dovecot.index*")) +
+                    glob.glob(os.path.join(self.md.root, ".*",
+                                           "dovecot.index*"))]
+            self.assertTrue(gone)
+            for path in gone:
+                os.unlink(path)
+
+            dc.start()
+            after = {box: self.snapshot(dc, box)
+                     for box in ("INBOX", "Lists")}
+            dc.stop()
+            dc.check_log()
+        for box in ("INBOX", "Lists"):
+            self.assertEqual(after[box][1], before[box][1], box)
+            self.assertGreaterEqual(after[box][0], before[box][0], box)
+            self.assertEqual(after[box][0], self.hms(box))
+        # and the command agrees on every UID and modseq
+        for box in ("INBOX", "Lists"):
+            self.assertEqual({f.uid: f.modseq for f in self.fetch(box)},
+                             {uid: m[0] for uid, m in
+                              after[box][1].items()})
+
+
+if __name__ == "__main__":
+    cstest.main()

@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""test_plugin_watch.py - Dovecot with the plugin and the watch daemon on
+one Maildir: renames by an external agent (the way mutt makes them),
+recorded by "condstore watch", reach IMAP clients through CHANGEDSINCE
+with the daemon's modseq and the new flags; STORE UNCHANGEDSINCE loses
+against them; and the daemon seeing Dovecot's own renames assigns no
+second modseq."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dovecot  # noqa: E402
+
+dovecot.require()
+dovecot.drop_privileges()
+try:
+    import cstest  # noqa: E402
+    import watchtest  # noqa: E402
+except ImportError:
+    dovecot.skip("tests/cstest.py or tests/watchtest.py (the condstore "
+                 "command's and the daemon's test helpers) is missing")
+
+
+class PluginWatchTest(watchtest.WatchCase):
+    seed = 3501
+
+    def setUp(self):
+        super().setUp()
+        self.made = self.md.populate({"INBOX": 30}, keywords=())
+        self.dc = dovecot.Dovecot(self.md.tmp)
+        self.dc.start()
+        self.addCleanup(self.dc.finish)
+        self.daemon = self.start_daemon()
+        self.imap = self.dc.connect()
+        self.addCleanup(self.imap.shutdown)
+        dovecot.imap_ok(self.imap._simple_command("ENABLE", "CONDSTORE"))
+        typ, data = self.imap._simple_command("SELECT", "INBOX",
+                                              "(CONDSTORE)")
+        self.assertEqual(typ, "OK", data)
+        self.imap.state = "SELECTED"
+        self.hms0 = int(dovecot.response_code(self.imap, "HIGHESTMODSEQ"))
+        self.sync()
+
+    def imap_fetch(self, uids="1:*", changedsince=None):
+        self.imap.untagged_responses.pop("FETCH", None)
+        mods = "" if changedsince is None else \
+            " (CHANGEDSINCE %d)" % changedsince
+        typ, data = self.imap.uid("FETCH", uids, "(UID MODSEQ FLAGS)" + mods)
+        self.assertEqual(typ, "OK", data)
+        return {uid: (f["MODSEQ"], cstest.letters_of(
+            [x for x in f["FLAGS"] if x != "\\Recent"]))
+            for uid, f in dovecot.parse_imap_fetch(data).items()}
+
+    def cs_map(self):
+        return {f.uid: (f.modseq, cstest.letters_of(f.flags).replace("P", ""))
+                for f in self.fetch("INBOX")}
+
+    def uid_of(self, base):
+        return {b: u for u, b in self.uids().items()}[base]
+
+    def test_external_renames_through_the_daemon(self):
+        self.assertEqual(self.imap_fetch(), self.cs_map())
+        hms = self.hms()
+        self.assertGreaterEqual(hms, self.hms0)
+        a, b = self.made["INBOX"][2], self.made["INBOX"][9]
+        ua, ub = self.uid_of(a), self.uid_of(b)
+        old_a = self.cs_map()[ua]
+        # mutt: flag one message, read another
+        self.md.set_flags("INBOX", a, "FS")
+        self.md.set_flags("INBOX", b, "RS")
+        self.sync()
+        now = self.cs_map()
+        self.assertGreater(now[ua][0], hms)
+        self.assertGreater(now[ub][0], hms)
+        dovecot.imap_ok(self.imap.noop())
+        self.assertEqual(self.imap_fetch(changedsince=hms),
+                         {ua: now[ua], ub: now[ub]})
+
+        # a STORE that saw a's old modseq loses; the file is untouched
+        name_a = os.path.basename(self.md.find("INBOX", a))
+        typ, data = self.imap.uid(
+            "STORE", str(ua), "(UNCHANGEDSINCE %d) +FLAGS (\\Deleted)" %
+            old_a[0])
+        self.assertEqual(typ, "OK", data)
+        self.assertEqual(dovecot.response_code(self.imap, "MODIFIED"),
+                         str(ua))
+        self.assertEqual(os.path.basename(self.md.find("INBOX", a)), name_a)
+
+        # one that saw b's current modseq wins; the daemon, seeing
+        # Dovecot's rename, assigns nothing more
+        typ, data = self.imap.uid(
+            "STORE", str(ub), "(UNCHANGEDSINCE %d) +FLAGS (\\Deleted)" %
+            now[ub][0])
+        self.assertEqual(typ, "OK", data)
+        self.assertIsNone(dovecot.response_code(self.imap, "MODIFIED"))
+        self.assertEqual(self.md.flags("INBOX", b), "RST")
+        stored = self.cs_map()[ub]
+        hms_after_store = self.hms()
+        self.assertEqual(stored[0], hms_after_store)
+        self.sync()
+        self.assertEqual(self.hms(), hms_after_store)
+        self.assertEqual(self.cs_map()[ub], stored)
+        self.assertEqual(self.imap_fetch(), self.cs_map())
+        self.stop_daemon(self.daemon)
+        self.assert_clean()
+
+
+if __name__ == "__main__":
+    cstest.main()
