@@ -1,0 +1,301 @@
+"""benchimap.py - a private Dovecot and a small IMAP client for the
+benchmarks (scripts/bench/dovecot, scripts/bench/durable).
+
+Dovecot runs with a private configuration on 127.0.0.1 (its own base_dir,
+state_dir, instance_name and log; plain-text logins; a static passdb and
+userdb serving the current, unprivileged user), default_vsz_limit raised
+to 2G (a 1M-message Maildir does not open with the default 256M), and no
+debug logging.  It is started with "dovecot -F -c CONF" and stopped by
+its PID.  With plugin=True the maildir_condstore plugin is loaded from
+the build tree.
+
+The client speaks IMAP on a plain socket and counts untagged responses;
+it does not parse more than the benchmarks need (no literals beyond
+skipping them), so that its own cost stays far below what it measures.
+"""
+
+import grp
+import os
+import pwd
+import re
+import shutil
+import socket
+import subprocess
+import time
+
+import benchlib as B
+
+PASSWORD = "cs-bench"
+PLUGIN_SO = "lib20_maildir_condstore_plugin.so"
+
+CONFIG = """\
+# private Dovecot for the maildir-condstore benchmarks
+instance_name = {instance}
+base_dir = {tmp}/run
+state_dir = {tmp}/state
+log_path = {tmp}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+default_login_user = {user}
+default_internal_user = {user}
+default_internal_group = {group}
+first_valid_uid = {uid}
+last_valid_uid = {uid}
+first_valid_gid = {gid}
+last_valid_gid = {gid}
+default_vsz_limit = 2G
+mail_location = maildir:~/Maildir
+{plugin_lines}passdb {{
+  driver = static
+  args = password={password}
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={home}
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+  chroot =
+}}
+service anvil {{
+  chroot =
+}}
+protocol imap {{
+  mail_max_userip_connections = 100
+}}
+"""
+
+
+def dovecot_binary():
+    path = shutil.which("dovecot", path="/usr/sbin:/usr/bin:" +
+                        os.environ.get("PATH", ""))
+    if path is None:
+        raise B.BenchError("dovecot is not installed (apt-get install "
+                           "dovecot-imapd)")
+    return path
+
+
+def plugin_available():
+    return os.path.exists(os.path.join(B.plugin_dir(), PLUGIN_SO))
+
+
+class Dovecot:
+    """A private Dovecot serving the current user, whose home is home."""
+
+    def __init__(self, tmp, home, plugin=False, settings=None):
+        self.tmp = tmp
+        self.home = home
+        self.plugin = plugin
+        self.settings = dict(settings or {})
+        self.conf = os.path.join(tmp, "dovecot.conf")
+        self.log = os.path.join(tmp, "dovecot.log")
+        self.port = None
+        self.proc = None
+        pw = pwd.getpwuid(os.geteuid())
+        self.user = pw.pw_name
+        self.uid, self.gid = pw.pw_uid, pw.pw_gid
+        self.group = grp.getgrgid(pw.pw_gid).gr_name
+
+    def write_config(self):
+        os.makedirs(self.tmp, exist_ok=True)
+        self.port = B.free_port()
+        plugin_lines = ""
+        if self.plugin:
+            plugin_lines = ("mail_plugin_dir = %s\n"
+                            "mail_plugins = $mail_plugins "
+                            "maildir_condstore\n" % B.plugin_dir())
+            if self.settings:
+                plugin_lines += "plugin {\n%s}\n" % "".join(
+                    "  %s = %s\n" % kv for kv in
+                    sorted(self.settings.items()))
+        with open(self.conf, "w") as f:
+            f.write(CONFIG.format(
+                instance="csbench-%d-%d" % (os.getpid(), self.port),
+                tmp=self.tmp, home=self.home, port=self.port,
+                user=self.user, group=self.group, uid=self.uid,
+                gid=self.gid, password=PASSWORD,
+                plugin_lines=plugin_lines))
+        p = subprocess.run(["doveconf", "-c", self.conf, "-n"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           universal_newlines=True)
+        if p.returncode != 0:
+            raise B.BenchError("doveconf rejected the config: " + p.stderr)
+
+    def start(self):
+        self.write_config()
+        self.proc = subprocess.Popen([dovecot_binary(), "-F", "-c",
+                                      self.conf], stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise B.BenchError("dovecot exited with %d: %s" % (
+                    self.proc.returncode, self.log_tail()))
+            try:
+                with socket.create_connection((B.HOST, self.port),
+                                              timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise B.BenchError("dovecot did not listen on port %d" % self.port)
+
+    def stop(self):
+        B.stop(self.proc)
+        self.proc = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def log_tail(self, n=20):
+        try:
+            with open(self.log, errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+    def errors(self):
+        """Error, Fatal and Panic lines of the log."""
+        try:
+            with open(self.log, errors="replace") as f:
+                return [line.rstrip() for line in f
+                        if re.search(r"\b(Panic|Fatal|Error):", line)]
+        except OSError:
+            return []
+
+    def imap_peak_rss_kb(self):
+        """The largest VmHWM among the imap processes of this Dovecot
+        (children of the master whose name is "imap")."""
+        best = None
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            comm = stat[stat.index("(") + 1:stat.rindex(")")]
+            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+            if comm == "imap" and ppid == self.proc.pid:
+                hwm = B.vm_status(int(pid)).get("VmHWM")
+                if hwm is not None and (best is None or hwm > best):
+                    best = hwm
+        return best
+
+    def connect(self):
+        """A logged-in client with CONDSTORE enabled."""
+        c = Client(self.port)
+        c.ok("LOGIN %s %s" % (self.user, PASSWORD))
+        c.ok("ENABLE CONDSTORE")
+        return c
+
+
+LITERAL_RE = re.compile(rb"\{(\d+)\}\r\n$")
+
+
+class Client:
+    """Minimal IMAP client: one command at a time, untagged lines kept."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection((B.HOST, port), timeout=600)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.f = self.sock.makefile("rb", buffering=1 << 16)
+        self.tag = 0
+        greeting = self.f.readline()
+        if not greeting.startswith(b"* OK"):
+            raise B.BenchError("IMAP greeting: %r" % greeting)
+
+    def command(self, text):
+        """Send one command; returns (tagged line, [untagged lines])."""
+        self.tag += 1
+        tag = b"b%d" % self.tag
+        self.sock.sendall(tag + b" " + text.encode() + b"\r\n")
+        untagged = []
+        while True:
+            line = self.f.readline()
+            if not line:
+                raise B.BenchError("IMAP connection closed during %s" %
+                                   text)
+            m = LITERAL_RE.search(line)
+            while m:            # skip literals, keep the rest of the line
+                self.f.read(int(m.group(1)))
+                line = line[:m.start()] + b"{}" + self.f.readline()
+                m = LITERAL_RE.search(line)
+            if line.startswith(tag + b" "):
+                return line.decode(errors="replace").rstrip(), untagged
+            untagged.append(line.decode(errors="replace").rstrip())
+
+    def ok(self, text):
+        tagged, untagged = self.command(text)
+        if tagged.split()[1] != "OK":
+            raise B.BenchError("IMAP %s: %s" % (text.split()[0], tagged))
+        return tagged, untagged
+
+    def close(self):
+        try:
+            self.command("LOGOUT")
+        except (B.BenchError, OSError):
+            pass
+        self.f.close()
+        self.sock.close()
+
+
+def count_fetch(untagged):
+    return sum(1 for line in untagged if " FETCH (" in line)
+
+
+def code_value(lines, name):
+    """The number in [NAME n] or (NAME n) of the first line having it."""
+    for line in lines:
+        m = re.search(r"[\[(]%s (\d+)[\])]" % name, line)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def highestmodseq(client):
+    """HIGHESTMODSEQ of INBOX as the client sees it now."""
+    client.ok("NOOP")
+    _, untagged = client.ok("STATUS INBOX (HIGHESTMODSEQ)")
+    value = code_value(untagged, "HIGHESTMODSEQ")
+    if value is None:
+        raise B.BenchError("STATUS gave no HIGHESTMODSEQ: %r" % untagged)
+    return value
+
+
+def store_session(client, size, count, sign, budget=None):
+    """count single-message conditional stores (UID STORE n
+    (UNCHANGEDSINCE m) +FLAGS.SILENT (\\Flagged), or -FLAGS with sign "-")
+    on UIDs spread over 1..size, one round trip each, m the HIGHESTMODSEQ
+    at the start.  With budget (seconds), stop early once it is spent.
+    Returns (seconds, stores done, number answered MODIFIED)."""
+    since = highestmodseq(client)
+    step = max(1, size // count)
+    uids = list(range(1, size + 1, step))[:count]
+    modified = done = 0
+    t0 = time.perf_counter()
+    for uid in uids:
+        tagged, _ = client.command(
+            "UID STORE %d (UNCHANGEDSINCE %d) %sFLAGS.SILENT (\\Flagged)" %
+            (uid, since, sign))
+        if tagged.split()[1] != "OK":
+            raise B.BenchError("UID STORE %d: %s" % (uid, tagged))
+        if "MODIFIED" in tagged:
+            modified += 1
+        done += 1
+        if budget is not None and time.perf_counter() - t0 > budget:
+            break
+    return time.perf_counter() - t0, done, modified
