@@ -327,9 +327,10 @@ static int condstore_sync_deinit(struct mailbox_sync_context *ctx,
 	ret = cmbox->module_ctx.super.sync_deinit(ctx, status_r);
 	/* (not from inside our own commit: the daemon needs the index's
 	   transaction lock to record anything) */
-	if (ret == 0 && changes > 0 && cmbox->index != NULL &&
-	    !cs_index_in_transaction(cmbox->index))
+	if (ret == 0 && (changes > 0 || !cmbox->synced_once) &&
+	    cmbox->index != NULL && !cs_index_in_transaction(cmbox->index))
 		condstore_sync_wait_daemon(box);
+	cmbox->synced_once = TRUE;
 	if (ret == 0 && condstore_mailbox_sync_uids(box, FALSE) < 0) {
 		mail_storage_set_internal_error(box->storage);
 		ret = -1;

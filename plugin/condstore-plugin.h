@@ -62,6 +62,9 @@ struct condstore_mailbox {
 	bool keywords_read;
 	/* changes the running sync reported (sync_next) */
 	unsigned int sync_changes;
+	/* the first sync after opening (SELECT) waits for the watch daemon
+	   even when Dovecot reports no change: a fresh view reports none */
+	bool synced_once;
 	/* Dovecot's next UID at this process's last scan for new UIDs */
 	uint32_t scanned_next_uid;
 };

@@ -106,5 +106,50 @@ class PluginWatchTest(watchtest.WatchCase):
         self.assert_clean()
 
 
+class PluginWatchBurstTest(PluginWatchTest):
+    """A burst of external renames just before a client connects."""
+    seed = 3502
+    BURST = 3000
+
+    def setUp(self):
+        watchtest.WatchCase.setUp(self)
+        self.made = self.md.populate({"INBOX": self.BURST}, keywords=())
+        self.dc = dovecot.Dovecot(self.md.tmp)
+        self.dc.start()
+        self.addCleanup(self.dc.finish)
+        self.daemon = self.start_daemon()
+        self.sync()
+        # Dovecot numbers the messages once
+        imap = self.dc.connect()
+        dovecot.imap_ok(imap.select("INBOX"))
+        imap.logout()
+        self.sync()
+
+    def test_external_renames_through_the_daemon(self):
+        """(covered by PluginWatchTest)"""
+
+    def test_reconnect_right_after_renames(self):
+        """A client that connects while the daemon is still recording a
+        burst of external renames gets all of them in CHANGEDSINCE, each
+        with the flags that belong to its modseq: SELECT waits for the
+        daemon, not only a NOOP that found changes."""
+        hms = self.hms()
+        for base in self.made["INBOX"]:
+            letters = self.md.flags("INBOX", base)
+            self.md.set_flags("INBOX", base,
+                              letters + "F" if "F" not in letters else "S")
+        # no condstore sync here: the new session itself must wait
+        self.imap = self.dc.connect()
+        self.addCleanup(self.imap.shutdown)
+        dovecot.imap_ok(self.imap._simple_command("ENABLE", "CONDSTORE"))
+        typ, data = self.imap._simple_command("SELECT", "INBOX",
+                                              "(CONDSTORE)")
+        self.assertEqual(typ, "OK", data)
+        self.imap.state = "SELECTED"
+        changed = self.imap_fetch(changedsince=hms)
+        self.assertEqual(len(changed), len(self.made["INBOX"]))
+        self.assertEqual(changed, self.cs_map())
+
+
 if __name__ == "__main__":
     cstest.main()
