@@ -26,6 +26,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dovecotconf  # noqa: E402
+
 SKIP = 77
 DOVECOT = shutil.which("dovecot", path="/usr/sbin:/usr/bin:" +
                        os.environ.get("PATH", ""))
@@ -115,60 +118,6 @@ class MailUser:
         self.group = grp.getgrgid(pw.pw_gid).gr_name
 
 
-CONFIG = """\
-# private Dovecot for the maildir-condstore tests
-instance_name = {instance}
-base_dir = {tmp}/run
-state_dir = {tmp}/state
-log_path = {tmp}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-default_login_user = {user}
-default_internal_user = {user}
-default_internal_group = {group}
-first_valid_uid = {uid}
-last_valid_uid = {uid}
-first_valid_gid = {gid}
-last_valid_gid = {gid}
-mail_location = maildir:~/Maildir
-mail_plugin_dir = {plugin_dir}
-mail_plugins = $mail_plugins {mail_plugins}
-mail_debug = yes
-log_timestamp = "%Y-%m-%d %H:%M:%S "
-passdb {{
-  driver = static
-  args = password={password}
-}}
-userdb {{
-  driver = static
-  args = uid={uid} gid={gid} home={home}
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-  chroot =
-}}
-service imap {{
-{imap_executable}}}
-service anvil {{
-  chroot =
-}}
-protocol imap {{
-  mail_max_userip_connections = 100
-}}
-plugin {{
-{plugin_settings}}}
-"""
-
-
 class Dovecot:
     """A private Dovecot instance serving one user whose home is home
     (mail_location maildir:~/Maildir), with its configuration, sockets,
@@ -203,16 +152,14 @@ class Dovecot:
             imap_exe = ("  executable = %s --log-file=%s/valgrind.%%p "
                         "/usr/lib/dovecot/imap\n"
                         "  vsz_limit = 0\n" % (valgrind, self.tmp))
-        plugin_lines = "".join("  %s = %s\n" % kv for kv in
-                               sorted(self.plugin_settings.items()))
-        text = CONFIG.format(
-            instance="cstest-%d-%d" % (os.getpid(), self.port),
+        text = dovecotconf.config(
+            "tests", instance="cstest-%d-%d" % (os.getpid(), self.port),
             tmp=self.tmp, home=self.home, port=self.port,
-            uid=self.user.uid, gid=self.user.gid, user=self.user.name,
-            group=self.user.group,
+            user=self.user.name, group=self.user.group, uid=self.user.uid,
+            gid=self.user.gid, password=TEST_PASSWORD,
             plugin_dir=plugin_dir(), mail_plugins=self.mail_plugins,
-            password=TEST_PASSWORD, imap_executable=imap_exe,
-            plugin_settings=plugin_lines)
+            plugin_settings=self.plugin_settings, debug=True,
+            imap_service=imap_exe)
         with open(self.conf, "w") as f:
             f.write(text)
         p = subprocess.run([DOVECONF, "-c", self.conf, "-n"],

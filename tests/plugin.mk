@@ -10,4 +10,4 @@ PLUGIN_TESTS = \
 	tests/test_plugin_watch.py
 
 TESTS += $(PLUGIN_TESTS)
-EXTRA_DIST += tests/dovecot.py $(PLUGIN_TESTS)
+EXTRA_DIST += tests/dovecot.py tests/dovecotconf.py $(PLUGIN_TESTS)

@@ -21,58 +21,17 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
 
 import benchlib as B
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(
+    __file__)), "..", "..", "tests"))
+import dovecotconf  # noqa: E402
+
 PASSWORD = "cs-bench"
 PLUGIN_SO = "lib20_maildir_condstore_plugin.so"
-
-CONFIG = """\
-# private Dovecot for the maildir-condstore benchmarks
-instance_name = {instance}
-base_dir = {tmp}/run
-state_dir = {tmp}/state
-log_path = {tmp}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-default_login_user = {user}
-default_internal_user = {user}
-default_internal_group = {group}
-first_valid_uid = {uid}
-last_valid_uid = {uid}
-first_valid_gid = {gid}
-last_valid_gid = {gid}
-default_vsz_limit = 2G
-mail_location = maildir:~/Maildir
-{plugin_lines}passdb {{
-  driver = static
-  args = password={password}
-}}
-userdb {{
-  driver = static
-  args = uid={uid} gid={gid} home={home}
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-  chroot =
-}}
-service anvil {{
-  chroot =
-}}
-protocol imap {{
-  mail_max_userip_connections = 100
-}}
-"""
 
 
 def dovecot_binary():
@@ -108,22 +67,17 @@ class Dovecot:
     def write_config(self):
         os.makedirs(self.tmp, exist_ok=True)
         self.port = B.free_port()
-        plugin_lines = ""
-        if self.plugin:
-            plugin_lines = ("mail_plugin_dir = %s\n"
-                            "mail_plugins = $mail_plugins "
-                            "maildir_condstore\n" % B.plugin_dir())
-            if self.settings:
-                plugin_lines += "plugin {\n%s}\n" % "".join(
-                    "  %s = %s\n" % kv for kv in
-                    sorted(self.settings.items()))
         with open(self.conf, "w") as f:
-            f.write(CONFIG.format(
+            f.write(dovecotconf.config(
+                "benchmarks",
                 instance="csbench-%d-%d" % (os.getpid(), self.port),
                 tmp=self.tmp, home=self.home, port=self.port,
                 user=self.user, group=self.group, uid=self.uid,
                 gid=self.gid, password=PASSWORD,
-                plugin_lines=plugin_lines))
+                plugin_dir=B.plugin_dir() if self.plugin else None,
+                mail_plugins="maildir_condstore" if self.plugin else "",
+                plugin_settings=self.settings if self.plugin else None,
+                vsz_limit="2G"))
         p = subprocess.run(["doveconf", "-c", self.conf, "-n"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                            universal_newlines=True)
