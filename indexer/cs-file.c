@@ -49,6 +49,15 @@ int cs_file_open_read(const char *path, FILE **fp_r, struct cs_error *err)
 	return 1;
 }
 
+int cs_file_open_read_in(const char *dir, const char *name, char *path_r,
+			 size_t path_size, FILE **fp_r, struct cs_error *err)
+{
+	if (cs_path_fmt(path_r, path_size, "%s/%s", dir, name) < 0)
+		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
+				    dir);
+	return cs_file_open_read(path_r, fp_r, err);
+}
+
 static int write_all(int fd, const void *data, size_t size)
 {
 	const char *p = data;

@@ -13,6 +13,11 @@
    -1 on error. */
 int cs_file_open_read(const char *path, FILE **fp_r, struct cs_error *err);
 
+/* The same for the file name in dir; the full path is left in path_r
+   (path_size bytes) for messages. */
+int cs_file_open_read_in(const char *dir, const char *name, char *path_r,
+			 size_t path_size, FILE **fp_r, struct cs_error *err);
+
 /* Write path+".tmp" (mode 0600, O_EXCL after removing a stale one), fsync
    it, rename it over path, fsync the directory.  Returns 0 or -1. */
 int cs_file_replace(const char *path, const void *data, size_t size,

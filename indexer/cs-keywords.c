@@ -39,11 +39,8 @@ int cs_keywords_read(const char *mailbox_dir, struct cs_keywords *kw_r,
 	int ret;
 
 	memset(kw_r, 0, sizeof(*kw_r));
-	if ((size_t)snprintf(path, sizeof(path), "%s/dovecot-keywords",
-			     mailbox_dir) >= sizeof(path))
-		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
-				    mailbox_dir);
-	ret = cs_file_open_read(path, &fp, err);
+	ret = cs_file_open_read_in(mailbox_dir, "dovecot-keywords", path, sizeof(path),
+				   &fp, err);
 	if (ret <= 0)
 		return ret;
 	while (getline(&line, &line_size, fp) > 0)

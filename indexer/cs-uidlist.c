@@ -93,11 +93,8 @@ int cs_uidlist_read(const char *mailbox_dir, char sep,
 	FILE *fp;
 	int ret;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/dovecot-uidlist",
-			     mailbox_dir) >= sizeof(path))
-		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
-				    mailbox_dir);
-	ret = cs_file_open_read(path, &fp, err);
+	ret = cs_file_open_read_in(mailbox_dir, "dovecot-uidlist", path, sizeof(path),
+				   &fp, err);
 	if (ret <= 0)
 		return ret;
 	len = getline(&line, &line_size, fp);
