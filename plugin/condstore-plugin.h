@@ -67,6 +67,15 @@ struct condstore_mailbox {
 	bool synced_once;
 	/* Dovecot's next UID at this process's last scan for new UIDs */
 	uint32_t scanned_next_uid;
+	/* condstore-sync.c: this process's dovecot-uidlist names are up to
+	   date with the change log up to this modseq (0: not known) */
+	uint64_t caught_up;
+	/* the change log's top before a scan of cur/ Dovecot was asked
+	   for in this sync (0: none) */
+	uint64_t scan_point;
+	/* this sync waited for the daemon / applied the change log */
+	bool waited;
+	bool applied;
 };
 
 /* One flag change a transaction asked for. */
@@ -115,6 +124,19 @@ int condstore_mailbox_get(struct condstore_mailbox *cmbox,
    (mailbox close) does no more than this one-time switch.  Returns 0, or
    -1 on error (logged). */
 int condstore_mailbox_sync_uids(struct mailbox *box, bool switch_only);
+
+/* condstore-sync.c: before Dovecot's sync of box, apply what the index
+   recorded since Dovecot's index was last brought up to date, so that
+   Dovecot need not read cur/ (see the file's comment). */
+void condstore_sync_prepare(struct mailbox *box,
+			    enum mailbox_sync_flags flags);
+/* After Dovecot's sync succeeded: note the point a scan of cur/ it was
+   asked for brought its index to. */
+void condstore_sync_finish(struct mailbox *box);
+/* Wait for the watch daemon serving box's Maildir to record everything
+   that happened on disk so far.  Returns 1, 0 when no daemon serves it,
+   -1 on error (logged as a warning). */
+int condstore_sync_wait(struct mailbox *box);
 
 /* condstore-mail.c */
 void condstore_mail_allocated(struct mail *mail);
