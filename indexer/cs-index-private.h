@@ -119,4 +119,9 @@ int cs_rank_drop(struct cs_mailbox *box, struct cs_error *err);
 uint64_t cs_name_hash(const char *s, size_t len);
 int cs_cmp_u64(const void *a, const void *b);
 
+/* cs-nosync.c: at open for writing, raise the counters when a nosync
+   writer ran under another boot, and (nosync) mark this boot.  Returns 0
+   or -1. */
+int cs_index_nosync_check(struct cs_index *index, struct cs_error *err);
+
 #endif

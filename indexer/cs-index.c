@@ -522,7 +522,13 @@ fail:
 int cs_index_open(const struct cs_index_settings *set,
 		  struct cs_index **index_r, struct cs_error *err)
 {
-	return index_open_with_floor(set, 0, index_r, err);
+	if (index_open_with_floor(set, 0, index_r, err) < 0)
+		return -1;
+	if (!set->readonly && cs_index_nosync_check(*index_r, err) < 0) {
+		cs_index_close(index_r);
+		return -1;
+	}
+	return 0;
 }
 
 void cs_index_close(struct cs_index **_index)
