@@ -327,8 +327,11 @@ static int condstore_sync_deinit(struct mailbox_sync_context *ctx,
 	wait = !cmbox->applied &&
 		(changes > 0 || (!cmbox->synced_once && !cmbox->waited));
 	if (ret == 0 && wait && cmbox->index != NULL &&
-	    !cs_index_in_transaction(cmbox->index))
+	    !cs_index_in_transaction(cmbox->index)) {
+		e_debug(box->event, CONDSTORE_PLUGIN_NAME ": sync: Dovecot "
+			"found %u change(s): waiting for the daemon", changes);
 		(void)condstore_sync_wait(box);
+	}
 	cmbox->synced_once = TRUE;
 	if (ret == 0 && condstore_mailbox_sync_uids(box, FALSE) < 0) {
 		mail_storage_set_internal_error(box->storage);

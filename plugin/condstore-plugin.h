@@ -76,6 +76,9 @@ struct condstore_mailbox {
 	/* this sync waited for the daemon / applied the change log */
 	bool waited;
 	bool applied;
+	/* a commit of this process just had Dovecot apply its changes to
+	   the files: the sync ending that command need not wait */
+	bool committed;
 };
 
 /* One flag change a transaction asked for. */
@@ -83,6 +86,8 @@ struct condstore_change {
 	uint32_t seq;
 	uint32_t uid;
 	const char *base;	/* NULL: Dovecot could not name the file */
+	/* the file's name before the commit (step 2; NULL: not found) */
+	const char *fname_before;
 	/* the file's name after Dovecot's sync (NULL: not found) */
 	const char *fname;
 	uint8_t location;	/* CS_LOC_NEW or CS_LOC_CUR */
@@ -133,6 +138,21 @@ void condstore_sync_prepare(struct mailbox *box,
 /* After Dovecot's sync succeeded: note the point a scan of cur/ it was
    asked for brought its index to. */
 void condstore_sync_finish(struct mailbox *box);
+/* After an index transaction of this process took the mailbox from
+   modseq top_before to top_after with changes Dovecot's index already
+   has (a commit of condstore-transaction.c): when Dovecot's index was up
+   to date with top_before, it now is with top_after. */
+void condstore_sync_committed(struct mailbox *box, uint64_t top_before,
+			      uint64_t top_after);
+/* Is fname the name of a regular file in cmbox's new/ (CS_LOC_NEW) or
+   cur/ now? */
+bool condstore_file_is(struct condstore_mailbox *cmbox, uint8_t location,
+		       const char *fname);
+/* Does a live watch daemon serve box's Maildir? */
+bool condstore_daemon_serves(struct mailbox *box);
+/* Ask Dovecot to read cur/ at its next sync of box (its own "rescan
+   later" mark in its maildir header). */
+void condstore_sync_request_scan(struct mailbox *box);
 /* Wait for the watch daemon serving box's Maildir to record everything
    that happened on disk so far.  Returns 1, 0 when no daemon serves it,
    -1 on error (logged as a warning). */

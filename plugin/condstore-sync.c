@@ -10,7 +10,10 @@
  * which messages changed.  Before Dovecot's own sync runs, this file:
  *
  *   1. stats cur/, then waits for the daemon (cs_sync_wait): everything
- *      that happened on disk before the stat is then in the index;
+ *      that happened on disk before the stat is then in the index (a
+ *      FAST sync, which Dovecot runs after FETCH, and the sync ending a
+ *      command whose changes this process just made do not wait: they
+ *      apply what is recorded, the next full sync the rest);
  *   2. walks the index's change log from the point Dovecot's index was
  *      last brought up to date (our header extension, "applied") and, for
  *      each changed message, sets the flags and keywords its file name
@@ -218,9 +221,8 @@ static bool condstore_expunges_pending(struct cs_mailbox *cbox,
 	return ctx.in_index;
 }
 
-/* Is fname the name of the message's file now? */
-static bool condstore_file_is(struct condstore_mailbox *cmbox,
-			      uint8_t location, const char *fname)
+bool condstore_file_is(struct condstore_mailbox *cmbox, uint8_t location,
+		       const char *fname)
 {
 	struct stat st;
 
@@ -394,8 +396,7 @@ static int condstore_sync_apply(struct mailbox *box, struct cs_mailbox *cbox,
 	return complete ? 1 : 0;
 }
 
-/* Ask Dovecot to read cur/ at this sync (its own "rescan later" mark). */
-static void condstore_sync_request_scan(struct mailbox *box)
+void condstore_sync_request_scan(struct mailbox *box)
 {
 	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
 	struct mail_index_transaction *trans;
@@ -407,6 +408,15 @@ static void condstore_sync_request_scan(struct mailbox *box)
 	condstore_maildir_header_set(mbox, trans, NULL);
 	if (mail_index_transaction_commit(&trans) < 0)
 		mailbox_set_index_error(box);
+}
+
+bool condstore_daemon_serves(struct mailbox *box)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+
+	return cmbox->index != NULL &&
+		cs_daemon_lookup(cmbox->index, NULL, NULL) > 0;
 }
 
 int condstore_sync_wait(struct mailbox *box)
@@ -436,6 +446,7 @@ void condstore_sync_prepare(struct mailbox *box,
 	struct cs_mailbox *cbox;
 	struct stat cur_st;
 	uint64_t since, top;
+	bool quick;
 	int ret;
 
 	cmbox->scan_point = 0;
@@ -447,13 +458,20 @@ void condstore_sync_prepare(struct mailbox *box,
 		return;
 	if (stat(t_strconcat(cmbox->dir, "/cur", NULL), &cur_st) < 0)
 		return;
-	/* step 1 */
-	if (condstore_sync_wait(box) <= 0) {
+	/* step 1; a FAST sync (Dovecot's sync after FETCH...) and the sync
+	   ending a command whose changes this process just made (STORE,
+	   EXPUNGE: Dovecot's own sync would not look at cur/ then either)
+	   do not wait: they apply what the daemon has recorded so far, the
+	   next full sync (NOOP, IDLE, SELECT) the rest */
+	quick = (flags & MAILBOX_SYNC_FLAG_FAST) != 0 || cmbox->committed;
+	cmbox->committed = FALSE;
+	if (quick ? !condstore_daemon_serves(box) :
+	    condstore_sync_wait(box) <= 0) {
 		/* no daemon: other agents' changes are not in the index,
 		   Dovecot's scan of cur/ finds them */
 		return;
 	}
-	cmbox->waited = TRUE;
+	cmbox->waited = !quick;
 	if (condstore_mailbox_get(cmbox, &cbox) < 0)
 		return;
 	rec = cs_mailbox_get_rec(cbox);
@@ -487,6 +505,37 @@ void condstore_sync_prepare(struct mailbox *box,
 		cmbox->applied = TRUE;
 	} else if (ret == 0)
 		cmbox->scan_point = top;
+}
+
+void condstore_sync_committed(struct mailbox *box, uint64_t top_before,
+			      uint64_t top_after)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct condstore_index_header hdr;
+	struct mail_index_transaction *trans;
+	struct cs_mailbox *cbox;
+	const struct cs_mailbox_rec *rec;
+
+	if (top_after <= top_before || condstore_mailbox_get(cmbox, &cbox) < 0)
+		return;
+	rec = cs_mailbox_get_rec(cbox);
+	(void)mail_index_refresh(box->index);
+	if (!condstore_header_get(box, box->view, rec, &hdr) ||
+	    hdr.applied != top_before)
+		return;
+	/* the index transaction that just committed held the index's lock:
+	   every modseq above top_before is one of its changes, which
+	   Dovecot's index already has */
+	trans = mail_index_transaction_begin(box->view,
+		MAIL_INDEX_TRANSACTION_FLAG_EXTERNAL);
+	condstore_header_set(box, trans, rec, top_after);
+	if (mail_index_transaction_commit(&trans) < 0) {
+		mailbox_set_index_error(box);
+		return;
+	}
+	if (cmbox->caught_up == top_before)
+		cmbox->caught_up = top_after;
 }
 
 void condstore_sync_finish(struct mailbox *box)
