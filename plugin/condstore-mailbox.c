@@ -314,8 +314,6 @@ static int condstore_sync_deinit(struct mailbox_sync_context *ctx,
 
 	cmbox->sync_changes = 0;
 	ret = cmbox->module_ctx.super.sync_deinit(ctx, status_r);
-	if (ret == 0 && cmbox->index != NULL)
-		condstore_sync_finish(box);
 	/* Dovecot's sync found changes on disk (possibly made by other
 	   agents) by itself: when a watch daemon serves this Maildir, wait
 	   until it has recorded everything that happened so far, so that
@@ -337,6 +335,10 @@ static int condstore_sync_deinit(struct mailbox_sync_context *ctx,
 		mail_storage_set_internal_error(box->storage);
 		ret = -1;
 	}
+	/* (after the switch to Dovecot's UIDs, whose UIDVALIDITY the point
+	   is recorded with) */
+	if (ret == 0 && cmbox->index != NULL)
+		condstore_sync_finish(box);
 	return ret;
 }
 

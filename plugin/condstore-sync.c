@@ -475,15 +475,17 @@ void condstore_sync_prepare(struct mailbox *box,
 	if (condstore_mailbox_get(cmbox, &cbox) < 0)
 		return;
 	rec = cs_mailbox_get_rec(cbox);
+	top = rec->highestmodseq;
 	(void)mail_index_refresh(box->index);
 	if (rec->uid_source != CS_UIDSRC_DOVECOT || mbox->uidlist == NULL ||
-	    rec->uidvalidity != mail_index_get_header(box->view)->uid_validity)
-		return;	/* not on Dovecot's UIDs yet: Dovecot's way */
-	top = rec->highestmodseq;
-	if (!condstore_header_get(box, box->view, rec, &hdr) ||
+	    rec->uidvalidity != mail_index_get_header(box->view)->uid_validity ||
+	    !condstore_header_get(box, box->view, rec, &hdr) ||
 	    hdr.applied > top) {
-		/* no point to go on from: Dovecot reads cur/ and the
-		   point is the top read before that */
+		/* not on Dovecot's UIDs yet (the sync switches it), or no
+		   point to go on from: Dovecot reads cur/, and the point is
+		   the top read before that */
+		e_debug(box->event, CONDSTORE_PLUGIN_NAME ": sync: no point "
+			"to apply the index from: left to Dovecot's scan");
 		condstore_sync_request_scan(box);
 		cmbox->scan_point = top;
 		return;
