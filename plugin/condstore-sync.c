@@ -25,7 +25,11 @@
  *      so Dovecot's sync then sees cur/ as unchanged.
  * All of it under the dovecot-uidlist lock, which Dovecot holds from the
  * readdir to the index commit of its own scans, so a scan of another
- * process cannot write older flags over ours.
+ * process cannot write older flags over ours; except in a process that
+ * has not read dovecot-uidlist yet (a fresh SELECT: locking would read
+ * all of it), where such a race is repaired by the scan's own point: the
+ * point a scan records is the one from before its readdir, so what it
+ * may have overwritten is applied again at the next sync.
  *
  * Anything the change log cannot tell Dovecot makes it scan cur/ itself
  * (its maildir header's cur_mtime is zeroed, Dovecot's own way of asking
