@@ -76,6 +76,8 @@ struct condstore_mailbox {
 	/* this sync waited for the daemon / applied the change log */
 	bool waited;
 	bool applied;
+	/* syncs this process served from the change log (checkpoints) */
+	unsigned int applied_count;
 	/* a commit of this process just had Dovecot apply its changes to
 	   the files: the sync ending that command need not wait */
 	bool committed;

@@ -67,6 +67,9 @@
 /* How long a sync waits for the watch daemon to record what happened on
    disk before it. */
 #define CONDSTORE_DAEMON_WAIT_MSECS 2000
+/* A session lets Dovecot checkpoint its index at its first sync served
+   from the change log after SELECT, and then every this many. */
+#define CONDSTORE_CHECKPOINT_APPLIES 64
 /* More changes than messages / this: let Dovecot read cur/ instead. */
 #define CONDSTORE_SYNC_MAX_FRACTION 4
 
@@ -336,6 +339,30 @@ static bool condstore_apply_change(struct mailbox *box,
 	return TRUE;
 }
 
+/* Let Dovecot write dovecot.index now and then.  Dovecot rewrites it
+   from its log only at the end of an index sync, and a sync served from
+   the change log runs none: every new process would then build its index
+   from the whole log (most of the cost of a SELECT at 1M messages).  An
+   empty index sync moves the log's tail and lets Dovecot decide; it is
+   not committed when Dovecot has changes of its own pending (those are
+   for its maildir sync to apply to the files). */
+static void condstore_index_checkpoint(struct mailbox *box)
+{
+	struct mail_index_sync_ctx *sync_ctx;
+	struct mail_index_view *view;
+	struct mail_index_transaction *trans;
+	struct mail_index_sync_rec sync_rec;
+
+	if (mail_index_sync_begin(box->index, &sync_ctx, &view, &trans,
+				  MAIL_INDEX_SYNC_FLAG_UPDATE_TAIL_OFFSET) <= 0)
+		return;
+	/* (reading to the end is what moves the tail) */
+	if (mail_index_sync_next(sync_ctx, &sync_rec))
+		mail_index_sync_rollback(&sync_ctx);
+	else if (mail_index_sync_commit(&sync_ctx) < 0)
+		mailbox_set_index_error(box);
+}
+
 /* Steps 2 and 3 under the uidlist lock.  Returns 1 applied (Dovecot need
    not read cur/), 0 when Dovecot must read cur/ (asked for), -1 on
    error. */
@@ -343,6 +370,8 @@ static int condstore_sync_apply(struct mailbox *box, struct cs_mailbox *cbox,
 				uint64_t since, uint64_t top,
 				const struct stat *cur_st)
 {
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
 	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
 	const struct cs_mailbox_rec *rec = cs_mailbox_get_rec(cbox);
 	struct condstore_sync_walk walk;
@@ -394,6 +423,9 @@ static int condstore_sync_apply(struct mailbox *box, struct cs_mailbox *cbox,
 		mailbox_set_index_error(box);
 		return -1;
 	}
+	if (complete && cmbox->synced_once &&
+	    ++cmbox->applied_count % CONDSTORE_CHECKPOINT_APPLIES == 1)
+		condstore_index_checkpoint(box);
 	e_debug(box->event, CONDSTORE_PLUGIN_NAME ": sync: %u change(s) "
 		"since %"PRIu64" %s", array_count(&walk.changes), since,
 		complete ? "applied from the index" : "left to Dovecot's scan");
