@@ -71,10 +71,16 @@ struct cs_scan_settings {
 	void *warn_ctx;
 	cs_progress_cb *progress;
 	void *progress_ctx;
+	/* the caller knows the directories changed (e.g. after an inotify
+	   overflow): skip the quick comparison of the mailbox's digest,
+	   which would only cost one more readdir */
+	bool changes_expected;
 };
 
 /* Scan a mailbox directory and reconcile every file with the index,
-   expunging records whose file is gone.  Creates the mailbox record if
+   expunging records whose file is gone.  When the mailbox's digest (see
+   cs-record.h) and message count equal those of the directory listing,
+   nothing is looked up nor written: the cost is one readdir.  Creates the mailbox record if
    needed.  Reads dovecot-uidlist when present (and switches the mailbox to
    Dovecot's UIDs).  Runs its own transactions (do not call inside one).
    Returns 0 and adds to stats_r, or -1. */

@@ -34,7 +34,9 @@
  *  4. after a quiet period: one "m" record per file in new/ and cur/, with
  *     the file's flags and suffix, and none without a file;
  *  5. every "c" entry names a message (or tombstone) whose modseq is the
- *     entry's key, and every message and tombstone has its "c" entry.
+ *     entry's key, and every message and tombstone has its "c" entry;
+ *  6. a mailbox record with CS_MAILBOX_F_DIGEST holds the sum of the
+ *     digest terms of its "m" records.
  */
 #ifndef CS_RECORD_H
 #define CS_RECORD_H
@@ -70,7 +72,8 @@ struct cs_header_rec {
 };
 #define CS_HEADER_REC_SIZE 32
 
-/* "M" name: one per mailbox.  Size 48. */
+/* "M" name: one per mailbox.  Size 56 (records of size 48, written before
+   the digest existed, decode with flags 0: digest unknown). */
 #define CS_UIDSRC_OWN 0		/* UIDs assigned by the index */
 #define CS_UIDSRC_DOVECOT 1	/* UIDs read from dovecot-uidlist */
 struct cs_mailbox_rec {
@@ -85,12 +88,19 @@ struct cs_mailbox_rec {
 	uint64_t horizon;	/* 24: tombstones of expunges at or below this
 				       modseq may have been pruned */
 	uint32_t messages;	/* 32: number of "m" records */
-	uint32_t reserved2;	/* 36: 0 */
+	uint32_t flags;		/* 36: CS_MAILBOX_F_* */
 	uint64_t uidlist_size;	/* 40: reserved for the size of
 				       dovecot-uidlist last read (incremental
 				       reads); written as 0 for now */
+	uint64_t digest;	/* 48: with CS_MAILBOX_F_DIGEST: the sum
+				       (mod 2^64) of cs_digest_term() over
+				       the mailbox's "m" records */
 };
-#define CS_MAILBOX_REC_SIZE 48
+#define CS_MAILBOX_REC_SIZE 56
+#define CS_MAILBOX_REC_SIZE_V1 48	/* without flags and digest */
+/* the digest is up to date (a scan compares it with one computed from the
+   directory listing: equal sums and counts mean nothing to reconcile) */
+#define CS_MAILBOX_F_DIGEST 0x1
 
 /* "m" id base: one per message file.  Fixed part of size 40, then the
    suffix (separator and info) of the file's current name. */
@@ -124,6 +134,16 @@ struct cs_daemon_rec {
 	uint64_t since;		/* 16: when it started serving, microseconds */
 };
 #define CS_DAEMON_REC_SIZE 24
+
+/* The digest term of a message file: a 64-bit hash of its name as it is
+   on disk (base name and suffix, i.e. the "m" key's base followed by the
+   record's suffix), its location (CS_LOC_*), and uid - the record's UID
+   for mailboxes with Dovecot's UIDs (the UID dovecot-uidlist gives the
+   file), 0 for UIDs of the index's own.  Not a cryptographic hash: names
+   crafted to collide can hide a change from the quick comparison (never
+   from the daemon, nor from a scan whose counts differ). */
+uint64_t cs_digest_term(uint8_t location, const char *name, size_t len,
+			uint32_t uid);
 
 /* Encoders write exactly the SIZE bytes above; decoders return 0, or -1
    if the buffer has the wrong size or version. */

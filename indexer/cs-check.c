@@ -40,6 +40,7 @@ struct check {
 	uint64_t hwm;
 	bool disk_differs, log_damaged;
 	uint32_t counted;
+	uint64_t digest;		/* digest terms of the records */
 	uint32_t *chunk_counts;		/* UIDs per chunk of 4096, counted */
 	size_t nchunks;
 };
@@ -266,6 +267,7 @@ static int check_record(void *ctx, const struct cs_message *msg)
 	int ret;
 
 	ck->counted++;
+	ck->digest += cs_msg_digest_term(ck->box, msg);
 	if (msg->rec.uid != 0 && count_chunk(ck, msg->rec.uid) < 0)
 		return -1;
 	check_modseq(ck, msg->base, msg->rec.modseq);
@@ -452,7 +454,8 @@ static int repair_log(struct check *ck)
 	if (cs_db_traverse_prefix(ck->index, prefix, sizeof(prefix),
 				  drop_stale_change, ck, ck->err) < 0 ||
 	    cs_rank_drop(ck->box, ck->err) < 0 ||
-	    cs_messages_iterate(ck->box, repair_record, ck, ck->err) < 0)
+	    cs_messages_iterate(ck->box, repair_record, ck, ck->err) < 0 ||
+	    cs_mailbox_digest_rebuild(ck->box, ck->err) < 0)
 		goto fail;
 	ck->box->rec.messages = ck->counted;
 	ck->box->dirty = true;
@@ -484,6 +487,7 @@ static int check_mailbox(struct check *ck, const char *name)
 	ck->name = name;
 	ck->disk_differs = ck->log_damaged = false;
 	ck->counted = 0;
+	ck->digest = 0;
 	ck->nchunks = 0;
 	if (cs_mailbox_path(ck->index->root, name, ck->path, sizeof(ck->path),
 			    ck->err) < 0)
@@ -526,6 +530,13 @@ static int check_mailbox(struct check *ck, const char *name)
 		ck->log_damaged = true;
 		problem(ck, name, "message count %u in the record, %u records",
 			ck->box->rec.messages, ck->counted);
+	}
+	if (ret == 0 && (ck->box->rec.flags & CS_MAILBOX_F_DIGEST) != 0 &&
+	    ck->digest != ck->box->rec.digest) {
+		ck->log_damaged = true;
+		problem(ck, name, "digest %016" PRIx64 " in the record, %016"
+			PRIx64 " from the records", ck->box->rec.digest,
+			ck->digest);
 	}
 	if (ret == 0)
 		ret = check_uidlist(ck);

@@ -80,6 +80,13 @@ int cs_index_require_txn(struct cs_index *index, struct cs_error *err);
 int cs_msg_fetch(struct cs_mailbox *box, const char *base, size_t base_len,
 		 struct cs_message *msg_r, struct cs_error *err);
 
+/* The digest term of msg's record (cs_digest_term() with the UID when
+   box has Dovecot's UIDs), and recomputing box's digest from its records
+   (in a txn; sets CS_MAILBOX_F_DIGEST). */
+uint64_t cs_msg_digest_term(const struct cs_mailbox *box,
+			    const struct cs_message *msg);
+int cs_mailbox_digest_rebuild(struct cs_mailbox *box, struct cs_error *err);
+
 /* Call fn for every key starting with prefix (tdb_traverse_read, or
    tdb_traverse inside a transaction).  fn returns 0 to go on. */
 typedef int cs_key_fn(void *ctx, const uint8_t *key, size_t key_len,

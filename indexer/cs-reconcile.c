@@ -8,7 +8,10 @@
  * A change writes, in the caller's transaction: the message record ("m"),
  * the UID map ("u") when the UID is new, the change-log entry ("c") under
  * the new modseq with the old one deleted, and for an expunge a tombstone
- * ("t") whose change-log entry replaces the message's.
+ * ("t") whose change-log entry replaces the message's.  Every change to
+ * a record's name, location or UID also moves the mailbox's digest (the
+ * sum of cs_digest_term() over its records), which lets a scan find that
+ * nothing changed without looking up each name.
  */
 #include "config.h"
 
@@ -73,6 +76,45 @@ int cs_message_lookup_uid(struct cs_mailbox *box, uint32_t uid,
 			"'condstore check --repair'", box->index->db_path,
 			box->name, uid);
 	return ret;
+}
+
+uint64_t cs_msg_digest_term(const struct cs_mailbox *box,
+			    const struct cs_message *msg)
+{
+	char name[CS_NAME_MAX + CS_SUFFIX_MAX + 1];
+	size_t base_len = strlen(msg->base), suffix_len = msg->rec.suffix_len;
+
+	memcpy(name, msg->base, base_len);
+	memcpy(name + base_len, msg->suffix, suffix_len);
+	return cs_digest_term(msg->rec.location, name, base_len + suffix_len,
+			      box->rec.uid_source == CS_UIDSRC_DOVECOT ?
+			      msg->rec.uid : 0);
+}
+
+struct digest_ctx {
+	const struct cs_mailbox *box;
+	uint64_t sum;
+};
+
+static int digest_add(void *ctx, const struct cs_message *msg)
+{
+	struct digest_ctx *dc = ctx;
+
+	dc->sum += cs_msg_digest_term(dc->box, msg);
+	return 0;
+}
+
+int cs_mailbox_digest_rebuild(struct cs_mailbox *box, struct cs_error *err)
+{
+	struct digest_ctx dc = { box, 0 };
+
+	if (cs_index_require_txn(box->index, err) < 0 ||
+	    cs_messages_iterate(box, digest_add, &dc, err) < 0)
+		return -1;
+	box->rec.digest = dc.sum;
+	box->rec.flags |= CS_MAILBOX_F_DIGEST;
+	box->dirty = true;
+	return 0;
 }
 
 /* The next modseq of box: above its highestmodseq, below the ceiling
@@ -200,6 +242,7 @@ static int reconcile_new(struct cs_mailbox *box, const char *base,
 	    change_store_msg(box, msg->rec.modseq, msg->base, err) < 0 ||
 	    msg_store(box, msg, true, err) < 0)
 		return -1;
+	box->rec.digest += cs_msg_digest_term(box, msg);
 	box->rec.messages++;
 	box->dirty = true;
 	return 1;
@@ -231,6 +274,7 @@ static int reconcile_expunge(struct cs_mailbox *box, struct cs_message *msg,
 				sizeof(buf), err) < 0)
 			return -1;
 	}
+	box->rec.digest -= cs_msg_digest_term(box, msg);
 	if (box->rec.messages > 0)
 		box->rec.messages--;
 	box->dirty = true;
@@ -245,6 +289,7 @@ static int reconcile_existing(struct cs_mailbox *box,
 			      struct cs_message *msg, struct cs_error *err)
 {
 	bool changed = false, flags_changed = disk->flags != msg->rec.flags;
+	uint64_t old_term = cs_msg_digest_term(box, msg);
 
 	if (disk->uid != 0 && disk->uid != msg->rec.uid) {
 		if (uid_map_delete(box, msg->rec.uid, err) < 0 ||
@@ -273,6 +318,10 @@ static int reconcile_existing(struct cs_mailbox *box,
 	}
 	if (changed && msg_store(box, msg, false, err) < 0)
 		return -1;
+	if (changed) {
+		box->rec.digest += cs_msg_digest_term(box, msg) - old_term;
+		box->dirty = true;
+	}
 	return flags_changed ? 1 : 0;
 }
 
