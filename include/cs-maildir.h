@@ -111,6 +111,21 @@ int cs_maildir_scan_all(struct cs_index *index, const char *const *names,
 			const struct cs_scan_settings *set,
 			struct cs_scan_stats *stats_r, struct cs_error *err);
 
+/* The first reindex of a Maildir root without an index: every mailbox
+   is scanned into a new index built in an unnamed file beside the index's
+   path, without locks, transactions or fsync, then fsynced and linked
+   into place (see cs-build.c).  A crash at any moment leaves no index or
+   the complete one.  Returns 1 built (stats_r added to; -1 with err
+   instead when some mailbox could not be scanned, the others being in
+   the index as with cs_maildir_scan_all), 0 when nothing was done
+   because an index exists (or appeared meanwhile) or the file system
+   can't make unnamed files: then open the index and cs_maildir_scan_all
+   it; -1 on error (no index was created). */
+int cs_maildir_build_index(const struct cs_index_settings *set,
+			   const struct cs_scan_settings *scan,
+			   struct cs_scan_stats *stats_r,
+			   struct cs_error *err);
+
 /* The tdb hash size for a new index of root: counts the message files of
    every mailbox (one readdir each) and sizes the hash table for them.  The
    hash size is fixed when the tdb is created; a rebuild picks a new one. */

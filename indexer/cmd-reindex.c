@@ -52,10 +52,25 @@ static int reindex_scan(const struct cli_global *g,
 	int ret = CLI_EXIT_OK;
 	size_t i;
 
-	if (cli_index_open(g, false, &index) < 0)
-		return CLI_EXIT_ERROR;
 	cli_progress_init(g, &progress);
 	cs_error_clear(&err);
+	if (names == NULL) {
+		/* no index yet: build it whole, off to the side */
+		struct cs_index_settings iset;
+
+		cli_index_settings(g, &iset);
+		ret = cs_maildir_build_index(&iset, &set, &stats, &err);
+		if (ret != 0) {
+			cli_progress_done(&progress);
+			if (ret < 0)
+				return cli_error_cs(g, &err);
+			reindex_report(g, &stats);
+			return CLI_EXIT_OK;
+		}
+		ret = CLI_EXIT_OK;
+	}
+	if (cli_index_open(g, false, &index) < 0)
+		return CLI_EXIT_ERROR;
 	if (names == NULL) {
 		if (cs_maildir_scan_all(index, NULL, &set, &stats, &err) < 0)
 			ret = cli_error_cs(g, &err);

@@ -43,6 +43,13 @@ struct cs_index {
 	int tdb_log_errno;		/* errno when it was logged */
 	bool recovered;			/* tdb ran crash recovery */
 	bool writable;			/* the tdb was opened O_RDWR */
+	/* a build (cs-build.c): the tdb is a file nobody else can see yet,
+	   opened without locks and fsync; "transactions" only group the
+	   writes, and a rollback leaves the file damaged */
+	bool bulk;
+	bool bulk_damaged;		/* a rollback happened during a build */
+	char *tdb_path;			/* what tdb opened (the db_path, or
+					   for a build the unnamed file) */
 };
 
 /* Longest key: tag, id, and a base name. */
@@ -60,6 +67,13 @@ size_t cs_key_jump(uint8_t *buf, uint32_t id);
    fetch: returns 1 with *data_r (free() it), 0 not found, -1 error. */
 int cs_db_fetch(struct cs_index *index, const uint8_t *key, size_t key_len,
 		uint8_t **data_r, size_t *size_r, struct cs_error *err);
+/* parse: calls parser on the record in place (no copy; it must not
+   touch the tdb) and puts its return value in *parser_ret_r.  Returns 1,
+   0 not found, -1 error. */
+typedef int cs_db_parser(const uint8_t *data, size_t size, void *ctx);
+int cs_db_parse(struct cs_index *index, const uint8_t *key, size_t key_len,
+		cs_db_parser *parser, void *ctx, int *parser_ret_r,
+		struct cs_error *err);
 int cs_db_store(struct cs_index *index, const uint8_t *key, size_t key_len,
 		const void *data, size_t size, struct cs_error *err);
 /* insert: for keys expected to be new (cheaper than a replace, which
@@ -72,6 +86,13 @@ int cs_db_delete(struct cs_index *index, const uint8_t *key, size_t key_len,
 /* The error for a failed tdb call (corrupt/io with the remedy). */
 int cs_db_error(struct cs_index *index, const char *what,
 		struct cs_error *err);
+
+/* Open a brand-new index for a build (cs-build.c): set says where the
+   index will live (its db_path, the high-water-mark file beside it),
+   tdb_path names the empty file to build it in.  Returns 0 or -1. */
+int cs_index_open_bulk(const struct cs_index_settings *set,
+		       const char *tdb_path, struct cs_index **index_r,
+		       struct cs_error *err);
 
 /* Fail unless inside a writable transaction. */
 int cs_index_require_txn(struct cs_index *index, struct cs_error *err);

@@ -20,23 +20,28 @@
 
 #include "cs-index-private.h"
 
+static int msg_decode(const uint8_t *data, size_t size, void *ctx)
+{
+	struct cs_message *msg = ctx;
+
+	return cs_msg_rec_decode(data, size, &msg->rec, msg->suffix);
+}
+
 int cs_msg_fetch(struct cs_mailbox *box, const char *base, size_t base_len,
 		 struct cs_message *msg_r, struct cs_error *err)
 {
-	uint8_t key[CS_KEY_MAX], *data;
-	size_t size;
-	int ret;
+	uint8_t key[CS_KEY_MAX];
+	int ret, parse_ret;
 
 	if (base_len == 0 || base_len > CS_NAME_MAX)
 		return 0;
-	ret = cs_db_fetch(box->index, key,
-			  cs_key_msg(key, box->rec.id, base, base_len), &data,
-			  &size, err);
+	/* decoded in place: no copy of the record */
+	ret = cs_db_parse(box->index, key,
+			  cs_key_msg(key, box->rec.id, base, base_len),
+			  msg_decode, msg_r, &parse_ret, err);
 	if (ret <= 0)
 		return ret;
-	ret = cs_msg_rec_decode(data, size, &msg_r->rec, msg_r->suffix);
-	free(data);
-	if (ret < 0)
+	if (parse_ret < 0)
 		return cs_error_set(err, CS_ERR_CORRUPT,
 			"%s: record of %s/%.*s damaged; rebuild the index "
 			"with 'condstore reindex --rebuild'",

@@ -65,6 +65,9 @@ struct scan {
 	struct uid_map uids;
 	struct pending *pending;
 	size_t npending;
+	bool was_empty;			/* no messages when the scan began:
+					   every name is new, no need to look
+					   it up before queueing it */
 	uint64_t matched;		/* names that had a record */
 	uint64_t done;
 };
@@ -260,7 +263,7 @@ static int entry_differs(struct scan *sc, const char *filename,
 	*matched = false;
 	if (disk_state_from_name(sc, filename, location, &name, &disk) < 0)
 		return 0;
-	if (sc->box == NULL)
+	if (sc->box == NULL || sc->was_empty)
 		return 1;
 	ret = cs_msg_fetch(sc->box, name.base, name.base_len, &msg, err);
 	if (ret <= 0)
@@ -702,6 +705,7 @@ int cs_maildir_scan(struct cs_index *index, const char *name,
 			goto fail;
 		}
 	}
+	sc.was_empty = cs_mailbox_get_rec(sc.box)->messages == 0;
 	if (digest_pass(&sc, &same, err) < 0)
 		goto fail;
 	if (!same &&
