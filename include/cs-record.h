@@ -24,7 +24,9 @@
  *                                        chunk*4096+4095 present (512 bytes,
  *                                        bit i of byte j is UID j*8+i)
  *  "B" id[4]                             UIDs per chunk: count[2] LE each
- *                                        (message sequence numbers)
+ *                                        (message sequence numbers); it
+ *                                        may end in zero counts (room to
+ *                                        grow in place)
  *  "D"                                   struct cs_daemon_rec (watch daemon)
  *
  * Invariants (checked by cs_check, see cs-check.h):

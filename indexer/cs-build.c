@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,6 +31,12 @@
 #include "cs-file.h"
 #include "cs-index-private.h"
 #include "cs-maildir.h"
+
+/* the index's size per message, measured: three records (message, UID,
+   change log) with their headers, and tdb's padding */
+#define BUILD_BYTES_PER_MSG 400
+/* the key of the record that reserves room (never left in the index) */
+#define CS_KEY_BUILD_RESERVE '_'
 
 /* The directory part of path (".": none) into buf. */
 static int dir_of(const char *path, char *buf, size_t size)
@@ -62,6 +69,35 @@ static int fsync_dir(const char *dir, struct cs_error *err)
 	return 0;
 }
 
+/* Grow the new file once, to about the size the index will have, by
+   storing one record of half that size (tdb grows a file by twice what
+   a large record needs) and deleting it: one free record that every
+   later one is carved from.  Grown step by step, tdb would remap the
+   file dozens of times and leave a small free record at each step, a
+   free list that every allocation walks.  Only a question of speed: a
+   wrong guess costs a few more steps, or unused room. */
+static int build_presize(struct cs_index *index, uint64_t files,
+			 struct cs_error *err)
+{
+	uint8_t key[] = { CS_KEY_BUILD_RESERVE };
+	size_t size = files * (BUILD_BYTES_PER_MSG / 2);
+	TDB_DATA k = { key, sizeof(key) }, d;
+	int ret;
+
+	if (files < 1000 || size > UINT32_MAX / 4)
+		return 0;
+	/* untouched calloc memory: the zero page, no real allocation */
+	d.dptr = calloc(1, size);
+	d.dsize = size;
+	if (d.dptr == NULL)
+		return 0;
+	ret = tdb_store(index->tdb, k, d, TDB_INSERT) == 0 &&
+		tdb_delete(index->tdb, k) == 0 ? 0 :
+		cs_db_error(index, "reserve", err);
+	free(d.dptr);
+	return ret;
+}
+
 /* Scan every mailbox into the index being built.  Returns 1 when the
    file is complete and consistent (*scan_ret_r says whether every mailbox
    could be read), -1 when it must be dropped. */
@@ -70,11 +106,20 @@ static int build_scan(const struct cs_index_settings *set,
 		      struct cs_scan_stats *stats_r, int *scan_ret_r,
 		      struct cs_error *err)
 {
+	struct cs_index_settings bset = *set;
 	struct cs_index *index;
+	uint64_t files;
 	bool damaged;
 
-	if (cs_index_open_bulk(set, tmp_path, &index, err) < 0)
+	files = cs_maildir_count_files(set->root);
+	if (bset.hash_size == 0)
+		bset.hash_size = cs_hash_size_for(files);
+	if (cs_index_open_bulk(&bset, tmp_path, &index, err) < 0)
 		return -1;
+	if (build_presize(index, files, err) < 0) {
+		cs_index_close(&index);
+		return -1;
+	}
 	*scan_ret_r = cs_maildir_scan_all(index, NULL, scan, stats_r, err);
 	damaged = index->bulk_damaged;
 	cs_index_close(&index);

@@ -80,6 +80,10 @@ int cs_db_store(struct cs_index *index, const uint8_t *key, size_t key_len,
    looks the key up twice); replaces if the key exists after all */
 int cs_db_insert(struct cs_index *index, const uint8_t *key, size_t key_len,
 		 const void *data, size_t size, struct cs_error *err);
+/* add: stores only if the key does not exist.  Returns 1 added, 0 the
+   key exists (nothing written), -1 error. */
+int cs_db_add(struct cs_index *index, const uint8_t *key, size_t key_len,
+	      const void *data, size_t size, struct cs_error *err);
 /* delete: a missing key is not an error */
 int cs_db_delete(struct cs_index *index, const uint8_t *key, size_t key_len,
 		 struct cs_error *err);
@@ -96,6 +100,13 @@ int cs_index_open_bulk(const struct cs_index_settings *set,
 
 /* Fail unless inside a writable transaction. */
 int cs_index_require_txn(struct cs_index *index, struct cs_error *err);
+
+/* cs_reconcile for a name that is most likely new (a scan of a mailbox
+   that was empty): the records are added without looking the name up
+   first; if it has a record after all, this is cs_reconcile. */
+int cs_reconcile_arrival(struct cs_mailbox *box, const char *base,
+			 size_t base_len, const struct cs_disk_state *disk,
+			 struct cs_message *msg_r, struct cs_error *err);
 
 /* Read a message record by key.  Returns 1/0/-1. */
 int cs_msg_fetch(struct cs_mailbox *box, const char *base, size_t base_len,
@@ -141,6 +152,11 @@ void cs_rank_reset(struct cs_mailbox *box);
 int cs_rank_counts(struct cs_mailbox *box, uint16_t **counts_r, size_t *n_r,
 		   struct cs_error *err);
 int cs_rank_drop(struct cs_mailbox *box, struct cs_error *err);
+
+/* The message files of every mailbox of root (one readdir each), and the
+   tdb hash size for an index of that many (cs-scan.c). */
+uint64_t cs_maildir_count_files(const char *root);
+unsigned int cs_hash_size_for(uint64_t files);
 
 /* The 64-bit hash of a base name that scans and check keep in sorted
    arrays, and the comparison for qsort/bsearch over such arrays. */

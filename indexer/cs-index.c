@@ -262,6 +262,19 @@ int cs_db_insert(struct cs_index *index, const uint8_t *key, size_t key_len,
 	return cs_db_store(index, key, key_len, data, size, err);
 }
 
+int cs_db_add(struct cs_index *index, const uint8_t *key, size_t key_len,
+	      const void *data, size_t size, struct cs_error *err)
+{
+	TDB_DATA k = { (unsigned char *)key, key_len };
+	TDB_DATA d = { (unsigned char *)data, size };
+
+	if (tdb_store(index->tdb, k, d, TDB_INSERT) == 0)
+		return 1;
+	if (tdb_error(index->tdb) == TDB_ERR_EXISTS)
+		return 0;
+	return cs_db_error(index, "store", err);
+}
+
 int cs_db_delete(struct cs_index *index, const uint8_t *key, size_t key_len,
 		 struct cs_error *err)
 {

@@ -221,10 +221,17 @@ static void msg_set_disk(struct cs_message *msg,
 	msg->rec.suffix_len = (uint16_t)len;
 }
 
+/* A new record for base.  With probe, the caller has not looked the name
+   up: the message record is added first, and if one exists after all,
+   nothing is written and 2 is returned. */
 static int reconcile_new(struct cs_mailbox *box, const char *base,
 			 size_t base_len, const struct cs_disk_state *disk,
-			 struct cs_message *msg, struct cs_error *err)
+			 struct cs_message *msg, bool probe,
+			 struct cs_error *err)
 {
+	uint8_t key[CS_KEY_MAX], buf[CS_MSG_REC_FIXED_SIZE + CS_SUFFIX_MAX];
+	int ret;
+
 	memset(msg, 0, sizeof(*msg));
 	memcpy(msg->base, base, base_len);
 	msg->base[base_len] = '\0';
@@ -241,11 +248,24 @@ static int reconcile_new(struct cs_mailbox *box, const char *base,
 	} else {
 		msg->rec.uid = disk->uid;
 	}
-	if (next_modseq(box, &msg->rec.modseq, err) < 0 ||
-	    (msg->rec.uid != 0 &&
+	if (next_modseq(box, &msg->rec.modseq, err) < 0)
+		return -1;
+	if (probe) {
+		cs_msg_rec_encode(&msg->rec, msg->suffix, buf);
+		ret = cs_db_add(box->index, key,
+				cs_key_msg(key, box->rec.id, base, base_len),
+				buf, CS_MSG_REC_FIXED_SIZE +
+				msg->rec.suffix_len, err);
+		if (ret <= 0) {
+			/* the modseq was not used: give it back */
+			box->rec.highestmodseq = msg->rec.modseq - 1;
+			return ret < 0 ? -1 : 2;
+		}
+	}
+	if ((msg->rec.uid != 0 &&
 	     uid_map_store(box, msg->rec.uid, msg->base, err) < 0) ||
 	    change_store_msg(box, msg->rec.modseq, msg->base, err) < 0 ||
-	    msg_store(box, msg, true, err) < 0)
+	    (!probe && msg_store(box, msg, true, err) < 0))
 		return -1;
 	box->rec.digest += cs_msg_digest_term(box, msg);
 	box->rec.messages++;
@@ -330,13 +350,9 @@ static int reconcile_existing(struct cs_mailbox *box,
 	return flags_changed ? 1 : 0;
 }
 
-int cs_reconcile(struct cs_mailbox *box, const char *base, size_t base_len,
-		 const struct cs_disk_state *disk, struct cs_message *msg_r,
-		 struct cs_error *err)
+static int reconcile_check(struct cs_mailbox *box, size_t base_len,
+			   struct cs_error *err)
 {
-	struct cs_message msg_buf, *msg = msg_r != NULL ? msg_r : &msg_buf;
-	int ret;
-
 	if (cs_index_require_txn(box->index, err) < 0)
 		return -1;
 	if (box->gone)
@@ -347,6 +363,34 @@ int cs_reconcile(struct cs_mailbox *box, const char *base, size_t base_len,
 		return cs_error_set(err, CS_ERR_INVALID,
 				    "%s: bad base name length %zu", box->name,
 				    base_len);
+	return 0;
+}
+
+int cs_reconcile_arrival(struct cs_mailbox *box, const char *base,
+			 size_t base_len, const struct cs_disk_state *disk,
+			 struct cs_message *msg_r, struct cs_error *err)
+{
+	struct cs_message msg_buf, *msg = msg_r != NULL ? msg_r : &msg_buf;
+	int ret;
+
+	if (!disk->present)
+		return cs_reconcile(box, base, base_len, disk, msg_r, err);
+	if (reconcile_check(box, base_len, err) < 0)
+		return -1;
+	ret = reconcile_new(box, base, base_len, disk, msg, true, err);
+	return ret == 2 ? cs_reconcile(box, base, base_len, disk, msg_r, err) :
+		ret;
+}
+
+int cs_reconcile(struct cs_mailbox *box, const char *base, size_t base_len,
+		 const struct cs_disk_state *disk, struct cs_message *msg_r,
+		 struct cs_error *err)
+{
+	struct cs_message msg_buf, *msg = msg_r != NULL ? msg_r : &msg_buf;
+	int ret;
+
+	if (reconcile_check(box, base_len, err) < 0)
+		return -1;
 	ret = cs_msg_fetch(box, base, base_len, msg, err);
 	if (ret < 0)
 		return -1;
@@ -355,7 +399,8 @@ int cs_reconcile(struct cs_mailbox *box, const char *base, size_t base_len,
 			memset(msg, 0, sizeof(*msg));
 			return 0;
 		}
-		return reconcile_new(box, base, base_len, disk, msg, err);
+		return reconcile_new(box, base, base_len, disk, msg, false,
+				     err);
 	}
 	if (!disk->present)
 		return reconcile_expunge(box, msg, err);

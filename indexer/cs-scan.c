@@ -224,8 +224,8 @@ static int flush_pending(struct scan *sc, struct cs_error *err)
 					 sc->pending[i].location, &name,
 					 &disk) < 0)
 			continue;
-		ret = cs_reconcile(sc->box, name.base, name.base_len, &disk,
-				   &msg, err);
+		ret = (sc->was_empty ? cs_reconcile_arrival : cs_reconcile)
+			(sc->box, name.base, name.base_len, &disk, &msg, err);
 		if (ret < 0)
 			goto fail;
 		count_result(sc, ret, &msg);
@@ -931,21 +931,32 @@ static int count_cb(void *ctx, const char *name, const char *path)
 	return 0;
 }
 
+uint64_t cs_maildir_count_files(const char *root)
+{
+	struct count_ctx cc = { 0 };
+
+	(void)cs_maildir_list(root, count_cb, &cc, NULL, NULL, NULL);
+	return cc.files;
+}
+
 unsigned int cs_maildir_suggest_hash_size(const char *root)
+{
+	return cs_hash_size_for(cs_maildir_count_files(root));
+}
+
+unsigned int cs_hash_size_for(uint64_t files)
 {
 	/* primes, each about twice the previous */
 	static const unsigned int primes[] = {
 		131, 521, 2053, 10007, 20011, 40009, 80021, 160001, 320009,
 		640007, 1280023, 2560021, 5120029, 10240033, 20480011
 	};
-	struct count_ctx cc = { 0 };
 	uint64_t want;
 	size_t i;
 
-	(void)cs_maildir_list(root, count_cb, &cc, NULL, NULL, NULL);
 	/* three records per message (message, UID, change log), two per
 	   hash chain */
-	want = cc.files * 3 / 2;
+	want = files * 3 / 2;
 	for (i = 0; i < sizeof(primes) / sizeof(primes[0]) - 1; i++) {
 		if (primes[i] >= want)
 			break;

@@ -459,7 +459,7 @@ static void rival_progress(void *ctx, const char *mailbox, uint64_t done,
 	index = unit_open(r->root);
 	memset(&st, 0, sizeof(st));
 	CU_ASSERT_OK(cs_maildir_scan(index, "INBOX", NULL, &st, NULL));
-	CU_ASSERT_EQUAL(st.arrived, 3);
+	CU_ASSERT_EQUAL(st.arrived, 4);
 	cs_index_close(&index);
 }
 
@@ -480,12 +480,30 @@ static void test_build_index(void)
 	snprintf(path, sizeof(path), "%s/.Work", root);
 	unit_make_maildir(path);
 	unit_touch(path, "cur", "9.M9P9.h:2,F");
+	/* one base name twice (new/ is read first): one record, the
+	   second file's flags as a change */
+	unit_touch(root, "new", "5.M5P5.h");
+	unit_touch(root, "cur", "5.M5P5.h:2,S");
 	set.root = root;
 
 	/* no index: built whole, and as good as a scanned one */
 	memset(&st, 0, sizeof(st));
 	CU_ASSERT_EQUAL(cs_maildir_build_index(&set, NULL, &st, NULL), 1);
-	CU_ASSERT_EQUAL(st.arrived, 3);
+	CU_ASSERT_EQUAL(st.arrived, 4);
+	CU_ASSERT_EQUAL(st.changed, 1);
+	index = unit_open(root);
+	CU_ASSERT_EQUAL(cs_mailbox_open(index, "INBOX", false, 0, 0, &box,
+					NULL), 1);
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->messages, 3);
+	cs_mailbox_close(&box);
+	cs_index_close(&index);
+	snprintf(path, sizeof(path), "%s/new/5.M5P5.h", root);
+	CU_ASSERT_EQUAL(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/%s", root, CS_DB_NAME);
+	CU_ASSERT_EQUAL(unlink(path), 0);
+	memset(&st, 0, sizeof(st));
+	CU_ASSERT_EQUAL(cs_maildir_build_index(&set, NULL, &st, NULL), 1);
+	CU_ASSERT_EQUAL(st.arrived, 4);
 	snprintf(path, sizeof(path), "%s/%s", root, CS_DB_NAME);
 	CU_ASSERT_EQUAL(lstat(path, &sb), 0);
 	CU_ASSERT_EQUAL(sb.st_mode & 07777, 0600);
@@ -514,7 +532,7 @@ static void test_build_index(void)
 	index = unit_open(root);
 	CU_ASSERT_EQUAL(cs_mailbox_open(index, "INBOX", false, 0, 0, &box,
 					NULL), 1);
-	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->messages, 3);
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->messages, 4);
 	cs_mailbox_close(&box);
 	CU_ASSERT_EQUAL(cs_mailbox_open(index, "Work", false, 0, 0, &box,
 					NULL), 0);
