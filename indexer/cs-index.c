@@ -153,12 +153,15 @@ int cs_db_error(struct cs_index *index, const char *what,
 		tdb_errorstr(index->tdb);
 	int saved_errno = errno;
 
+	/* tdb reports a file it could not grow as TDB_ERR_IO, or not at all
+	   (growing the recovery area at a commit leaves no error code) */
+	bool io = ecode == TDB_ERR_IO || ecode == TDB_SUCCESS;
+
 	if (index->tdb_log_errno == ENOSPC || index->tdb_log_errno == EDQUOT)
 		saved_errno = index->tdb_log_errno;
-	else if (ecode == TDB_ERR_IO && fs_is_full(index->db_path))
+	else if (io && fs_is_full(index->db_path))
 		saved_errno = ENOSPC;
-	if (ecode == TDB_ERR_IO &&
-	    (saved_errno == ENOSPC || saved_errno == EDQUOT)) {
+	if (io && (saved_errno == ENOSPC || saved_errno == EDQUOT)) {
 		/* the transaction was cancelled: nothing is damaged */
 		cs_error_set(err, CS_ERR_IO, "%s: %s: %s (%s); nothing was "
 			     "recorded: make room and run the command again",
