@@ -14,7 +14,7 @@
  *                                        followed by a NUL
  *  "m" id[4] base                        struct cs_msg_rec + suffix
  *  "u" id[4] uid[4]                      base name of the message with uid
- *  "c" id[4] modseq[8]                   change-log entry (cs_change_rec)
+ *  "c" id[4] modseq[8]                   change-log entry (CS_CHANGE_*)
  *  "t" id[4] uid[4]                      tombstone: modseq[8] LE of expunge
  *  "j" id[4]                             counter jumps: pairs of seed[8] LE,
  *                                        from[8] LE: the counter went from
@@ -36,7 +36,9 @@
  *  4. after a quiet period: one "m" record per file in new/ and cur/, with
  *     the file's flags and suffix, and none without a file;
  *  5. every "c" entry names a message (or tombstone) whose modseq is the
- *     entry's key, and every message and tombstone has its "c" entry;
+ *     entry's key, and every message and tombstone has its "c" entry; an
+ *     entry of a run (CS_CHANGE_RUN) may be stale instead: its message has
+ *     a later modseq, with an entry of its own, or is gone;
  *  6. a mailbox record with CS_MAILBOX_F_DIGEST holds the sum of the
  *     digest terms of its "m" records.
  */
@@ -125,6 +127,16 @@ struct cs_msg_rec {
 /* "c" id modseq: change-log entry.  Size 1 + payload. */
 #define CS_CHANGE_MESSAGE 1	/* payload: base name of the message */
 #define CS_CHANGE_EXPUNGE 2	/* payload: uid[4] LE of the tombstone */
+/* payload: count[2] LE (1..CS_CHANGE_RUN_MAX), then count entries, each
+   len[1] (1..CS_NAME_MAX) and a base name: the messages that got the
+   count consecutive modseqs ending at the key, oldest first.  Written
+   when a scan adds messages in bulk (one record instead of one per
+   message); never for a single modseq.  An entry whose message has
+   another modseq by now is stale: readers skip it, and nothing deletes
+   it (deleting the key would drop the whole run) until the run's
+   mailbox goes. */
+#define CS_CHANGE_RUN 3
+#define CS_CHANGE_RUN_MAX 256
 /* value: type[1] then payload */
 
 /* "D": the watch daemon serving this Maildir.  Size 24. */
@@ -164,6 +176,20 @@ int cs_msg_rec_decode(const uint8_t *buf, size_t size,
 void cs_daemon_rec_encode(const struct cs_daemon_rec *rec, uint8_t *buf);
 int cs_daemon_rec_decode(const uint8_t *buf, size_t size,
 			 struct cs_daemon_rec *rec_r);
+
+/* Reading a CS_CHANGE_RUN value (the whole value, type byte first). */
+struct cs_change_run_iter {
+	const uint8_t *p, *end;
+	unsigned int left;
+};
+/* Returns the number of entries, or -1 if the value is no well-formed
+   run (wrong type, count or sizes). */
+int cs_change_run_init(const uint8_t *value, size_t size,
+		       struct cs_change_run_iter *iter_r);
+/* The next entry, oldest first: returns 1 with its base name (not
+   NUL-terminated), 0 after the last. */
+int cs_change_run_next(struct cs_change_run_iter *iter, const char **base_r,
+		       size_t *len_r);
 
 /* Little-endian helpers. */
 void cs_put_le32(uint8_t *p, uint32_t v);

@@ -32,9 +32,10 @@
 #include "cs-index-private.h"
 #include "cs-maildir.h"
 
-/* the index's size per message, measured: three records (message, UID,
-   change log) with their headers, and tdb's padding */
-#define BUILD_BYTES_PER_MSG 400
+/* the index's size per message, measured: two records (message, UID)
+   and a share of a change-log run, with their headers and tdb's
+   padding */
+#define BUILD_BYTES_PER_MSG 300
 /* the key of the record that reserves room (never left in the index) */
 #define CS_KEY_BUILD_RESERVE '_'
 

@@ -20,6 +20,18 @@ struct cs_rank_cache {
 	bool bits_valid, bits_dirty;
 };
 
+/* A change-log run being gathered (cs-reconcile.c), inside a transaction:
+   the value of a CS_CHANGE_RUN record for the modseqs first..first+count-1.
+   Written when it is full, when the next modseq does not follow, and at
+   commit. */
+struct cs_change_run {
+	uint64_t first;
+	unsigned int count;
+	size_t len;			/* bytes used in buf */
+	uint8_t *buf;			/* CS_CHANGE_RUN_BYTES, or NULL */
+};
+#define CS_CHANGE_RUN_BYTES (3 + CS_CHANGE_RUN_MAX * (1 + CS_NAME_MAX))
+
 struct cs_mailbox {
 	struct cs_index *index;
 	struct cs_mailbox *prev, *next;	/* the index's open handles */
@@ -28,6 +40,7 @@ struct cs_mailbox {
 	bool dirty;			/* rec changed in this transaction */
 	bool gone;			/* deleted by someone else */
 	struct cs_rank_cache rank;	/* cs-rank.c, inside a transaction */
+	struct cs_change_run run;	/* cs-reconcile.c, likewise */
 };
 
 struct cs_index {
@@ -107,6 +120,11 @@ int cs_index_require_txn(struct cs_index *index, struct cs_error *err);
 int cs_reconcile_arrival(struct cs_mailbox *box, const char *base,
 			 size_t base_len, const struct cs_disk_state *disk,
 			 struct cs_message *msg_r, struct cs_error *err);
+
+/* Write the change-log run gathered for box (at commit, and before a
+   walk of the log inside a transaction); forget it (rollback, close). */
+int cs_change_run_flush(struct cs_mailbox *box, struct cs_error *err);
+void cs_change_run_reset(struct cs_mailbox *box);
 
 /* Read a message record by key.  Returns 1/0/-1. */
 int cs_msg_fetch(struct cs_mailbox *box, const char *base, size_t base_len,

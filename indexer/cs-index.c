@@ -785,9 +785,11 @@ static int write_dirty(struct cs_index *index, struct cs_error *err)
 	struct cs_mailbox *box;
 
 	for (box = index->boxes; box != NULL; box = box->next) {
-		if (!box->gone && cs_rank_flush(box, err) < 0)
+		if (!box->gone && (cs_rank_flush(box, err) < 0 ||
+				   cs_change_run_flush(box, err) < 0))
 			return -1;
 		cs_rank_reset(box);
+		cs_change_run_reset(box);
 		if (!box->dirty || box->gone)
 			continue;
 		cs_mailbox_rec_encode(&box->rec, buf);
@@ -830,6 +832,7 @@ void cs_index_rollback(struct cs_index *index)
 	for (box = index->boxes; box != NULL; box = box->next) {
 		box->dirty = false;
 		cs_rank_reset(box);
+		cs_change_run_reset(box);
 	}
 	(void)refresh_all(index, NULL);
 }

@@ -254,6 +254,7 @@ void cs_mailbox_close(struct cs_mailbox **_box)
 			box->next->prev = box->prev;
 	}
 	cs_rank_reset(box);
+	cs_change_run_reset(box);
 	free(box->name);
 	free(box);
 }

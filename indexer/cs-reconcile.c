@@ -171,15 +171,94 @@ static int change_store_msg(struct cs_mailbox *box, uint64_t modseq,
 			    1 + len, err);
 }
 
+/* --- change-log runs (CS_CHANGE_RUN, see cs-record.h) --- */
+
+void cs_change_run_reset(struct cs_mailbox *box)
+{
+	free(box->run.buf);
+	memset(&box->run, 0, sizeof(box->run));
+}
+
+int cs_change_run_flush(struct cs_mailbox *box, struct cs_error *err)
+{
+	struct cs_change_run *run = &box->run;
+	uint8_t key[CS_KEY_MAX], *value = run->buf;
+	size_t size = run->len;
+	unsigned int count = run->count;
+
+	if (count == 0)
+		return 0;
+	run->count = 0;
+	if (count == 1) {
+		/* one modseq: an ordinary entry (type, then the name that
+		   follows the entry's length byte) */
+		value = run->buf + 3;
+		size = 1 + value[0];
+		value[0] = CS_CHANGE_MESSAGE;
+	} else {
+		value[0] = CS_CHANGE_RUN;
+		value[1] = (uint8_t)count;
+		value[2] = (uint8_t)(count >> 8);
+	}
+	/* keyed by its last modseq: a walk from the top meets it first */
+	return cs_db_insert(box->index, key,
+			    cs_key_change(key, box->rec.id,
+					  run->first + count - 1),
+			    value, size, err);
+}
+
+/* The change-log entry of a new message, gathered into the run. */
+static int change_run_add(struct cs_mailbox *box, uint64_t modseq,
+			  const char *base, struct cs_error *err)
+{
+	struct cs_change_run *run = &box->run;
+	size_t len = strlen(base);
+
+	if (run->count > 0 && (modseq != run->first + run->count ||
+			       run->count == CS_CHANGE_RUN_MAX) &&
+	    cs_change_run_flush(box, err) < 0)
+		return -1;
+	if (run->buf == NULL) {
+		run->buf = malloc(CS_CHANGE_RUN_BYTES);
+		if (run->buf == NULL)
+			return cs_error_set(err, CS_ERR_IO, "out of memory");
+	}
+	if (run->count == 0) {
+		run->first = modseq;
+		run->len = 3;
+	}
+	run->buf[run->len] = (uint8_t)len;
+	memcpy(run->buf + run->len + 1, base, len);
+	run->len += 1 + len;
+	run->count++;
+	return 0;
+}
+
+static int change_type(const uint8_t *data, size_t size, void *ctx)
+{
+	(void)ctx;
+	return size > 0 ? data[0] : 0;
+}
+
+/* Drop the entry of a modseq its message no longer has.  An entry inside
+   a run stays, stale (the run holds other messages' entries too). */
 static int change_delete(struct cs_mailbox *box, uint64_t modseq,
 			 struct cs_error *err)
 {
+	struct cs_change_run *run = &box->run;
 	uint8_t key[CS_KEY_MAX];
+	size_t key_len;
+	int ret, type = 0;
 
-	if (modseq == 0)
+	if (modseq == 0 || (run->count > 0 && modseq >= run->first &&
+			    modseq < run->first + run->count))
 		return 0;
-	return cs_db_delete(box->index, key,
-			    cs_key_change(key, box->rec.id, modseq), err);
+	key_len = cs_key_change(key, box->rec.id, modseq);
+	ret = cs_db_parse(box->index, key, key_len, change_type, NULL, &type,
+			  err);
+	if (ret <= 0 || type == CS_CHANGE_RUN)
+		return ret < 0 ? -1 : 0;
+	return cs_db_delete(box->index, key, key_len, err);
 }
 
 static int uid_map_store(struct cs_mailbox *box, uint32_t uid,
@@ -262,9 +341,12 @@ static int reconcile_new(struct cs_mailbox *box, const char *base,
 			return ret < 0 ? -1 : 2;
 		}
 	}
+	/* arrivals found in bulk share one change-log record per run of
+	   modseqs */
 	if ((msg->rec.uid != 0 &&
 	     uid_map_store(box, msg->rec.uid, msg->base, err) < 0) ||
-	    change_store_msg(box, msg->rec.modseq, msg->base, err) < 0 ||
+	    (probe ? change_run_add(box, msg->rec.modseq, msg->base, err) :
+	     change_store_msg(box, msg->rec.modseq, msg->base, err)) < 0 ||
 	    (!probe && msg_store(box, msg, true, err) < 0))
 		return -1;
 	box->rec.digest += cs_msg_digest_term(box, msg);

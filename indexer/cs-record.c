@@ -225,3 +225,43 @@ int cs_daemon_rec_decode(const uint8_t *buf, size_t size,
 	rec_r->since = cs_get_le64(buf + 16);
 	return 0;
 }
+
+int cs_change_run_init(const uint8_t *value, size_t size,
+		       struct cs_change_run_iter *iter_r)
+{
+	struct cs_change_run_iter it;
+	unsigned int count, i;
+	size_t len;
+
+	if (size < 3 || value[0] != CS_CHANGE_RUN)
+		return -1;
+	count = (unsigned int)value[1] | ((unsigned int)value[2] << 8);
+	if (count < 2 || count > CS_CHANGE_RUN_MAX)
+		return -1;
+	it.p = value + 3;
+	it.end = value + size;
+	it.left = count;
+	*iter_r = it;
+	/* every entry within the value, and nothing after the last */
+	for (i = 0; i < count; i++) {
+		if (it.p >= it.end)
+			return -1;
+		len = it.p[0];
+		if (len == 0 || len > (size_t)(it.end - it.p - 1))
+			return -1;
+		it.p += 1 + len;
+	}
+	return it.p == it.end ? (int)count : -1;
+}
+
+int cs_change_run_next(struct cs_change_run_iter *iter, const char **base_r,
+		       size_t *len_r)
+{
+	if (iter->left == 0)
+		return 0;
+	iter->left--;
+	*len_r = iter->p[0];
+	*base_r = (const char *)iter->p + 1;
+	iter->p += 1 + *len_r;
+	return 1;
+}

@@ -117,6 +117,39 @@ static void test_digest_term(void)
 			    cs_digest_term(CS_LOC_CUR, "a", 1, 0));
 }
 
+static void test_change_run(void)
+{
+	/* type, count 2 LE, then len+name entries, oldest first */
+	static const uint8_t run[] = { CS_CHANGE_RUN, 2, 0, 3, 'a', 'b', 'c',
+				       1, 'z' };
+	uint8_t bad[sizeof(run)];
+	struct cs_change_run_iter it;
+	const char *base;
+	size_t len;
+
+	CU_ASSERT_EQUAL(cs_change_run_init(run, sizeof(run), &it), 2);
+	CU_ASSERT_EQUAL(cs_change_run_next(&it, &base, &len), 1);
+	CU_ASSERT(len == 3 && memcmp(base, "abc", 3) == 0);
+	CU_ASSERT_EQUAL(cs_change_run_next(&it, &base, &len), 1);
+	CU_ASSERT(len == 1 && base[0] == 'z');
+	CU_ASSERT_EQUAL(cs_change_run_next(&it, &base, &len), 0);
+	/* short, long, a count of one, an empty name, another type */
+	CU_ASSERT_EQUAL(cs_change_run_init(run, sizeof(run) - 1, &it), -1);
+	memcpy(bad, run, sizeof(run));
+	bad[1] = 3;
+	CU_ASSERT_EQUAL(cs_change_run_init(bad, sizeof(bad), &it), -1);
+	bad[1] = 1;
+	CU_ASSERT_EQUAL(cs_change_run_init(bad, 7, &it), -1);
+	memcpy(bad, run, sizeof(run));
+	bad[7] = 0;
+	CU_ASSERT_EQUAL(cs_change_run_init(bad, sizeof(bad), &it), -1);
+	bad[7] = 2;
+	CU_ASSERT_EQUAL(cs_change_run_init(bad, sizeof(bad), &it), -1);
+	memcpy(bad, run, sizeof(run));
+	bad[0] = CS_CHANGE_MESSAGE;
+	CU_ASSERT_EQUAL(cs_change_run_init(bad, sizeof(bad), &it), -1);
+}
+
 static void test_header_daemon_layout(void)
 {
 	struct cs_header_rec hdr = {
@@ -155,5 +188,6 @@ void suite_record_register(void)
 	CU_add_test(s, "mailbox record", test_mailbox_layout);
 	CU_add_test(s, "message record", test_msg_layout);
 	CU_add_test(s, "digest term", test_digest_term);
+	CU_add_test(s, "change-log run", test_change_run);
 	CU_add_test(s, "header and daemon records", test_header_daemon_layout);
 }

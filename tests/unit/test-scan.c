@@ -545,6 +545,135 @@ static void test_build_index(void)
 	unit_remove_tree(root);
 }
 
+struct walk {
+	int count;
+	uint64_t last;			/* modseqs must come down */
+	bool descending;
+	uint32_t uid;			/* with expunges: the last UID */
+};
+
+static int walk_cb(void *ctx, const struct cs_message *msg)
+{
+	struct walk *w = ctx;
+
+	if (w->count > 0 && msg->rec.modseq >= w->last)
+		w->descending = false;
+	w->last = msg->rec.modseq;
+	w->count++;
+	return 0;
+}
+
+static int walk_exp_cb(void *ctx, uint32_t uid, uint64_t modseq)
+{
+	struct walk *w = ctx;
+
+	(void)modseq;
+	w->uid = uid;
+	w->count++;
+	return 0;
+}
+
+static int changes(struct cs_mailbox *box, uint64_t since)
+{
+	struct walk w = { .descending = true };
+
+	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
+	CU_ASSERT_OK(cs_changes_since(box, since, walk_cb, &w, NULL));
+	CU_ASSERT(w.descending);
+	return w.count;
+}
+
+/* A first build writes one change-log record per run of 256 modseqs;
+   walks, changes inside runs, expunges and check all see through it. */
+static void test_change_runs(void)
+{
+	char root[4096], name[64], from[600], to[600], path[4700];
+	struct cs_index_settings set = { 0 };
+	struct cs_index *index;
+	struct cs_mailbox *box;
+	struct cs_scan_stats st;
+	struct warnings w = { 0 };
+	struct cs_message msg;
+	struct walk ex = { 0 };
+	uint64_t hms;
+	int i;
+
+	unit_make_root(root, sizeof(root));
+	for (i = 0; i < 600; i++) {
+		snprintf(name, sizeof(name), "%d.M%dP%d.run:2,", 1700000000 + i,
+			 i * 7, i);
+		unit_touch(root, "cur", name);
+	}
+	set.root = root;
+	memset(&st, 0, sizeof(st));
+	CU_ASSERT_EQUAL(cs_maildir_build_index(&set, NULL, &st, NULL), 1);
+	index = unit_open(root);
+	CU_ASSERT_EQUAL(check(index, false), 0);
+	CU_ASSERT_EQUAL(cs_mailbox_open(index, "INBOX", false, 0, 0, &box,
+					NULL), 1);
+	hms = cs_mailbox_get_rec(box)->highestmodseq;
+	/* runs of 256, 256 and 88: walks stop inside them */
+	CU_ASSERT_EQUAL(changes(box, hms - 1), 1);
+	CU_ASSERT_EQUAL(changes(box, hms - 88), 88);
+	CU_ASSERT_EQUAL(changes(box, hms - 89), 89);
+	CU_ASSERT_EQUAL(changes(box, hms - 300), 300);
+	CU_ASSERT_EQUAL(changes(box, hms - 600), 600);
+	CU_ASSERT_EQUAL(changes(box, 0), 600);
+
+	/* the message at the top of the last run, and one inside the
+	   first, change: their run entries go stale, the run stays */
+	CU_ASSERT_EQUAL(cs_message_lookup_uid(box, 600, &msg, NULL), 1);
+	CU_ASSERT_EQUAL(msg.rec.modseq, hms);
+	snprintf(from, sizeof(from), "cur/%s%s", msg.base, msg.suffix);
+	snprintf(to, sizeof(to), "cur/%s:2,F", msg.base);
+	rename_in(root, from, to);
+	CU_ASSERT_EQUAL(cs_message_lookup_uid(box, 100, &msg, NULL), 1);
+	snprintf(from, sizeof(from), "cur/%s%s", msg.base, msg.suffix);
+	snprintf(to, sizeof(to), "cur/%s:2,S", msg.base);
+	rename_in(root, from, to);
+	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
+	CU_ASSERT_EQUAL(st.changed, 2);
+	CU_ASSERT_EQUAL(changes(box, hms), 2);
+	CU_ASSERT_EQUAL(changes(box, hms - 1), 2);
+	CU_ASSERT_EQUAL(changes(box, hms - 2), 3);
+	CU_ASSERT_EQUAL(changes(box, 0), 600);
+	CU_ASSERT_EQUAL(check(index, false), 0);
+
+	/* an expunge inside a run */
+	CU_ASSERT_EQUAL(cs_message_lookup_uid(box, 300, &msg, NULL), 1);
+	snprintf(path, sizeof(path), "%s/cur/%s%s", root, msg.base,
+		 msg.suffix);
+	CU_ASSERT_EQUAL(unlink(path), 0);
+	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
+	CU_ASSERT_EQUAL(st.expunged, 1);
+	CU_ASSERT_EQUAL(changes(box, 0), 599);
+	CU_ASSERT_OK(cs_expunges_since(box, hms, walk_exp_cb, &ex, NULL));
+	CU_ASSERT_EQUAL(ex.count, 1);
+	CU_ASSERT_EQUAL(ex.uid, 300);
+	CU_ASSERT_EQUAL(check(index, false), 0);
+
+	/* a damaged run: check says so, repair rewrites the log */
+	{
+		uint8_t key[13], bad[] = { CS_CHANGE_RUN, 5, 0 };
+		TDB_DATA k = { key, sizeof(key) }, d = { bad, sizeof(bad) };
+
+		key[0] = CS_KEY_CHANGE;
+		cs_put_be32(key + 1, cs_mailbox_get_rec(box)->id);
+		cs_put_be64(key + 5, hms - 88);
+		CU_ASSERT_OK(cs_index_begin(index, NULL));
+		CU_ASSERT_EQUAL(tdb_store(cs_index_tdb(index), k, d,
+					  TDB_REPLACE), 0);
+		CU_ASSERT_OK(cs_index_commit(index, NULL));
+	}
+	CU_ASSERT(check(index, false) > 0);
+	CU_ASSERT(check(index, true) > 0);
+	CU_ASSERT_EQUAL(check(index, false), 0);
+	CU_ASSERT_EQUAL(changes(box, 0), 599);
+	cs_mailbox_close(&box);
+	cs_index_close(&index);
+	unit_remove_tree(root);
+}
+
 void suite_scan_register(void)
 {
 	CU_pSuite s = CU_add_suite("maildir scan, store, check", NULL, NULL);
@@ -558,4 +687,5 @@ void suite_scan_register(void)
 		    test_scan_digest);
 	CU_add_test(s, "building a first index off to the side",
 		    test_build_index);
+	CU_add_test(s, "change-log runs of a first build", test_change_runs);
 }
