@@ -125,6 +125,13 @@ int cs_mailbox_set_uid_source(struct cs_mailbox *box, uint8_t uid_source,
 int cs_mailbox_raise(struct cs_mailbox *box, uint64_t seed,
 		     struct cs_error *err);
 
+/* Raise every mailbox's counter to the high-water mark's ceiling, one
+   durable transaction per mailbox (also under nosync).  After a system
+   crash that may have lost nosync commits, this keeps modseqs clients
+   saw from being handed out again (see cs-nosync.c; cs_index_open does
+   it by itself when its marker says so).  Returns 0 or -1. */
+int cs_index_raise_all(struct cs_index *index, struct cs_error *err);
+
 /* The ceiling recorded in the high-water-mark file (every modseq ever
    issued from this index is below it).  Returns 1, 0 if there is no
    file, -1 on error. */

@@ -129,6 +129,19 @@ int cs_file_replace(const char *path, const void *data, size_t size,
 	return fsync_dir_of(path, err);
 }
 
+void cs_boot_id(char *buf, size_t size)
+{
+	FILE *fp = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	buf[0] = '\0';
+	if (fp != NULL) {
+		if (fgets(buf, (int)size, fp) == NULL)
+			buf[0] = '\0';
+		fclose(fp);
+	}
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
 int cs_path_fmt(char *buf, size_t size, const char *fmt, ...)
 {
 	va_list args;

@@ -24,6 +24,9 @@ int cs_file_replace(const char *path, const void *data, size_t size,
 		    struct cs_error *err);
 
 
+/* The running kernel's boot id ("" when it can't be read). */
+void cs_boot_id(char *buf, size_t size);
+
 /* snprintf for paths: returns 0, or -1 when the result did not fit (buf is
    then truncated and must not be used). */
 int cs_path_fmt(char *buf, size_t size, const char *fmt, ...)

@@ -181,4 +181,9 @@ unsigned int cs_hash_size_for(uint64_t files);
 uint64_t cs_name_hash(const char *s, size_t len);
 int cs_cmp_u64(const void *a, const void *b);
 
+/* cs-nosync.c: at open for writing, raise the counters when a nosync
+   writer ran under another boot, and (nosync) mark this boot.  Returns 0
+   or -1. */
+int cs_index_nosync_check(struct cs_index *index, struct cs_error *err);
+
 #endif

@@ -606,13 +606,21 @@ fail:
 int cs_index_open(const struct cs_index_settings *set,
 		  struct cs_index **index_r, struct cs_error *err)
 {
-	return index_open_with_floor(set, 0, NULL, index_r, err);
+	if (index_open_with_floor(set, 0, NULL, index_r, err) < 0)
+		return -1;
+	if (!set->readonly && cs_index_nosync_check(*index_r, err) < 0) {
+		cs_index_close(index_r);
+		return -1;
+	}
+	return 0;
 }
 
 int cs_index_open_bulk(const struct cs_index_settings *set,
 		       const char *tdb_path, struct cs_index **index_r,
 		       struct cs_error *err)
 {
+	/* no nosync check: the new index's counters are seeded above the
+	   high-water mark, which every modseq ever handed out is below */
 	return index_open_with_floor(set, 0, tdb_path, index_r, err);
 }
 

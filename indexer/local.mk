@@ -15,6 +15,7 @@ libcondstore_la_SOURCES = \
 	indexer/cs-reconcile.c \
 	indexer/cs-index-private.h \
 	indexer/cs-hwm.c \
+	indexer/cs-nosync.c \
 	indexer/cs-hwm.h \
 	indexer/cs-changes.c \
 	indexer/cs-rank.c \

@@ -310,7 +310,7 @@ static int root_start(struct watch_daemon *d, struct watch_root *root)
 			  "and the system restarted since: its last commits "
 			  "may be lost, so every counter is raised above the "
 			  "high-water mark before the rescan", root->path);
-		if (watch_state_raise_counters(index, &err) < 0) {
+		if (cs_index_raise_all(index, &err) < 0) {
 			watch_log(d->log, WATCH_LOG_ERROR, "%s: raising the "
 				  "counters failed: %s", root->path, err.text);
 			goto fail;

@@ -1,7 +1,7 @@
 /*
  * watch-state.c - the unclean-stop marker beside each index a watch daemon
- * serves, and raising the counters after an unclean stop that may have
- * lost --nosync commits.
+ * serves (raising the counters after an unclean stop that may have lost
+ * --nosync commits is cs_index_raise_all()).
  *
  * A process crash loses nothing even under --nosync (the commits are in
  * the page cache, and tdb recovers an interrupted commit at the next
@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cs-file.h"
 #include "watch-state.h"
 
 bool watch_state_path(const char *root, const char *db_path, char *buf,
@@ -30,19 +31,6 @@ bool watch_state_path(const char *root, const char *db_path, char *buf,
 		len = snprintf(buf, size, "%s/" CS_DB_NAME WATCH_STATE_SUFFIX,
 			       root);
 	return len >= 0 && (size_t)len < size;
-}
-
-static void boot_id(char *buf, size_t size)
-{
-	FILE *fp = fopen("/proc/sys/kernel/random/boot_id", "re");
-
-	buf[0] = '\0';
-	if (fp != NULL) {
-		if (fgets(buf, (int)size, fp) == NULL)
-			buf[0] = '\0';
-		fclose(fp);
-	}
-	buf[strcspn(buf, "\n")] = '\0';
 }
 
 int watch_state_read(const char *path, struct watch_state *state_r)
@@ -91,7 +79,7 @@ int watch_state_write(const char *path, bool nosync, struct cs_error *err)
 	FILE *fp;
 	int fd;
 
-	boot_id(boot, sizeof(boot));
+	cs_boot_id(boot, sizeof(boot));
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
 		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
 				    path);
@@ -121,7 +109,7 @@ bool watch_state_lost_commits(const struct watch_state *state)
 {
 	char boot[64];
 
-	boot_id(boot, sizeof(boot));
+	cs_boot_id(boot, sizeof(boot));
 	return state->nosync != 0 &&
 		(boot[0] == '\0' || strcmp(boot, state->boot) != 0);
 }
@@ -177,35 +165,4 @@ void watch_names_free(char **names, unsigned int count)
 	for (i = 0; i < count; i++)
 		free(names[i]);
 	free(names);
-}
-
-int watch_state_raise_counters(struct cs_index *index, struct cs_error *err)
-{
-	struct cs_mailbox *box;
-	uint64_t ceiling = 0;
-	unsigned int i, count;
-	char **names;
-	int ret = 0;
-
-	if (cs_index_hwm(index, &ceiling, err) < 0 ||
-	    watch_index_names(index, &names, &count, err) < 0)
-		return -1;
-	/* a handle's record is written at commit: one mailbox per
-	   transaction, closed after it */
-	for (i = 0; i < count && ret >= 0; i++) {
-		box = NULL;
-		ret = cs_index_begin(index, err);
-		if (ret == 0)
-			ret = cs_mailbox_open(index, names[i], false, 0, 0,
-					      &box, err);
-		if (ret > 0)
-			ret = cs_mailbox_raise(box, ceiling, err);
-		if (ret >= 0)
-			ret = cs_index_commit(index, err);
-		if (ret < 0 && cs_index_in_transaction(index))
-			cs_index_rollback(index);
-		cs_mailbox_close(&box);
-	}
-	watch_names_free(names, count);
-	return ret < 0 ? -1 : 0;
 }

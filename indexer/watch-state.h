@@ -34,10 +34,6 @@ int watch_state_write(const char *path, bool nosync, struct cs_error *err);
 /* Does the unclean stop described by state need the counters raised (it
    ran with --nosync and the system restarted since)? */
 bool watch_state_lost_commits(const struct watch_state *state);
-/* Raise every mailbox's counter of index above its high-water mark, one
-   transaction per mailbox.  Returns 0 or -1. */
-int watch_state_raise_counters(struct cs_index *index, struct cs_error *err);
-
 /* The names of the mailboxes of index (free with watch_names_free).
    Returns 0 or -1. */
 int watch_index_names(struct cs_index *index, char ***names_r,

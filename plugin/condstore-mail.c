@@ -36,6 +36,16 @@ int condstore_mail_get_base(struct mail *mail, const char **base_r)
 	return **base_r == '\0' ? 0 : 1;
 }
 
+/* Does the index number box's messages with Dovecot's UIDs? */
+static bool condstore_uids_shared(struct mail *mail, struct cs_mailbox *cbox)
+{
+	const struct cs_mailbox_rec *rec = cs_mailbox_get_rec(cbox);
+
+	return rec->uid_source == CS_UIDSRC_DOVECOT && mail->uid != 0 &&
+		rec->uidvalidity ==
+		mail_index_get_header(mail->box->view)->uid_validity;
+}
+
 int condstore_mail_lookup(struct mail *mail, struct cs_message *msg_r)
 {
 	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT(mail->box);
@@ -46,11 +56,24 @@ int condstore_mail_lookup(struct mail *mail, struct cs_message *msg_r)
 
 	if (cmbox == NULL || cmbox->index == NULL)
 		return -1;
-	if ((ret = condstore_mail_get_base(mail, &base)) <= 0)
-		return ret;
 	if (condstore_mailbox_get(cmbox, &cbox) < 0)
 		return -1;
 	cs_error_clear(&err);
+	if (condstore_uids_shared(mail, cbox)) {
+		/* by UID: the file name would make Dovecot read all of
+		   dovecot-uidlist in a process that has not yet */
+		ret = cs_message_lookup_uid(cbox, mail->uid, msg_r, &err);
+		if (ret != 0) {
+			if (ret < 0) {
+				condstore_log_error(mail->box, t_strdup_printf(
+					"lookup UID %u", mail->uid), &err);
+			}
+			return ret;
+		}
+		/* not learnt yet: by name */
+	}
+	if ((ret = condstore_mail_get_base(mail, &base)) <= 0)
+		return ret;
 	ret = cs_message_lookup(cbox, base, strlen(base), msg_r, &err);
 	if (ret < 0) {
 		condstore_log_error(mail->box, t_strdup_printf(

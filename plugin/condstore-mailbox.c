@@ -276,11 +276,19 @@ static int condstore_get_status(struct mailbox *box,
 	return 0;
 }
 
-/* --- sync: catch up with the daemon, take Dovecot's UIDs ------------- */
+/* --- sync: apply the index's changes, take Dovecot's UIDs ------------ */
 
-/* How long a sync waits for the watch daemon to record what Dovecot just
-   found changed on disk. */
-#define CONDSTORE_DAEMON_WAIT_MSECS 2000
+static struct mailbox_sync_context *
+condstore_sync_init(struct mailbox *box, enum mailbox_sync_flags flags)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+
+	T_BEGIN {
+		condstore_sync_prepare(box, flags);
+	} T_END;
+	return cmbox->module_ctx.super.sync_init(box, flags);
+}
 
 static bool condstore_sync_next(struct mailbox_sync_context *ctx,
 				struct mailbox_sync_rec *sync_rec_r)
@@ -294,26 +302,6 @@ static bool condstore_sync_next(struct mailbox_sync_context *ctx,
 	return TRUE;
 }
 
-/* Dovecot's sync reported changes (possibly made by other agents): when a
-   watch daemon serves this Maildir, wait until it has recorded everything
-   that happened on disk so far, so that the modseqs sent next belong to
-   the flags Dovecot now shows. */
-static void condstore_sync_wait_daemon(struct mailbox *box)
-{
-	struct condstore_mailbox *cmbox =
-		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
-	struct cs_error err;
-
-	cs_error_clear(&err);
-	if (cs_daemon_lookup(cmbox->index, NULL, &err) <= 0)
-		return;
-	if (cs_sync_wait(cmbox->index, CONDSTORE_DAEMON_WAIT_MSECS, &err) < 0 &&
-	    err.code != CS_ERR_NOTFOUND) {
-		e_warning(box->event, CONDSTORE_PLUGIN_NAME
-			  ": waiting for the watch daemon: %s", err.text);
-	}
-}
-
 static int condstore_sync_deinit(struct mailbox_sync_context *ctx,
 				 struct mailbox_sync_status *status_r)
 {
@@ -321,20 +309,36 @@ static int condstore_sync_deinit(struct mailbox_sync_context *ctx,
 	struct condstore_mailbox *cmbox =
 		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
 	unsigned int changes = cmbox->sync_changes;
+	bool wait;
 	int ret;
 
 	cmbox->sync_changes = 0;
 	ret = cmbox->module_ctx.super.sync_deinit(ctx, status_r);
-	/* (not from inside our own commit: the daemon needs the index's
-	   transaction lock to record anything) */
-	if (ret == 0 && (changes > 0 || !cmbox->synced_once) &&
-	    cmbox->index != NULL && !cs_index_in_transaction(cmbox->index))
-		condstore_sync_wait_daemon(box);
+	/* Dovecot's sync found changes on disk (possibly made by other
+	   agents) by itself: when a watch daemon serves this Maildir, wait
+	   until it has recorded everything that happened so far, so that
+	   the modseqs sent next belong to the flags Dovecot now shows.
+	   The first sync after opening (SELECT) waits even when Dovecot
+	   reports no change: a fresh view reports none.  Changes applied
+	   from the index need no wait.  (Not from inside our own commit:
+	   the daemon needs the index's transaction lock.) */
+	wait = !cmbox->applied &&
+		(changes > 0 || (!cmbox->synced_once && !cmbox->waited));
+	if (ret == 0 && wait && cmbox->index != NULL &&
+	    !cs_index_in_transaction(cmbox->index)) {
+		e_debug(box->event, CONDSTORE_PLUGIN_NAME ": sync: Dovecot "
+			"found %u change(s): waiting for the daemon", changes);
+		(void)condstore_sync_wait(box);
+	}
 	cmbox->synced_once = TRUE;
 	if (ret == 0 && condstore_mailbox_sync_uids(box, FALSE) < 0) {
 		mail_storage_set_internal_error(box->storage);
 		ret = -1;
 	}
+	/* (after the switch to Dovecot's UIDs, whose UIDVALIDITY the point
+	   is recorded with) */
+	if (ret == 0 && cmbox->index != NULL)
+		condstore_sync_finish(box);
 	return ret;
 }
 
@@ -533,6 +537,7 @@ void condstore_mailbox_allocated(struct mailbox *box)
 	cmbox->index = condstore_user_index(cuser, root);
 
 	v->get_status = condstore_get_status;
+	v->sync_init = condstore_sync_init;
 	v->sync_next = condstore_sync_next;
 	v->sync_deinit = condstore_sync_deinit;
 	v->search_init = condstore_search_init;

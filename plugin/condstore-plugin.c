@@ -78,7 +78,7 @@ static void condstore_mail_user_created(struct mail_user *user)
 {
 	struct mail_user_vfuncs *v = user->vlast;
 	struct condstore_user *cuser;
-	const char *db;
+	const char *db, *nosync;
 
 	cuser = p_new(user->pool, struct condstore_user, 1);
 	cuser->module_ctx.super = *v;
@@ -88,13 +88,18 @@ static void condstore_mail_user_created(struct mail_user *user)
 	db = mail_user_plugin_getenv(user, CONDSTORE_SET_DB);
 	if (db != NULL && *db != '\0')
 		cuser->db_path = p_strdup(user->pool, db);
-	cuser->nosync = mail_user_plugin_getenv_bool(user,
-						     CONDSTORE_SET_NOSYNC);
+	/* default yes: Dovecot does not fsync its renames either, and the
+	   library keeps modseqs safe across a power loss (cs-nosync.c) */
+	nosync = mail_user_plugin_getenv(user, CONDSTORE_SET_NOSYNC);
+	cuser->nosync = nosync == NULL || *nosync == '\0' ||
+		(strcasecmp(nosync, "no") != 0 &&
+		 strcasecmp(nosync, "false") != 0 && strcmp(nosync, "0") != 0);
 	i_array_init(&cuser->roots, 2);
 	MODULE_CONTEXT_SET(user, condstore_user_module, cuser);
-	e_debug(user->event, CONDSTORE_PLUGIN_NAME ": enabled (db %s)",
+	e_debug(user->event, CONDSTORE_PLUGIN_NAME ": enabled (db %s, %s)",
 		cuser->db_path != NULL ? cuser->db_path :
-		"MAILDIR/" CS_DB_NAME);
+		"MAILDIR/" CS_DB_NAME, cuser->nosync ? "nosync" :
+		"fsync per commit");
 }
 
 static struct mail_storage_hooks condstore_mail_storage_hooks = {

@@ -67,6 +67,18 @@ struct condstore_mailbox {
 	bool synced_once;
 	/* Dovecot's next UID at this process's last scan for new UIDs */
 	uint32_t scanned_next_uid;
+	/* condstore-sync.c: this process's dovecot-uidlist names are up to
+	   date with the change log up to this modseq (0: not known) */
+	uint64_t caught_up;
+	/* the change log's top before a scan of cur/ Dovecot was asked
+	   for in this sync (0: none) */
+	uint64_t scan_point;
+	/* this sync waited for the daemon / applied the change log */
+	bool waited;
+	bool applied;
+	/* a commit of this process just had Dovecot apply its changes to
+	   the files: the sync ending that command need not wait */
+	bool committed;
 };
 
 /* One flag change a transaction asked for. */
@@ -74,6 +86,8 @@ struct condstore_change {
 	uint32_t seq;
 	uint32_t uid;
 	const char *base;	/* NULL: Dovecot could not name the file */
+	/* the file's name before the commit (step 2; NULL: not found) */
+	const char *fname_before;
 	/* the file's name after Dovecot's sync (NULL: not found) */
 	const char *fname;
 	uint8_t location;	/* CS_LOC_NEW or CS_LOC_CUR */
@@ -115,6 +129,34 @@ int condstore_mailbox_get(struct condstore_mailbox *cmbox,
    (mailbox close) does no more than this one-time switch.  Returns 0, or
    -1 on error (logged). */
 int condstore_mailbox_sync_uids(struct mailbox *box, bool switch_only);
+
+/* condstore-sync.c: before Dovecot's sync of box, apply what the index
+   recorded since Dovecot's index was last brought up to date, so that
+   Dovecot need not read cur/ (see the file's comment). */
+void condstore_sync_prepare(struct mailbox *box,
+			    enum mailbox_sync_flags flags);
+/* After Dovecot's sync succeeded: note the point a scan of cur/ it was
+   asked for brought its index to. */
+void condstore_sync_finish(struct mailbox *box);
+/* After an index transaction of this process took the mailbox from
+   modseq top_before to top_after with changes Dovecot's index already
+   has (a commit of condstore-transaction.c): when Dovecot's index was up
+   to date with top_before, it now is with top_after. */
+void condstore_sync_committed(struct mailbox *box, uint64_t top_before,
+			      uint64_t top_after);
+/* Is fname the name of a regular file in cmbox's new/ (CS_LOC_NEW) or
+   cur/ now? */
+bool condstore_file_is(struct condstore_mailbox *cmbox, uint8_t location,
+		       const char *fname);
+/* Does a live watch daemon serve box's Maildir? */
+bool condstore_daemon_serves(struct mailbox *box);
+/* Ask Dovecot to read cur/ at its next sync of box (its own "rescan
+   later" mark in its maildir header). */
+void condstore_sync_request_scan(struct mailbox *box);
+/* Wait for the watch daemon serving box's Maildir to record everything
+   that happened on disk so far.  Returns 1, 0 when no daemon serves it,
+   -1 on error (logged as a warning). */
+int condstore_sync_wait(struct mailbox *box);
 
 /* condstore-mail.c */
 void condstore_mail_allocated(struct mail *mail);

@@ -6,7 +6,8 @@
  * index, and even skips the whole search when the value is above its own
  * HIGHESTMODSEQ.  Before Dovecot sees the arguments, each MODSEQ argument
  * is replaced by the set of UIDs the index's change log gives for it
- * (cost: the changes since the value, not the mailbox size).  The
+ * (cost: the changes since the value, not the mailbox size), as the
+ * sequence numbers of those messages.  The
  * entry-name form ("/flags/\\Seen") is answered with the message's modseq,
  * as RFC 7162 section 3.1.5 allows for servers that keep one modseq per
  * message.
@@ -31,17 +32,45 @@ static int condstore_collect_uid(void *context, const struct cs_message *msg)
 	return 0;
 }
 
-static void condstore_search_arg_rewrite(struct condstore_mailbox *cmbox,
+/* Turn a set of UIDs into the set of their sequence numbers in box's
+   view.  Dovecot turns the UID sets of a search into sequence sets when it
+   initialises the arguments (before this rewrite runs), and it narrows
+   the messages it looks at by sequence sets only: a UID set would make it
+   test every message of the mailbox. */
+static void condstore_uids_to_seqs(struct mailbox *box,
+				   ARRAY_TYPE(seq_range) *set)
+{
+	const struct seq_range *uids;
+	struct seq_range *copy;
+	unsigned int i, count;
+	uint32_t seq1, seq2;
+
+	uids = array_get(set, &count);
+	if (count == 0)
+		return;
+	copy = t_new(struct seq_range, count);
+	memcpy(copy, uids, sizeof(*copy) * count);
+	array_clear(set);
+	for (i = 0; i < count; i++) {
+		mailbox_get_seq_range(box, copy[i].seq1, copy[i].seq2,
+				      &seq1, &seq2);
+		if (seq1 != 0)
+			seq_range_array_add_range(set, seq1, seq2);
+	}
+}
+
+static void condstore_search_arg_rewrite(struct mailbox *box,
 					 struct cs_mailbox *cbox, pool_t pool,
 					 struct mail_search_arg *arg)
 {
+	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
 	struct condstore_uid_collect ctx;
 	struct cs_error err;
 	uint64_t modseq;
 
 	for (; arg != NULL; arg = arg->next) {
 		if (arg->type == SEARCH_OR || arg->type == SEARCH_SUB) {
-			condstore_search_arg_rewrite(cmbox, cbox, pool,
+			condstore_search_arg_rewrite(box, cbox, pool,
 						     arg->value.subargs);
 			continue;
 		}
@@ -65,12 +94,13 @@ static void condstore_search_arg_rewrite(struct condstore_mailbox *cmbox,
 			arg->type = SEARCH_ALL;
 			continue;
 		}
+		condstore_uids_to_seqs(box, &arg->value.seqset);
 		if (array_count(&arg->value.seqset) == 0) {
 			/* nothing changed: "NOT ALL" matches nothing */
 			arg->type = SEARCH_ALL;
 			arg->match_not = !arg->match_not;
 		} else {
-			arg->type = SEARCH_UIDSET;
+			arg->type = SEARCH_SEQSET;
 		}
 	}
 }
@@ -98,9 +128,12 @@ void condstore_search_args_rewrite(struct mailbox *box,
 		return;
 	if (cmbox->index == NULL || condstore_mailbox_get(cmbox, &cbox) < 0) {
 		/* leave nothing for Dovecot to answer from its own modseqs */
-		condstore_search_arg_rewrite(cmbox, NULL, args->pool,
+		condstore_search_arg_rewrite(box, NULL, args->pool,
 					     args->args);
 		return;
 	}
-	condstore_search_arg_rewrite(cmbox, cbox, args->pool, args->args);
+	T_BEGIN {
+		condstore_search_arg_rewrite(box, cbox, args->pool,
+					     args->args);
+	} T_END;
 }

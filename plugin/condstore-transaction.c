@@ -14,12 +14,12 @@
  *      modseq is above the limit and report it as MODIFIED; Dovecot's own
  *      modseq check is turned off (max_modseq = 0), its numbers mean
  *      nothing here;
- *   4. commit Dovecot's transaction and have Dovecot's maildir sync rename
- *      (or unlink) the files now, waiting for its locks, without touching
- *      the client's view;
- *   5. reconcile each target again: the new file name gets the next modseq
- *      by the same rule the indexer uses, so the indexer later seeing the
- *      rename bumps nothing;
+ *   4. commit Dovecot's transaction and have Dovecot's maildir index sync
+ *      rename (or unlink) the files now, under its dovecot-uidlist lock,
+ *      without reading cur/ and without touching the client's view;
+ *   5. reconcile each target again, by the name Dovecot gave its file: the
+ *      new file name gets the next modseq by the same rule the indexer
+ *      uses, so the indexer later seeing the rename bumps nothing;
  *   6. commit the index transaction.
  * Here no Dovecot lock is held while waiting for the index's transaction
  * lock.  (The one place that may wait for it under a Dovecot lock is the
@@ -28,13 +28,16 @@
  */
 #include "lib.h"
 #include "array.h"
-#include "hash.h"
 #include "seq-range-array.h"
 #include "mail-index-transaction-private.h"
 #include "index-storage.h"
 #include "maildir-storage.h"
+#include "maildir-uidlist.h"
+#include "maildir-sync.h"
+#include "maildir-keywords.h"
+#include "maildir-filename-flags.h"
 
-#include <dirent.h>
+#include <sys/stat.h>
 
 #include "condstore-plugin.h"
 
@@ -123,8 +126,8 @@ static void condstore_change_cancel(struct mail_index_transaction *itrans,
 static bool condstore_commit_check(struct condstore_mailbox *cmbox,
 				   struct cs_mailbox *cbox,
 				   struct mail_index_transaction *itrans,
-				   uint64_t max_modseq,
-				   const struct condstore_change *c)
+				   uint64_t max_modseq, pool_t pool,
+				   struct condstore_change *c)
 {
 	struct cs_message msg;
 	struct cs_error err;
@@ -143,6 +146,9 @@ static bool condstore_commit_check(struct condstore_mailbox *cmbox,
 		condstore_log_error(NULL, t_strdup_printf(
 			"%s: reconcile %s", cmbox->name, c->base), &err);
 		msg.rec.modseq = 0;
+	} else if (msg.rec.modseq != 0) {
+		c->fname_before = p_strconcat(pool, msg.base, msg.suffix,
+					      NULL);
 	}
 	if (max_modseq == 0)
 		return TRUE;
@@ -153,72 +159,107 @@ static bool condstore_commit_check(struct condstore_mailbox *cmbox,
 	return FALSE;
 }
 
-/* Step 4, second half: have Dovecot rename (or unlink) the files now.  A
-   second instance of the mailbox is synced, not box: syncing box would
-   consume the changes its client is still to be told about (EXPUNGE,
-   FETCH).  The sync waits for Dovecot's locks (maildir_storage_sync_force
-   only tries them, and leaves the changes pending when another process
-   holds them). */
-static int condstore_apply_dovecot_changes(struct mailbox *box)
+/* Step 4, second half: have Dovecot rename (or unlink) the files now,
+   the way its own save commit does: under the dovecot-uidlist lock, its
+   index sync alone (maildir_sync_index), which applies the index's
+   pending changes to the files, without reading cur/ and without syncing
+   the client's view (that would consume the changes its client is still
+   to be told about: EXPUNGE, FETCH).  Every dovecot-uidlist record is
+   first marked "not synced" (as Dovecot's partial syncs do), so Dovecot
+   compares no stale file name with the index's flags, and the targets get
+   the names step 2 found, so Dovecot renames them from there. */
+static int condstore_apply_dovecot_changes(struct mailbox *box,
+					   struct condstore_transaction *ct)
 {
-	struct mailbox *sbox;
+	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
+	struct maildir_index_sync_context *sync_ctx;
+	const struct condstore_change *c;
+	struct stat cur_st;
+	bool cur_changed = FALSE;
 	int ret;
 
-	sbox = mailbox_alloc(box->list, box->vname, 0);
-	ret = mailbox_sync(sbox, 0);
+	if (maildir_uidlist_lock(mbox->uidlist) <= 0)
+		return -1;
+	maildir_uidlist_set_all_nonsynced(mbox->uidlist);
+	array_foreach(&ct->changes, c) {
+		if (c->won && c->fname_before != NULL)
+			maildir_uidlist_update_fname(mbox->uidlist,
+						     c->fname_before);
+	}
+	if (maildir_sync_header_refresh(mbox) < 0 ||
+	    maildir_sync_index_begin(mbox, NULL, &sync_ctx) < 0) {
+		maildir_uidlist_unlock(mbox->uidlist);
+		return -1;
+	}
+	/* Dovecot's index sync marks cur/ as seen: changes other agents
+	   made since its last look would be hidden from its next scan */
+	if (stat(t_strconcat(mailbox_get_path(box), "/cur", NULL),
+		 &cur_st) == 0 &&
+	    ((uint32_t)cur_st.st_mtime != mbox->maildir_hdr.cur_mtime ||
+	     (uint32_t)ST_MTIME_NSEC(cur_st) !=
+	     mbox->maildir_hdr.cur_mtime_nsecs))
+		cur_changed = TRUE;
+	ret = maildir_sync_index(sync_ctx, TRUE);
+	if (ret < 0)
+		maildir_sync_index_rollback(&sync_ctx);
+	else if (maildir_sync_index_commit(&sync_ctx) < 0)
+		ret = -1;
+	maildir_uidlist_unlock(mbox->uidlist);
+	if (ret == 0) {
+		/* a file was not where dovecot-uidlist said */
+		ret = maildir_storage_sync_force(mbox, 0);
+	}
 	if (ret < 0) {
 		e_error(box->event, CONDSTORE_PLUGIN_NAME
 			": applying the changes to the files: %s",
-			mailbox_get_last_internal_error(sbox, NULL));
+			mailbox_get_last_internal_error(box, NULL));
+		return -1;
 	}
-	mailbox_free(&sbox);
-	return ret;
+	/* with a daemon, the next sync applies those changes from the
+	   index (condstore-sync.c); without one, only a scan finds them */
+	if (cur_changed && !condstore_daemon_serves(box))
+		condstore_sync_request_scan(box);
+	return 0;
 }
 
-/* Step 5, first half: the current file names of the changed messages,
-   from one read of new/ and then cur/ (in that order, so that a message
-   moving from new/ to cur/ meanwhile is still seen once).  One directory
-   read per commit instead of one per message. */
-static void condstore_find_files(struct condstore_mailbox *cmbox,
+/* Step 5, first half: the current file names of the changed messages:
+   the name Dovecot gave each file, from the flags Dovecot's index has for
+   it now (as Dovecot's own rename computes it); an expunged message has
+   none.  The record step checks each name. */
+static void condstore_find_files(struct mailbox *box,
 				 struct condstore_transaction *ct)
 {
-	static const char *const subdirs[] = { "new", "cur" };
-	static const uint8_t locations[] = { CS_LOC_NEW, CS_LOC_CUR };
-	HASH_TABLE(const char *, struct condstore_change *) wanted;
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
+	struct maildir_keywords_sync_ctx *kw_ctx;
+	struct mail_index_view *view;
 	struct condstore_change *c;
-	struct dirent *d;
-	char base[CS_NAME_MAX + 1];
-	size_t len;
-	unsigned int i;
-	DIR *dir;
+	ARRAY_TYPE(keyword_indexes) keywords;
+	enum mail_flags flags;
+	uint32_t seq;
 
-	hash_table_create(&wanted, default_pool, array_count(&ct->changes),
-			  str_hash, strcmp);
+	(void)mail_index_refresh(box->index);
+	view = mail_index_view_open(box->index);
+	kw_ctx = maildir_keywords_sync_init_readonly(mbox->keywords,
+						     box->index);
+	t_array_init(&keywords, 8);
 	array_foreach_modifiable(&ct->changes, c) {
-		if (c->won)
-			hash_table_update(wanted, c->base, c);
+		if (!c->won || c->fname_before == NULL ||
+		    !mail_index_lookup_seq(view, c->uid, &seq))
+			continue;
+		array_clear(&keywords);
+		mail_index_lookup_view_flags(view, seq, &flags, &keywords);
+		c->fname = p_strdup(ct->pool, maildir_filename_flags_kw_set(
+			kw_ctx, c->fname_before, flags & MAIL_FLAGS_NONRECENT,
+			&keywords));
+		c->location = CS_LOC_CUR;
+		/* Dovecot's rename leaves the old name in its record */
+		if (condstore_file_is(cmbox, c->location, c->fname))
+			maildir_uidlist_update_fname(mbox->uidlist, c->fname);
 	}
-	for (i = 0; i < N_ELEMENTS(subdirs); i++) {
-		dir = opendir(t_strconcat(cmbox->dir, "/", subdirs[i], NULL));
-		if (dir == NULL)
-			continue;	/* each message is looked for alone */
-		while ((d = readdir(dir)) != NULL) {
-			if (d->d_name[0] == '.')
-				continue;
-			len = strcspn(d->d_name, MAILDIR_INFO_SEP_S);
-			if (len > CS_NAME_MAX)
-				continue;
-			memcpy(base, d->d_name, len);
-			base[len] = '\0';
-			c = hash_table_lookup(wanted, (const char *)base);
-			if (c == NULL)
-				continue;
-			c->fname = p_strdup(ct->pool, d->d_name);
-			c->location = locations[i];
-		}
-		(void)closedir(dir);
-	}
-	hash_table_destroy(&wanted);
+	maildir_keywords_sync_deinit(&kw_ctx);
+	mail_index_view_close(&view);
 }
 
 /* Step 5: record what Dovecot did to the file: by the name just found
@@ -264,7 +305,7 @@ int condstore_transaction_commit(struct mailbox_transaction_context *t,
 	struct condstore_change *changes;
 	struct cs_mailbox *cbox = NULL;
 	struct cs_error err;
-	uint64_t max_modseq = t->itrans->max_modseq;
+	uint64_t max_modseq = t->itrans->max_modseq, top_before;
 	unsigned int i, count, winners = 0;
 	int ret;
 
@@ -291,9 +332,10 @@ int condstore_transaction_commit(struct mailbox_transaction_context *t,
 		mail_storage_set_internal_error(box->storage);
 		return -1;
 	}
+	top_before = cs_mailbox_get_rec(cbox)->highestmodseq;
 	for (i = 0; i < count; i++) {
 		changes[i].won = condstore_commit_check(cmbox, cbox, t->itrans,
-							max_modseq,
+							max_modseq, ct->pool,
 							&changes[i]);
 		if (changes[i].won)
 			winners++;
@@ -302,9 +344,11 @@ int condstore_transaction_commit(struct mailbox_transaction_context *t,
 
 	ret = cmbox->module_ctx.super.transaction_commit(t, changes_r);
 	if (ret == 0 && winners > 0) {
-		if (condstore_apply_dovecot_changes(box) < 0)
+		if (condstore_apply_dovecot_changes(box, ct) < 0)
 			ret = -1;
-		condstore_find_files(cmbox, ct);
+		else
+			cmbox->committed = TRUE;
+		condstore_find_files(box, ct);
 		for (i = 0; i < count; i++) {
 			if (changes[i].won)
 				condstore_commit_record(cmbox, cbox,
@@ -315,6 +359,9 @@ int condstore_transaction_commit(struct mailbox_transaction_context *t,
 	if (cs_index_commit(cmbox->index, &err) < 0) {
 		condstore_log_error(box, "commit index transaction", &err);
 		ret = -1;
+	} else if (ret == 0) {
+		condstore_sync_committed(box, top_before,
+			cs_mailbox_get_rec(cbox)->highestmodseq);
 	}
 	condstore_transaction_free(&ct);
 	return ret;

@@ -16,6 +16,7 @@ plugin_lib20_maildir_condstore_plugin_la_SOURCES = \
 	plugin/condstore-plugin.h \
 	plugin/condstore-plugin.c \
 	plugin/condstore-mailbox.c \
+	plugin/condstore-sync.c \
 	plugin/condstore-transaction.c \
 	plugin/condstore-mail.c \
 	plugin/condstore-search.c \

@@ -305,12 +305,19 @@ def _tdb_unescape(text):
                   lambda m: bytes([int(m.group(1), 16)]), text)
 
 
-def tdb_records(db_path):
-    """{key: value} (bytes) of a tdb, read with tdbdump."""
-    proc = subprocess.run(["tdbdump", db_path], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, check=True)
-    return {_tdb_unescape(k): _tdb_unescape(v)
-            for k, v in TDBDUMP_RE.findall(proc.stdout)}
+def tdb_records(db_path, attempts=50):
+    """{key: value} (bytes) of a tdb, read with tdbdump.  tdbdump gives up
+    while another process (the daemon, Dovecot) commits a transaction:
+    it is tried again a little later."""
+    for attempt in range(attempts):
+        proc = subprocess.run(["tdbdump", db_path], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+        if proc.returncode == 0:
+            return {_tdb_unescape(k): _tdb_unescape(v)
+                    for k, v in TDBDUMP_RE.findall(proc.stdout)}
+        time.sleep(0.1)
+    raise subprocess.CalledProcessError(proc.returncode, proc.args,
+                                        proc.stdout, proc.stderr)
 
 
 def index_uids(db_path, mailbox="INBOX"):

@@ -11,6 +11,7 @@ tests_unit_unit_tests_SOURCES = \
 	tests/unit/test-record.c \
 	tests/unit/test-index.c \
 	tests/unit/test-scan.c \
-	tests/unit/test-crash.c
+	tests/unit/test-crash.c \
+	tests/unit/test-nosync.c
 tests_unit_unit_tests_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(TDB_CFLAGS)
 tests_unit_unit_tests_LDADD = libcondstore.la $(CUNIT_LIBS)

@@ -1,0 +1,570 @@
+/*
+ * condstore-sync.c - serving Dovecot's mailbox sync from the index: the
+ * flag changes other agents made are applied to Dovecot's index from the
+ * index's change log, so that Dovecot need not read all of cur/ to find
+ * them.
+ *
+ * Stock Dovecot finds external renames by reading cur/ whenever its mtime
+ * changed: the cost of a NOOP after one rename grows with the mailbox.
+ * When a watch daemon serves the Maildir, the index already knows exactly
+ * which messages changed.  Before Dovecot's own sync runs, this file:
+ *
+ *   1. stats cur/, then waits for the daemon (cs_sync_wait): everything
+ *      that happened on disk before the stat is then in the index (a
+ *      FAST sync, which Dovecot runs after FETCH, and the sync ending a
+ *      command whose changes this process just made do not wait: they
+ *      apply what is recorded, the next full sync the rest);
+ *   2. walks the index's change log from the point Dovecot's index was
+ *      last brought up to date (our header extension, "applied") and, for
+ *      each changed message, sets the flags and keywords its file name
+ *      carries in Dovecot's index (an external transaction: the change
+ *      is already on disk) and its file name in this process's
+ *      dovecot-uidlist records (checked with lstat first);
+ *   3. records the change log's new top in "applied" and cur/'s mtime
+ *      from step 1 in Dovecot's maildir header, in the same transaction,
+ *      so Dovecot's sync then sees cur/ as unchanged.
+ * All of it under the dovecot-uidlist lock, which Dovecot holds from the
+ * readdir to the index commit of its own scans, so a scan of another
+ * process cannot write older flags over ours; except in a process that
+ * has not read dovecot-uidlist yet (a fresh SELECT: locking would read
+ * all of it), where such a race is repaired by the scan's own point: the
+ * point a scan records is the one from before its readdir, so what it
+ * may have overwritten is applied again at the next sync.
+ *
+ * Anything the change log cannot tell Dovecot makes it scan cur/ itself
+ * (its maildir header's cur_mtime is zeroed, Dovecot's own way of asking
+ * for a rescan): no daemon serving the Maildir, no or a foreign "applied"
+ * point, a message Dovecot has no UID for (a file another agent put into
+ * cur/), an expunge of a message Dovecot's index still has, more changes
+ * than a scan would cost.  After such a scan, "applied" is set to the top
+ * of the change log read in step 1 (before the scan).
+ *
+ * Dovecot's maildir_sync_index() compares the flags of each dovecot-uidlist
+ * record's file name with its index flags and "corrects" the index; a
+ * record whose name is older than the index's flags would undo a change
+ * applied here.  So every process also brings its own records' names up
+ * to date from the change log (condstore_sync_names) before it lets
+ * Dovecot sync the index from them, and this process's point for that is
+ * kept in caught_up.
+ */
+#include "lib.h"
+#include "array.h"
+#include "ioloop.h"
+#include "mail-index.h"
+#include "index-storage.h"
+#include "maildir-storage.h"
+#include "maildir-uidlist.h"
+#include "maildir-sync.h"
+#include "maildir-keywords.h"
+#include "maildir-filename-flags.h"
+
+#include <sys/stat.h>
+
+#include "condstore-plugin.h"
+
+/* the name of our Dovecot index header extension */
+#define CONDSTORE_EXT_NAME "maildir_condstore"
+/* How long a sync waits for the watch daemon to record what happened on
+   disk before it. */
+#define CONDSTORE_DAEMON_WAIT_MSECS 2000
+/* More changes than messages / this: let Dovecot read cur/ instead. */
+#define CONDSTORE_SYNC_MAX_FRACTION 4
+
+/* Our header extension in Dovecot's index: up to which modseq of which
+   index mailbox Dovecot's flags have been brought up to date. */
+struct condstore_index_header {
+	uint32_t mailbox_id;	/* cs_mailbox_rec.id */
+	uint32_t uidvalidity;	/* cs_mailbox_rec.uidvalidity */
+	uint64_t applied;	/* change-log point applied */
+};
+
+/* One changed message of the change log. */
+struct condstore_sync_change {
+	uint32_t uid;		/* 0: Dovecot has none (yet) */
+	uint8_t location;	/* CS_LOC_NEW or CS_LOC_CUR */
+	const char *fname;	/* current file name */
+};
+
+struct condstore_sync_walk {
+	ARRAY(struct condstore_sync_change) changes;
+	unsigned int max;	/* more than this: give up (scan) */
+	bool too_many;
+};
+
+static uint32_t condstore_ext_id(struct mailbox *box)
+{
+	return mail_index_ext_register(box->index, CONDSTORE_EXT_NAME,
+		sizeof(struct condstore_index_header), 0, 0);
+}
+
+/* Our header from view.  Returns TRUE if it is there and belongs to rec. */
+static bool condstore_header_get(struct mailbox *box,
+				 struct mail_index_view *view,
+				 const struct cs_mailbox_rec *rec,
+				 struct condstore_index_header *hdr_r)
+{
+	const void *data;
+	size_t size;
+
+	mail_index_get_header_ext(view, condstore_ext_id(box), &data, &size);
+	if (size < sizeof(*hdr_r))
+		return FALSE;
+	memcpy(hdr_r, data, sizeof(*hdr_r));
+	return hdr_r->mailbox_id == rec->id &&
+		hdr_r->uidvalidity == rec->uidvalidity && hdr_r->applied != 0;
+}
+
+static void condstore_header_set(struct mailbox *box,
+				 struct mail_index_transaction *trans,
+				 const struct cs_mailbox_rec *rec,
+				 uint64_t applied)
+{
+	struct condstore_index_header hdr;
+
+	i_zero(&hdr);
+	hdr.mailbox_id = rec->id;
+	hdr.uidvalidity = rec->uidvalidity;
+	hdr.applied = applied;
+	mail_index_update_header_ext(trans, condstore_ext_id(box), 0,
+				     &hdr, sizeof(hdr));
+}
+
+/* Write Dovecot's maildir header: cur/ as of cur_st (seen), or zeroed
+   (Dovecot then reads cur/ at its next sync). */
+static void condstore_maildir_header_set(struct maildir_mailbox *mbox,
+					 struct mail_index_transaction *trans,
+					 const struct stat *cur_st)
+{
+	struct maildir_index_header *hdr = &mbox->maildir_hdr;
+
+	if (cur_st == NULL) {
+		hdr->cur_mtime = 0;
+		hdr->cur_mtime_nsecs = 0;
+	} else {
+		hdr->cur_mtime = cur_st->st_mtime;
+		hdr->cur_mtime_nsecs = ST_MTIME_NSEC(*cur_st);
+		/* the index, not the clock, covers renames within the
+		   same second: no delayed second look is needed */
+		hdr->cur_check_time = I_MAX((time_t)ioloop_time,
+			cur_st->st_mtime + MAILDIR_SYNC_SECS + 1);
+	}
+	mail_index_update_header_ext(trans, mbox->maildir_ext_id, 0, hdr,
+				     sizeof(*hdr));
+}
+
+static int condstore_walk_cb(void *context, const struct cs_message *msg)
+{
+	struct condstore_sync_walk *walk = context;
+	struct condstore_sync_change *c;
+
+	if (array_count(&walk->changes) >= walk->max) {
+		walk->too_many = TRUE;
+		return 1;
+	}
+	c = array_append_space(&walk->changes);
+	c->uid = msg->rec.uid;
+	c->location = msg->rec.location;
+	c->fname = t_strconcat(msg->base, msg->suffix, NULL);
+	return 0;
+}
+
+/* The messages changed since `since` (in the data stack).  Returns 1,
+   0 when there are too many (the caller lets Dovecot scan), -1 on
+   error (logged). */
+static int condstore_changes_collect(struct mailbox *box,
+				     struct cs_mailbox *cbox, uint64_t since,
+				     struct condstore_sync_walk *walk)
+{
+	const struct cs_mailbox_rec *rec = cs_mailbox_get_rec(cbox);
+	struct cs_error err;
+
+	t_array_init(&walk->changes, 16);
+	walk->max = I_MAX(rec->messages / CONDSTORE_SYNC_MAX_FRACTION, 64);
+	walk->too_many = FALSE;
+	cs_error_clear(&err);
+	if (cs_changes_since(cbox, since, condstore_walk_cb, walk,
+			     &err) < 0) {
+		condstore_log_error(box, "reading the change log", &err);
+		return -1;
+	}
+	return walk->too_many ? 0 : 1;
+}
+
+struct condstore_expunge_check {
+	struct mail_index_view *view;
+	bool in_index;
+};
+
+static int condstore_expunge_cb(void *context, uint32_t uid,
+				uint64_t modseq ATTR_UNUSED)
+{
+	struct condstore_expunge_check *ctx = context;
+	uint32_t seq;
+
+	if (uid != 0 && mail_index_lookup_seq(ctx->view, uid, &seq)) {
+		ctx->in_index = TRUE;
+		return 1;
+	}
+	return 0;
+}
+
+/* Did another agent expunge a message since `since` that Dovecot's index
+   still has?  (Dovecot's scan then removes it properly.)  Returns TRUE
+   also when that cannot be told. */
+static bool condstore_expunges_pending(struct cs_mailbox *cbox,
+				       struct mail_index_view *view,
+				       uint64_t since)
+{
+	struct condstore_expunge_check ctx;
+
+	i_zero(&ctx);
+	ctx.view = view;
+	if (cs_expunges_since(cbox, since, condstore_expunge_cb, &ctx,
+			      NULL) < 0)
+		return TRUE;
+	return ctx.in_index;
+}
+
+bool condstore_file_is(struct condstore_mailbox *cmbox, uint8_t location,
+		       const char *fname)
+{
+	struct stat st;
+
+	return lstat(t_strconcat(cmbox->dir, location == CS_LOC_NEW ?
+				 "/new/" : "/cur/", fname, NULL), &st) == 0 &&
+		S_ISREG(st.st_mode);
+}
+
+/* Bring this process's dovecot-uidlist record of c up to date: its
+   current name when the file is there, else "not synced" (Dovecot then
+   neither trusts the old name's flags nor looks the file up by it). */
+static void condstore_uidlist_name(struct condstore_mailbox *cmbox,
+				   struct maildir_uidlist *uidlist,
+				   const struct condstore_sync_change *c)
+{
+	if (maildir_uidlist_get_full_filename(uidlist, c->fname) == NULL)
+		return;
+	if (condstore_file_is(cmbox, c->location, c->fname))
+		maildir_uidlist_update_fname(uidlist, c->fname);
+	else {
+		maildir_uidlist_add_flags(uidlist, c->fname,
+					  MAILDIR_UIDLIST_REC_FLAG_NONSYNCED);
+	}
+}
+
+static bool keyword_arrays_equal(const ARRAY_TYPE(keyword_indexes) *a,
+				 const ARRAY_TYPE(keyword_indexes) *b)
+{
+	const unsigned int *ka, *kb;
+	unsigned int i, j, na, nb;
+
+	ka = array_get(a, &na);
+	kb = array_get(b, &nb);
+	if (na != nb)
+		return FALSE;
+	for (i = 0; i < na; i++) {
+		for (j = 0; j < nb; j++) {
+			if (ka[i] == kb[j])
+				break;
+		}
+		if (j == nb)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* Set the flags and keywords of seq in Dovecot's index to those fname
+   carries, as Dovecot's own scan would (private flags stay, messages
+   whose flags Dovecot could not write to the file are left alone). */
+static void condstore_index_flags(struct mailbox *box,
+				  struct maildir_keywords_sync_ctx *kw_ctx,
+				  struct mail_index_view *view,
+				  struct mail_index_transaction *trans,
+				  uint32_t seq, const char *fname)
+{
+	const struct mail_index_record *rec;
+	ARRAY_TYPE(keyword_indexes) keywords, old_keywords;
+	enum mail_flags flags, private_mask;
+	struct mail_keywords *kw;
+
+	rec = mail_index_lookup(view, seq);
+	if ((rec->flags & MAIL_INDEX_MAIL_FLAG_DIRTY) != 0)
+		return;
+	private_mask = mailbox_get_private_flags_mask(box);
+	t_array_init(&keywords, 8);
+	t_array_init(&old_keywords, 8);
+	maildir_filename_flags_get(kw_ctx, fname, &flags, &keywords);
+	flags = (flags & ENUM_NEGATE(private_mask)) |
+		(rec->flags & private_mask);
+	if (flags != (rec->flags & MAIL_FLAGS_NONRECENT))
+		mail_index_update_flags(trans, seq, MODIFY_REPLACE, flags);
+	mail_index_lookup_keywords(view, seq, &old_keywords);
+	if (!keyword_arrays_equal(&keywords, &old_keywords)) {
+		kw = mail_index_keywords_create_from_indexes(box->index,
+							     &keywords);
+		mail_index_update_keywords(trans, seq, MODIFY_REPLACE, kw);
+		mail_index_keywords_unref(&kw);
+	}
+}
+
+/* Step 2 for each change.  Returns FALSE when a change needs Dovecot's
+   scan of cur/ (it is then left to that scan). */
+static bool condstore_apply_change(struct mailbox *box,
+				   struct maildir_keywords_sync_ctx *kw_ctx,
+				   struct mail_index_view *view,
+				   struct mail_index_transaction *trans,
+				   const struct condstore_sync_change *c,
+				   bool names)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
+	uint32_t uid = c->uid, seq;
+
+	if (uid == 0 && (!names ||
+			 !maildir_uidlist_get_uid(mbox->uidlist, c->fname,
+						  &uid))) {
+		/* a new file: in new/ Dovecot finds it by itself, in cur/
+		   only by reading cur/ */
+		return c->location == CS_LOC_NEW;
+	}
+	if (!mail_index_lookup_seq(view, uid, &seq))
+		return FALSE;
+	condstore_index_flags(box, kw_ctx, view, trans, seq, c->fname);
+	if (names)
+		condstore_uidlist_name(cmbox, mbox->uidlist, c);
+	return TRUE;
+}
+
+/* Steps 2 and 3 under the uidlist lock.  Returns 1 applied (Dovecot need
+   not read cur/), 0 when Dovecot must read cur/ (asked for), -1 on
+   error. */
+static int condstore_sync_apply(struct mailbox *box, struct cs_mailbox *cbox,
+				uint64_t since, uint64_t top,
+				const struct stat *cur_st)
+{
+	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
+	const struct cs_mailbox_rec *rec = cs_mailbox_get_rec(cbox);
+	struct condstore_sync_walk walk;
+	const struct condstore_sync_change *c;
+	struct maildir_keywords_sync_ctx *kw_ctx;
+	struct mail_index_view *view;
+	struct mail_index_transaction *trans;
+	bool complete, names;
+	int ret;
+
+	ret = condstore_changes_collect(box, cbox, since, &walk);
+	if (ret < 0)
+		return -1;
+	complete = ret > 0;
+	/* a process that has not read dovecot-uidlist yet has no names to
+	   bring up to date (its records will come from the file, "not
+	   synced"), and locking would read the whole file */
+	names = maildir_uidlist_is_read(mbox->uidlist);
+	if (names && maildir_uidlist_lock(mbox->uidlist) <= 0)
+		return -1;
+	if (maildir_sync_header_refresh(mbox) < 0) {
+		if (names)
+			maildir_uidlist_unlock(mbox->uidlist);
+		return -1;
+	}
+	view = mail_index_view_open(box->index);
+	trans = mail_index_transaction_begin(view,
+		MAIL_INDEX_TRANSACTION_FLAG_EXTERNAL);
+	if (complete)
+		complete = !condstore_expunges_pending(cbox, view, since);
+	if (complete) {
+		kw_ctx = maildir_keywords_sync_init(mbox->keywords,
+						    box->index);
+		array_foreach(&walk.changes, c) {
+			if (!condstore_apply_change(box, kw_ctx, view, trans,
+						    c, names))
+				complete = FALSE;
+		}
+		maildir_keywords_sync_deinit(&kw_ctx);
+	}
+	if (complete)
+		condstore_header_set(box, trans, rec, top);
+	condstore_maildir_header_set(mbox, trans, complete ? cur_st : NULL);
+	ret = mail_index_transaction_commit(&trans);
+	mail_index_view_close(&view);
+	if (names)
+		maildir_uidlist_unlock(mbox->uidlist);
+	if (ret < 0) {
+		mailbox_set_index_error(box);
+		return -1;
+	}
+	e_debug(box->event, CONDSTORE_PLUGIN_NAME ": sync: %u change(s) "
+		"since %"PRIu64" %s", array_count(&walk.changes), since,
+		complete ? "applied from the index" : "left to Dovecot's scan");
+	return complete ? 1 : 0;
+}
+
+void condstore_sync_request_scan(struct mailbox *box)
+{
+	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
+	struct mail_index_transaction *trans;
+
+	if (maildir_sync_header_refresh(mbox) < 0)
+		return;
+	trans = mail_index_transaction_begin(box->view,
+		MAIL_INDEX_TRANSACTION_FLAG_EXTERNAL);
+	condstore_maildir_header_set(mbox, trans, NULL);
+	if (mail_index_transaction_commit(&trans) < 0)
+		mailbox_set_index_error(box);
+}
+
+bool condstore_daemon_serves(struct mailbox *box)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+
+	return cmbox->index != NULL &&
+		cs_daemon_lookup(cmbox->index, NULL, NULL) > 0;
+}
+
+int condstore_sync_wait(struct mailbox *box)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct cs_error err;
+	int ret;
+
+	cs_error_clear(&err);
+	ret = cs_sync_wait(cmbox->index, CONDSTORE_DAEMON_WAIT_MSECS, &err);
+	if (ret < 0 && err.code != CS_ERR_NOTFOUND) {
+		e_warning(box->event, CONDSTORE_PLUGIN_NAME
+			  ": waiting for the watch daemon: %s", err.text);
+	}
+	return ret;
+}
+
+void condstore_sync_prepare(struct mailbox *box,
+			    enum mailbox_sync_flags flags)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
+	const struct cs_mailbox_rec *rec;
+	struct condstore_index_header hdr;
+	struct cs_mailbox *cbox;
+	struct stat cur_st;
+	uint64_t since, top;
+	bool quick;
+	int ret;
+
+	cmbox->scan_point = 0;
+	cmbox->waited = FALSE;
+	cmbox->applied = FALSE;
+	if (cmbox->index == NULL || cs_index_in_transaction(cmbox->index) ||
+	    mbox->syncing_commit || box->index == NULL ||
+	    (flags & MAILBOX_SYNC_FLAG_FORCE_RESYNC) != 0)
+		return;
+	if (stat(t_strconcat(cmbox->dir, "/cur", NULL), &cur_st) < 0)
+		return;
+	/* step 1; a FAST sync (Dovecot's sync after FETCH...) and the sync
+	   ending a command whose changes this process just made (STORE,
+	   EXPUNGE: Dovecot's own sync would not look at cur/ then either)
+	   do not wait: they apply what the daemon has recorded so far, the
+	   next full sync (NOOP, IDLE, SELECT) the rest */
+	quick = (flags & MAILBOX_SYNC_FLAG_FAST) != 0 || cmbox->committed;
+	cmbox->committed = FALSE;
+	if (quick ? !condstore_daemon_serves(box) :
+	    condstore_sync_wait(box) <= 0) {
+		/* no daemon: other agents' changes are not in the index,
+		   Dovecot's scan of cur/ finds them */
+		return;
+	}
+	cmbox->waited = !quick;
+	if (condstore_mailbox_get(cmbox, &cbox) < 0)
+		return;
+	rec = cs_mailbox_get_rec(cbox);
+	top = rec->highestmodseq;
+	(void)mail_index_refresh(box->index);
+	if (rec->uid_source != CS_UIDSRC_DOVECOT || mbox->uidlist == NULL ||
+	    rec->uidvalidity != mail_index_get_header(box->view)->uid_validity ||
+	    !condstore_header_get(box, box->view, rec, &hdr) ||
+	    hdr.applied > top) {
+		/* not on Dovecot's UIDs yet (the sync switches it), or no
+		   point to go on from: Dovecot reads cur/, and the point is
+		   the top read before that */
+		e_debug(box->event, CONDSTORE_PLUGIN_NAME ": sync: no point "
+			"to apply the index from: left to Dovecot's scan");
+		condstore_sync_request_scan(box);
+		cmbox->scan_point = top;
+		return;
+	}
+	since = hdr.applied;
+	if (cmbox->caught_up != 0 && cmbox->caught_up < since)
+		since = cmbox->caught_up;
+	if (since == top && hdr.applied == top &&
+	    mbox->maildir_hdr.cur_mtime == (uint32_t)cur_st.st_mtime &&
+	    mbox->maildir_hdr.cur_mtime_nsecs == ST_MTIME_NSEC(cur_st)) {
+		cmbox->applied = TRUE;
+		return;	/* nothing happened */
+	}
+	T_BEGIN {
+		ret = condstore_sync_apply(box, cbox, since, top, &cur_st);
+	} T_END;
+	if (ret > 0) {
+		cmbox->caught_up = top;
+		cmbox->applied = TRUE;
+	} else if (ret == 0)
+		cmbox->scan_point = top;
+}
+
+void condstore_sync_committed(struct mailbox *box, uint64_t top_before,
+			      uint64_t top_after)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct condstore_index_header hdr;
+	struct mail_index_transaction *trans;
+	struct cs_mailbox *cbox;
+	const struct cs_mailbox_rec *rec;
+
+	if (top_after <= top_before || condstore_mailbox_get(cmbox, &cbox) < 0)
+		return;
+	rec = cs_mailbox_get_rec(cbox);
+	(void)mail_index_refresh(box->index);
+	if (!condstore_header_get(box, box->view, rec, &hdr) ||
+	    hdr.applied != top_before)
+		return;
+	/* the index transaction that just committed held the index's lock:
+	   every modseq above top_before is one of its changes, which
+	   Dovecot's index already has */
+	trans = mail_index_transaction_begin(box->view,
+		MAIL_INDEX_TRANSACTION_FLAG_EXTERNAL);
+	condstore_header_set(box, trans, rec, top_after);
+	if (mail_index_transaction_commit(&trans) < 0) {
+		mailbox_set_index_error(box);
+		return;
+	}
+	if (cmbox->caught_up == top_before)
+		cmbox->caught_up = top_after;
+}
+
+void condstore_sync_finish(struct mailbox *box)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct mail_index_transaction *trans;
+	struct cs_mailbox *cbox;
+	uint64_t point = cmbox->scan_point;
+
+	cmbox->scan_point = 0;
+	if (point == 0 || cmbox->index == NULL ||
+	    condstore_mailbox_get(cmbox, &cbox) < 0)
+		return;
+	/* Dovecot read cur/ after the change log's top was `point`:
+	   its index is at least that new, and so are this process's
+	   dovecot-uidlist names */
+	trans = mail_index_transaction_begin(box->view,
+		MAIL_INDEX_TRANSACTION_FLAG_EXTERNAL);
+	condstore_header_set(box, trans, cs_mailbox_get_rec(cbox), point);
+	if (mail_index_transaction_commit(&trans) < 0) {
+		mailbox_set_index_error(box);
+		return;
+	}
+	cmbox->caught_up = point;
+}

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""test_plugin_sync.py - how Dovecot with the plugin learns of changes
+other agents make on disk.
+
+With the watch daemon serving the Maildir, the plugin applies the changes
+the index recorded to Dovecot's index itself, and Dovecot does not read
+cur/ (the debug log says "applied from the index"); what the change log
+cannot tell it (a file another agent put straight into cur/, an expunge)
+still makes Dovecot read cur/ ("left to Dovecot's scan").  Without a
+daemon, Dovecot's own scan finds every external change: nothing is ever
+missed.  In every case, the flags IMAP shows must be the flags of the
+files, after STOREs and APPENDs through Dovecot in between (Dovecot must
+not take stale file names for the truth)."""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dovecot  # noqa: E402
+
+dovecot.require()
+dovecot.drop_privileges()
+try:
+    import cstest  # noqa: E402
+    import watchtest  # noqa: E402
+except ImportError:
+    dovecot.skip("tests/cstest.py or tests/watchtest.py (the condstore "
+                 "command's and the daemon's test helpers) is missing")
+
+APPLIED = "changes since"
+FAST = "applied from the index"
+SCAN = "left to Dovecot's scan"
+MESSAGE = ("From: a@example.org\r\nTo: b@example.org\r\n"
+           "Subject: appended\r\n\r\nbody\r\n")
+
+
+class SyncCase(watchtest.WatchCase):
+    seed = 7162
+    COUNT = 40
+
+    def setUp(self):
+        super().setUp()
+        self.made = self.md.populate({"INBOX": self.COUNT}, keywords=())
+        self.cs("reindex")
+        self.dc = dovecot.Dovecot(self.md.tmp)
+        self.dc.start()
+        self.addCleanup(self.dc.finish)
+
+    def select(self):
+        imap = self.dc.connect()
+        self.addCleanup(self.close_quietly, imap)
+        dovecot.imap_ok(imap._simple_command("ENABLE", "CONDSTORE"))
+        typ, data = imap._simple_command("SELECT", "INBOX", "(CONDSTORE)")
+        self.assertEqual(typ, "OK", data)
+        imap.state = "SELECTED"
+        return imap
+
+    @staticmethod
+    def close_quietly(imap):
+        try:
+            imap.shutdown()
+        except OSError:
+            pass
+
+    def imap_flags(self, imap):
+        """{uid: flag letters} of every message as IMAP shows them."""
+        imap.untagged_responses.pop("FETCH", None)
+        typ, data = imap.uid("FETCH", "1:*", "(UID FLAGS)")
+        self.assertEqual(typ, "OK", data)
+        return {uid: cstest.letters_of(
+            [x for x in f["FLAGS"] if x != "\\Recent"])
+            for uid, f in dovecot.parse_imap_fetch(data).items()}
+
+    def disk_flags(self):
+        """{uid: flag letters} from the files (UIDs from the index)."""
+        return {uid: self.md.flags("INBOX", base).replace("P", "")
+                for uid, base in self.uids().items()}
+
+    def noop_fetches(self, imap):
+        """NOOP; returns {uid: flag letters} of the FETCH responses it
+        brought (unsolicited ones name the message by sequence number)."""
+        imap.untagged_responses.pop("FETCH", None)
+        dovecot.imap_ok(imap.noop())
+        data = imap.untagged_responses.pop("FETCH", [])
+        by_seq = dovecot.parse_imap_fetch(data, key="SEQ")
+        if not by_seq:
+            return {}
+        imap.untagged_responses.pop("FETCH", None)
+        typ, data = imap.fetch(",".join(str(s) for s in by_seq), "(UID)")
+        self.assertEqual(typ, "OK", data)
+        uids = {f["SEQ"]: uid for uid, f in
+                dovecot.parse_imap_fetch(data).items()}
+        return {uids[seq]: cstest.letters_of(
+            [x for x in f["FLAGS"] if x != "\\Recent"])
+            for seq, f in by_seq.items() if "FLAGS" in f}
+
+    def log_count(self, text):
+        return self.dc.log_text().count(text)
+
+    def log_grows(self, text, than):
+        """Has text been logged more than than times?  (Dovecot's log
+        process writes the lines a little later: wait for them.)"""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.log_count(text) > than:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def uid_of(self, base):
+        return {b: u for u, b in self.uids().items()}[base]
+
+
+class WithDaemonTest(SyncCase):
+    def setUp(self):
+        super().setUp()
+        self.daemon = self.start_daemon()
+        self.sync()
+
+    def test_renames_applied_from_the_index(self):
+        imap = self.select()
+        self.assertEqual(self.imap_flags(imap), self.disk_flags())
+        fast = self.log_count(FAST)
+        a, b = self.made["INBOX"][3], self.made["INBOX"][17]
+        ua, ub = self.uid_of(a), self.uid_of(b)
+        self.md.set_flags("INBOX", a, "FS")
+        self.md.set_flags("INBOX", b, "R")
+        # the NOOP itself waits for the daemon: no condstore sync here
+        seen = self.noop_fetches(imap)
+        self.assertEqual({u: seen.get(u) for u in (ua, ub)},
+                         {ua: "FS", ub: "R"})
+        self.assertTrue(self.log_grows(FAST, fast))
+        self.assertEqual(self.imap_flags(imap), self.disk_flags())
+
+        # a STORE through Dovecot, an APPEND (Dovecot syncs its index
+        # from file names then), another external rename, a NOOP: IMAP
+        # still shows the files' flags
+        c = self.made["INBOX"][25]
+        typ, data = imap.uid("STORE", str(self.uid_of(c)),
+                             "+FLAGS (\\Answered)")
+        self.assertEqual(typ, "OK", data)
+        dovecot.imap_ok(imap.append("INBOX", None, None,
+                                    MESSAGE.encode()))
+        self.md.set_flags("INBOX", a, "S")
+        self.noop_fetches(imap)
+        self.sync()
+        self.noop_fetches(imap)
+        self.assertEqual(self.imap_flags(imap), self.disk_flags())
+        self.assertIn("R", self.md.flags("INBOX", c))
+
+        # a new session starts from the point Dovecot's index was brought
+        # to: it sees the same, and CHANGEDSINCE gives the change
+        hms = self.hms()
+        self.md.set_flags("INBOX", b, "FR")
+        other = self.select()
+        other.untagged_responses.pop("FETCH", None)
+        typ, data = other.uid("FETCH", "1:*", "(UID FLAGS) (CHANGEDSINCE "
+                              "%d)" % hms)
+        self.assertEqual(typ, "OK", data)
+        changed = dovecot.parse_imap_fetch(data)
+        self.assertEqual(list(changed), [ub])
+        self.assertEqual(self.imap_flags(other), self.disk_flags())
+        self.dc.check_log()
+        self.stop_daemon(self.daemon)
+        self.assert_clean()
+
+    def test_what_the_log_cannot_tell_is_scanned(self):
+        imap = self.select()
+        scans = self.log_count(SCAN)
+        # another agent puts a message straight into cur/ and deletes one
+        new = self.md.deliver("INBOX", flags="S")
+        gone = self.made["INBOX"][5]
+        ugone = self.uid_of(gone)
+        self.md.delete("INBOX", gone)
+        imap.untagged_responses.pop("EXISTS", None)
+        imap.untagged_responses.pop("EXPUNGE", None)
+        dovecot.imap_ok(imap.noop())
+        self.assertTrue(self.log_grows(SCAN, scans))
+        self.assertTrue(imap.untagged_responses.get("EXPUNGE"))
+        self.sync()
+        dovecot.imap_ok(imap.noop())
+        flags = self.imap_flags(imap)
+        self.assertNotIn(ugone, flags)
+        self.assertEqual(flags, self.disk_flags())
+        self.assertIn(new, self.uids().values())
+        self.dc.check_log()
+
+
+class WithoutDaemonTest(SyncCase):
+    def test_dovecot_scans_without_a_daemon(self):
+        imap = self.select()
+        a = self.made["INBOX"][7]
+        ua = self.uid_of(a)
+        self.md.set_flags("INBOX", a, "DF")
+        seen = self.noop_fetches(imap)
+        self.assertEqual(seen.get(ua), "DF")
+        self.assertEqual(self.imap_flags(imap), self.disk_flags())
+        imap.logout()
+        self.dc.stop()
+        self.assertEqual(self.log_count(APPLIED), 0)
+
+    def test_daemon_gone_mid_session(self):
+        daemon = self.start_daemon()
+        self.sync()
+        imap = self.select()
+        a, b = self.made["INBOX"][11], self.made["INBOX"][12]
+        ua, ub = self.uid_of(a), self.uid_of(b)
+        self.md.set_flags("INBOX", a, "F")
+        self.assertEqual(self.noop_fetches(imap).get(ua), "F")
+        self.assertTrue(self.log_grows(FAST, 0))
+        fast = self.log_count(FAST)
+        self.stop_daemon(daemon)
+        # renames nobody records: Dovecot's scan must find them
+        self.md.set_flags("INBOX", b, "RS")
+        self.assertEqual(self.noop_fetches(imap).get(ub), "RS")
+        self.assertEqual(self.imap_flags(imap), self.disk_flags())
+        imap.logout()
+        self.dc.stop()
+        self.assertEqual(self.log_count(FAST), fast)
+
+
+if __name__ == "__main__":
+    cstest.main()
