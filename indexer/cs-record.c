@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <endian.h>
 #include <string.h>
 
 #include "cs-record.h"
@@ -129,6 +130,16 @@ static uint64_t rotl64(uint64_t v, unsigned int r)
 	return (v << r) | (v >> (64 - r));
 }
 
+/* Eight bytes as a little-endian number, in one load where the CPU is
+   little-endian (a scan hashes every name it reads). */
+static inline uint64_t load_le64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
+}
+
 /* The finaliser of MurmurHash3 (every input bit flips every output bit
    with probability about 1/2). */
 static uint64_t mix64(uint64_t h)
@@ -154,7 +165,7 @@ uint64_t cs_digest_term(uint8_t location, const char *name, size_t len,
 	/* eight bytes (little-endian) at a time: a scan hashes every name
 	   it reads */
 	for (i = 0; i + 8 <= len; i += 8) {
-		w = cs_get_le64(p + i);
+		w = load_le64(p + i);
 		h ^= rotl64(w * k1, 31) * k2;
 		h = rotl64(h, 27) * 5 + UINT64_C(0x52dce729);
 	}
