@@ -71,10 +71,16 @@ struct cs_scan_settings {
 	void *warn_ctx;
 	cs_progress_cb *progress;
 	void *progress_ctx;
+	/* the caller knows the directories changed (e.g. after an inotify
+	   overflow): skip the quick comparison of the mailbox's digest,
+	   which would only cost one more readdir */
+	bool changes_expected;
 };
 
 /* Scan a mailbox directory and reconcile every file with the index,
-   expunging records whose file is gone.  Creates the mailbox record if
+   expunging records whose file is gone.  When the mailbox's digest (see
+   cs-record.h) and message count equal those of the directory listing,
+   nothing is looked up nor written: the cost is one readdir.  Creates the mailbox record if
    needed.  Reads dovecot-uidlist when present (and switches the mailbox to
    Dovecot's UIDs).  Runs its own transactions (do not call inside one).
    Returns 0 and adds to stats_r, or -1. */
@@ -104,6 +110,21 @@ int cs_maildir_reconcile_name(struct cs_mailbox *box, const char *dir,
 int cs_maildir_scan_all(struct cs_index *index, const char *const *names,
 			const struct cs_scan_settings *set,
 			struct cs_scan_stats *stats_r, struct cs_error *err);
+
+/* The first reindex of a Maildir root without an index: every mailbox
+   is scanned into a new index built in an unnamed file beside the index's
+   path, without locks, transactions or fsync, then fsynced and linked
+   into place (see cs-build.c).  A crash at any moment leaves no index or
+   the complete one.  Returns 1 built (stats_r added to; -1 with err
+   instead when some mailbox could not be scanned, the others being in
+   the index as with cs_maildir_scan_all), 0 when nothing was done
+   because an index exists (or appeared meanwhile) or the file system
+   can't make unnamed files: then open the index and cs_maildir_scan_all
+   it; -1 on error (no index was created). */
+int cs_maildir_build_index(const struct cs_index_settings *set,
+			   const struct cs_scan_settings *scan,
+			   struct cs_scan_stats *stats_r,
+			   struct cs_error *err);
 
 /* The tdb hash size for a new index of root: counts the message files of
    every mailbox (one readdir each) and sizes the hash table for them.  The

@@ -14,7 +14,7 @@
  *                                        followed by a NUL
  *  "m" id[4] base                        struct cs_msg_rec + suffix
  *  "u" id[4] uid[4]                      base name of the message with uid
- *  "c" id[4] modseq[8]                   change-log entry (cs_change_rec)
+ *  "c" id[4] modseq[8]                   change-log entry (CS_CHANGE_*)
  *  "t" id[4] uid[4]                      tombstone: modseq[8] LE of expunge
  *  "j" id[4]                             counter jumps: pairs of seed[8] LE,
  *                                        from[8] LE: the counter went from
@@ -24,7 +24,9 @@
  *                                        chunk*4096+4095 present (512 bytes,
  *                                        bit i of byte j is UID j*8+i)
  *  "B" id[4]                             UIDs per chunk: count[2] LE each
- *                                        (message sequence numbers)
+ *                                        (message sequence numbers); it
+ *                                        may end in zero counts (room to
+ *                                        grow in place)
  *  "D"                                   struct cs_daemon_rec (watch daemon)
  *
  * Invariants (checked by cs_check, see cs-check.h):
@@ -34,7 +36,11 @@
  *  4. after a quiet period: one "m" record per file in new/ and cur/, with
  *     the file's flags and suffix, and none without a file;
  *  5. every "c" entry names a message (or tombstone) whose modseq is the
- *     entry's key, and every message and tombstone has its "c" entry.
+ *     entry's key, and every message and tombstone has its "c" entry; an
+ *     entry of a run (CS_CHANGE_RUN) may be stale instead: its message has
+ *     a later modseq, with an entry of its own, or is gone;
+ *  6. a mailbox record with CS_MAILBOX_F_DIGEST holds the sum of the
+ *     digest terms of its "m" records.
  */
 #ifndef CS_RECORD_H
 #define CS_RECORD_H
@@ -70,7 +76,8 @@ struct cs_header_rec {
 };
 #define CS_HEADER_REC_SIZE 32
 
-/* "M" name: one per mailbox.  Size 48. */
+/* "M" name: one per mailbox.  Size 56 (records of size 48, written before
+   the digest existed, decode with flags 0: digest unknown). */
 #define CS_UIDSRC_OWN 0		/* UIDs assigned by the index */
 #define CS_UIDSRC_DOVECOT 1	/* UIDs read from dovecot-uidlist */
 struct cs_mailbox_rec {
@@ -85,12 +92,19 @@ struct cs_mailbox_rec {
 	uint64_t horizon;	/* 24: tombstones of expunges at or below this
 				       modseq may have been pruned */
 	uint32_t messages;	/* 32: number of "m" records */
-	uint32_t reserved2;	/* 36: 0 */
+	uint32_t flags;		/* 36: CS_MAILBOX_F_* */
 	uint64_t uidlist_size;	/* 40: reserved for the size of
 				       dovecot-uidlist last read (incremental
 				       reads); written as 0 for now */
+	uint64_t digest;	/* 48: with CS_MAILBOX_F_DIGEST: the sum
+				       (mod 2^64) of cs_digest_term() over
+				       the mailbox's "m" records */
 };
-#define CS_MAILBOX_REC_SIZE 48
+#define CS_MAILBOX_REC_SIZE 56
+#define CS_MAILBOX_REC_SIZE_V1 48	/* without flags and digest */
+/* the digest is up to date (a scan compares it with one computed from the
+   directory listing: equal sums and counts mean nothing to reconcile) */
+#define CS_MAILBOX_F_DIGEST 0x1
 
 /* "m" id base: one per message file.  Fixed part of size 40, then the
    suffix (separator and info) of the file's current name. */
@@ -113,6 +127,16 @@ struct cs_msg_rec {
 /* "c" id modseq: change-log entry.  Size 1 + payload. */
 #define CS_CHANGE_MESSAGE 1	/* payload: base name of the message */
 #define CS_CHANGE_EXPUNGE 2	/* payload: uid[4] LE of the tombstone */
+/* payload: count[2] LE (1..CS_CHANGE_RUN_MAX), then count entries, each
+   len[1] (1..CS_NAME_MAX) and a base name: the messages that got the
+   count consecutive modseqs ending at the key, oldest first.  Written
+   when a scan adds messages in bulk (one record instead of one per
+   message); never for a single modseq.  An entry whose message has
+   another modseq by now is stale: readers skip it, and nothing deletes
+   it (deleting the key would drop the whole run) until the run's
+   mailbox goes. */
+#define CS_CHANGE_RUN 3
+#define CS_CHANGE_RUN_MAX 256
 /* value: type[1] then payload */
 
 /* "D": the watch daemon serving this Maildir.  Size 24. */
@@ -124,6 +148,16 @@ struct cs_daemon_rec {
 	uint64_t since;		/* 16: when it started serving, microseconds */
 };
 #define CS_DAEMON_REC_SIZE 24
+
+/* The digest term of a message file: a 64-bit hash of its name as it is
+   on disk (base name and suffix, i.e. the "m" key's base followed by the
+   record's suffix), its location (CS_LOC_*), and uid - the record's UID
+   for mailboxes with Dovecot's UIDs (the UID dovecot-uidlist gives the
+   file), 0 for UIDs of the index's own.  Not a cryptographic hash: names
+   crafted to collide can hide a change from the quick comparison (never
+   from the daemon, nor from a scan whose counts differ). */
+uint64_t cs_digest_term(uint8_t location, const char *name, size_t len,
+			uint32_t uid);
 
 /* Encoders write exactly the SIZE bytes above; decoders return 0, or -1
    if the buffer has the wrong size or version. */
@@ -142,6 +176,20 @@ int cs_msg_rec_decode(const uint8_t *buf, size_t size,
 void cs_daemon_rec_encode(const struct cs_daemon_rec *rec, uint8_t *buf);
 int cs_daemon_rec_decode(const uint8_t *buf, size_t size,
 			 struct cs_daemon_rec *rec_r);
+
+/* Reading a CS_CHANGE_RUN value (the whole value, type byte first). */
+struct cs_change_run_iter {
+	const uint8_t *p, *end;
+	unsigned int left;
+};
+/* Returns the number of entries, or -1 if the value is no well-formed
+   run (wrong type, count or sizes). */
+int cs_change_run_init(const uint8_t *value, size_t size,
+		       struct cs_change_run_iter *iter_r);
+/* The next entry, oldest first: returns 1 with its base name (not
+   NUL-terminated), 0 after the last. */
+int cs_change_run_next(struct cs_change_run_iter *iter, const char **base_r,
+		       size_t *len_r);
 
 /* Little-endian helpers. */
 void cs_put_le32(uint8_t *p, uint32_t v);

@@ -52,10 +52,25 @@ static int reindex_scan(const struct cli_global *g,
 	int ret = CLI_EXIT_OK;
 	size_t i;
 
-	if (cli_index_open(g, false, &index) < 0)
-		return CLI_EXIT_ERROR;
 	cli_progress_init(g, &progress);
 	cs_error_clear(&err);
+	if (names == NULL) {
+		/* no index yet: build it whole, off to the side */
+		struct cs_index_settings iset;
+
+		cli_index_settings(g, &iset);
+		ret = cs_maildir_build_index(&iset, &set, &stats, &err);
+		if (ret != 0) {
+			cli_progress_done(&progress);
+			if (ret < 0)
+				return cli_error_cs(g, &err);
+			reindex_report(g, &stats);
+			return CLI_EXIT_OK;
+		}
+		ret = CLI_EXIT_OK;
+	}
+	if (cli_index_open(g, false, &index) < 0)
+		return CLI_EXIT_ERROR;
 	if (names == NULL) {
 		if (cs_maildir_scan_all(index, NULL, &set, &stats, &err) < 0)
 			ret = cli_error_cs(g, &err);
@@ -113,6 +128,10 @@ const struct cli_command cli_cmd_reindex = {
 "expunge with a new mod-sequence.  Without MAILBOX, mailboxes whose\n"
 "folder is gone are removed from the index.  A progress bar is drawn on\n"
 "stderr when it is a terminal (not with -q); -v prints what changed.\n"
+"When nothing changed, a mailbox costs one read of its directories.\n"
+"Without an index (and without MAILBOX) the index is built in an unnamed\n"
+"file and takes its name only when complete: an interrupted first reindex\n"
+"leaves no index, never a half-built one.\n"
 "\n"
 "  --rebuild   discard the index and build it again from the disk; the\n"
 "              new HIGHESTMODSEQs are above every mod-sequence ever\n"

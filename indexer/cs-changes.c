@@ -8,7 +8,8 @@
  * "since" costs one hash lookup per modseq issued since then, i.e. the
  * number of changes, not the size of the mailbox.  Gaps left by counter
  * seeding (a new mailbox, a rebuild) are recorded as jumps and skipped in
- * one step.
+ * one step.  A run (one record for the consecutive modseqs of messages a
+ * scan added in bulk) is read newest entry first, then skipped over.
  */
 #include "config.h"
 
@@ -20,18 +21,53 @@
 typedef int change_fn(void *ctx, uint64_t modseq, const uint8_t *value,
 		      size_t size);
 
+/* The entries of a run ending at modseq "last", newest first, down to
+   since + 1.  Sets *count_r to the modseqs the run covers (1 when the
+   value is damaged: check reports it, the walk goes on below it). */
+static int run_walk(uint64_t last, uint64_t since, const uint8_t *value,
+		    size_t size, change_fn *fn, void *ctx, uint64_t *count_r)
+{
+	uint8_t entry[1 + CS_NAME_MAX];
+	struct cs_change_run_iter it;
+	const char *bases[CS_CHANGE_RUN_MAX];
+	size_t lens[CS_CHANGE_RUN_MAX];
+	int count, i, ret = 0;
+
+	count = cs_change_run_init(value, size, &it);
+	if (count < 0) {
+		*count_r = 1;
+		return 0;
+	}
+	*count_r = (uint64_t)count;
+	for (i = 0; i < count; i++)
+		(void)cs_change_run_next(&it, &bases[i], &lens[i]);
+	entry[0] = CS_CHANGE_MESSAGE;
+	for (i = count - 1; i >= 0 && ret == 0; i--) {
+		uint64_t modseq = last - (uint64_t)(count - 1 - i);
+
+		if (modseq <= since)
+			break;
+		memcpy(entry + 1, bases[i], lens[i]);
+		ret = fn(ctx, modseq, entry, 1 + lens[i]);
+	}
+	return ret;
+}
+
 static int change_walk(struct cs_mailbox *box, uint64_t since, change_fn *fn,
 		       void *ctx, struct cs_error *err)
 {
 	struct cs_jump *jumps;
 	uint8_t key[CS_KEY_MAX], *data;
 	size_t njumps, size;
-	uint64_t m = box->rec.highestmodseq;
+	uint64_t m = box->rec.highestmodseq, covered;
 	ssize_t j;
 	int ret = 0;
 
 	if (box->gone)
 		return 0;
+	/* a run gathered in this transaction must be in the log first */
+	if (box->index->in_txn && cs_change_run_flush(box, err) < 0)
+		return -1;
 	if (cs_jumps_read(box, &jumps, &njumps, err) < 0)
 		return -1;
 	j = (ssize_t)njumps - 1;
@@ -46,11 +82,20 @@ static int change_walk(struct cs_mailbox *box, uint64_t since, change_fn *fn,
 		ret = cs_db_fetch(box->index, key,
 				  cs_key_change(key, box->rec.id, m), &data,
 				  &size, err);
+		covered = 1;
 		if (ret > 0) {
-			ret = size == 0 ? 0 : fn(ctx, m, data, size);
+			if (size == 0)
+				ret = 0;
+			else if (data[0] == CS_CHANGE_RUN)
+				ret = run_walk(m, since, data, size, fn, ctx,
+					       &covered);
+			else
+				ret = fn(ctx, m, data, size);
 			free(data);
 		}
-		m--;
+		/* a run covers consecutive modseqs, all issued to its
+		   messages: nothing else lies below its key within it */
+		m = covered < m ? m - covered : 0;
 	}
 	free(jumps);
 	return ret < 0 ? -1 : 0;

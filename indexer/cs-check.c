@@ -40,6 +40,11 @@ struct check {
 	uint64_t hwm;
 	bool disk_differs, log_damaged;
 	uint32_t counted;
+	uint64_t digest;		/* digest terms of the records */
+	uint64_t *run_entries;		/* run_entry_hash() of every entry of
+					   the mailbox's runs, sorted */
+	size_t nrun, run_alloc;
+	bool collect_runs;
 	uint32_t *chunk_counts;		/* UIDs per chunk of 4096, counted */
 	size_t nchunks;
 };
@@ -154,22 +159,75 @@ static int check_disk(struct check *ck)
 /* --- records (invariants 1, 2, 4, 5 and the UID map) --- */
 
 /* The change-log entry at modseq: 1 if it matches, 0 if not. */
+static uint64_t run_entry_hash(uint64_t modseq, const char *base,
+			       size_t len)
+{
+	return cs_name_hash(base, len) + modseq * UINT64_C(0x9e3779b97f4a7c15);
+}
+
+/* Is there an entry for modseq naming this message or tombstone: its
+   own, or one in a run? */
 static int change_entry_is(struct check *ck, uint64_t modseq, uint8_t type,
 			   const void *payload, size_t len)
 {
 	uint8_t key[CS_KEY_MAX], *data;
+	uint64_t h;
 	size_t size;
 	int ret;
 
 	ret = cs_db_fetch(ck->index, key,
 			  cs_key_change(key, ck->box->rec.id, modseq), &data,
 			  &size, ck->err);
-	if (ret <= 0)
-		return ret;
-	ret = size == 1 + len && data[0] == type &&
-		memcmp(data + 1, payload, len) == 0;
-	free(data);
-	return ret;
+	if (ret < 0)
+		return -1;
+	if (ret > 0) {
+		ret = size == 1 + len && data[0] == type &&
+			memcmp(data + 1, payload, len) == 0;
+		free(data);
+		if (ret > 0)
+			return 1;
+	}
+	if (type != CS_CHANGE_MESSAGE)
+		return 0;
+	h = run_entry_hash(modseq, payload, len);
+	return bsearch(&h, ck->run_entries, ck->nrun, sizeof(h),
+		       cs_cmp_u64) != NULL ? 1 : 0;
+}
+
+/* Remember the entries of a run, for change_entry_is.  Returns 1 when
+   the run is well-formed, 0 when damaged, -1 out of memory. */
+static int collect_run(struct check *ck, uint64_t last, const uint8_t *data,
+		       size_t size)
+{
+	struct cs_change_run_iter it;
+	const char *base;
+	size_t len;
+	uint64_t modseq;
+	int count;
+
+	count = cs_change_run_init(data, size, &it);
+	if (count < 0 || (uint64_t)count > last)
+		return 0;
+	if (!ck->collect_runs)
+		return 1;
+	modseq = last - (uint64_t)count + 1;
+	while (cs_change_run_next(&it, &base, &len) > 0) {
+		if (ck->nrun == ck->run_alloc) {
+			size_t alloc = ck->run_alloc == 0 ? 1024 :
+				ck->run_alloc * 2;
+			uint64_t *r = realloc(ck->run_entries,
+					      alloc * sizeof(*r));
+
+			if (r == NULL)
+				return cs_error_set(ck->err, CS_ERR_IO,
+						    "out of memory");
+			ck->run_entries = r;
+			ck->run_alloc = alloc;
+		}
+		ck->run_entries[ck->nrun++] = run_entry_hash(modseq++, base,
+							     len);
+	}
+	return 1;
 }
 
 static int check_modseq(struct check *ck, const char *what, uint64_t modseq)
@@ -266,6 +324,7 @@ static int check_record(void *ctx, const struct cs_message *msg)
 	int ret;
 
 	ck->counted++;
+	ck->digest += cs_msg_digest_term(ck->box, msg);
 	if (msg->rec.uid != 0 && count_chunk(ck, msg->rec.uid) < 0)
 		return -1;
 	check_modseq(ck, msg->base, msg->rec.modseq);
@@ -329,7 +388,13 @@ static int check_change(void *ctx, const uint8_t *key, size_t key_len,
 		return 0;
 	}
 	modseq = cs_get_be64(key + 5);
-	if (data[0] == CS_CHANGE_MESSAGE) {
+	if (data[0] == CS_CHANGE_RUN) {
+		/* its entries may be stale: only its form is checked here,
+		   and each message looks for its entry in it */
+		ret = collect_run(ck, modseq, data, size);
+		if (ret != 0)
+			return ret < 0 ? -1 : 0;
+	} else if (data[0] == CS_CHANGE_MESSAGE) {
 		ret = cs_msg_fetch(ck->box, (const char *)data + 1, size - 1,
 				   &msg, ck->err);
 		if (ret < 0)
@@ -452,7 +517,8 @@ static int repair_log(struct check *ck)
 	if (cs_db_traverse_prefix(ck->index, prefix, sizeof(prefix),
 				  drop_stale_change, ck, ck->err) < 0 ||
 	    cs_rank_drop(ck->box, ck->err) < 0 ||
-	    cs_messages_iterate(ck->box, repair_record, ck, ck->err) < 0)
+	    cs_messages_iterate(ck->box, repair_record, ck, ck->err) < 0 ||
+	    cs_mailbox_digest_rebuild(ck->box, ck->err) < 0)
 		goto fail;
 	ck->box->rec.messages = ck->counted;
 	ck->box->dirty = true;
@@ -484,6 +550,7 @@ static int check_mailbox(struct check *ck, const char *name)
 	ck->name = name;
 	ck->disk_differs = ck->log_damaged = false;
 	ck->counted = 0;
+	ck->digest = 0;
 	ck->nchunks = 0;
 	if (cs_mailbox_path(ck->index->root, name, ck->path, sizeof(ck->path),
 			    ck->err) < 0)
@@ -508,24 +575,37 @@ static int check_mailbox(struct check *ck, const char *name)
 	ret = cs_mailbox_refresh(ck->box, ck->err);
 	if (ret == 0)
 		ret = check_disk(ck);
-	if (ret == 0)
-		ret = cs_messages_iterate(ck->box, check_record, ck, ck->err);
-	if (ret == 0)
-		ret = cs_tombstones_iterate(ck->box, check_tombstone, ck,
-					    ck->err);
+	/* the change log first: the runs' entries, for check_record */
 	if (ret == 0) {
+		ck->nrun = 0;
+		ck->collect_runs = true;
 		prefix[0] = CS_KEY_CHANGE;
 		cs_put_be32(prefix + 1, ck->box->rec.id);
 		ret = cs_db_traverse_prefix(ck->index, prefix, sizeof(prefix),
 					    check_change, ck, ck->err) < 0 ?
 			-1 : 0;
+		ck->collect_runs = false;
+		qsort(ck->run_entries, ck->nrun, sizeof(uint64_t),
+		      cs_cmp_u64);
 	}
+	if (ret == 0)
+		ret = cs_messages_iterate(ck->box, check_record, ck, ck->err);
+	if (ret == 0)
+		ret = cs_tombstones_iterate(ck->box, check_tombstone, ck,
+					    ck->err);
 	if (ret == 0)
 		ret = check_rank(ck);
 	if (ret == 0 && ck->counted != ck->box->rec.messages) {
 		ck->log_damaged = true;
 		problem(ck, name, "message count %u in the record, %u records",
 			ck->box->rec.messages, ck->counted);
+	}
+	if (ret == 0 && (ck->box->rec.flags & CS_MAILBOX_F_DIGEST) != 0 &&
+	    ck->digest != ck->box->rec.digest) {
+		ck->log_damaged = true;
+		problem(ck, name, "digest %016" PRIx64 " in the record, %016"
+			PRIx64 " from the records", ck->box->rec.digest,
+			ck->digest);
 	}
 	if (ret == 0)
 		ret = check_uidlist(ck);
@@ -625,5 +705,6 @@ int cs_check(struct cs_index *index, const char *name,
 	}
 	free(ck.disk_hashes);
 	free(ck.chunk_counts);
+	free(ck.run_entries);
 	return ret < 0 ? -1 : ck.problems;
 }

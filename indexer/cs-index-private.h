@@ -20,6 +20,18 @@ struct cs_rank_cache {
 	bool bits_valid, bits_dirty;
 };
 
+/* A change-log run being gathered (cs-reconcile.c), inside a transaction:
+   the value of a CS_CHANGE_RUN record for the modseqs first..first+count-1.
+   Written when it is full, when the next modseq does not follow, and at
+   commit. */
+struct cs_change_run {
+	uint64_t first;
+	unsigned int count;
+	size_t len;			/* bytes used in buf */
+	uint8_t *buf;			/* CS_CHANGE_RUN_BYTES, or NULL */
+};
+#define CS_CHANGE_RUN_BYTES (3 + CS_CHANGE_RUN_MAX * (1 + CS_NAME_MAX))
+
 struct cs_mailbox {
 	struct cs_index *index;
 	struct cs_mailbox *prev, *next;	/* the index's open handles */
@@ -28,6 +40,7 @@ struct cs_mailbox {
 	bool dirty;			/* rec changed in this transaction */
 	bool gone;			/* deleted by someone else */
 	struct cs_rank_cache rank;	/* cs-rank.c, inside a transaction */
+	struct cs_change_run run;	/* cs-reconcile.c, likewise */
 };
 
 struct cs_index {
@@ -43,6 +56,13 @@ struct cs_index {
 	int tdb_log_errno;		/* errno when it was logged */
 	bool recovered;			/* tdb ran crash recovery */
 	bool writable;			/* the tdb was opened O_RDWR */
+	/* a build (cs-build.c): the tdb is a file nobody else can see yet,
+	   opened without locks and fsync; "transactions" only group the
+	   writes, and a rollback leaves the file damaged */
+	bool bulk;
+	bool bulk_damaged;		/* a rollback happened during a build */
+	char *tdb_path;			/* what tdb opened (the db_path, or
+					   for a build the unnamed file) */
 };
 
 /* Longest key: tag, id, and a base name. */
@@ -60,12 +80,23 @@ size_t cs_key_jump(uint8_t *buf, uint32_t id);
    fetch: returns 1 with *data_r (free() it), 0 not found, -1 error. */
 int cs_db_fetch(struct cs_index *index, const uint8_t *key, size_t key_len,
 		uint8_t **data_r, size_t *size_r, struct cs_error *err);
+/* parse: calls parser on the record in place (no copy; it must not
+   touch the tdb) and puts its return value in *parser_ret_r.  Returns 1,
+   0 not found, -1 error. */
+typedef int cs_db_parser(const uint8_t *data, size_t size, void *ctx);
+int cs_db_parse(struct cs_index *index, const uint8_t *key, size_t key_len,
+		cs_db_parser *parser, void *ctx, int *parser_ret_r,
+		struct cs_error *err);
 int cs_db_store(struct cs_index *index, const uint8_t *key, size_t key_len,
 		const void *data, size_t size, struct cs_error *err);
 /* insert: for keys expected to be new (cheaper than a replace, which
    looks the key up twice); replaces if the key exists after all */
 int cs_db_insert(struct cs_index *index, const uint8_t *key, size_t key_len,
 		 const void *data, size_t size, struct cs_error *err);
+/* add: stores only if the key does not exist.  Returns 1 added, 0 the
+   key exists (nothing written), -1 error. */
+int cs_db_add(struct cs_index *index, const uint8_t *key, size_t key_len,
+	      const void *data, size_t size, struct cs_error *err);
 /* delete: a missing key is not an error */
 int cs_db_delete(struct cs_index *index, const uint8_t *key, size_t key_len,
 		 struct cs_error *err);
@@ -73,12 +104,38 @@ int cs_db_delete(struct cs_index *index, const uint8_t *key, size_t key_len,
 int cs_db_error(struct cs_index *index, const char *what,
 		struct cs_error *err);
 
+/* Open a brand-new index for a build (cs-build.c): set says where the
+   index will live (its db_path, the high-water-mark file beside it),
+   tdb_path names the empty file to build it in.  Returns 0 or -1. */
+int cs_index_open_bulk(const struct cs_index_settings *set,
+		       const char *tdb_path, struct cs_index **index_r,
+		       struct cs_error *err);
+
 /* Fail unless inside a writable transaction. */
 int cs_index_require_txn(struct cs_index *index, struct cs_error *err);
+
+/* cs_reconcile for a name that is most likely new (a scan of a mailbox
+   that was empty): the records are added without looking the name up
+   first; if it has a record after all, this is cs_reconcile. */
+int cs_reconcile_arrival(struct cs_mailbox *box, const char *base,
+			 size_t base_len, const struct cs_disk_state *disk,
+			 struct cs_message *msg_r, struct cs_error *err);
+
+/* Write the change-log run gathered for box (at commit, and before a
+   walk of the log inside a transaction); forget it (rollback, close). */
+int cs_change_run_flush(struct cs_mailbox *box, struct cs_error *err);
+void cs_change_run_reset(struct cs_mailbox *box);
 
 /* Read a message record by key.  Returns 1/0/-1. */
 int cs_msg_fetch(struct cs_mailbox *box, const char *base, size_t base_len,
 		 struct cs_message *msg_r, struct cs_error *err);
+
+/* The digest term of msg's record (cs_digest_term() with the UID when
+   box has Dovecot's UIDs), and recomputing box's digest from its records
+   (in a txn; sets CS_MAILBOX_F_DIGEST). */
+uint64_t cs_msg_digest_term(const struct cs_mailbox *box,
+			    const struct cs_message *msg);
+int cs_mailbox_digest_rebuild(struct cs_mailbox *box, struct cs_error *err);
 
 /* Call fn for every key starting with prefix (tdb_traverse_read, or
    tdb_traverse inside a transaction).  fn returns 0 to go on. */
@@ -113,6 +170,11 @@ void cs_rank_reset(struct cs_mailbox *box);
 int cs_rank_counts(struct cs_mailbox *box, uint16_t **counts_r, size_t *n_r,
 		   struct cs_error *err);
 int cs_rank_drop(struct cs_mailbox *box, struct cs_error *err);
+
+/* The message files of every mailbox of root (one readdir each), and the
+   tdb hash size for an index of that many (cs-scan.c). */
+uint64_t cs_maildir_count_files(const char *root);
+unsigned int cs_hash_size_for(uint64_t files);
 
 /* The 64-bit hash of a base name that scans and check keep in sorted
    arrays, and the comparison for qsort/bsearch over such arrays. */

@@ -153,12 +153,15 @@ int cs_db_error(struct cs_index *index, const char *what,
 		tdb_errorstr(index->tdb);
 	int saved_errno = errno;
 
+	/* tdb reports a file it could not grow as TDB_ERR_IO, or not at all
+	   (growing the recovery area at a commit leaves no error code) */
+	bool io = ecode == TDB_ERR_IO || ecode == TDB_SUCCESS;
+
 	if (index->tdb_log_errno == ENOSPC || index->tdb_log_errno == EDQUOT)
 		saved_errno = index->tdb_log_errno;
-	else if (ecode == TDB_ERR_IO && fs_is_full(index->db_path))
+	else if (io && fs_is_full(index->db_path))
 		saved_errno = ENOSPC;
-	if (ecode == TDB_ERR_IO &&
-	    (saved_errno == ENOSPC || saved_errno == EDQUOT)) {
+	if (io && (saved_errno == ENOSPC || saved_errno == EDQUOT)) {
 		/* the transaction was cancelled: nothing is damaged */
 		cs_error_set(err, CS_ERR_IO, "%s: %s: %s (%s); nothing was "
 			     "recorded: make room and run the command again",
@@ -206,6 +209,37 @@ int cs_db_fetch(struct cs_index *index, const uint8_t *key, size_t key_len,
 	return 1;
 }
 
+struct parse_ctx {
+	cs_db_parser *parser;
+	void *ctx;
+	int ret;
+};
+
+static int parse_cb(TDB_DATA key, TDB_DATA data, void *private_data)
+{
+	struct parse_ctx *pc = private_data;
+
+	(void)key;
+	pc->ret = pc->parser(data.dptr, data.dsize, pc->ctx);
+	return 0;
+}
+
+int cs_db_parse(struct cs_index *index, const uint8_t *key, size_t key_len,
+		cs_db_parser *parser, void *ctx, int *parser_ret_r,
+		struct cs_error *err)
+{
+	TDB_DATA k = { (unsigned char *)key, key_len };
+	struct parse_ctx pc = { parser, ctx, 0 };
+
+	if (tdb_parse_record(index->tdb, k, parse_cb, &pc) != 0) {
+		if (tdb_error(index->tdb) == TDB_ERR_NOEXIST)
+			return 0;
+		return cs_db_error(index, "fetch", err);
+	}
+	*parser_ret_r = pc.ret;
+	return 1;
+}
+
 int cs_db_store(struct cs_index *index, const uint8_t *key, size_t key_len,
 		const void *data, size_t size, struct cs_error *err)
 {
@@ -229,6 +263,19 @@ int cs_db_insert(struct cs_index *index, const uint8_t *key, size_t key_len,
 		return cs_db_error(index, "store", err);
 	/* a leftover the caller did not expect: replace it */
 	return cs_db_store(index, key, key_len, data, size, err);
+}
+
+int cs_db_add(struct cs_index *index, const uint8_t *key, size_t key_len,
+	      const void *data, size_t size, struct cs_error *err)
+{
+	TDB_DATA k = { (unsigned char *)key, key_len };
+	TDB_DATA d = { (unsigned char *)data, size };
+
+	if (tdb_store(index->tdb, k, d, TDB_INSERT) == 0)
+		return 1;
+	if (tdb_error(index->tdb) == TDB_ERR_EXISTS)
+		return 0;
+	return cs_db_error(index, "store", err);
 }
 
 int cs_db_delete(struct cs_index *index, const uint8_t *key, size_t key_len,
@@ -279,6 +326,26 @@ int cs_db_traverse_prefix(struct cs_index *index, const uint8_t *prefix,
 	if (tc.ret < 0)
 		return -1;
 	return tc.ret;
+}
+
+/* --- tdb transactions (none while building: see cs-build.c) --- */
+
+static int db_txn_start(struct cs_index *index)
+{
+	return index->bulk ? 0 : tdb_transaction_start(index->tdb);
+}
+
+static int db_txn_commit(struct cs_index *index)
+{
+	return index->bulk ? 0 : tdb_transaction_commit(index->tdb);
+}
+
+static void db_txn_cancel(struct cs_index *index)
+{
+	if (index->bulk)
+		index->bulk_damaged = true;	/* nothing to roll back to */
+	else
+		tdb_transaction_cancel(index->tdb);
 }
 
 /* --- header --- */
@@ -337,16 +404,16 @@ static int header_init(struct cs_index *index, uint64_t floor,
 	uint64_t ceiling;
 	int ret;
 
-	if (tdb_transaction_start(index->tdb) != 0)
+	if (db_txn_start(index) != 0)
 		return cs_db_error(index, "transaction start", err);
 	ret = header_read(index, err);
 	if (ret != 0) {
 		/* someone else initialised it meanwhile, or an error */
-		tdb_transaction_cancel(index->tdb);
+		db_txn_cancel(index);
 		return ret < 0 ? -1 : 0;
 	}
 	if (seed_ceiling(index, floor, &ceiling, err) < 0) {
-		tdb_transaction_cancel(index->tdb);
+		db_txn_cancel(index);
 		return -1;
 	}
 	memset(&index->hdr, 0, sizeof(index->hdr));
@@ -356,10 +423,10 @@ static int header_init(struct cs_index *index, uint64_t floor,
 	index->hdr.ceiling = ceiling;
 	index->hdr.created = cs_now_usec();
 	if (header_write(index, err) < 0) {
-		tdb_transaction_cancel(index->tdb);
+		db_txn_cancel(index);
 		return -1;
 	}
-	if (tdb_transaction_commit(index->tdb) != 0)
+	if (db_txn_commit(index) != 0)
 		return cs_db_error(index, "transaction commit", err);
 	return 0;
 }
@@ -393,10 +460,11 @@ static int index_paths(struct cs_index *index,
 	}
 	index->root = strdup(set->root);
 	index->db_path = strdup(path);
+	index->tdb_path = strdup(path);
 	strcat(path, ".hwm");
 	index->hwm_path = strdup(path);
 	if (index->root == NULL || index->db_path == NULL ||
-	    index->hwm_path == NULL)
+	    index->tdb_path == NULL || index->hwm_path == NULL)
 		return cs_error_set(err, CS_ERR_IO, "out of memory");
 	return 0;
 }
@@ -427,19 +495,24 @@ static int index_tdb_open(struct cs_index *index, unsigned int hash_size,
 
 	if (index->nosync)
 		tdb_flags |= TDB_NOSYNC;
-	/* never open a tdb through a symlink */
-	if (lstat(index->db_path, &st) == 0 && S_ISLNK(st.st_mode))
+	if (index->bulk) {
+		/* our own unnamed file, reached through /proc/self/fd (a
+		   symlink by nature); the builder fsyncs it once at the end */
+		tdb_flags |= TDB_NOLOCK | TDB_NOSYNC;
+		open_flags = O_RDWR | O_CREAT;
+	} else if (lstat(index->db_path, &st) == 0 && S_ISLNK(st.st_mode))
 		return cs_error_set(err, CS_ERR_SYMLINK,
 				    "%s: is a symlink, not followed",
 				    index->db_path);
 	if (hash_size == 0 && !index->readonly &&
-	    lstat(index->db_path, &st) < 0 && errno == ENOENT)
+	    (index->bulk ||
+	     (lstat(index->db_path, &st) < 0 && errno == ENOENT)))
 		hash_size = cs_maildir_suggest_hash_size(index->root);
-	index->tdb = tdb_open_ex(index->db_path,
+	index->tdb = tdb_open_ex(index->tdb_path,
 				 hash_size != 0 ? (int)hash_size :
 				 CS_DEFAULT_HASH_SIZE, tdb_flags,
-				 open_flags | O_NOFOLLOW | O_CLOEXEC, 0600,
-				 &log, NULL);
+				 open_flags | (index->bulk ? 0 : O_NOFOLLOW) |
+				 O_CLOEXEC, 0600, &log, NULL);
 	index->writable = index->tdb != NULL;
 	if (index->tdb == NULL && index->readonly &&
 	    (errno == EACCES || errno == EROFS))
@@ -477,7 +550,8 @@ static int repack_if_recovered(struct cs_index *index, struct cs_error *err)
 }
 
 static int index_open_with_floor(const struct cs_index_settings *set,
-				 uint64_t floor, struct cs_index **index_r,
+				 uint64_t floor, const char *bulk_path,
+				 struct cs_index **index_r,
 				 struct cs_error *err)
 {
 	struct cs_index *index;
@@ -490,8 +564,18 @@ static int index_open_with_floor(const struct cs_index_settings *set,
 	index->sep = set->separator != '\0' ? set->separator : ':';
 	index->readonly = set->readonly;
 	index->nosync = set->nosync;
-	if (index_paths(index, set, err) < 0 ||
-	    check_root(index->root, err) < 0 ||
+	index->bulk = bulk_path != NULL;
+	if (index_paths(index, set, err) < 0)
+		goto fail;
+	if (bulk_path != NULL) {
+		free(index->tdb_path);
+		index->tdb_path = strdup(bulk_path);
+		if (index->tdb_path == NULL) {
+			cs_error_set(err, CS_ERR_IO, "out of memory");
+			goto fail;
+		}
+	}
+	if (check_root(index->root, err) < 0 ||
 	    index_tdb_open(index, set->hash_size, err) < 0)
 		goto fail;
 	ret = header_read(index, err);
@@ -522,13 +606,22 @@ fail:
 int cs_index_open(const struct cs_index_settings *set,
 		  struct cs_index **index_r, struct cs_error *err)
 {
-	if (index_open_with_floor(set, 0, index_r, err) < 0)
+	if (index_open_with_floor(set, 0, NULL, index_r, err) < 0)
 		return -1;
 	if (!set->readonly && cs_index_nosync_check(*index_r, err) < 0) {
 		cs_index_close(index_r);
 		return -1;
 	}
 	return 0;
+}
+
+int cs_index_open_bulk(const struct cs_index_settings *set,
+		       const char *tdb_path, struct cs_index **index_r,
+		       struct cs_error *err)
+{
+	/* no nosync check: the new index's counters are seeded above the
+	   high-water mark, which every modseq ever handed out is below */
+	return index_open_with_floor(set, 0, tdb_path, index_r, err);
 }
 
 void cs_index_close(struct cs_index **_index)
@@ -552,6 +645,7 @@ void cs_index_close(struct cs_index **_index)
 		tdb_close(index->tdb);
 	free(index->root);
 	free(index->db_path);
+	free(index->tdb_path);
 	free(index->hwm_path);
 	free(index);
 }
@@ -631,7 +725,7 @@ int cs_index_rebuild(const struct cs_index_settings *set,
 	snprintf(old, sizeof(old), "%s.old", path);
 	if (rename(path, old) < 0 && errno != ENOENT)
 		return cs_error_sys(err, "rename(%s, %s)", path, old);
-	if (index_open_with_floor(set, floor, &index, err) < 0)
+	if (index_open_with_floor(set, floor, NULL, &index, err) < 0)
 		return -1;
 	cs_index_close(&index);
 	if (unlink(old) < 0 && errno != ENOENT)
@@ -678,7 +772,7 @@ int cs_index_begin(struct cs_index *index, struct cs_error *err)
 				    index->db_path);
 	index->tdb_log[0] = '\0';
 	index->tdb_log_errno = 0;
-	if (tdb_transaction_start(index->tdb) != 0)
+	if (db_txn_start(index) != 0)
 		return cs_db_error(index, "transaction start", err);
 	index->in_txn = true;
 	index->hdr_dirty = false;
@@ -699,9 +793,11 @@ static int write_dirty(struct cs_index *index, struct cs_error *err)
 	struct cs_mailbox *box;
 
 	for (box = index->boxes; box != NULL; box = box->next) {
-		if (!box->gone && cs_rank_flush(box, err) < 0)
+		if (!box->gone && (cs_rank_flush(box, err) < 0 ||
+				   cs_change_run_flush(box, err) < 0))
 			return -1;
 		cs_rank_reset(box);
+		cs_change_run_reset(box);
 		if (!box->dirty || box->gone)
 			continue;
 		cs_mailbox_rec_encode(&box->rec, buf);
@@ -725,7 +821,7 @@ int cs_index_commit(struct cs_index *index, struct cs_error *err)
 		return -1;
 	}
 	index->in_txn = false;
-	if (tdb_transaction_commit(index->tdb) != 0) {
+	if (db_txn_commit(index) != 0) {
 		cs_db_error(index, "transaction commit", err);
 		(void)refresh_all(index, NULL);
 		return -1;
@@ -740,10 +836,11 @@ void cs_index_rollback(struct cs_index *index)
 	if (!index->in_txn)
 		return;
 	index->in_txn = false;
-	tdb_transaction_cancel(index->tdb);
+	db_txn_cancel(index);
 	for (box = index->boxes; box != NULL; box = box->next) {
 		box->dirty = false;
 		cs_rank_reset(box);
+		cs_change_run_reset(box);
 	}
 	(void)refresh_all(index, NULL);
 }

@@ -202,6 +202,8 @@ static int mailbox_create(struct cs_mailbox *box, uint8_t uid_source,
 		return -1;
 	box->rec.uidvalidity = uidvalidity;
 	box->rec.uidnext = 1;
+	/* no records: the digest is the empty sum */
+	box->rec.flags = CS_MAILBOX_F_DIGEST;
 	index->hdr_dirty = true;
 	if (index->hdr.ceiling > seed)
 		seed = index->hdr.ceiling;
@@ -252,6 +254,7 @@ void cs_mailbox_close(struct cs_mailbox **_box)
 			box->next->prev = box->prev;
 	}
 	cs_rank_reset(box);
+	cs_change_run_reset(box);
 	free(box->name);
 	free(box);
 }
@@ -531,30 +534,39 @@ int cs_mailbox_list(struct cs_index *index, cs_mailbox_cb *cb, void *ctx,
 	return ret;
 }
 
-/* Rewrite every message record of box with uid 0. */
+/* Rewrite every message record of box with uid 0, and the digest with
+   it (terms of records without a UID are the same under either UID
+   source). */
 static int clear_message_uids(struct cs_mailbox *box, struct cs_error *err)
 {
 	struct key_list kl = { 0 };
 	struct cs_message msg;
 	uint8_t buf[CS_MSG_REC_FIXED_SIZE + CS_SUFFIX_MAX];
+	uint64_t digest = 0;
 	size_t i;
 	int ret = 0;
 
 	if (collect_keys(box->index, CS_KEY_MESSAGE, box->rec.id, &kl, err) < 0)
 		return -1;
-	for (i = 0; i < kl.count && ret == 0; i++) {
+	for (i = 0; i < kl.count && ret >= 0; i++) {
 		ret = cs_msg_fetch(box, (const char *)kl.keys[i] + 5,
 				   kl.lens[i] - 5, &msg, err);
 		if (ret <= 0)
 			continue;
 		msg.rec.uid = 0;
+		digest += cs_msg_digest_term(box, &msg);
 		cs_msg_rec_encode(&msg.rec, msg.suffix, buf);
 		ret = cs_db_store(box->index, kl.keys[i], kl.lens[i], buf,
 				  CS_MSG_REC_FIXED_SIZE + msg.rec.suffix_len,
 				  err);
 	}
 	key_list_free(&kl);
-	return ret < 0 ? -1 : 0;
+	if (ret < 0)
+		return -1;
+	box->rec.digest = digest;
+	box->rec.flags |= CS_MAILBOX_F_DIGEST;
+	box->dirty = true;
+	return 0;
 }
 
 /* Forget every tombstone of box and its change-log entry (their UIDs

@@ -22,6 +22,8 @@
 
 #define CHUNK_BITS 4096
 #define CHUNK_BYTES (CHUNK_BITS / 8)
+/* the summary grows by this many chunks (1M UIDs) at a time */
+#define SUM_ROUND 256
 
 static size_t key_sum(uint8_t *buf, uint32_t id)
 {
@@ -112,14 +114,19 @@ int cs_rank_flush(struct cs_mailbox *box, struct cs_error *err)
 {
 	struct cs_rank_cache *rc = &box->rank;
 	uint8_t key[CS_KEY_MAX], *buf;
-	size_t i;
+	size_t i, n;
 	int ret;
 
 	if (chunk_flush(box, err) < 0)
 		return -1;
 	if (!rc->dirty)
 		return 0;
-	buf = malloc(rc->nchunks * 2 + 1);
+	/* room for SUM_ROUND chunks at a time, zero counts at the end: a
+	   summary that grows keeps its size, so tdb rewrites it in place
+	   instead of leaving a small free record behind at each growth
+	   (a long free list that every later allocation walks) */
+	n = (rc->nchunks + SUM_ROUND - 1) / SUM_ROUND * SUM_ROUND;
+	buf = calloc(n, 2);
 	if (buf == NULL)
 		return cs_error_set(err, CS_ERR_IO, "out of memory");
 	for (i = 0; i < rc->nchunks; i++) {
@@ -127,7 +134,7 @@ int cs_rank_flush(struct cs_mailbox *box, struct cs_error *err)
 		buf[2 * i + 1] = (uint8_t)(rc->counts[i] >> 8);
 	}
 	ret = cs_db_store(box->index, key, key_sum(key, box->rec.id), buf,
-			  rc->nchunks * 2, err);
+			  n * 2, err);
 	free(buf);
 	rc->dirty = false;
 	return ret;

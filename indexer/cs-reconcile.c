@@ -8,7 +8,10 @@
  * A change writes, in the caller's transaction: the message record ("m"),
  * the UID map ("u") when the UID is new, the change-log entry ("c") under
  * the new modseq with the old one deleted, and for an expunge a tombstone
- * ("t") whose change-log entry replaces the message's.
+ * ("t") whose change-log entry replaces the message's.  Every change to
+ * a record's name, location or UID also moves the mailbox's digest (the
+ * sum of cs_digest_term() over its records), which lets a scan find that
+ * nothing changed without looking up each name.
  */
 #include "config.h"
 
@@ -17,23 +20,28 @@
 
 #include "cs-index-private.h"
 
+static int msg_decode(const uint8_t *data, size_t size, void *ctx)
+{
+	struct cs_message *msg = ctx;
+
+	return cs_msg_rec_decode(data, size, &msg->rec, msg->suffix);
+}
+
 int cs_msg_fetch(struct cs_mailbox *box, const char *base, size_t base_len,
 		 struct cs_message *msg_r, struct cs_error *err)
 {
-	uint8_t key[CS_KEY_MAX], *data;
-	size_t size;
-	int ret;
+	uint8_t key[CS_KEY_MAX];
+	int ret, parse_ret;
 
 	if (base_len == 0 || base_len > CS_NAME_MAX)
 		return 0;
-	ret = cs_db_fetch(box->index, key,
-			  cs_key_msg(key, box->rec.id, base, base_len), &data,
-			  &size, err);
+	/* decoded in place: no copy of the record */
+	ret = cs_db_parse(box->index, key,
+			  cs_key_msg(key, box->rec.id, base, base_len),
+			  msg_decode, msg_r, &parse_ret, err);
 	if (ret <= 0)
 		return ret;
-	ret = cs_msg_rec_decode(data, size, &msg_r->rec, msg_r->suffix);
-	free(data);
-	if (ret < 0)
+	if (parse_ret < 0)
 		return cs_error_set(err, CS_ERR_CORRUPT,
 			"%s: record of %s/%.*s damaged; rebuild the index "
 			"with 'condstore reindex --rebuild'",
@@ -73,6 +81,45 @@ int cs_message_lookup_uid(struct cs_mailbox *box, uint32_t uid,
 			"'condstore check --repair'", box->index->db_path,
 			box->name, uid);
 	return ret;
+}
+
+uint64_t cs_msg_digest_term(const struct cs_mailbox *box,
+			    const struct cs_message *msg)
+{
+	char name[CS_NAME_MAX + CS_SUFFIX_MAX + 1];
+	size_t base_len = strlen(msg->base), suffix_len = msg->rec.suffix_len;
+
+	memcpy(name, msg->base, base_len);
+	memcpy(name + base_len, msg->suffix, suffix_len);
+	return cs_digest_term(msg->rec.location, name, base_len + suffix_len,
+			      box->rec.uid_source == CS_UIDSRC_DOVECOT ?
+			      msg->rec.uid : 0);
+}
+
+struct digest_ctx {
+	const struct cs_mailbox *box;
+	uint64_t sum;
+};
+
+static int digest_add(void *ctx, const struct cs_message *msg)
+{
+	struct digest_ctx *dc = ctx;
+
+	dc->sum += cs_msg_digest_term(dc->box, msg);
+	return 0;
+}
+
+int cs_mailbox_digest_rebuild(struct cs_mailbox *box, struct cs_error *err)
+{
+	struct digest_ctx dc = { box, 0 };
+
+	if (cs_index_require_txn(box->index, err) < 0 ||
+	    cs_messages_iterate(box, digest_add, &dc, err) < 0)
+		return -1;
+	box->rec.digest = dc.sum;
+	box->rec.flags |= CS_MAILBOX_F_DIGEST;
+	box->dirty = true;
+	return 0;
 }
 
 /* The next modseq of box: above its highestmodseq, below the ceiling
@@ -124,15 +171,94 @@ static int change_store_msg(struct cs_mailbox *box, uint64_t modseq,
 			    1 + len, err);
 }
 
+/* --- change-log runs (CS_CHANGE_RUN, see cs-record.h) --- */
+
+void cs_change_run_reset(struct cs_mailbox *box)
+{
+	free(box->run.buf);
+	memset(&box->run, 0, sizeof(box->run));
+}
+
+int cs_change_run_flush(struct cs_mailbox *box, struct cs_error *err)
+{
+	struct cs_change_run *run = &box->run;
+	uint8_t key[CS_KEY_MAX], *value = run->buf;
+	size_t size = run->len;
+	unsigned int count = run->count;
+
+	if (count == 0)
+		return 0;
+	run->count = 0;
+	if (count == 1) {
+		/* one modseq: an ordinary entry (type, then the name that
+		   follows the entry's length byte) */
+		value = run->buf + 3;
+		size = 1 + value[0];
+		value[0] = CS_CHANGE_MESSAGE;
+	} else {
+		value[0] = CS_CHANGE_RUN;
+		value[1] = (uint8_t)count;
+		value[2] = (uint8_t)(count >> 8);
+	}
+	/* keyed by its last modseq: a walk from the top meets it first */
+	return cs_db_insert(box->index, key,
+			    cs_key_change(key, box->rec.id,
+					  run->first + count - 1),
+			    value, size, err);
+}
+
+/* The change-log entry of a new message, gathered into the run. */
+static int change_run_add(struct cs_mailbox *box, uint64_t modseq,
+			  const char *base, struct cs_error *err)
+{
+	struct cs_change_run *run = &box->run;
+	size_t len = strlen(base);
+
+	if (run->count > 0 && (modseq != run->first + run->count ||
+			       run->count == CS_CHANGE_RUN_MAX) &&
+	    cs_change_run_flush(box, err) < 0)
+		return -1;
+	if (run->buf == NULL) {
+		run->buf = malloc(CS_CHANGE_RUN_BYTES);
+		if (run->buf == NULL)
+			return cs_error_set(err, CS_ERR_IO, "out of memory");
+	}
+	if (run->count == 0) {
+		run->first = modseq;
+		run->len = 3;
+	}
+	run->buf[run->len] = (uint8_t)len;
+	memcpy(run->buf + run->len + 1, base, len);
+	run->len += 1 + len;
+	run->count++;
+	return 0;
+}
+
+static int change_type(const uint8_t *data, size_t size, void *ctx)
+{
+	(void)ctx;
+	return size > 0 ? data[0] : 0;
+}
+
+/* Drop the entry of a modseq its message no longer has.  An entry inside
+   a run stays, stale (the run holds other messages' entries too). */
 static int change_delete(struct cs_mailbox *box, uint64_t modseq,
 			 struct cs_error *err)
 {
+	struct cs_change_run *run = &box->run;
 	uint8_t key[CS_KEY_MAX];
+	size_t key_len;
+	int ret, type = 0;
 
-	if (modseq == 0)
+	if (modseq == 0 || (run->count > 0 && modseq >= run->first &&
+			    modseq < run->first + run->count))
 		return 0;
-	return cs_db_delete(box->index, key,
-			    cs_key_change(key, box->rec.id, modseq), err);
+	key_len = cs_key_change(key, box->rec.id, modseq);
+	ret = cs_db_parse(box->index, key, key_len, change_type, NULL, &type,
+			  err);
+	if (ret <= 0 || type == CS_CHANGE_RUN)
+		return ret < 0 ? -1 : 0;
+	return cs_db_delete(box->index, key, key_len, err);
 }
 
 static int uid_map_store(struct cs_mailbox *box, uint32_t uid,
@@ -174,10 +300,17 @@ static void msg_set_disk(struct cs_message *msg,
 	msg->rec.suffix_len = (uint16_t)len;
 }
 
+/* A new record for base.  With probe, the caller has not looked the name
+   up: the message record is added first, and if one exists after all,
+   nothing is written and 2 is returned. */
 static int reconcile_new(struct cs_mailbox *box, const char *base,
 			 size_t base_len, const struct cs_disk_state *disk,
-			 struct cs_message *msg, struct cs_error *err)
+			 struct cs_message *msg, bool probe,
+			 struct cs_error *err)
 {
+	uint8_t key[CS_KEY_MAX], buf[CS_MSG_REC_FIXED_SIZE + CS_SUFFIX_MAX];
+	int ret;
+
 	memset(msg, 0, sizeof(*msg));
 	memcpy(msg->base, base, base_len);
 	msg->base[base_len] = '\0';
@@ -194,12 +327,29 @@ static int reconcile_new(struct cs_mailbox *box, const char *base,
 	} else {
 		msg->rec.uid = disk->uid;
 	}
-	if (next_modseq(box, &msg->rec.modseq, err) < 0 ||
-	    (msg->rec.uid != 0 &&
-	     uid_map_store(box, msg->rec.uid, msg->base, err) < 0) ||
-	    change_store_msg(box, msg->rec.modseq, msg->base, err) < 0 ||
-	    msg_store(box, msg, true, err) < 0)
+	if (next_modseq(box, &msg->rec.modseq, err) < 0)
 		return -1;
+	if (probe) {
+		cs_msg_rec_encode(&msg->rec, msg->suffix, buf);
+		ret = cs_db_add(box->index, key,
+				cs_key_msg(key, box->rec.id, base, base_len),
+				buf, CS_MSG_REC_FIXED_SIZE +
+				msg->rec.suffix_len, err);
+		if (ret <= 0) {
+			/* the modseq was not used: give it back */
+			box->rec.highestmodseq = msg->rec.modseq - 1;
+			return ret < 0 ? -1 : 2;
+		}
+	}
+	/* arrivals found in bulk share one change-log record per run of
+	   modseqs */
+	if ((msg->rec.uid != 0 &&
+	     uid_map_store(box, msg->rec.uid, msg->base, err) < 0) ||
+	    (probe ? change_run_add(box, msg->rec.modseq, msg->base, err) :
+	     change_store_msg(box, msg->rec.modseq, msg->base, err)) < 0 ||
+	    (!probe && msg_store(box, msg, true, err) < 0))
+		return -1;
+	box->rec.digest += cs_msg_digest_term(box, msg);
 	box->rec.messages++;
 	box->dirty = true;
 	return 1;
@@ -231,6 +381,7 @@ static int reconcile_expunge(struct cs_mailbox *box, struct cs_message *msg,
 				sizeof(buf), err) < 0)
 			return -1;
 	}
+	box->rec.digest -= cs_msg_digest_term(box, msg);
 	if (box->rec.messages > 0)
 		box->rec.messages--;
 	box->dirty = true;
@@ -245,6 +396,7 @@ static int reconcile_existing(struct cs_mailbox *box,
 			      struct cs_message *msg, struct cs_error *err)
 {
 	bool changed = false, flags_changed = disk->flags != msg->rec.flags;
+	uint64_t old_term = cs_msg_digest_term(box, msg);
 
 	if (disk->uid != 0 && disk->uid != msg->rec.uid) {
 		if (uid_map_delete(box, msg->rec.uid, err) < 0 ||
@@ -273,16 +425,16 @@ static int reconcile_existing(struct cs_mailbox *box,
 	}
 	if (changed && msg_store(box, msg, false, err) < 0)
 		return -1;
+	if (changed) {
+		box->rec.digest += cs_msg_digest_term(box, msg) - old_term;
+		box->dirty = true;
+	}
 	return flags_changed ? 1 : 0;
 }
 
-int cs_reconcile(struct cs_mailbox *box, const char *base, size_t base_len,
-		 const struct cs_disk_state *disk, struct cs_message *msg_r,
-		 struct cs_error *err)
+static int reconcile_check(struct cs_mailbox *box, size_t base_len,
+			   struct cs_error *err)
 {
-	struct cs_message msg_buf, *msg = msg_r != NULL ? msg_r : &msg_buf;
-	int ret;
-
 	if (cs_index_require_txn(box->index, err) < 0)
 		return -1;
 	if (box->gone)
@@ -293,6 +445,34 @@ int cs_reconcile(struct cs_mailbox *box, const char *base, size_t base_len,
 		return cs_error_set(err, CS_ERR_INVALID,
 				    "%s: bad base name length %zu", box->name,
 				    base_len);
+	return 0;
+}
+
+int cs_reconcile_arrival(struct cs_mailbox *box, const char *base,
+			 size_t base_len, const struct cs_disk_state *disk,
+			 struct cs_message *msg_r, struct cs_error *err)
+{
+	struct cs_message msg_buf, *msg = msg_r != NULL ? msg_r : &msg_buf;
+	int ret;
+
+	if (!disk->present)
+		return cs_reconcile(box, base, base_len, disk, msg_r, err);
+	if (reconcile_check(box, base_len, err) < 0)
+		return -1;
+	ret = reconcile_new(box, base, base_len, disk, msg, true, err);
+	return ret == 2 ? cs_reconcile(box, base, base_len, disk, msg_r, err) :
+		ret;
+}
+
+int cs_reconcile(struct cs_mailbox *box, const char *base, size_t base_len,
+		 const struct cs_disk_state *disk, struct cs_message *msg_r,
+		 struct cs_error *err)
+{
+	struct cs_message msg_buf, *msg = msg_r != NULL ? msg_r : &msg_buf;
+	int ret;
+
+	if (reconcile_check(box, base_len, err) < 0)
+		return -1;
 	ret = cs_msg_fetch(box, base, base_len, msg, err);
 	if (ret < 0)
 		return -1;
@@ -301,7 +481,8 @@ int cs_reconcile(struct cs_mailbox *box, const char *base, size_t base_len,
 			memset(msg, 0, sizeof(*msg));
 			return 0;
 		}
-		return reconcile_new(box, base, base_len, disk, msg, err);
+		return reconcile_new(box, base, base_len, disk, msg, false,
+				     err);
 	}
 	if (!disk->present)
 		return reconcile_expunge(box, msg, err);

@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <endian.h>
 #include <string.h>
 
 #include "cs-record.h"
@@ -96,13 +97,16 @@ void cs_mailbox_rec_encode(const struct cs_mailbox_rec *rec, uint8_t *buf)
 	cs_put_le64(buf + 16, rec->highestmodseq);
 	cs_put_le64(buf + 24, rec->horizon);
 	cs_put_le32(buf + 32, rec->messages);
+	cs_put_le32(buf + 36, rec->flags);
 	cs_put_le64(buf + 40, rec->uidlist_size);
+	cs_put_le64(buf + 48, rec->digest);
 }
 
 int cs_mailbox_rec_decode(const uint8_t *buf, size_t size,
 			  struct cs_mailbox_rec *rec_r)
 {
-	if (size != CS_MAILBOX_REC_SIZE || buf[0] != CS_RECORD_VERSION)
+	if ((size != CS_MAILBOX_REC_SIZE && size != CS_MAILBOX_REC_SIZE_V1) ||
+	    buf[0] != CS_RECORD_VERSION)
 		return -1;
 	memset(rec_r, 0, sizeof(*rec_r));
 	rec_r->version = buf[0];
@@ -114,7 +118,63 @@ int cs_mailbox_rec_decode(const uint8_t *buf, size_t size,
 	rec_r->horizon = cs_get_le64(buf + 24);
 	rec_r->messages = cs_get_le32(buf + 32);
 	rec_r->uidlist_size = cs_get_le64(buf + 40);
+	if (size == CS_MAILBOX_REC_SIZE) {
+		rec_r->flags = cs_get_le32(buf + 36);
+		rec_r->digest = cs_get_le64(buf + 48);
+	}
 	return rec_r->uid_source <= 1 ? 0 : -1;
+}
+
+static uint64_t rotl64(uint64_t v, unsigned int r)
+{
+	return (v << r) | (v >> (64 - r));
+}
+
+/* Eight bytes as a little-endian number, in one load where the CPU is
+   little-endian (a scan hashes every name it reads). */
+static inline uint64_t load_le64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
+}
+
+/* The finaliser of MurmurHash3 (every input bit flips every output bit
+   with probability about 1/2). */
+static uint64_t mix64(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= UINT64_C(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64_C(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	return h;
+}
+
+uint64_t cs_digest_term(uint8_t location, const char *name, size_t len,
+			uint32_t uid)
+{
+	const uint64_t k1 = UINT64_C(0x87c37b91114253d5);
+	const uint64_t k2 = UINT64_C(0x4cf5ad432745937f);
+	uint64_t h = mix64(((uint64_t)uid << 8 | location) ^ (len * k2));
+	const uint8_t *p = (const uint8_t *)name;
+	uint64_t w;
+	size_t i, j;
+
+	/* eight bytes (little-endian) at a time: a scan hashes every name
+	   it reads */
+	for (i = 0; i + 8 <= len; i += 8) {
+		w = load_le64(p + i);
+		h ^= rotl64(w * k1, 31) * k2;
+		h = rotl64(h, 27) * 5 + UINT64_C(0x52dce729);
+	}
+	if (i < len) {
+		for (w = 0, j = len; j > i; j--)
+			w = w << 8 | p[j - 1];
+		h ^= rotl64(w * k1, 31) * k2;
+	}
+	return mix64(h);
 }
 
 void cs_msg_rec_encode(const struct cs_msg_rec *rec, const char *suffix,
@@ -175,4 +235,44 @@ int cs_daemon_rec_decode(const uint8_t *buf, size_t size,
 	rec_r->start_time = cs_get_le64(buf + 8);
 	rec_r->since = cs_get_le64(buf + 16);
 	return 0;
+}
+
+int cs_change_run_init(const uint8_t *value, size_t size,
+		       struct cs_change_run_iter *iter_r)
+{
+	struct cs_change_run_iter it;
+	unsigned int count, i;
+	size_t len;
+
+	if (size < 3 || value[0] != CS_CHANGE_RUN)
+		return -1;
+	count = (unsigned int)value[1] | ((unsigned int)value[2] << 8);
+	if (count < 2 || count > CS_CHANGE_RUN_MAX)
+		return -1;
+	it.p = value + 3;
+	it.end = value + size;
+	it.left = count;
+	*iter_r = it;
+	/* every entry within the value, and nothing after the last */
+	for (i = 0; i < count; i++) {
+		if (it.p >= it.end)
+			return -1;
+		len = it.p[0];
+		if (len == 0 || len > (size_t)(it.end - it.p - 1))
+			return -1;
+		it.p += 1 + len;
+	}
+	return it.p == it.end ? (int)count : -1;
+}
+
+int cs_change_run_next(struct cs_change_run_iter *iter, const char **base_r,
+		       size_t *len_r)
+{
+	if (iter->left == 0)
+		return 0;
+	iter->left--;
+	*len_r = iter->p[0];
+	*base_r = (const char *)iter->p + 1;
+	iter->p += 1 + *len_r;
+	return 1;
 }

@@ -65,6 +65,9 @@ struct scan {
 	struct uid_map uids;
 	struct pending *pending;
 	size_t npending;
+	bool was_empty;			/* no messages when the scan began:
+					   every name is new, no need to look
+					   it up before queueing it */
 	uint64_t matched;		/* names that had a record */
 	uint64_t done;
 };
@@ -113,10 +116,12 @@ static int uid_map_add(void *ctx, uint32_t uid, const char *base,
 static uint32_t uid_map_lookup(const struct uid_map *map, const char *base,
 			       size_t base_len)
 {
-	struct uid_entry key = { cs_name_hash(base, base_len), 0 }, *e;
+	struct uid_entry key, *e;
 
 	if (map->count == 0)
 		return 0;
+	key.hash = cs_name_hash(base, base_len);
+	key.uid = 0;
 	e = bsearch(&key, map->entries, map->count, sizeof(key), cs_cmp_u64);
 	return e == NULL ? 0 : e->uid;
 }
@@ -141,11 +146,21 @@ static int uid_map_read(struct scan *sc, struct cs_error *err)
 
 /* --- the mailbox record --- */
 
+/* Must the mailbox switch to Dovecot's UIDs (or to a new UIDVALIDITY of
+   them)? */
+static bool scan_uid_switch_needed(const struct scan *sc)
+{
+	const struct cs_mailbox_rec *rec = cs_mailbox_get_rec(sc->box);
+
+	return sc->uids.present &&
+		(rec->uid_source != CS_UIDSRC_DOVECOT ||
+		 rec->uidvalidity != sc->uids.hdr.uidvalidity);
+}
+
 /* Open (creating) the mailbox in a transaction, switching it to Dovecot's
    UIDs when a dovecot-uidlist is there. */
 static int scan_open_box(struct scan *sc, struct cs_error *err)
 {
-	const struct cs_mailbox_rec *rec;
 	uint8_t src = sc->uids.present ? CS_UIDSRC_DOVECOT : CS_UIDSRC_OWN;
 
 	if (sc->box == NULL &&
@@ -153,10 +168,7 @@ static int scan_open_box(struct scan *sc, struct cs_error *err)
 			    sc->uids.present ? sc->uids.hdr.uidvalidity : 0,
 			    &sc->box, err) < 0)
 		return -1;
-	rec = cs_mailbox_get_rec(sc->box);
-	if (sc->uids.present &&
-	    (rec->uid_source != CS_UIDSRC_DOVECOT ||
-	     rec->uidvalidity != sc->uids.hdr.uidvalidity))
+	if (scan_uid_switch_needed(sc))
 		return cs_mailbox_set_uid_source(sc->box, CS_UIDSRC_DOVECOT,
 						 sc->uids.hdr.uidvalidity,
 						 sc->uids.hdr.next_uid, err);
@@ -212,8 +224,8 @@ static int flush_pending(struct scan *sc, struct cs_error *err)
 					 sc->pending[i].location, &name,
 					 &disk) < 0)
 			continue;
-		ret = cs_reconcile(sc->box, name.base, name.base_len, &disk,
-				   &msg, err);
+		ret = (sc->was_empty ? cs_reconcile_arrival : cs_reconcile)
+			(sc->box, name.base, name.base_len, &disk, &msg, err);
 		if (ret < 0)
 			goto fail;
 		count_result(sc, ret, &msg);
@@ -251,7 +263,7 @@ static int entry_differs(struct scan *sc, const char *filename,
 	*matched = false;
 	if (disk_state_from_name(sc, filename, location, &name, &disk) < 0)
 		return 0;
-	if (sc->box == NULL)
+	if (sc->box == NULL || sc->was_empty)
 		return 1;
 	ret = cs_msg_fetch(sc->box, name.base, name.base_len, &msg, err);
 	if (ret <= 0)
@@ -358,6 +370,106 @@ static int scan_dir(struct scan *sc, uint8_t location, struct cs_error *err)
 	unlock_read(sc, &locked);
 	closedir(dir);
 	return ret < 0 ? -1 : 0;
+}
+
+/* --- the quick pass: is the directory what the index says? --- */
+
+struct digest_pass {
+	uint64_t files;		/* entries counted as files */
+	uint64_t count;		/* of them, names that can be messages */
+	uint64_t sum;		/* their digest terms */
+};
+
+/* Sum the digest terms of the files of one directory.  Returns 1 when
+   every entry was taken in, 0 when one needs the full pass (a symlink to
+   warn about, a type only lstat can tell), -1 on error. */
+static int digest_dir(struct scan *sc, uint8_t location,
+		      struct digest_pass *dp, struct cs_error *err)
+{
+	char dirpath[PATH_MAX], sep = cs_index_separator(sc->index);
+	bool dovecot_uids = cs_mailbox_get_rec(sc->box)->uid_source ==
+		CS_UIDSRC_DOVECOT;
+	struct dirent *d;
+	uint32_t uid = 0;
+	size_t len;
+	DIR *dir;
+	int ret = 1;
+
+	if (cs_path_fmt(dirpath, sizeof(dirpath), "%s/%s", sc->path,
+			loc_dirs[location]) < 0)
+		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
+				    sc->path);
+	dir = opendir(dirpath);
+	if (dir == NULL)
+		return errno == ENOENT ? 1 :
+			cs_error_sys(err, "opendir(%s)", dirpath);
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.')
+			continue;
+		if (d->d_type != DT_REG) {
+			if (d->d_type == DT_LNK || d->d_type == DT_UNKNOWN) {
+				ret = 0;
+				break;
+			}
+			continue;	/* the full pass skips it silently */
+		}
+		dp->files++;
+		/* the only name the full pass refuses among regular files
+		   (readdir gives no "/", no NUL, at most NAME_MAX bytes) */
+		if (d->d_name[0] == sep)
+			continue;
+		len = strlen(d->d_name);
+		if (dovecot_uids) {
+			const char *p = memchr(d->d_name, sep, len);
+
+			uid = uid_map_lookup(&sc->uids, d->d_name,
+					     p == NULL ? len :
+					     (size_t)(p - d->d_name));
+		}
+		dp->count++;
+		dp->sum += cs_digest_term(location, d->d_name, len, uid);
+	}
+	closedir(dir);
+	return ret;
+}
+
+/* When the mailbox's digest is known, compare it and the message count
+   with the directories': equal means nothing to reconcile, at the cost of
+   a readdir and a hash per name (no tdb lookup).  Sets *same_r. */
+static int digest_pass(struct scan *sc, bool *same_r, struct cs_error *err)
+{
+	const struct cs_mailbox_rec *rec = cs_mailbox_get_rec(sc->box);
+	struct digest_pass dp = { 0, 0, 0 };
+	int ret;
+
+	*same_r = false;
+	if ((rec->flags & CS_MAILBOX_F_DIGEST) == 0 || rec->messages == 0 ||
+	    sc->set->changes_expected)
+		return 0;
+	ret = digest_dir(sc, CS_LOC_NEW, &dp, err);
+	if (ret > 0)
+		ret = digest_dir(sc, CS_LOC_CUR, &dp, err);
+	if (ret <= 0)
+		return ret;
+	if (dp.count != rec->messages || dp.sum != rec->digest)
+		return 0;
+	sc->stats->files += dp.files;
+	*same_r = true;
+	return 0;
+}
+
+/* A mailbox recorded before digests existed gets its digest once. */
+static int digest_init(struct scan *sc, struct cs_error *err)
+{
+	if ((cs_mailbox_get_rec(sc->box)->flags & CS_MAILBOX_F_DIGEST) != 0)
+		return 0;
+	if (cs_index_begin(sc->index, err) < 0)
+		return -1;
+	if (cs_mailbox_digest_rebuild(sc->box, err) < 0) {
+		cs_index_rollback(sc->index);
+		return -1;
+	}
+	return cs_index_commit(sc->index, err);
 }
 
 /* --- the sweep: records without a file --- */
@@ -567,6 +679,7 @@ int cs_maildir_scan(struct cs_index *index, const char *name,
 	struct scan sc = { .index = index, .name = name, .stats = stats_r,
 			   .set = set != NULL ? set : &default_set };
 	uint64_t arrived_before = stats_r->arrived;
+	bool same;
 	int ret;
 
 	if (index->in_txn)
@@ -582,7 +695,7 @@ int cs_maildir_scan(struct cs_index *index, const char *name,
 		cs_error_set(err, CS_ERR_IO, "out of memory");
 		goto fail;
 	}
-	if (sc.box == NULL || sc.uids.present) {
+	if (sc.box == NULL || scan_uid_switch_needed(&sc)) {
 		/* create the record (and switch UIDs) before reading */
 		if (cs_index_begin(index, err) < 0)
 			goto fail;
@@ -592,14 +705,20 @@ int cs_maildir_scan(struct cs_index *index, const char *name,
 			goto fail;
 		}
 	}
-	if (scan_dir(&sc, CS_LOC_NEW, err) < 0 ||
-	    scan_dir(&sc, CS_LOC_CUR, err) < 0 ||
-	    flush_pending(&sc, err) < 0 ||
-	    cs_mailbox_refresh(sc.box, err) < 0)
+	sc.was_empty = cs_mailbox_get_rec(sc.box)->messages == 0;
+	if (digest_pass(&sc, &same, err) < 0)
 		goto fail;
-	if (sc.matched + (stats_r->arrived - arrived_before) !=
+	if (!same &&
+	    (scan_dir(&sc, CS_LOC_NEW, err) < 0 ||
+	     scan_dir(&sc, CS_LOC_CUR, err) < 0 ||
+	     flush_pending(&sc, err) < 0 ||
+	     cs_mailbox_refresh(sc.box, err) < 0))
+		goto fail;
+	if (!same && sc.matched + (stats_r->arrived - arrived_before) !=
 	    cs_mailbox_get_rec(sc.box)->messages
 	    && sweep(&sc, err) < 0)
+		goto fail;
+	if (digest_init(&sc, err) < 0)
 		goto fail;
 	sc.done = stats_r->files;
 	progress(&sc);
@@ -812,21 +931,32 @@ static int count_cb(void *ctx, const char *name, const char *path)
 	return 0;
 }
 
+uint64_t cs_maildir_count_files(const char *root)
+{
+	struct count_ctx cc = { 0 };
+
+	(void)cs_maildir_list(root, count_cb, &cc, NULL, NULL, NULL);
+	return cc.files;
+}
+
 unsigned int cs_maildir_suggest_hash_size(const char *root)
+{
+	return cs_hash_size_for(cs_maildir_count_files(root));
+}
+
+unsigned int cs_hash_size_for(uint64_t files)
 {
 	/* primes, each about twice the previous */
 	static const unsigned int primes[] = {
 		131, 521, 2053, 10007, 20011, 40009, 80021, 160001, 320009,
 		640007, 1280023, 2560021, 5120029, 10240033, 20480011
 	};
-	struct count_ctx cc = { 0 };
 	uint64_t want;
 	size_t i;
 
-	(void)cs_maildir_list(root, count_cb, &cc, NULL, NULL, NULL);
 	/* three records per message (message, UID, change log), two per
 	   hash chain */
-	want = cc.files * 3 / 2;
+	want = files * 3 / 2;
 	for (i = 0; i < sizeof(primes) / sizeof(primes[0]) - 1; i++) {
 		if (primes[i] >= want)
 			break;

@@ -22,6 +22,7 @@ libcondstore_la_SOURCES = \
 	indexer/cs-mailbox-name.c \
 	indexer/cs-uidlist.c \
 	indexer/cs-scan.c \
+	indexer/cs-build.c \
 	indexer/cs-store.c \
 	indexer/cs-check.c \
 	indexer/cs-sync.c

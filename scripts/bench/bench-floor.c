@@ -12,9 +12,11 @@
  * into a fresh tdb opened as the library opens it (same flags, hash size
  * from cs_maildir_suggest_hash_size), all in one durable transaction.
  * The bare readdir only reads the same directories.  With --records 3
- * each message gets the three records the library's schema has (message,
- * UID and change-log keys, see cs-record.h) instead of one: the floor of
- * that schema rather than of any index.
+ * each message gets three records (message, UID and change-log keys, see
+ * cs-record.h) instead of one: the floor of a schema with one record of
+ * each kind per message, written in a transaction (a first build of the
+ * library writes the message and UID records and one change-log record
+ * per run of up to 256 messages, without a transaction).
  *
  * Prints "MESSAGES SECONDS HASH_SIZE".  SECONDS excludes the hash sizing
  * (a count of the files that the floor needs before it creates the tdb);

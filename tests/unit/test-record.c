@@ -9,6 +9,9 @@
 
 #include "unit.h"
 
+/* cs_digest_term(CS_LOC_CUR, "1700000000.M1P2.host,S=123:2,FS", 31, 0) */
+#define DIGEST_TERM_PINNED UINT64_C(0xa5089f037a9dfd6d)
+
 static void test_endian_helpers(void)
 {
 	uint8_t b[8];
@@ -33,7 +36,8 @@ static void test_mailbox_layout(void)
 		.version = CS_RECORD_VERSION, .uid_source = CS_UIDSRC_DOVECOT,
 		.id = 7, .uidvalidity = 1700000000, .uidnext = 42,
 		.highestmodseq = UINT64_C(0x1122334455667788),
-		.horizon = 99, .messages = 41, .uidlist_size = 12345,
+		.horizon = 99, .messages = 41, .flags = CS_MAILBOX_F_DIGEST,
+		.uidlist_size = 12345, .digest = UINT64_C(0xa1b2c3d4e5f60718),
 	}, back;
 	uint8_t buf[CS_MAILBOX_REC_SIZE];
 
@@ -46,9 +50,18 @@ static void test_mailbox_layout(void)
 	CU_ASSERT_EQUAL(cs_get_le64(buf + 16), UINT64_C(0x1122334455667788));
 	CU_ASSERT_EQUAL(cs_get_le64(buf + 24), 99);
 	CU_ASSERT_EQUAL(cs_get_le32(buf + 32), 41);
+	CU_ASSERT_EQUAL(cs_get_le32(buf + 36), CS_MAILBOX_F_DIGEST);
 	CU_ASSERT_EQUAL(cs_get_le64(buf + 40), 12345);
+	CU_ASSERT_EQUAL(cs_get_le64(buf + 48), UINT64_C(0xa1b2c3d4e5f60718));
+	CU_ASSERT_EQUAL(CS_MAILBOX_REC_SIZE, 56);
 	CU_ASSERT_EQUAL(cs_mailbox_rec_decode(buf, sizeof(buf), &back), 0);
 	CU_ASSERT(memcmp(&rec, &back, sizeof(rec)) == 0);
+	/* a record of the first layout (48 bytes): digest unknown */
+	CU_ASSERT_EQUAL(cs_mailbox_rec_decode(buf, CS_MAILBOX_REC_SIZE_V1,
+					      &back), 0);
+	CU_ASSERT_EQUAL(back.flags, 0);
+	CU_ASSERT_EQUAL(back.digest, 0);
+	CU_ASSERT_EQUAL(back.messages, 41);
 	CU_ASSERT_EQUAL(cs_mailbox_rec_decode(buf, sizeof(buf) - 1, &back), -1);
 	buf[0] = 99;
 	CU_ASSERT_EQUAL(cs_mailbox_rec_decode(buf, sizeof(buf), &back), -1);
@@ -83,6 +96,58 @@ static void test_msg_layout(void)
 			-1);
 	buf[1] = 7;	/* bad location */
 	CU_ASSERT_EQUAL(cs_msg_rec_decode(buf, sizeof(buf), &back, suffix), -1);
+}
+
+static void test_digest_term(void)
+{
+	static const char name[] = "1700000000.M1P2.host,S=123:2,FS";
+	size_t len = strlen(name);
+	uint64_t t = cs_digest_term(CS_LOC_CUR, name, len, 0);
+
+	/* pinned: the digest is stored, so its definition must not move */
+	CU_ASSERT_EQUAL(t, cs_digest_term(CS_LOC_CUR, name, len, 0));
+	CU_ASSERT_EQUAL(t, DIGEST_TERM_PINNED);
+	/* every input counts: location, UID, each byte, the length */
+	CU_ASSERT_NOT_EQUAL(t, cs_digest_term(CS_LOC_NEW, name, len, 0));
+	CU_ASSERT_NOT_EQUAL(t, cs_digest_term(CS_LOC_CUR, name, len, 7));
+	CU_ASSERT_NOT_EQUAL(t, cs_digest_term(CS_LOC_CUR, name, len - 1, 0));
+	CU_ASSERT_NOT_EQUAL(cs_digest_term(CS_LOC_CUR, "a:2,S", 5, 0),
+			    cs_digest_term(CS_LOC_CUR, "a:2,T", 5, 0));
+	CU_ASSERT_NOT_EQUAL(cs_digest_term(CS_LOC_CUR, "a\0", 2, 0),
+			    cs_digest_term(CS_LOC_CUR, "a", 1, 0));
+}
+
+static void test_change_run(void)
+{
+	/* type, count 2 LE, then len+name entries, oldest first */
+	static const uint8_t run[] = { CS_CHANGE_RUN, 2, 0, 3, 'a', 'b', 'c',
+				       1, 'z' };
+	uint8_t bad[sizeof(run)];
+	struct cs_change_run_iter it;
+	const char *base;
+	size_t len;
+
+	CU_ASSERT_EQUAL(cs_change_run_init(run, sizeof(run), &it), 2);
+	CU_ASSERT_EQUAL(cs_change_run_next(&it, &base, &len), 1);
+	CU_ASSERT(len == 3 && memcmp(base, "abc", 3) == 0);
+	CU_ASSERT_EQUAL(cs_change_run_next(&it, &base, &len), 1);
+	CU_ASSERT(len == 1 && base[0] == 'z');
+	CU_ASSERT_EQUAL(cs_change_run_next(&it, &base, &len), 0);
+	/* short, long, a count of one, an empty name, another type */
+	CU_ASSERT_EQUAL(cs_change_run_init(run, sizeof(run) - 1, &it), -1);
+	memcpy(bad, run, sizeof(run));
+	bad[1] = 3;
+	CU_ASSERT_EQUAL(cs_change_run_init(bad, sizeof(bad), &it), -1);
+	bad[1] = 1;
+	CU_ASSERT_EQUAL(cs_change_run_init(bad, 7, &it), -1);
+	memcpy(bad, run, sizeof(run));
+	bad[7] = 0;
+	CU_ASSERT_EQUAL(cs_change_run_init(bad, sizeof(bad), &it), -1);
+	bad[7] = 2;
+	CU_ASSERT_EQUAL(cs_change_run_init(bad, sizeof(bad), &it), -1);
+	memcpy(bad, run, sizeof(run));
+	bad[0] = CS_CHANGE_MESSAGE;
+	CU_ASSERT_EQUAL(cs_change_run_init(bad, sizeof(bad), &it), -1);
 }
 
 static void test_header_daemon_layout(void)
@@ -122,5 +187,7 @@ void suite_record_register(void)
 	CU_add_test(s, "endian helpers", test_endian_helpers);
 	CU_add_test(s, "mailbox record", test_mailbox_layout);
 	CU_add_test(s, "message record", test_msg_layout);
+	CU_add_test(s, "digest term", test_digest_term);
+	CU_add_test(s, "change-log run", test_change_run);
 	CU_add_test(s, "header and daemon records", test_header_daemon_layout);
 }

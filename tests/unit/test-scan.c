@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <tdb.h>
+
 #include "unit.h"
 
 struct warnings {
@@ -339,6 +341,339 @@ static void test_check_repair(void)
 	unit_remove_tree(root);
 }
 
+/* Overwrite INBOX's mailbox record with raw bytes (tests of old layouts
+   and damage). */
+static void put_mailbox_raw(struct cs_index *index, const uint8_t *buf,
+			    size_t size)
+{
+	uint8_t key[] = { CS_KEY_MAILBOX, 'I', 'N', 'B', 'O', 'X' };
+	TDB_DATA k = { key, sizeof(key) }, d = { (uint8_t *)buf, size };
+
+	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	CU_ASSERT_EQUAL(tdb_store(cs_index_tdb(index), k, d, TDB_REPLACE), 0);
+	CU_ASSERT_OK(cs_index_commit(index, NULL));
+}
+
+static void test_scan_digest(void)
+{
+	char root[4096];
+	struct cs_index *index;
+	struct cs_mailbox *box;
+	struct cs_scan_stats st;
+	struct warnings w = { 0 };
+	struct cs_mailbox_rec rec;
+	uint8_t buf[CS_MAILBOX_REC_SIZE];
+	uint64_t digest, hms;
+
+	unit_make_root(root, sizeof(root));
+	unit_touch(root, "new", "1.M1P1.h");
+	unit_touch(root, "cur", "2.M2P2.h:2,S");
+	unit_touch(root, "cur", "3.M3P3.h:2,");
+	index = unit_open(root);
+	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
+	CU_ASSERT_EQUAL(cs_mailbox_open(index, "INBOX", false, 0, 0, &box,
+					NULL), 1);
+	rec = *cs_mailbox_get_rec(box);
+	CU_ASSERT(rec.flags & CS_MAILBOX_F_DIGEST);
+	digest = rec.digest;
+	hms = rec.highestmodseq;
+	CU_ASSERT_EQUAL(digest,
+		cs_digest_term(CS_LOC_NEW, "1.M1P1.h", 8, 0) +
+		cs_digest_term(CS_LOC_CUR, "2.M2P2.h:2,S", 12, 0) +
+		cs_digest_term(CS_LOC_CUR, "3.M3P3.h:2,", 11, 0));
+
+	/* changes that keep the count: a flag change, a read */
+	rename_in(root, "cur/2.M2P2.h:2,S", "cur/2.M2P2.h:2,FS");
+	rename_in(root, "new/1.M1P1.h", "cur/1.M1P1.h:2,");
+	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
+	CU_ASSERT_EQUAL(st.files, 3);
+	CU_ASSERT_EQUAL(st.changed, 1);
+	CU_ASSERT_EQUAL(st.updated, 1);
+	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->highestmodseq, hms + 1);
+	CU_ASSERT_NOT_EQUAL(cs_mailbox_get_rec(box)->digest, digest);
+	CU_ASSERT_EQUAL(check(index, false), 0);
+	/* and back: the digest is a sum, not a history */
+	rename_in(root, "cur/2.M2P2.h:2,FS", "cur/2.M2P2.h:2,S");
+	rename_in(root, "cur/1.M1P1.h:2,", "new/1.M1P1.h");
+	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
+	CU_ASSERT_EQUAL(st.changed, 1);
+	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->digest, digest);
+
+	/* a damaged digest: check says so, repair recomputes it, and a
+	   scan is not fooled by it meanwhile */
+	rec = *cs_mailbox_get_rec(box);
+	rec.digest ^= 1;
+	cs_mailbox_rec_encode(&rec, buf);
+	put_mailbox_raw(index, buf, sizeof(buf));
+	CU_ASSERT_EQUAL(check(index, false), 1);
+	rename_in(root, "cur/3.M3P3.h:2,", "cur/3.M3P3.h:2,T");
+	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
+	CU_ASSERT_EQUAL(st.changed, 1);
+	CU_ASSERT_EQUAL(check(index, true), 1);
+	CU_ASSERT_EQUAL(check(index, false), 0);
+
+	/* a record of the first layout: the next scan computes it */
+	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
+	rec = *cs_mailbox_get_rec(box);
+	digest = rec.digest;
+	cs_mailbox_rec_encode(&rec, buf);
+	put_mailbox_raw(index, buf, CS_MAILBOX_REC_SIZE_V1);
+	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->flags, 0);
+	CU_ASSERT_EQUAL(check(index, false), 0);
+	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
+	CU_ASSERT_EQUAL(st.arrived + st.changed + st.updated + st.expunged, 0);
+	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
+	CU_ASSERT(cs_mailbox_get_rec(box)->flags & CS_MAILBOX_F_DIGEST);
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->digest, digest);
+	CU_ASSERT_EQUAL(check(index, false), 0);
+	cs_mailbox_close(&box);
+	cs_index_close(&index);
+	unit_remove_tree(root);
+}
+
+/* The competitor of a build: the first progress report creates the
+   index under its name, as a daemon starting meanwhile would. */
+struct rival {
+	const char *root;
+	bool done;
+	uint64_t hms;
+};
+
+static void rival_progress(void *ctx, const char *mailbox, uint64_t done,
+			   uint64_t total)
+{
+	struct rival *r = ctx;
+	struct cs_index *index;
+	struct cs_scan_stats st;
+
+	(void)mailbox;
+	(void)done;
+	(void)total;
+	if (r->done)
+		return;
+	r->done = true;
+	unit_touch(r->root, "cur", "rival.M9P9.h:2,F");
+	index = unit_open(r->root);
+	memset(&st, 0, sizeof(st));
+	CU_ASSERT_OK(cs_maildir_scan(index, "INBOX", NULL, &st, NULL));
+	CU_ASSERT_EQUAL(st.arrived, 4);
+	cs_index_close(&index);
+}
+
+static void test_build_index(void)
+{
+	char root[4096], path[4200];
+	struct cs_index_settings set = { 0 };
+	struct cs_scan_settings sset = { 0 };
+	struct rival rival = { 0 };
+	struct cs_index *index;
+	struct cs_mailbox *box;
+	struct cs_scan_stats st;
+	struct stat sb;
+
+	unit_make_root(root, sizeof(root));
+	unit_touch(root, "new", "1.M1P1.h");
+	unit_touch(root, "cur", "2.M2P2.h:2,S");
+	snprintf(path, sizeof(path), "%s/.Work", root);
+	unit_make_maildir(path);
+	unit_touch(path, "cur", "9.M9P9.h:2,F");
+	/* one base name twice (new/ is read first): one record, the
+	   second file's flags as a change */
+	unit_touch(root, "new", "5.M5P5.h");
+	unit_touch(root, "cur", "5.M5P5.h:2,S");
+	set.root = root;
+
+	/* no index: built whole, and as good as a scanned one */
+	memset(&st, 0, sizeof(st));
+	CU_ASSERT_EQUAL(cs_maildir_build_index(&set, NULL, &st, NULL), 1);
+	CU_ASSERT_EQUAL(st.arrived, 4);
+	CU_ASSERT_EQUAL(st.changed, 1);
+	index = unit_open(root);
+	CU_ASSERT_EQUAL(cs_mailbox_open(index, "INBOX", false, 0, 0, &box,
+					NULL), 1);
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->messages, 3);
+	cs_mailbox_close(&box);
+	cs_index_close(&index);
+	snprintf(path, sizeof(path), "%s/new/5.M5P5.h", root);
+	CU_ASSERT_EQUAL(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/%s", root, CS_DB_NAME);
+	CU_ASSERT_EQUAL(unlink(path), 0);
+	memset(&st, 0, sizeof(st));
+	CU_ASSERT_EQUAL(cs_maildir_build_index(&set, NULL, &st, NULL), 1);
+	CU_ASSERT_EQUAL(st.arrived, 4);
+	snprintf(path, sizeof(path), "%s/%s", root, CS_DB_NAME);
+	CU_ASSERT_EQUAL(lstat(path, &sb), 0);
+	CU_ASSERT_EQUAL(sb.st_mode & 07777, 0600);
+	index = unit_open(root);
+	CU_ASSERT_EQUAL(check(index, false), 0);
+	CU_ASSERT_EQUAL(cs_mailbox_open(index, "Work", false, 0, 0, &box,
+					NULL), 1);
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->messages, 1);
+	cs_mailbox_close(&box);
+	cs_index_close(&index);
+
+	/* an index exists: nothing done */
+	memset(&st, 0, sizeof(st));
+	CU_ASSERT_EQUAL(cs_maildir_build_index(&set, NULL, &st, NULL), 0);
+	CU_ASSERT_EQUAL(st.files, 0);
+
+	/* an index appears while building: it wins, untouched */
+	CU_ASSERT_EQUAL(unlink(path), 0);
+	rival.root = root;
+	sset.progress = rival_progress;
+	sset.progress_ctx = &rival;
+	memset(&st, 0, sizeof(st));
+	CU_ASSERT_EQUAL(cs_maildir_build_index(&set, &sset, &st, NULL), 0);
+	CU_ASSERT(rival.done);
+	CU_ASSERT_EQUAL(st.files, 0);
+	index = unit_open(root);
+	CU_ASSERT_EQUAL(cs_mailbox_open(index, "INBOX", false, 0, 0, &box,
+					NULL), 1);
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->messages, 4);
+	cs_mailbox_close(&box);
+	CU_ASSERT_EQUAL(cs_mailbox_open(index, "Work", false, 0, 0, &box,
+					NULL), 0);
+	/* the ordinary reindex then completes it */
+	memset(&st, 0, sizeof(st));
+	CU_ASSERT_OK(cs_maildir_scan_all(index, NULL, NULL, &st, NULL));
+	CU_ASSERT_EQUAL(st.arrived, 1);
+	CU_ASSERT_EQUAL(check(index, false), 0);
+	cs_index_close(&index);
+	unit_remove_tree(root);
+}
+
+struct walk {
+	int count;
+	uint64_t last;			/* modseqs must come down */
+	bool descending;
+	uint32_t uid;			/* with expunges: the last UID */
+};
+
+static int walk_cb(void *ctx, const struct cs_message *msg)
+{
+	struct walk *w = ctx;
+
+	if (w->count > 0 && msg->rec.modseq >= w->last)
+		w->descending = false;
+	w->last = msg->rec.modseq;
+	w->count++;
+	return 0;
+}
+
+static int walk_exp_cb(void *ctx, uint32_t uid, uint64_t modseq)
+{
+	struct walk *w = ctx;
+
+	(void)modseq;
+	w->uid = uid;
+	w->count++;
+	return 0;
+}
+
+static int changes(struct cs_mailbox *box, uint64_t since)
+{
+	struct walk w = { .descending = true };
+
+	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
+	CU_ASSERT_OK(cs_changes_since(box, since, walk_cb, &w, NULL));
+	CU_ASSERT(w.descending);
+	return w.count;
+}
+
+/* A first build writes one change-log record per run of 256 modseqs;
+   walks, changes inside runs, expunges and check all see through it. */
+static void test_change_runs(void)
+{
+	char root[4096], name[64], from[600], to[600], path[4700];
+	struct cs_index_settings set = { 0 };
+	struct cs_index *index;
+	struct cs_mailbox *box;
+	struct cs_scan_stats st;
+	struct warnings w = { 0 };
+	struct cs_message msg;
+	struct walk ex = { 0 };
+	uint64_t hms;
+	int i;
+
+	unit_make_root(root, sizeof(root));
+	for (i = 0; i < 600; i++) {
+		snprintf(name, sizeof(name), "%d.M%dP%d.run:2,", 1700000000 + i,
+			 i * 7, i);
+		unit_touch(root, "cur", name);
+	}
+	set.root = root;
+	memset(&st, 0, sizeof(st));
+	CU_ASSERT_EQUAL(cs_maildir_build_index(&set, NULL, &st, NULL), 1);
+	index = unit_open(root);
+	CU_ASSERT_EQUAL(check(index, false), 0);
+	CU_ASSERT_EQUAL(cs_mailbox_open(index, "INBOX", false, 0, 0, &box,
+					NULL), 1);
+	hms = cs_mailbox_get_rec(box)->highestmodseq;
+	/* runs of 256, 256 and 88: walks stop inside them */
+	CU_ASSERT_EQUAL(changes(box, hms - 1), 1);
+	CU_ASSERT_EQUAL(changes(box, hms - 88), 88);
+	CU_ASSERT_EQUAL(changes(box, hms - 89), 89);
+	CU_ASSERT_EQUAL(changes(box, hms - 300), 300);
+	CU_ASSERT_EQUAL(changes(box, hms - 600), 600);
+	CU_ASSERT_EQUAL(changes(box, 0), 600);
+
+	/* the message at the top of the last run, and one inside the
+	   first, change: their run entries go stale, the run stays */
+	CU_ASSERT_EQUAL(cs_message_lookup_uid(box, 600, &msg, NULL), 1);
+	CU_ASSERT_EQUAL(msg.rec.modseq, hms);
+	snprintf(from, sizeof(from), "cur/%s%s", msg.base, msg.suffix);
+	snprintf(to, sizeof(to), "cur/%s:2,F", msg.base);
+	rename_in(root, from, to);
+	CU_ASSERT_EQUAL(cs_message_lookup_uid(box, 100, &msg, NULL), 1);
+	snprintf(from, sizeof(from), "cur/%s%s", msg.base, msg.suffix);
+	snprintf(to, sizeof(to), "cur/%s:2,S", msg.base);
+	rename_in(root, from, to);
+	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
+	CU_ASSERT_EQUAL(st.changed, 2);
+	CU_ASSERT_EQUAL(changes(box, hms), 2);
+	CU_ASSERT_EQUAL(changes(box, hms - 1), 2);
+	CU_ASSERT_EQUAL(changes(box, hms - 2), 3);
+	CU_ASSERT_EQUAL(changes(box, 0), 600);
+	CU_ASSERT_EQUAL(check(index, false), 0);
+
+	/* an expunge inside a run */
+	CU_ASSERT_EQUAL(cs_message_lookup_uid(box, 300, &msg, NULL), 1);
+	snprintf(path, sizeof(path), "%s/cur/%s%s", root, msg.base,
+		 msg.suffix);
+	CU_ASSERT_EQUAL(unlink(path), 0);
+	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
+	CU_ASSERT_EQUAL(st.expunged, 1);
+	CU_ASSERT_EQUAL(changes(box, 0), 599);
+	CU_ASSERT_OK(cs_expunges_since(box, hms, walk_exp_cb, &ex, NULL));
+	CU_ASSERT_EQUAL(ex.count, 1);
+	CU_ASSERT_EQUAL(ex.uid, 300);
+	CU_ASSERT_EQUAL(check(index, false), 0);
+
+	/* a damaged run: check says so, repair rewrites the log */
+	{
+		uint8_t key[13], bad[] = { CS_CHANGE_RUN, 5, 0 };
+		TDB_DATA k = { key, sizeof(key) }, d = { bad, sizeof(bad) };
+
+		key[0] = CS_KEY_CHANGE;
+		cs_put_be32(key + 1, cs_mailbox_get_rec(box)->id);
+		cs_put_be64(key + 5, hms - 88);
+		CU_ASSERT_OK(cs_index_begin(index, NULL));
+		CU_ASSERT_EQUAL(tdb_store(cs_index_tdb(index), k, d,
+					  TDB_REPLACE), 0);
+		CU_ASSERT_OK(cs_index_commit(index, NULL));
+	}
+	CU_ASSERT(check(index, false) > 0);
+	CU_ASSERT(check(index, true) > 0);
+	CU_ASSERT_EQUAL(check(index, false), 0);
+	CU_ASSERT_EQUAL(changes(box, 0), 599);
+	cs_mailbox_close(&box);
+	cs_index_close(&index);
+	unit_remove_tree(root);
+}
+
 void suite_scan_register(void)
 {
 	CU_pSuite s = CU_add_suite("maildir scan, store, check", NULL, NULL);
@@ -348,4 +683,9 @@ void suite_scan_register(void)
 	CU_add_test(s, "dovecot-uidlist and folders",
 		    test_uidlist_and_folders);
 	CU_add_test(s, "check and repair", test_check_repair);
+	CU_add_test(s, "the digest: quick scans, check, old records",
+		    test_scan_digest);
+	CU_add_test(s, "building a first index off to the side",
+		    test_build_index);
+	CU_add_test(s, "change-log runs of a first build", test_change_runs);
 }

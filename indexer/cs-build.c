@@ -1,0 +1,184 @@
+/*
+ * cs-build.c - the first index of a Maildir, built off to the side and
+ * linked into place once complete.
+ *
+ * Design: a first reindex writes every message's records.  Inside tdb
+ * transactions each write copies the 4 KB blocks it touches, and every
+ * commit writes a recovery area and then the blocks again; that was most
+ * of a fresh reindex's time.  A brand-new index needs none of it, because
+ * nobody can see the file while it is built.  So it is built in an unnamed
+ * file (O_TMPFILE) in the directory of the index, opened without locks,
+ * transactions or fsync (cs_index_open_bulk); when every mailbox is in,
+ * the file is fsynced once and given the index's name with linkat(), which
+ * fails if an index appeared meanwhile (the watch daemon or the plugin
+ * may have created one): then the build is dropped and the caller
+ * reindexes that one.  A crash at any moment leaves either no index or the
+ * complete one, never a half-built file under the index's name; the
+ * counters are seeded from the high-water-mark file as always, so the
+ * modseqs of a dropped build are never handed out again.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cs-file.h"
+#include "cs-index-private.h"
+#include "cs-maildir.h"
+
+/* the index's size per message, measured: two records (message, UID)
+   and a share of a change-log run, with their headers and tdb's
+   padding */
+#define BUILD_BYTES_PER_MSG 300
+/* the key of the record that reserves room (never left in the index) */
+#define CS_KEY_BUILD_RESERVE '_'
+
+/* The directory part of path (".": none) into buf. */
+static int dir_of(const char *path, char *buf, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return snprintf(buf, size, ".") < (int)size ? 0 : -1;
+	if (slash == path)
+		return snprintf(buf, size, "/") < (int)size ? 0 : -1;
+	if ((size_t)(slash - path) >= size)
+		return -1;
+	memcpy(buf, path, (size_t)(slash - path));
+	buf[slash - path] = '\0';
+	return 0;
+}
+
+static int fsync_dir(const char *dir, struct cs_error *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return cs_error_sys(err, "open(%s)", dir);
+	if (fsync(fd) < 0) {
+		cs_error_sys(err, "fsync(%s)", dir);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Grow the new file once, to about the size the index will have, by
+   storing one record of half that size (tdb grows a file by twice what
+   a large record needs) and deleting it: one free record that every
+   later one is carved from.  Grown step by step, tdb would remap the
+   file dozens of times and leave a small free record at each step, a
+   free list that every allocation walks.  Only a question of speed: a
+   wrong guess costs a few more steps, or unused room. */
+static int build_presize(struct cs_index *index, uint64_t files,
+			 struct cs_error *err)
+{
+	uint8_t key[] = { CS_KEY_BUILD_RESERVE };
+	size_t size = files * (BUILD_BYTES_PER_MSG / 2);
+	TDB_DATA k = { key, sizeof(key) }, d;
+	int ret;
+
+	if (files < 1000 || size > UINT32_MAX / 4)
+		return 0;
+	/* untouched calloc memory: the zero page, no real allocation */
+	d.dptr = calloc(1, size);
+	d.dsize = size;
+	if (d.dptr == NULL)
+		return 0;
+	ret = tdb_store(index->tdb, k, d, TDB_INSERT) == 0 &&
+		tdb_delete(index->tdb, k) == 0 ? 0 :
+		cs_db_error(index, "reserve", err);
+	free(d.dptr);
+	return ret;
+}
+
+/* Scan every mailbox into the index being built.  Returns 1 when the
+   file is complete and consistent (*scan_ret_r says whether every mailbox
+   could be read), -1 when it must be dropped. */
+static int build_scan(const struct cs_index_settings *set,
+		      const char *tmp_path, const struct cs_scan_settings *scan,
+		      struct cs_scan_stats *stats_r, int *scan_ret_r,
+		      struct cs_error *err)
+{
+	struct cs_index_settings bset = *set;
+	struct cs_index *index;
+	uint64_t files;
+	bool damaged;
+
+	files = cs_maildir_count_files(set->root);
+	if (bset.hash_size == 0)
+		bset.hash_size = cs_hash_size_for(files);
+	if (cs_index_open_bulk(&bset, tmp_path, &index, err) < 0)
+		return -1;
+	if (build_presize(index, files, err) < 0) {
+		cs_index_close(&index);
+		return -1;
+	}
+	*scan_ret_r = cs_maildir_scan_all(index, NULL, scan, stats_r, err);
+	damaged = index->bulk_damaged;
+	cs_index_close(&index);
+	if (damaged && *scan_ret_r == 0)
+		cs_error_set(err, CS_ERR_IO, "%s: the build was interrupted",
+			     set->root);
+	return damaged ? -1 : 1;
+}
+
+int cs_maildir_build_index(const struct cs_index_settings *set,
+			   const struct cs_scan_settings *scan,
+			   struct cs_scan_stats *stats_r,
+			   struct cs_error *err)
+{
+	char db_path[PATH_MAX], dir[PATH_MAX], tmp_path[64];
+	struct cs_scan_stats stats = { 0 };
+	struct stat st;
+	int fd, ret, scan_ret = 0;
+
+	if (set->readonly || set->root == NULL)
+		return 0;
+	ret = set->db_path != NULL ?
+		cs_path_fmt(db_path, sizeof(db_path), "%s", set->db_path) :
+		cs_path_fmt(db_path, sizeof(db_path), "%s/%s", set->root,
+			    CS_DB_NAME);
+	if (ret < 0 || dir_of(db_path, dir, sizeof(dir)) < 0)
+		return 0;	/* the ordinary open reports it */
+	if (lstat(db_path, &st) == 0 || errno != ENOENT)
+		return 0;
+	/* file systems without unnamed files: the ordinary way */
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return 0;
+	snprintf(tmp_path, sizeof(tmp_path), "/proc/self/fd/%d", fd);
+	if (access(tmp_path, F_OK) < 0) {
+		close(fd);	/* no /proc: the ordinary way */
+		return 0;
+	}
+	ret = build_scan(set, tmp_path, scan, &stats, &scan_ret, err);
+	if (ret > 0 && fsync(fd) < 0)
+		ret = cs_error_sys(err, "fsync(%s)", db_path);
+	if (ret > 0 && linkat(AT_FDCWD, tmp_path, AT_FDCWD, db_path,
+			      AT_SYMLINK_FOLLOW) < 0) {
+		/* an index appeared meanwhile: it wins */
+		ret = errno == EEXIST ? 0 :
+			cs_error_sys(err, "link(%s)", db_path);
+	}
+	close(fd);
+	if (ret > 0 && fsync_dir(dir, err) < 0)
+		return -1;
+	if (ret <= 0)
+		return ret;
+	stats_r->files += stats.files;
+	stats_r->arrived += stats.arrived;
+	stats_r->changed += stats.changed;
+	stats_r->expunged += stats.expunged;
+	stats_r->updated += stats.updated;
+	stats_r->skipped += stats.skipped;
+	stats_r->deferred += stats.deferred;
+	return scan_ret < 0 ? -1 : 1;
+}
