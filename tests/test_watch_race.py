@@ -52,6 +52,9 @@ class RaceWithDaemon(watchtest.WatchCase):
         for base in order:
             while not stop.is_set():
                 path = self.md.find("INBOX", base)
+                if path is None:
+                    # moved from new/ to cur/ between the two listings
+                    continue
                 name = os.path.basename(path)
                 info = name[len(base):]
                 letters = info[3:] if info.startswith(":2,") else ""
