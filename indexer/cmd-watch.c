@@ -156,6 +156,7 @@ static int cmd_watch(const struct cli_global *g, int argc, char **argv)
 		.pair_wait_ms = WATCH_DEFAULT_PAIR_WAIT_MS,
 		.max_open = WATCH_DEFAULT_MAX_OPEN,
 		.max_pending = WATCH_DEFAULT_MAX_PENDING,
+		.max_queue = WATCH_DEFAULT_MAX_QUEUE,
 	};
 	const char *log_file = NULL;
 	bool use_syslog = g->syslog;
