@@ -584,9 +584,10 @@ static void item_log(struct watch_daemon *d, const struct watch_item *item,
 }
 
 /* Is there a file named name (+ suffix) in box's new/ or cur/ (loc)?
-   Returns 1/0/-1. */
+   Returns 1/0/-1; *regular_r (if not NULL) says if it is a regular file
+   (not a symlink). */
 static int file_exists(const struct watch_box *box, uint8_t loc,
-		       const char *name, const char *suffix,
+		       const char *name, const char *suffix, bool *regular_r,
 		       struct cs_error *err)
 {
 	char path[PATH_MAX];
@@ -596,17 +597,14 @@ static int file_exists(const struct watch_box *box, uint8_t loc,
 			     loc == CS_LOC_NEW ? "new" : "cur", name,
 			     suffix) >= sizeof(path))
 		return 0;
-	if (lstat(path, &st) == 0)
+	if (lstat(path, &st) == 0) {
+		if (regular_r != NULL)
+			*regular_r = S_ISREG(st.st_mode);
 		return 1;
+	}
 	if (errno == ENOENT || errno == ENOTDIR)
 		return 0;
 	return cs_error_sys(err, "lstat(%s)", path);
-}
-
-static int name_exists(const struct watch_box *box, uint8_t loc,
-		       const char *name, struct cs_error *err)
-{
-	return file_exists(box, loc, name, "", err);
 }
 
 /* Is the recorded name of old still on disk?  Returns 1/0/-1. */
@@ -615,7 +613,26 @@ static int recorded_name_exists(const struct watch_box *box,
 				struct cs_error *err)
 {
 	return file_exists(box, old->rec.location, old->base, old->suffix,
-			   err);
+			   NULL, err);
+}
+
+/* The item's newest name is a regular file: that name is the message's
+   state (the file name carries the flags).  Returns 1/0/-1 as
+   cs_reconcile. */
+static int item_reconcile_name(struct watch_daemon *d,
+			       const struct watch_item *item,
+			       struct cs_message *msg_r, struct cs_error *err)
+{
+	struct cs_disk_state disk = { .present = true, .uid = 0 };
+	struct cs_name n;
+
+	if (cs_name_parse(item->name, d->set->separator, &n, err) < 0)
+		return -1;
+	disk.location = item->loc;
+	disk.suffix = n.suffix;
+	disk.flags = n.flags;
+	return cs_reconcile(item->box->mbox, item->base, item->base_len,
+			    &disk, msg_r, err);
 }
 
 /* Reconcile one item (inside the root's transaction).  Returns 1 if a
@@ -626,6 +643,7 @@ static int item_apply(struct watch_daemon *d, struct watch_item *item,
 	struct cs_mailbox *mbox = item->box->mbox;
 	struct cs_disk_state disk = { .present = false, .suffix = "" };
 	struct cs_message old, msg;
+	bool regular = false;
 	int had_old, ret;
 
 	/* the old record is needed to settle removals, and for the log */
@@ -636,7 +654,8 @@ static int item_apply(struct watch_daemon *d, struct watch_item *item,
 	if (had_old < 0)
 		return -1;
 	if (item->has_name && !item->uncertain) {
-		ret = name_exists(item->box, item->loc, item->name, err);
+		ret = file_exists(item->box, item->loc, item->name, "",
+				  &regular, err);
 		if (ret < 0)
 			return -1;
 		if (ret == 0 && item->box->root->cookie_count == 0) {
@@ -645,10 +664,15 @@ static int item_apply(struct watch_daemon *d, struct watch_item *item,
 			   it to that event rather than read the directory */
 			return 0;
 		}
-		/* the newest name first; gone again: the directory */
-		ret = cs_maildir_reconcile_name(mbox, item->box->path,
-						item->loc, item->name, &msg,
-						err);
+		if (ret > 0 && regular)
+			ret = item_reconcile_name(d, item, &msg, err);
+		else {
+			/* gone again, or not a regular file: the recorded
+			   name, then the directory */
+			ret = cs_maildir_reconcile_name(mbox, item->box->path,
+							item->loc, item->name,
+							&msg, err);
+		}
 	} else if (!item->uncertain) {
 		/* only removals were seen */
 		if (had_old == 0)
