@@ -12,6 +12,9 @@
 #include "config.h"
 
 #include <errno.h>
+#ifdef HAVE_MALLOC_TRIM
+#  include <malloc.h>
+#endif
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -239,6 +242,18 @@ static void daemon_read(struct watch_daemon *d)
 	}
 }
 
+/* Going idle after work: hand the memory of the last transactions (tdb
+   copies every block a transaction changes) back to the system. */
+static void daemon_idle(struct watch_daemon *d, unsigned int *trimmed_round)
+{
+	if (*trimmed_round == d->round)
+		return;
+	*trimmed_round = d->round;
+#ifdef HAVE_MALLOC_TRIM
+	(void)malloc_trim(0);
+#endif
+}
+
 static int daemon_timeout(const struct watch_daemon *d, uint64_t deadline)
 {
 	uint64_t now = watch_now_ms(), next = d->next_rescan_ms;
@@ -261,6 +276,7 @@ static void daemon_loop(struct watch_daemon *d, int sfd)
 	struct pollfd fds[2];
 	uint64_t deadline;
 	struct cs_error err;
+	unsigned int trimmed_round = d->round;
 	bool backlog;
 	int ret;
 
@@ -302,6 +318,7 @@ static void daemon_loop(struct watch_daemon *d, int sfd)
 			daemon_read(d);
 			continue;
 		}
+		daemon_idle(d, &trimmed_round);
 		ret = poll(fds, d->reader != NULL ? 2 : 1,
 			   daemon_timeout(d, deadline));
 		if (ret < 0 && errno != EINTR) {

@@ -29,7 +29,7 @@
 #include "watch-log.h"
 #include "watch-roots.h"
 
-#define ITEM_HASH_SIZE 16384	/* power of two, > WATCH_BATCH_MAX_ITEMS */
+#define ITEM_HASH_SIZE 32768	/* power of two, > WATCH_BATCH_MAX_ITEMS */
 
 struct watch_item {
 	struct watch_box *box;
@@ -40,7 +40,8 @@ struct watch_item {
 	bool removed;		/* a name of it went away */
 	bool uncertain;		/* settle from the directory */
 	size_t base_len;
-	char base[CS_NAME_MAX + 1];
+	/* with has_name the newest name given to the message, else one of
+	   its names: either way its first base_len bytes are the base */
 	char name[CS_NAME_MAX + 1];
 };
 
@@ -111,14 +112,15 @@ static uint32_t item_hash(const struct watch_box *box, const char *base,
 	return h;
 }
 
-/* The item of (box, base), created if needed; NULL when out of memory. */
+/* The item of the message named name (base name: its first base_len
+   bytes) in box, created if needed; NULL when out of memory. */
 static struct watch_item *item_get(struct watch_daemon *d,
-				   struct watch_box *box, const char *base,
+				   struct watch_box *box, const char *name,
 				   size_t base_len)
 {
 	struct watch_events *ev = d->ev;
 	struct watch_root *root = box->root;
-	uint32_t hash = item_hash(box, base, base_len);
+	uint32_t hash = item_hash(box, name, base_len);
 	struct watch_item *item, *grown;
 	int i;
 
@@ -127,7 +129,7 @@ static struct watch_item *item_get(struct watch_daemon *d,
 		item = &ev->items[i];
 		if (item->hash == hash && item->box == box &&
 		    item->base_len == base_len &&
-		    memcmp(item->base, base, base_len) == 0)
+		    memcmp(item->name, name, base_len) == 0)
 			return item;
 	}
 	if (ev->count == ev->alloc) {
@@ -141,12 +143,11 @@ static struct watch_item *item_get(struct watch_daemon *d,
 	}
 	i = (int)ev->count++;
 	item = &ev->items[i];
-	memset(item, 0, offsetof(struct watch_item, base));
+	memset(item, 0, offsetof(struct watch_item, name));
 	item->box = box;
 	item->hash = hash;
 	item->base_len = base_len;
-	memcpy(item->base, base, base_len);
-	item->base[base_len] = '\0';
+	snprintf(item->name, sizeof(item->name), "%s", name);
 	item->next_hash = ev->buckets[hash & (ITEM_HASH_SIZE - 1)];
 	ev->buckets[hash & (ITEM_HASH_SIZE - 1)] = i;
 	item->next_root = -1;
@@ -563,20 +564,22 @@ static void item_log(struct watch_daemon *d, const struct watch_item *item,
 	char f1[CS_FLAGS_STR_SIZE + 1], f2[CS_FLAGS_STR_SIZE + 1];
 	const struct cs_mailbox_rec *rec =
 		cs_mailbox_get_rec(item->box->mbox);
+	const char *box = item->box->name;
+	int blen = (int)item->base_len;
 
 	if (msg->rec.modseq == 0) {
-		watch_log(d->log, WATCH_LOG_DEBUG, "%s: %s: expunged (uid %u) "
-			  "modseq %llu", item->box->name, item->base,
+		watch_log(d->log, WATCH_LOG_DEBUG, "%s: %.*s: expunged (uid %u) "
+			  "modseq %llu", box, blen, item->name,
 			  had_old ? old->rec.uid : 0,
 			  (unsigned long long)rec->highestmodseq);
 	} else if (!had_old) {
-		watch_log(d->log, WATCH_LOG_DEBUG, "%s: %s: new, uid %u, "
-			  "flags %s modseq %llu", item->box->name, item->base,
+		watch_log(d->log, WATCH_LOG_DEBUG, "%s: %.*s: new, uid %u, "
+			  "flags %s modseq %llu", box, blen, item->name,
 			  msg->rec.uid, flags_str(msg->rec.flags, f1),
 			  (unsigned long long)msg->rec.modseq);
 	} else {
-		watch_log(d->log, WATCH_LOG_DEBUG, "%s: %s: flags %s -> %s "
-			  "modseq %llu", item->box->name, item->base,
+		watch_log(d->log, WATCH_LOG_DEBUG, "%s: %.*s: flags %s -> %s "
+			  "modseq %llu", box, blen, item->name,
 			  flags_str(old->rec.flags, f1),
 			  flags_str(msg->rec.flags, f2),
 			  (unsigned long long)msg->rec.modseq);
@@ -631,7 +634,7 @@ static int item_reconcile_name(struct watch_daemon *d,
 	disk.location = item->loc;
 	disk.suffix = n.suffix;
 	disk.flags = n.flags;
-	return cs_reconcile(item->box->mbox, item->base, item->base_len,
+	return cs_reconcile(item->box->mbox, item->name, item->base_len,
 			    &disk, msg_r, err);
 }
 
@@ -643,13 +646,14 @@ static int item_apply(struct watch_daemon *d, struct watch_item *item,
 	struct cs_mailbox *mbox = item->box->mbox;
 	struct cs_disk_state disk = { .present = false, .suffix = "" };
 	struct cs_message old, msg;
+	char base[CS_NAME_MAX + 1];
 	bool regular = false;
 	int had_old, ret;
 
 	/* the old record is needed to settle removals, and for the log */
 	had_old = !item->has_name || item->uncertain ||
 		watch_log_debug_enabled(d->log) ?
-		cs_message_lookup(mbox, item->base, item->base_len, &old,
+		cs_message_lookup(mbox, item->name, item->base_len, &old,
 				  err) : 0;
 	if (had_old < 0)
 		return -1;
@@ -681,11 +685,13 @@ static int item_apply(struct watch_daemon *d, struct watch_item *item,
 		if (ret != 0)
 			return ret < 0 ? -1 : 0;
 		/* the recorded name is gone too: expunged */
-		ret = cs_reconcile(mbox, item->base, item->base_len, &disk,
+		ret = cs_reconcile(mbox, item->name, item->base_len, &disk,
 				   &msg, err);
 	} else {
-		ret = cs_maildir_reconcile_one(mbox, item->box->path,
-					       item->base, &msg, err);
+		memcpy(base, item->name, item->base_len);
+		base[item->base_len] = '\0';
+		ret = cs_maildir_reconcile_one(mbox, item->box->path, base,
+					       &msg, err);
 	}
 	if (ret > 0 && watch_log_debug_enabled(d->log))
 		item_log(d, item, had_old > 0, &old, &msg);
