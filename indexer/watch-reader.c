@@ -2,7 +2,9 @@
  * watch-reader.c - the inotify reader thread and the queue it fills.
  *
  * The queue is a list of chunks, each mapped on its own (so a burst's
- * memory goes back to the system when it has been worked off).  The
+ * memory goes back to the system when it has been worked off); a few
+ * released chunks are kept for reuse, so that the thread rarely waits for
+ * mmap() or faults a fresh page in while a renamer fills the kernel queue.  The
  * thread read()s straight into the newest chunk (the tail) and publishes
  * the bytes under the mutex; the main loop walks the chunks from the head
  * and releases each chunk it has finished, once the thread has moved on
@@ -28,6 +30,8 @@
 #include "watch-reader.h"
 
 #define CHUNK_SIZE (256 * 1024)
+/* released chunks kept for reuse */
+#define SPARE_MAX 4
 /* the most one event takes: a read needs room for at least that */
 #define EVENT_MAX (sizeof(struct inotify_event) + NAME_MAX + 1)
 /* pause after a failed allocation, read or poll */
@@ -52,7 +56,9 @@ struct watch_reader {
 	pthread_cond_t space;	/* a chunk was released, or stop */
 	/* under lock */
 	struct chunk *head, *tail;
-	size_t chunks;		/* mapped */
+	struct chunk *spare;	/* released, kept for reuse */
+	unsigned int spare_count;
+	size_t chunks;		/* in the queue */
 	size_t queued;		/* bytes published and not taken */
 	int error;		/* errno of a failed read, 0 */
 	bool stop;
@@ -109,14 +115,24 @@ static struct chunk *reader_space(struct watch_reader *r)
 	for (;;) {
 		pthread_mutex_lock(&r->lock);
 		go = reader_wait_space(r);
-		if (go)
+		c = NULL;
+		if (go) {
 			r->chunks++;
+			if ((c = r->spare) != NULL) {
+				r->spare = c->next;
+				r->spare_count--;
+			}
+		}
 		pthread_mutex_unlock(&r->lock);
 		if (!go)
 			return NULL;
-		c = chunk_new();
-		if (c != NULL)
+		if (c == NULL)
+			c = chunk_new();
+		if (c != NULL) {
+			c->next = NULL;
+			c->len = 0;
 			break;
+		}
 		/* out of memory: the kernel queue holds the events
 		   meanwhile (and overflows if it must) */
 		pthread_mutex_lock(&r->lock);
@@ -213,6 +229,10 @@ static void reader_free(struct watch_reader *r)
 
 	while ((c = r->head) != NULL) {
 		r->head = c->next;
+		chunk_free(c);
+	}
+	while ((c = r->spare) != NULL) {
+		r->spare = c->next;
 		chunk_free(c);
 	}
 	if (r->wake_fd >= 0)
@@ -318,8 +338,14 @@ int watch_reader_next(struct watch_reader *r,
 		r->head = c->next;
 		r->head_pos = 0;
 		r->chunks--;
-		c->next = done;
-		done = c;
+		if (r->spare_count < SPARE_MAX) {
+			c->next = r->spare;
+			r->spare = c;
+			r->spare_count++;
+		} else {
+			c->next = done;
+			done = c;
+		}
 		pthread_cond_signal(&r->space);
 	}
 	if (ret == 0 && r->error != 0) {
