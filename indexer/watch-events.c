@@ -484,14 +484,52 @@ static void ignored_event(struct watch_daemon *d,
 	watch_inotify_forget(d->in, t->wd);
 }
 
+/* The reader's queue was full and events of the watches the overflow
+   event names were dropped: rescan what those watches watch. */
+static void lost_event(struct watch_daemon *d,
+		       const struct inotify_event *event)
+{
+	const struct watch_target *t;
+	unsigned int i, count = event->len / sizeof(int);
+	int wd;
+
+	for (i = 0; i < count; i++) {
+		memcpy(&wd, event->name + i * sizeof(int), sizeof(wd));
+		t = watch_inotify_lookup(d->in, wd);
+		if (t == NULL || t->root->gone || t->root->disabled ||
+		    (t->box != NULL && t->box->gone))
+			continue;
+		switch (t->kind) {
+		case WATCH_KIND_ROOT:
+			t->root->need_full_scan = true;
+			break;
+		case WATCH_KIND_FOLDER:
+			t->box->need_setup = true;
+			t->root->need_folders = true;
+			break;
+		case WATCH_KIND_NEW:
+		case WATCH_KIND_CUR:
+			t->box->need_scan = true;
+			break;
+		}
+	}
+	watch_log(d->log, WATCH_LOG_WARN, "the queue of events read ahead "
+		  "was full (--max-queue): events of %u watched directories "
+		  "dropped, rescanning them", count);
+}
+
 void watch_events_handle(struct watch_daemon *d,
 			 const struct inotify_event *event)
 {
 	const struct watch_target *t;
 
-	/* an overflow has no watch descriptor: check it first */
+	/* an overflow has no watch descriptor: check it first; the reader
+	   names the watches whose events it dropped, the kernel none */
 	if ((event->mask & IN_Q_OVERFLOW) != 0) {
-		d->overflow = true;
+		if (event->len > 0)
+			lost_event(d, event);
+		else
+			d->overflow = true;
 		return;
 	}
 	t = watch_inotify_lookup(d->in, event->wd);

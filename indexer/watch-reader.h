@@ -5,10 +5,12 @@
  * overflow while the main loop waits for a durable commit or scans a
  * directory.  The main loop takes the events in the kernel's order.
  *
- * The queue is bounded (max_bytes): when it is full the thread stops
- * reading, the kernel queue takes the rest, and if that overflows too the
- * IN_Q_OVERFLOW event reaches the main loop in order, as without the
- * thread.  The thread touches nothing but the inotify fd and the queue.
+ * The queue is bounded (max_bytes).  When it is full the thread goes on
+ * draining the kernel queue but drops the events, and the main loop then
+ * gets, in order, one IN_Q_OVERFLOW event naming the watches whose events
+ * were dropped (see watch_reader_next).  The kernel's own IN_Q_OVERFLOW
+ * (if the thread could not run for a long while) comes through as it is.
+ * The thread touches nothing but the inotify fd and the queue.
  */
 #ifndef WATCH_READER_H
 #define WATCH_READER_H
@@ -20,6 +22,9 @@
 #include "cs-error.h"
 
 struct watch_reader;
+
+/* Watches an overflow event names at most; beyond, it names none (all). */
+#define WATCH_READER_LOST_MAX 64
 
 /* Start a thread reading the (non-blocking) inotify fd.  After each
    wakeup it waits delay_ms, so that events accumulate and one read()
@@ -41,7 +46,12 @@ void watch_reader_clear_wake(struct watch_reader *reader);
 /* Take the oldest queued event into *event_r; it stays valid until the
    next call.  Returns 1, 0 when the queue is empty, -1 once after the
    thread failed to read (err says why; events may have been lost: treat
-   it as an overflow). */
+   it as an overflow).
+   After the queue was full, every event still queued is dropped too and
+   the next event is the overflow marker: wd -1, mask IN_Q_OVERFLOW, and a
+   name of len bytes holding the int watch descriptors whose events were
+   dropped (len 0: too many, or the kernel's own overflow among them:
+   rescan everything). */
 int watch_reader_next(struct watch_reader *reader,
 		      const struct inotify_event **event_r,
 		      struct cs_error *err);

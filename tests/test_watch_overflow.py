@@ -12,7 +12,12 @@ kernel queue while its main loop cannot commit.  Another process holds
 a lock on the whole index (as a long writer would), so the daemon's
 next transaction waits; meanwhile more renames than the kernel queue
 holds are made.  Once the lock is released: no overflow (no rescan), the
-index equals the disk and every changed message has a fresh modseq."""
+index equals the disk and every changed message has a fresh modseq.
+
+test_read_ahead_full: the same with a read-ahead queue (--max-queue 1,
+one MiB) smaller than the events of the storm: the reader drops what
+does not fit, the log says so, the mailbox is rescanned (not through a
+kernel overflow), and again every change is in the index."""
 
 import fcntl
 import os
@@ -102,9 +107,9 @@ class Overflow(watchtest.WatchCase):
         self.assertEqual(cstest.letters_of(f.flags), "S")
         self.stop_daemon(daemon)
 
-    def test_drained_while_stalled(self):
-        daemon = self.start_daemon()
-        h0 = self.hms()
+    def storm_while_locked(self, daemon):
+        """The rename storm while the whole index is locked, as by a
+        long writer: the daemon's next transaction waits."""
         # every tdb lock lies in the file: holding all of it makes the
         # daemon's next transaction wait, as behind a long writer
         fd = os.open(self.db(), os.O_RDWR)
@@ -115,8 +120,24 @@ class Overflow(watchtest.WatchCase):
         finally:
             os.close(fd)
         self.sync()
+
+    def test_drained_while_stalled(self):
+        daemon = self.start_daemon()
+        h0 = self.hms()
+        self.storm_while_locked(daemon)
         log = daemon.log()
         self.assertNotIn("overflowed", log)
+        self.assertNotIn("dropped", log)
+        self.assert_all_changed(h0)
+        self.stop_daemon(daemon)
+
+    def test_read_ahead_full(self):
+        daemon = self.start_daemon("--max-queue", "1")
+        h0 = self.hms()
+        self.storm_while_locked(daemon)
+        log = daemon.log()
+        self.assertNotIn("overflowed", log)
+        self.assertIn("events of 1 watched directories dropped", log)
         self.assert_all_changed(h0)
         self.stop_daemon(daemon)
 
