@@ -242,13 +242,44 @@ static void daemon_read(struct watch_daemon *d)
 	}
 }
 
-/* Going idle after work: hand the memory of the last transactions (tdb
-   copies every block a transaction changes) back to the system. */
-static void daemon_idle(struct watch_daemon *d, unsigned int *trimmed_round)
+/* After work, once quiet for IDLE_TRIM_MS, the memory of the last
+   transactions (tdb copies every block a transaction changes) goes back
+   to the system.  Not sooner: a renamer's events come every few ms, and
+   trimming between its batches would fault the same memory in again and
+   again (and cost the other core TLB flushes). */
+#define IDLE_TRIM_MS 200
+
+struct daemon_idle {
+	unsigned int round;	/* the last round seen */
+	uint64_t since_ms;	/* when it was seen */
+	bool trimmed;		/* memory handed back since */
+};
+
+/* The poll timeout, shortened to wake up when the quiet period ends. */
+static int idle_timeout(struct daemon_idle *idle,
+			const struct watch_daemon *d, int timeout)
 {
-	if (*trimmed_round == d->round)
+	uint64_t now = watch_now_ms();
+	int left;
+
+	if (idle->round != d->round) {
+		idle->round = d->round;
+		idle->since_ms = now;
+		idle->trimmed = false;
+	}
+	if (idle->trimmed)
+		return timeout;
+	left = idle->since_ms + IDLE_TRIM_MS <= now ? 0 :
+		(int)(idle->since_ms + IDLE_TRIM_MS - now);
+	return left < timeout ? left : timeout;
+}
+
+/* After a poll that found nothing to do. */
+static void idle_check(struct daemon_idle *idle)
+{
+	if (idle->trimmed || watch_now_ms() < idle->since_ms + IDLE_TRIM_MS)
 		return;
-	*trimmed_round = d->round;
+	idle->trimmed = true;
 #ifdef HAVE_MALLOC_TRIM
 	(void)malloc_trim(0);
 #endif
@@ -276,9 +307,9 @@ static void daemon_loop(struct watch_daemon *d, int sfd)
 	struct pollfd fds[2];
 	uint64_t deadline;
 	struct cs_error err;
-	unsigned int trimmed_round = d->round;
+	struct daemon_idle idle = { d->round, 0, true };
 	bool backlog;
-	int ret;
+	int timeout, ret;
 
 	fds[0].fd = sfd;
 	fds[0].events = POLLIN;
@@ -318,14 +349,15 @@ static void daemon_loop(struct watch_daemon *d, int sfd)
 			daemon_read(d);
 			continue;
 		}
-		daemon_idle(d, &trimmed_round);
-		ret = poll(fds, d->reader != NULL ? 2 : 1,
-			   daemon_timeout(d, deadline));
+		timeout = idle_timeout(&idle, d, daemon_timeout(d, deadline));
+		ret = poll(fds, d->reader != NULL ? 2 : 1, timeout);
 		if (ret < 0 && errno != EINTR) {
 			watch_log(d->log, WATCH_LOG_ERROR, "poll: %s",
 				  strerror(errno));
 			break;
 		}
+		if (ret == 0)
+			idle_check(&idle);
 		if (ret > 0 && (fds[0].revents & POLLIN) != 0)
 			signals_read(d);
 		if (ret > 0 && d->reader != NULL &&

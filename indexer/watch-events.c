@@ -606,8 +606,8 @@ static void item_log(struct watch_daemon *d, const struct watch_item *item,
 	int blen = (int)item->base_len;
 
 	if (msg->rec.modseq == 0) {
-		watch_log(d->log, WATCH_LOG_DEBUG, "%s: %.*s: expunged (uid %u) "
-			  "modseq %llu", box, blen, item->name,
+		watch_log(d->log, WATCH_LOG_DEBUG, "%s: %.*s: expunged "
+			  "(uid %u) modseq %llu", box, blen, item->name,
 			  had_old ? old->rec.uid : 0,
 			  (unsigned long long)rec->highestmodseq);
 	} else if (!had_old) {
