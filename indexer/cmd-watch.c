@@ -23,7 +23,8 @@ enum {
 	OPT_PAIR_WAIT,
 	OPT_MAX_WATCHES,
 	OPT_MAX_OPEN,
-	OPT_MAX_PENDING
+	OPT_MAX_PENDING,
+	OPT_MAX_QUEUE
 };
 
 static const struct option watch_options[] = {
@@ -38,6 +39,7 @@ static const struct option watch_options[] = {
 	{ "max-watches", required_argument, NULL, OPT_MAX_WATCHES },
 	{ "max-open", required_argument, NULL, OPT_MAX_OPEN },
 	{ "max-pending", required_argument, NULL, OPT_MAX_PENDING },
+	{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -72,7 +74,7 @@ static int watch_parse(const struct cli_global *g, int argc, char **argv,
 		       struct watch_settings *set, const char **maildirs,
 		       const char **log_file_r, bool *syslog_r, int *verbose_r)
 {
-	unsigned int *num;
+	unsigned int *num, queue_mb;
 	const char *name;
 	int c, idx;
 
@@ -123,6 +125,12 @@ static int watch_parse(const struct cli_global *g, int argc, char **argv,
 		case OPT_MAX_PENDING:
 			num = &set->max_pending;
 			break;
+		case OPT_MAX_QUEUE:
+			if (parse_number(g, "max-queue", optarg, 4096, false,
+					 &queue_mb) < 0)
+				return -1;
+			set->max_queue = (size_t)queue_mb * 1024 * 1024;
+			break;
 		default:
 			cli_error(g, "watch: %s: unknown option or missing "
 				  "value (see condstore watch --help)",
@@ -156,6 +164,7 @@ static int cmd_watch(const struct cli_global *g, int argc, char **argv)
 		.pair_wait_ms = WATCH_DEFAULT_PAIR_WAIT_MS,
 		.max_open = WATCH_DEFAULT_MAX_OPEN,
 		.max_pending = WATCH_DEFAULT_MAX_PENDING,
+		.max_queue = WATCH_DEFAULT_MAX_QUEUE,
 	};
 	const char *log_file = NULL;
 	bool use_syslog = g->syslog;
@@ -225,6 +234,8 @@ const struct cli_command cli_cmd_watch = {
 "  --max-watches N          act as if the kernel allowed N watches\n"
 "                           (testing the fallback; 0: no own limit)\n"
 "  --max-open N             indexes open at once (default 16)\n"
-"  --max-pending N          unpaired MOVED_FROMs held (default 4096)\n",
+"  --max-pending N          unpaired MOVED_FROMs held (default 4096)\n"
+"  --max-queue MB           events read ahead while a commit runs, at\n"
+"                           most MB MiB (default 32, about 200k renames)\n",
 	.run = cmd_watch,
 };

@@ -1,15 +1,20 @@
 /*
- * watch-daemon.c - the watch daemon's main loop: signals, reading inotify
- * in batches, rounds of committing work per root, rescans after an
+ * watch-daemon.c - the watch daemon's main loop: signals, taking inotify
+ * events in batches, rounds of committing work per root, rescans after an
  * overflow, SIGHUP and periodically for what could not be watched.
  *
- * After a wakeup the loop sleeps batch_delay_ms before reading, so that
- * events accumulate and one read() returns many: each round commits one
- * tdb transaction per root with work, however many events it held.
+ * A reader thread (watch-reader.c) drains the kernel's queue while this
+ * loop commits or scans; it waits batch_delay_ms after a wakeup, so that
+ * events accumulate.  Each batch takes what is queued (up to a bound) and
+ * each round commits one tdb transaction per root with work, however many
+ * events it held: the longer a commit takes, the more the next one holds.
  */
 #include "config.h"
 
 #include <errno.h>
+#ifdef HAVE_MALLOC_TRIM
+#  include <malloc.h>
+#endif
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -21,10 +26,13 @@
 #include "watch-daemon.h"
 #include "watch-events.h"
 #include "watch-inotify.h"
+#include "watch-reader.h"
 #include "watch-roots.h"
 
-#define READ_BUF_SIZE (64 * 1024)
-#define MAX_READS_PER_BATCH 64
+/* a batch ends after this many bytes of events (or WATCH_BATCH_MAX_ITEMS
+   items), so that a round ends even when events keep coming faster than
+   they coalesce */
+#define BATCH_MAX_BYTES (4 * 1024 * 1024)
 
 uint64_t watch_now_ms(void)
 {
@@ -208,33 +216,73 @@ static void signals_read(struct watch_daemon *d)
 	}
 }
 
-/* Read what inotify has queued into the batch. */
-static void daemon_read(struct watch_daemon *d, char *buf)
+/* Take what the reader thread has queued into the batch. */
+static void daemon_read(struct watch_daemon *d)
 {
 	const struct inotify_event *event;
 	struct cs_error err;
-	ssize_t len, pos;
-	unsigned int reads;
+	size_t bytes = 0;
+	int ret;
 
-	if (d->set->batch_delay_ms > 0)
-		usleep(d->set->batch_delay_ms * 1000);
-	/* bounded by items (memory) and by reads (a batch must end even
+	watch_reader_clear_wake(d->reader);
+	/* bounded by items (memory) and by bytes (a batch must end even
 	   when events keep coming faster than they coalesce) */
-	for (reads = 0; reads < MAX_READS_PER_BATCH &&
-	     watch_events_item_count(d) < WATCH_BATCH_MAX_ITEMS; reads++) {
-		len = watch_inotify_read(d->in, buf, READ_BUF_SIZE, &err);
-		if (len < 0) {
+	while (bytes < BATCH_MAX_BYTES &&
+	       watch_events_item_count(d) < WATCH_BATCH_MAX_ITEMS) {
+		ret = watch_reader_next(d->reader, &event, &err);
+		if (ret < 0) {
 			watch_log(d->log, WATCH_LOG_ERROR, "%s", err.text);
 			d->overflow = true;
+			continue;
 		}
-		if (len <= 0)
+		if (ret == 0)
 			break;
-		for (pos = 0; pos < len;
-		     pos += (ssize_t)sizeof(*event) + event->len) {
-			event = (const struct inotify_event *)(buf + pos);
-			watch_events_handle(d, event);
-		}
+		bytes += sizeof(*event) + event->len;
+		watch_events_handle(d, event);
 	}
+}
+
+/* After work, once quiet for IDLE_TRIM_MS, the memory of the last
+   transactions (tdb copies every block a transaction changes) goes back
+   to the system.  Not sooner: a renamer's events come every few ms, and
+   trimming between its batches would fault the same memory in again and
+   again (and cost the other core TLB flushes). */
+#define IDLE_TRIM_MS 200
+
+struct daemon_idle {
+	unsigned int round;	/* the last round seen */
+	uint64_t since_ms;	/* when it was seen */
+	bool trimmed;		/* memory handed back since */
+};
+
+/* The poll timeout, shortened to wake up when the quiet period ends. */
+static int idle_timeout(struct daemon_idle *idle,
+			const struct watch_daemon *d, int timeout)
+{
+	uint64_t now = watch_now_ms();
+	int left;
+
+	if (idle->round != d->round) {
+		idle->round = d->round;
+		idle->since_ms = now;
+		idle->trimmed = false;
+	}
+	if (idle->trimmed)
+		return timeout;
+	left = idle->since_ms + IDLE_TRIM_MS <= now ? 0 :
+		(int)(idle->since_ms + IDLE_TRIM_MS - now);
+	return left < timeout ? left : timeout;
+}
+
+/* After a poll that found nothing to do. */
+static void idle_check(struct daemon_idle *idle)
+{
+	if (idle->trimmed || watch_now_ms() < idle->since_ms + IDLE_TRIM_MS)
+		return;
+	idle->trimmed = true;
+#ifdef HAVE_MALLOC_TRIM
+	(void)malloc_trim(0);
+#endif
 }
 
 static int daemon_timeout(const struct watch_daemon *d, uint64_t deadline)
@@ -254,19 +302,26 @@ static int daemon_timeout(const struct watch_daemon *d, uint64_t deadline)
 	return next <= now ? 0 : (int)(next - now);
 }
 
-static void daemon_loop(struct watch_daemon *d, int sfd, char *buf)
+static void daemon_loop(struct watch_daemon *d, int sfd)
 {
 	struct pollfd fds[2];
 	uint64_t deadline;
 	struct cs_error err;
-	int ret;
+	struct daemon_idle idle = { d->round, 0, true };
+	bool backlog;
+	int timeout, ret;
 
 	fds[0].fd = sfd;
 	fds[0].events = POLLIN;
-	fds[1].fd = d->in->fd;
+	fds[1].fd = d->reader != NULL ? watch_reader_wake_fd(d->reader) : -1;
 	fds[1].events = POLLIN;
 	while (!d->stop) {
-		deadline = watch_events_expire(d, d->cookie_seen);
+		/* the partner of a MOVED_FROM may be among the events still
+		   queued: take those before giving up on it */
+		backlog = d->reader != NULL &&
+			watch_reader_queued(d->reader) > 0;
+		deadline = backlog && !d->cookie_seen ? 0 :
+			watch_events_expire(d, d->cookie_seen);
 		if (d->overflow) {
 			d->overflow = false;
 			watch_log(d->log, WATCH_LOG_WARN, "inotify event queue "
@@ -289,18 +344,25 @@ static void daemon_loop(struct watch_daemon *d, int sfd, char *buf)
 		}
 		if (daemon_has_work(d))
 			continue;
-		ret = poll(fds, d->in->fd >= 0 ? 2 : 1,
-			   daemon_timeout(d, deadline));
+		if (backlog) {
+			signals_read(d);
+			daemon_read(d);
+			continue;
+		}
+		timeout = idle_timeout(&idle, d, daemon_timeout(d, deadline));
+		ret = poll(fds, d->reader != NULL ? 2 : 1, timeout);
 		if (ret < 0 && errno != EINTR) {
 			watch_log(d->log, WATCH_LOG_ERROR, "poll: %s",
 				  strerror(errno));
 			break;
 		}
+		if (ret == 0)
+			idle_check(&idle);
 		if (ret > 0 && (fds[0].revents & POLLIN) != 0)
 			signals_read(d);
-		if (ret > 0 && d->in->fd >= 0 &&
+		if (ret > 0 && d->reader != NULL &&
 		    (fds[1].revents & POLLIN) != 0)
-			daemon_read(d, buf);
+			daemon_read(d);
 	}
 	/* finish the batch in hand */
 	(void)watch_events_expire(d, true);
@@ -310,13 +372,11 @@ static void daemon_loop(struct watch_daemon *d, int sfd, char *buf)
 int watch_daemon_run(const struct watch_settings *set, struct watch_log *log)
 {
 	struct watch_daemon d;
-	char *buf;
 	struct watch_inotify in;
 	struct cs_error err;
 	sigset_t mask;
 	int sfd, ret, exit_code = 2;
 
-	buf = NULL;
 	memset(&d, 0, sizeof(d));
 	d.set = set;
 	d.log = log;
@@ -340,9 +400,11 @@ int watch_daemon_run(const struct watch_settings *set, struct watch_log *log)
 		in.limit_hit = true;
 		d.limit_logged = true;
 	}
-	buf = malloc(READ_BUF_SIZE);	/* aligned for inotify_event */
-	if (buf == NULL) {
-		watch_log(log, WATCH_LOG_ERROR, "out of memory");
+	/* signals are blocked: the thread inherits the mask */
+	if (in.fd >= 0 && watch_reader_start(in.fd, set->batch_delay_ms,
+					     set->max_queue, &d.reader,
+					     &err) < 0) {
+		watch_log(log, WATCH_LOG_ERROR, "%s", err.text);
 		goto out;
 	}
 	if (watch_events_init(&d, &err) < 0) {
@@ -362,11 +424,11 @@ int watch_daemon_run(const struct watch_settings *set, struct watch_log *log)
 	watch_log(log, WATCH_LOG_INFO, "watching %u Maildirs, %u mailboxes "
 		  "(%u watches)%s", d.root_count, count_boxes(&d), in.count,
 		  set->nosync ? ", commits without fsync (--nosync)" : "");
-	daemon_loop(&d, sfd, buf);
+	daemon_loop(&d, sfd);
 	watch_log(log, WATCH_LOG_INFO, "stopped");
 	exit_code = 0;
 out:
-	free(buf);
+	watch_reader_stop(&d.reader);
 	watch_roots_shutdown(&d);
 	watch_events_deinit(&d);
 	watch_inotify_deinit(&in);

@@ -29,7 +29,7 @@
 #include "watch-log.h"
 #include "watch-roots.h"
 
-#define ITEM_HASH_SIZE 16384	/* power of two, > WATCH_BATCH_MAX_ITEMS */
+#define ITEM_HASH_SIZE 32768	/* power of two, > WATCH_BATCH_MAX_ITEMS */
 
 struct watch_item {
 	struct watch_box *box;
@@ -40,7 +40,8 @@ struct watch_item {
 	bool removed;		/* a name of it went away */
 	bool uncertain;		/* settle from the directory */
 	size_t base_len;
-	char base[CS_NAME_MAX + 1];
+	/* with has_name the newest name given to the message, else one of
+	   its names: either way its first base_len bytes are the base */
 	char name[CS_NAME_MAX + 1];
 };
 
@@ -111,14 +112,15 @@ static uint32_t item_hash(const struct watch_box *box, const char *base,
 	return h;
 }
 
-/* The item of (box, base), created if needed; NULL when out of memory. */
+/* The item of the message named name (base name: its first base_len
+   bytes) in box, created if needed; NULL when out of memory. */
 static struct watch_item *item_get(struct watch_daemon *d,
-				   struct watch_box *box, const char *base,
+				   struct watch_box *box, const char *name,
 				   size_t base_len)
 {
 	struct watch_events *ev = d->ev;
 	struct watch_root *root = box->root;
-	uint32_t hash = item_hash(box, base, base_len);
+	uint32_t hash = item_hash(box, name, base_len);
 	struct watch_item *item, *grown;
 	int i;
 
@@ -127,7 +129,7 @@ static struct watch_item *item_get(struct watch_daemon *d,
 		item = &ev->items[i];
 		if (item->hash == hash && item->box == box &&
 		    item->base_len == base_len &&
-		    memcmp(item->base, base, base_len) == 0)
+		    memcmp(item->name, name, base_len) == 0)
 			return item;
 	}
 	if (ev->count == ev->alloc) {
@@ -141,12 +143,11 @@ static struct watch_item *item_get(struct watch_daemon *d,
 	}
 	i = (int)ev->count++;
 	item = &ev->items[i];
-	memset(item, 0, offsetof(struct watch_item, base));
+	memset(item, 0, offsetof(struct watch_item, name));
 	item->box = box;
 	item->hash = hash;
 	item->base_len = base_len;
-	memcpy(item->base, base, base_len);
-	item->base[base_len] = '\0';
+	snprintf(item->name, sizeof(item->name), "%s", name);
 	item->next_hash = ev->buckets[hash & (ITEM_HASH_SIZE - 1)];
 	ev->buckets[hash & (ITEM_HASH_SIZE - 1)] = i;
 	item->next_root = -1;
@@ -483,14 +484,52 @@ static void ignored_event(struct watch_daemon *d,
 	watch_inotify_forget(d->in, t->wd);
 }
 
+/* The reader's queue was full and events of the watches the overflow
+   event names were dropped: rescan what those watches watch. */
+static void lost_event(struct watch_daemon *d,
+		       const struct inotify_event *event)
+{
+	const struct watch_target *t;
+	unsigned int i, count = event->len / sizeof(int);
+	int wd;
+
+	for (i = 0; i < count; i++) {
+		memcpy(&wd, event->name + i * sizeof(int), sizeof(wd));
+		t = watch_inotify_lookup(d->in, wd);
+		if (t == NULL || t->root->gone || t->root->disabled ||
+		    (t->box != NULL && t->box->gone))
+			continue;
+		switch (t->kind) {
+		case WATCH_KIND_ROOT:
+			t->root->need_full_scan = true;
+			break;
+		case WATCH_KIND_FOLDER:
+			t->box->need_setup = true;
+			t->root->need_folders = true;
+			break;
+		case WATCH_KIND_NEW:
+		case WATCH_KIND_CUR:
+			t->box->need_scan = true;
+			break;
+		}
+	}
+	watch_log(d->log, WATCH_LOG_WARN, "the queue of events read ahead "
+		  "was full (--max-queue): events of %u watched directories "
+		  "dropped, rescanning them", count);
+}
+
 void watch_events_handle(struct watch_daemon *d,
 			 const struct inotify_event *event)
 {
 	const struct watch_target *t;
 
-	/* an overflow has no watch descriptor: check it first */
+	/* an overflow has no watch descriptor: check it first; the reader
+	   names the watches whose events it dropped, the kernel none */
 	if ((event->mask & IN_Q_OVERFLOW) != 0) {
-		d->overflow = true;
+		if (event->len > 0)
+			lost_event(d, event);
+		else
+			d->overflow = true;
 		return;
 	}
 	t = watch_inotify_lookup(d->in, event->wd);
@@ -563,20 +602,22 @@ static void item_log(struct watch_daemon *d, const struct watch_item *item,
 	char f1[CS_FLAGS_STR_SIZE + 1], f2[CS_FLAGS_STR_SIZE + 1];
 	const struct cs_mailbox_rec *rec =
 		cs_mailbox_get_rec(item->box->mbox);
+	const char *box = item->box->name;
+	int blen = (int)item->base_len;
 
 	if (msg->rec.modseq == 0) {
-		watch_log(d->log, WATCH_LOG_DEBUG, "%s: %s: expunged (uid %u) "
-			  "modseq %llu", item->box->name, item->base,
+		watch_log(d->log, WATCH_LOG_DEBUG, "%s: %.*s: expunged "
+			  "(uid %u) modseq %llu", box, blen, item->name,
 			  had_old ? old->rec.uid : 0,
 			  (unsigned long long)rec->highestmodseq);
 	} else if (!had_old) {
-		watch_log(d->log, WATCH_LOG_DEBUG, "%s: %s: new, uid %u, "
-			  "flags %s modseq %llu", item->box->name, item->base,
+		watch_log(d->log, WATCH_LOG_DEBUG, "%s: %.*s: new, uid %u, "
+			  "flags %s modseq %llu", box, blen, item->name,
 			  msg->rec.uid, flags_str(msg->rec.flags, f1),
 			  (unsigned long long)msg->rec.modseq);
 	} else {
-		watch_log(d->log, WATCH_LOG_DEBUG, "%s: %s: flags %s -> %s "
-			  "modseq %llu", item->box->name, item->base,
+		watch_log(d->log, WATCH_LOG_DEBUG, "%s: %.*s: flags %s -> %s "
+			  "modseq %llu", box, blen, item->name,
 			  flags_str(old->rec.flags, f1),
 			  flags_str(msg->rec.flags, f2),
 			  (unsigned long long)msg->rec.modseq);
@@ -584,9 +625,10 @@ static void item_log(struct watch_daemon *d, const struct watch_item *item,
 }
 
 /* Is there a file named name (+ suffix) in box's new/ or cur/ (loc)?
-   Returns 1/0/-1. */
+   Returns 1/0/-1; *regular_r (if not NULL) says if it is a regular file
+   (not a symlink). */
 static int file_exists(const struct watch_box *box, uint8_t loc,
-		       const char *name, const char *suffix,
+		       const char *name, const char *suffix, bool *regular_r,
 		       struct cs_error *err)
 {
 	char path[PATH_MAX];
@@ -596,17 +638,14 @@ static int file_exists(const struct watch_box *box, uint8_t loc,
 			     loc == CS_LOC_NEW ? "new" : "cur", name,
 			     suffix) >= sizeof(path))
 		return 0;
-	if (lstat(path, &st) == 0)
+	if (lstat(path, &st) == 0) {
+		if (regular_r != NULL)
+			*regular_r = S_ISREG(st.st_mode);
 		return 1;
+	}
 	if (errno == ENOENT || errno == ENOTDIR)
 		return 0;
 	return cs_error_sys(err, "lstat(%s)", path);
-}
-
-static int name_exists(const struct watch_box *box, uint8_t loc,
-		       const char *name, struct cs_error *err)
-{
-	return file_exists(box, loc, name, "", err);
 }
 
 /* Is the recorded name of old still on disk?  Returns 1/0/-1. */
@@ -615,7 +654,26 @@ static int recorded_name_exists(const struct watch_box *box,
 				struct cs_error *err)
 {
 	return file_exists(box, old->rec.location, old->base, old->suffix,
-			   err);
+			   NULL, err);
+}
+
+/* The item's newest name is a regular file: that name is the message's
+   state (the file name carries the flags).  Returns 1/0/-1 as
+   cs_reconcile. */
+static int item_reconcile_name(struct watch_daemon *d,
+			       const struct watch_item *item,
+			       struct cs_message *msg_r, struct cs_error *err)
+{
+	struct cs_disk_state disk = { .present = true, .uid = 0 };
+	struct cs_name n;
+
+	if (cs_name_parse(item->name, d->set->separator, &n, err) < 0)
+		return -1;
+	disk.location = item->loc;
+	disk.suffix = n.suffix;
+	disk.flags = n.flags;
+	return cs_reconcile(item->box->mbox, item->name, item->base_len,
+			    &disk, msg_r, err);
 }
 
 /* Reconcile one item (inside the root's transaction).  Returns 1 if a
@@ -626,17 +684,20 @@ static int item_apply(struct watch_daemon *d, struct watch_item *item,
 	struct cs_mailbox *mbox = item->box->mbox;
 	struct cs_disk_state disk = { .present = false, .suffix = "" };
 	struct cs_message old, msg;
+	char base[CS_NAME_MAX + 1];
+	bool regular = false;
 	int had_old, ret;
 
 	/* the old record is needed to settle removals, and for the log */
 	had_old = !item->has_name || item->uncertain ||
 		watch_log_debug_enabled(d->log) ?
-		cs_message_lookup(mbox, item->base, item->base_len, &old,
+		cs_message_lookup(mbox, item->name, item->base_len, &old,
 				  err) : 0;
 	if (had_old < 0)
 		return -1;
 	if (item->has_name && !item->uncertain) {
-		ret = name_exists(item->box, item->loc, item->name, err);
+		ret = file_exists(item->box, item->loc, item->name, "",
+				  &regular, err);
 		if (ret < 0)
 			return -1;
 		if (ret == 0 && item->box->root->cookie_count == 0) {
@@ -645,10 +706,15 @@ static int item_apply(struct watch_daemon *d, struct watch_item *item,
 			   it to that event rather than read the directory */
 			return 0;
 		}
-		/* the newest name first; gone again: the directory */
-		ret = cs_maildir_reconcile_name(mbox, item->box->path,
-						item->loc, item->name, &msg,
-						err);
+		if (ret > 0 && regular)
+			ret = item_reconcile_name(d, item, &msg, err);
+		else {
+			/* gone again, or not a regular file: the recorded
+			   name, then the directory */
+			ret = cs_maildir_reconcile_name(mbox, item->box->path,
+							item->loc, item->name,
+							&msg, err);
+		}
 	} else if (!item->uncertain) {
 		/* only removals were seen */
 		if (had_old == 0)
@@ -657,11 +723,13 @@ static int item_apply(struct watch_daemon *d, struct watch_item *item,
 		if (ret != 0)
 			return ret < 0 ? -1 : 0;
 		/* the recorded name is gone too: expunged */
-		ret = cs_reconcile(mbox, item->base, item->base_len, &disk,
+		ret = cs_reconcile(mbox, item->name, item->base_len, &disk,
 				   &msg, err);
 	} else {
-		ret = cs_maildir_reconcile_one(mbox, item->box->path,
-					       item->base, &msg, err);
+		memcpy(base, item->name, item->base_len);
+		base[item->base_len] = '\0';
+		ret = cs_maildir_reconcile_one(mbox, item->box->path, base,
+					       &msg, err);
 	}
 	if (ret > 0 && watch_log_debug_enabled(d->log))
 		item_log(d, item, had_old > 0, &old, &msg);

@@ -4,6 +4,7 @@
  * together.  Each concern lives in its own file:
  *   watch-log.c      logging to stderr, a file or syslog
  *   watch-inotify.c  the inotify fd, watches, the wd table, limits
+ *   watch-reader.c   the thread draining inotify into a queue in memory
  *   watch-events.c   raw events -> per-message work, cookie pairing,
  *                    coalescing, committing a batch
  *   watch-roots.c    roots and mailboxes: glob expansion, watching,
@@ -17,12 +18,14 @@
 #define WATCH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "condstore.h"
 
 struct watch_log;
 struct watch_events;
+struct watch_reader;
 
 struct watch_settings {
 	const char *const *maildirs;	/* --maildir, may be empty */
@@ -38,6 +41,7 @@ struct watch_settings {
 	unsigned int max_watches;	/* 0: as many as the kernel allows */
 	unsigned int max_open;		/* indexes open at once */
 	unsigned int max_pending;	/* unpaired MOVED_FROMs held */
+	size_t max_queue;		/* bytes of events read ahead */
 };
 
 #define WATCH_DEFAULT_RESCAN_MS 30000
@@ -45,6 +49,9 @@ struct watch_settings {
 #define WATCH_DEFAULT_PAIR_WAIT_MS 20
 #define WATCH_DEFAULT_MAX_OPEN 16
 #define WATCH_DEFAULT_MAX_PENDING 4096
+/* events read ahead while a commit or scan runs: about 200 bytes per
+   rename, so 32 MiB hold the events of ~200k renames */
+#define WATCH_DEFAULT_MAX_QUEUE (32 * 1024 * 1024)
 /* how often roots without a root watch are looked at for sync cookies */
 #define WATCH_COOKIE_POLL_MS 100
 
@@ -105,6 +112,7 @@ struct watch_daemon {
 	const struct watch_settings *set;
 	struct watch_log *log;
 	struct watch_inotify *in;
+	struct watch_reader *reader;	/* NULL: no inotify */
 	struct watch_events *ev;
 	struct watch_root *roots;
 	unsigned int root_count, open_count;

@@ -9,6 +9,8 @@ condstore_SOURCES += \
 	indexer/watch-log.h \
 	indexer/watch-inotify.c \
 	indexer/watch-inotify.h \
+	indexer/watch-reader.c \
+	indexer/watch-reader.h \
 	indexer/watch-events.c \
 	indexer/watch-events.h \
 	indexer/watch-roots.c \
