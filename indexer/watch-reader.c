@@ -19,6 +19,11 @@
  * the queue costs one rescan of the directories concerned, however long it
  * lasts, and the kernel queue itself overflows only if the thread cannot
  * run at all.
+ *
+ * After a wakeup the thread lets events accumulate for delay_ms before it
+ * wakes the main loop (one commit then covers many), except when a sync
+ * cookie is among the events read at once: someone waits for it (the
+ * Dovecot plugin at every NOOP), so the batch goes to the main loop now.
  */
 #include "config.h"
 
@@ -35,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cs-sync.h"
 #include "watch-reader.h"
 
 #define CHUNK_SIZE (256 * 1024)
@@ -222,8 +228,24 @@ static void reader_failed(struct watch_reader *r, int error)
 	sleep_ms(RETRY_MS);
 }
 
-/* Read everything the kernel has queued. */
-static void reader_fill(struct watch_reader *r)
+/* Does buf (len bytes of inotify events) hold a sync cookie's? */
+static bool events_have_cookie(const char *buf, size_t len)
+{
+	const struct inotify_event *event;
+	size_t pos;
+
+	for (pos = 0; pos + sizeof(*event) <= len;
+	     pos += sizeof(*event) + event->len) {
+		event = (const struct inotify_event *)(buf + pos);
+		if (event->len > 0 && cs_sync_is_cookie(event->name))
+			return true;
+	}
+	return false;
+}
+
+/* Read everything the kernel has queued.  Returns true if anything was
+   queued; *cookie_r is set when a sync cookie was among it. */
+static bool reader_fill(struct watch_reader *r, bool *cookie_r)
 {
 	bool queued = false;
 	ssize_t n;
@@ -236,19 +258,21 @@ static void reader_fill(struct watch_reader *r)
 			reader_failed(r, errno);
 		if (n <= 0)
 			break;
+		if (events_have_cookie(r->buf, (size_t)n))
+			*cookie_r = true;
 		pthread_mutex_lock(&r->lock);
 		queue_events(r, r->buf, (size_t)n);
 		pthread_mutex_unlock(&r->lock);
 		queued = true;
 	}
-	if (queued)
-		reader_wake(r);
+	return queued;
 }
 
 static void *reader_main(void *ctx)
 {
 	struct watch_reader *r = ctx;
 	struct pollfd fds[2];
+	bool queued, cookie;
 
 	fds[0].fd = r->fd;
 	fds[0].events = POLLIN;
@@ -262,9 +286,17 @@ static void *reader_main(void *ctx)
 		}
 		if ((fds[1].revents & POLLIN) != 0)
 			break;
-		if (r->delay_ms > 0)
+		/* let events accumulate delay_ms, unless someone waits for
+		   a sync cookie among them: it is answered at once */
+		cookie = false;
+		queued = reader_fill(r, &cookie);
+		if (!cookie && r->delay_ms > 0) {
 			sleep_ms(r->delay_ms);
-		reader_fill(r);
+			if (reader_fill(r, &cookie))
+				queued = true;
+		}
+		if (queued)
+			reader_wake(r);
 	}
 	return NULL;
 }
