@@ -58,14 +58,8 @@ static void write_line(const char *path, const char *line)
 static struct cs_index *open_index(const char *root, bool nosync)
 {
 	struct cs_index_settings set = { .root = root, .nosync = nosync };
-	struct cs_index *index = NULL;
-	struct cs_error err;
 
-	cs_error_clear(&err);
-	if (cs_index_open(&set, &index, &err) < 0)
-		fprintf(stderr, "cs_index_open: %s\n", err.text);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(index);
-	return index;
+	return unit_open_set(&set);
 }
 
 static uint64_t inbox_hms(struct cs_index *index)

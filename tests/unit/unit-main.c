@@ -65,17 +65,23 @@ void unit_remove_tree(const char *path)
 	nftw(path, remove_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-struct cs_index *unit_open(const char *root)
+struct cs_index *unit_open_set(const struct cs_index_settings *set)
 {
-	struct cs_index_settings set = { .root = root };
 	struct cs_index *index = NULL;
 	struct cs_error err;
 
 	cs_error_clear(&err);
-	if (cs_index_open(&set, &index, &err) < 0)
+	if (cs_index_open(set, &index, &err) < 0)
 		fprintf(stderr, "cs_index_open: %s\n", err.text);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(index);
 	return index;
+}
+
+struct cs_index *unit_open(const char *root)
+{
+	struct cs_index_settings set = { .root = root };
+
+	return unit_open_set(&set);
 }
 
 int main(void)

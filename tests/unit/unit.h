@@ -28,6 +28,8 @@ void unit_touch(const char *dir, const char *sub, const char *name);
 void unit_remove_tree(const char *path);
 /* Open the index of root (creating it), asserting success. */
 struct cs_index *unit_open(const char *root);
+/* The same with settings of the caller's. */
+struct cs_index *unit_open_set(const struct cs_index_settings *set);
 
 #define CU_ASSERT_OK(expr) do { \
 	struct cs_error err_; \
