@@ -268,6 +268,31 @@ static bool reader_fill(struct watch_reader *r, bool *cookie_r)
 	return queued;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Read what comes in during delay_ms, ending early when a sync cookie
+   arrives.  Returns true if anything was queued. */
+static bool reader_accumulate(struct watch_reader *r, bool *cookie_r)
+{
+	struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
+	uint64_t end = now_ms() + r->delay_ms, now;
+	bool queued = false;
+
+	while (!*cookie_r && (now = now_ms()) < end) {
+		if (poll(&pfd, 1, (int)(end - now)) <= 0)
+			continue;
+		if (reader_fill(r, cookie_r))
+			queued = true;
+	}
+	return queued;
+}
+
 static void *reader_main(void *ctx)
 {
 	struct watch_reader *r = ctx;
@@ -290,11 +315,9 @@ static void *reader_main(void *ctx)
 		   a sync cookie among them: it is answered at once */
 		cookie = false;
 		queued = reader_fill(r, &cookie);
-		if (!cookie && r->delay_ms > 0) {
-			sleep_ms(r->delay_ms);
-			if (reader_fill(r, &cookie))
-				queued = true;
-		}
+		if (!cookie && r->delay_ms > 0 &&
+		    reader_accumulate(r, &cookie))
+			queued = true;
 		if (queued)
 			reader_wake(r);
 	}
