@@ -114,6 +114,18 @@ invalid:
 	return -1;
 }
 
+int cli_required_modseq(const struct cli_global *g,
+			const struct cli_command *cmd,
+			const struct cli_option *opt, uint64_t *modseq_r)
+{
+	if (!opt->seen) {
+		cli_error(g, "%s: --%s is required (usage: condstore %s %s)",
+			  cmd->name, opt->name, cmd->name, cmd->usage);
+		return -1;
+	}
+	return cli_parse_modseq(g, opt->name, opt->value, modseq_r);
+}
+
 int cli_parse_uidset(const struct cli_global *g, const char *str,
 		     struct cs_uidset *set_r)
 {

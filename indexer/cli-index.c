@@ -74,6 +74,39 @@ void cli_mailbox_close(struct cli_mailbox *mbox)
 	cs_mailbox_close(&mbox->box);
 }
 
+int cli_mailbox_run(const struct cli_global *g, bool readonly,
+		    const char *name, cli_mailbox_fn *fn, void *ctx)
+{
+	struct cs_index *index = NULL;
+	struct cli_mailbox mbox;
+	int ret = CLI_EXIT_ERROR;
+
+	if (cli_index_open(g, readonly, &index) < 0)
+		return CLI_EXIT_ERROR;
+	if (cli_mailbox_open(g, index, name, &mbox) == 0) {
+		ret = fn(&mbox, ctx);
+		cli_mailbox_close(&mbox);
+	}
+	cs_index_close(&index);
+	return ret;
+}
+
+int cli_changes_since(struct cli_mailbox *mbox, uint64_t since,
+		      cs_message_cb *cb, void *ctx)
+{
+	struct cs_error err;
+
+	cs_error_clear(&err);
+	if (cs_changes_since(mbox->box, since, cb, ctx, &err) < 0) {
+		if (err.code == CS_OK)
+			cli_error(mbox->g, "out of memory");
+		else
+			cli_error_cs(mbox->g, &err);
+		return -1;
+	}
+	return 0;
+}
+
 int cli_mailbox_max_uid(struct cli_mailbox *mbox, uint32_t *uid_r)
 {
 	const struct cs_mailbox_rec *rec = cs_mailbox_get_rec(mbox->box);

@@ -99,6 +99,18 @@ int cli_mailbox_open(const struct cli_global *g, struct cs_index *index,
 		     const char *name, struct cli_mailbox *mbox_r);
 void cli_mailbox_close(struct cli_mailbox *mbox);
 
+/* Open the index (readonly as for cli_index_open) and its mailbox name,
+   run fn on the mailbox, close both.  Returns what fn returns (an exit
+   code), or CLI_EXIT_ERROR when opening failed (printed). */
+typedef int cli_mailbox_fn(struct cli_mailbox *mbox, void *ctx);
+int cli_mailbox_run(const struct cli_global *g, bool readonly,
+		    const char *name, cli_mailbox_fn *fn, void *ctx);
+
+/* cs_changes_since() on the mailbox, printing the error.  Returns 0 or
+   -1. */
+int cli_changes_since(struct cli_mailbox *mbox, uint64_t since,
+		      cs_message_cb *cb, void *ctx);
+
 /* The highest UID of the mailbox (for '*' in UID sets), 0 when empty.
    Returns 0, or prints the error and returns -1. */
 int cli_mailbox_max_uid(struct cli_mailbox *mbox, uint32_t *uid_r);
@@ -188,6 +200,13 @@ int cli_args_parse(const struct cli_global *g, const struct cli_command *cmd,
    Returns 0, or prints the error and returns -1. */
 int cli_parse_modseq(const struct cli_global *g, const char *opt_name,
 		     const char *str, uint64_t *modseq_r);
+
+/* The modseq of a required option opt of cmd (cli_parse_modseq), or the
+   error that it is missing, with cmd's usage.  Returns 0, or prints the
+   error and returns -1. */
+int cli_required_modseq(const struct cli_global *g,
+			const struct cli_command *cmd,
+			const struct cli_option *opt, uint64_t *modseq_r);
 
 /* Parse a UID set.  Returns 0, or prints the error and returns -1. */
 int cli_parse_uidset(const struct cli_global *g, const char *str,

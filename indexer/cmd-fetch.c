@@ -58,18 +58,11 @@ static int fetch_changed(struct cli_mailbox *mbox,
 			 const struct cs_uidset *uids, uint64_t since)
 {
 	struct fetch_changed_ctx ctx = { .uids = uids };
-	struct cs_error err;
 	int ret;
 
 	if (cli_mailbox_max_uid(mbox, &ctx.star) < 0)
 		return -1;
-	cs_error_clear(&err);
-	if (cs_changes_since(mbox->box, since, fetch_changed_cb, &ctx,
-			     &err) < 0) {
-		if (err.code == CS_OK)
-			cli_error(mbox->g, "out of memory");
-		else
-			cli_error_cs(mbox->g, &err);
+	if (cli_changes_since(mbox, since, fetch_changed_cb, &ctx) < 0) {
 		cli_msgs_free(&ctx.list);
 		return -1;
 	}
@@ -79,39 +72,41 @@ static int fetch_changed(struct cli_mailbox *mbox,
 	return ret;
 }
 
+struct fetch_args {
+	struct cs_uidset uids;
+	bool changed;
+	uint64_t since;
+};
+
+static int fetch_run(struct cli_mailbox *mbox, void *ctx)
+{
+	struct fetch_args *args = ctx;
+
+	return (args->changed ? fetch_changed(mbox, &args->uids, args->since) :
+		fetch_all(mbox, &args->uids)) == 0 ?
+		CLI_EXIT_OK : CLI_EXIT_ERROR;
+}
+
 static int cmd_fetch(const struct cli_global *g, int argc, char **argv)
 {
 	struct cli_option opts[] = {
 		{ .name = "changedsince", .has_arg = true },
 		{ .name = NULL }
 	};
-	struct cs_index *index = NULL;
-	struct cli_mailbox mbox;
-	struct cs_uidset uids;
-	uint64_t since = 0;
+	struct fetch_args args = { .changed = false };
 	int npos, ret;
 
 	npos = cli_args_parse(g, &cli_cmd_fetch, argc, argv, opts, 1, 2);
 	if (npos < 0)
 		return CLI_EXIT_ERROR;
-	if (opts[0].seen &&
-	    cli_parse_modseq(g, opts[0].name, opts[0].value, &since) < 0)
+	args.changed = opts[0].seen;
+	if (args.changed &&
+	    cli_parse_modseq(g, opts[0].name, opts[0].value, &args.since) < 0)
 		return CLI_EXIT_ERROR;
-	if (cli_parse_uidset(g, npos > 1 ? argv[2] : "1:*", &uids) < 0)
+	if (cli_parse_uidset(g, npos > 1 ? argv[2] : "1:*", &args.uids) < 0)
 		return CLI_EXIT_ERROR;
-	if (cli_index_open(g, true, &index) < 0) {
-		cs_uidset_free(&uids);
-		return CLI_EXIT_ERROR;
-	}
-	ret = CLI_EXIT_ERROR;
-	if (cli_mailbox_open(g, index, argv[1], &mbox) == 0) {
-		if ((opts[0].seen ? fetch_changed(&mbox, &uids, since) :
-		     fetch_all(&mbox, &uids)) == 0)
-			ret = CLI_EXIT_OK;
-		cli_mailbox_close(&mbox);
-	}
-	cs_index_close(&index);
-	cs_uidset_free(&uids);
+	ret = cli_mailbox_run(g, true, argv[1], fetch_run, &args);
+	cs_uidset_free(&args.uids);
 	return ret;
 }
 

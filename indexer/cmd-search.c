@@ -29,15 +29,9 @@ static void search_print(const struct cli_msgs *list)
 static int search_modseq(struct cli_mailbox *mbox, uint64_t modseq)
 {
 	struct cli_msgs list = { 0 };
-	struct cs_error err;
 
-	cs_error_clear(&err);
-	if (cs_changes_since(mbox->box, modseq > 0 ? modseq - 1 : 0,
-			     cli_msgs_add_cb, &list, &err) < 0) {
-		if (err.code == CS_OK)
-			cli_error(mbox->g, "out of memory");
-		else
-			cli_error_cs(mbox->g, &err);
+	if (cli_changes_since(mbox, modseq > 0 ? modseq - 1 : 0,
+			      cli_msgs_add_cb, &list) < 0) {
 		cli_msgs_free(&list);
 		return -1;
 	}
@@ -47,36 +41,27 @@ static int search_modseq(struct cli_mailbox *mbox, uint64_t modseq)
 	return 0;
 }
 
+static int search_run(struct cli_mailbox *mbox, void *ctx)
+{
+	const uint64_t *modseq = ctx;
+
+	return search_modseq(mbox, *modseq) == 0 ?
+		CLI_EXIT_OK : CLI_EXIT_ERROR;
+}
+
 static int cmd_search(const struct cli_global *g, int argc, char **argv)
 {
 	struct cli_option opts[] = {
 		{ .name = "modseq", .has_arg = true },
 		{ .name = NULL }
 	};
-	struct cs_index *index = NULL;
-	struct cli_mailbox mbox;
 	uint64_t modseq;
-	int ret;
 
 	if (cli_args_parse(g, &cli_cmd_search, argc, argv, opts, 1, 1) < 0)
 		return CLI_EXIT_ERROR;
-	if (!opts[0].seen) {
-		cli_error(g, "search: --modseq N is required (usage: "
-			  "condstore search %s)", cli_cmd_search.usage);
+	if (cli_required_modseq(g, &cli_cmd_search, &opts[0], &modseq) < 0)
 		return CLI_EXIT_ERROR;
-	}
-	if (cli_parse_modseq(g, opts[0].name, opts[0].value, &modseq) < 0)
-		return CLI_EXIT_ERROR;
-	if (cli_index_open(g, true, &index) < 0)
-		return CLI_EXIT_ERROR;
-	ret = CLI_EXIT_ERROR;
-	if (cli_mailbox_open(g, index, argv[1], &mbox) == 0) {
-		if (search_modseq(&mbox, modseq) == 0)
-			ret = CLI_EXIT_OK;
-		cli_mailbox_close(&mbox);
-	}
-	cs_index_close(&index);
-	return ret;
+	return cli_mailbox_run(g, true, argv[1], search_run, &modseq);
 }
 
 const struct cli_command cli_cmd_search = {

@@ -208,6 +208,19 @@ static int store_mailbox(struct cli_mailbox *mbox, int argc, char **argv,
 	return ret;
 }
 
+struct store_args {
+	int argc;
+	char **argv;
+	struct store_request *req;
+};
+
+static int store_run_cmd(struct cli_mailbox *mbox, void *ctx)
+{
+	struct store_args *args = ctx;
+
+	return store_mailbox(mbox, args->argc, args->argv, args->req);
+}
+
 static int cmd_store(const struct cli_global *g, int argc, char **argv)
 {
 	struct cli_option opts[] = {
@@ -215,9 +228,8 @@ static int cmd_store(const struct cli_global *g, int argc, char **argv)
 		{ .name = NULL }
 	};
 	struct store_request req = { .conditional = false };
-	struct cs_index *index = NULL;
-	struct cli_mailbox mbox;
-	int npos, ret;
+	struct store_args args;
+	int npos;
 
 	npos = cli_args_parse(g, &cli_cmd_store, argc, argv, opts, 4, -1);
 	if (npos < 0)
@@ -230,15 +242,10 @@ static int cmd_store(const struct cli_global *g, int argc, char **argv)
 				     &req.unchangedsince) < 0)
 			return CLI_EXIT_ERROR;
 	}
-	if (cli_index_open(g, false, &index) < 0)
-		return CLI_EXIT_ERROR;
-	ret = CLI_EXIT_ERROR;
-	if (cli_mailbox_open(g, index, argv[1], &mbox) == 0) {
-		ret = store_mailbox(&mbox, npos + 1, argv, &req);
-		cli_mailbox_close(&mbox);
-	}
-	cs_index_close(&index);
-	return ret;
+	args.argc = npos + 1;
+	args.argv = argv;
+	args.req = &req;
+	return cli_mailbox_run(g, false, argv[1], store_run_cmd, &args);
 }
 
 const struct cli_command cli_cmd_store = {

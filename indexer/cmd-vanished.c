@@ -42,36 +42,27 @@ static int vanished_print(struct cli_mailbox *mbox, uint64_t since)
 	return ret;
 }
 
+static int vanished_run(struct cli_mailbox *mbox, void *ctx)
+{
+	const uint64_t *since = ctx;
+
+	return vanished_print(mbox, *since) == 0 ?
+		CLI_EXIT_OK : CLI_EXIT_ERROR;
+}
+
 static int cmd_vanished(const struct cli_global *g, int argc, char **argv)
 {
 	struct cli_option opts[] = {
 		{ .name = "since", .has_arg = true },
 		{ .name = NULL }
 	};
-	struct cs_index *index = NULL;
-	struct cli_mailbox mbox;
 	uint64_t since;
-	int ret;
 
 	if (cli_args_parse(g, &cli_cmd_vanished, argc, argv, opts, 1, 1) < 0)
 		return CLI_EXIT_ERROR;
-	if (!opts[0].seen) {
-		cli_error(g, "vanished: --since MODSEQ is required (usage: "
-			  "condstore vanished %s)", cli_cmd_vanished.usage);
+	if (cli_required_modseq(g, &cli_cmd_vanished, &opts[0], &since) < 0)
 		return CLI_EXIT_ERROR;
-	}
-	if (cli_parse_modseq(g, opts[0].name, opts[0].value, &since) < 0)
-		return CLI_EXIT_ERROR;
-	if (cli_index_open(g, true, &index) < 0)
-		return CLI_EXIT_ERROR;
-	ret = CLI_EXIT_ERROR;
-	if (cli_mailbox_open(g, index, argv[1], &mbox) == 0) {
-		if (vanished_print(&mbox, since) == 0)
-			ret = CLI_EXIT_OK;
-		cli_mailbox_close(&mbox);
-	}
-	cs_index_close(&index);
-	return ret;
+	return cli_mailbox_run(g, true, argv[1], vanished_run, &since);
 }
 
 const struct cli_command cli_cmd_vanished = {
