@@ -337,6 +337,18 @@ def parse_imap_fetch(data, key="UID"):
     return out
 
 
+def select_condstore(imap, mailbox="INBOX", enable=False):
+    """SELECT mailbox (CONDSTORE) (after ENABLE CONDSTORE with enable),
+    asserting OK.  Returns the HIGHESTMODSEQ it reported."""
+    if enable:
+        imap_ok(imap._simple_command("ENABLE", "CONDSTORE"))
+    typ, data = imap._simple_command("SELECT", mailbox, "(CONDSTORE)")
+    if typ != "OK":
+        raise AssertionError("SELECT %s failed: %s %r" % (mailbox, typ, data))
+    imap.state = "SELECTED"
+    return int(response_code(imap, "HIGHESTMODSEQ"))
+
+
 def response_code(imap, name):
     """The value of response code [NAME value] the last command's tagged
     reply carried (imaplib files it as an untagged response), or None."""

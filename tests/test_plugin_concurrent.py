@@ -27,10 +27,7 @@ def claimer(dc, n, claims, errors, start, lost):
     try:
         imap = dc.connect()
         try:
-            typ, data = imap._simple_command("SELECT", "INBOX",
-                                             "(CONDSTORE)")
-            assert typ == "OK", data
-            imap.state = "SELECTED"
+            dovecot.select_condstore(imap)
             # all in the same order: they collide on every message
             uids = list(range(1, MESSAGES + 1))
             start.wait()

@@ -44,11 +44,7 @@ class PluginModseqTest(cstest.CondstoreCase):
     # --- helpers --------------------------------------------------------
 
     def select(self, mailbox="INBOX"):
-        typ, data = self.imap._simple_command("SELECT", mailbox,
-                                              "(CONDSTORE)")
-        self.assertEqual(typ, "OK", data)
-        self.imap.state = "SELECTED"
-        return int(dovecot.response_code(self.imap, "HIGHESTMODSEQ"))
+        return dovecot.select_condstore(self.imap, mailbox)
 
     def imap_fetch(self, uids="1:*", changedsince=None):
         self.imap.untagged_responses.pop("FETCH", None)

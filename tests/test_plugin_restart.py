@@ -27,11 +27,7 @@ class PluginRestartTest(cstest.CondstoreCase):
         """(HIGHESTMODSEQ, {uid: (modseq, flags)}) as IMAP reports them."""
         imap = dc.connect()
         try:
-            typ, data = imap._simple_command("SELECT", mailbox,
-                                             "(CONDSTORE)")
-            self.assertEqual(typ, "OK", data)
-            imap.state = "SELECTED"
-            hms = int(dovecot.response_code(imap, "HIGHESTMODSEQ"))
+            hms = dovecot.select_condstore(imap, mailbox)
             typ, data = imap.uid("FETCH", "1:*", "(UID MODSEQ FLAGS)")
             self.assertEqual(typ, "OK", data)
             msgs = {uid: (f["MODSEQ"], sorted(set(f["FLAGS"]) -

@@ -50,10 +50,7 @@ class SyncCase(watchtest.WatchCase):
     def select(self):
         imap = self.dc.connect()
         self.addCleanup(self.close_quietly, imap)
-        dovecot.imap_ok(imap._simple_command("ENABLE", "CONDSTORE"))
-        typ, data = imap._simple_command("SELECT", "INBOX", "(CONDSTORE)")
-        self.assertEqual(typ, "OK", data)
-        imap.state = "SELECTED"
+        dovecot.select_condstore(imap, enable=True)
         return imap
 
     @staticmethod

@@ -34,12 +34,7 @@ class PluginWatchTest(watchtest.WatchCase):
         self.daemon = self.start_daemon()
         self.imap = self.dc.connect()
         self.addCleanup(self.imap.shutdown)
-        dovecot.imap_ok(self.imap._simple_command("ENABLE", "CONDSTORE"))
-        typ, data = self.imap._simple_command("SELECT", "INBOX",
-                                              "(CONDSTORE)")
-        self.assertEqual(typ, "OK", data)
-        self.imap.state = "SELECTED"
-        self.hms0 = int(dovecot.response_code(self.imap, "HIGHESTMODSEQ"))
+        self.hms0 = dovecot.select_condstore(self.imap, enable=True)
         self.sync()
 
     def imap_fetch(self, uids="1:*", changedsince=None):
@@ -141,11 +136,7 @@ class PluginWatchBurstTest(PluginWatchTest):
         # no condstore sync here: the new session itself must wait
         self.imap = self.dc.connect()
         self.addCleanup(self.imap.shutdown)
-        dovecot.imap_ok(self.imap._simple_command("ENABLE", "CONDSTORE"))
-        typ, data = self.imap._simple_command("SELECT", "INBOX",
-                                              "(CONDSTORE)")
-        self.assertEqual(typ, "OK", data)
-        self.imap.state = "SELECTED"
+        dovecot.select_condstore(self.imap, enable=True)
         changed = self.imap_fetch(changedsince=hms)
         self.assertEqual(len(changed), len(self.made["INBOX"]))
         self.assertEqual(changed, self.cs_map())
