@@ -158,8 +158,12 @@ static void daemon_full_rescan(struct watch_daemon *d, const char *what)
 	watch_roots_watch_all(d);
 	/* pending moves are settled by the scans */
 	(void)watch_events_expire(d, true);
+	/* a "sync" that waited for the rescan finds its summary logged */
+	d->hold_cookies = true;
 	daemon_round(d);
 	log_scan_summary(d, what, start);
+	d->hold_cookies = false;
+	watch_roots_answer_cookies(d);
 }
 
 static void daemon_periodic(struct watch_daemon *d, uint64_t now)

@@ -634,6 +634,18 @@ void watch_roots_poll_cookies(struct watch_daemon *d)
 	}
 }
 
+/* Answer the root's waiting sync cookies: everything before them is in
+   the index (unwatched mailboxes are rescanned first). */
+static void root_answer_cookies(struct watch_daemon *d,
+				struct watch_root *root)
+{
+	if (root->cookie_count == 0)
+		return;
+	if (watch_root_has_unwatched(root))
+		(void)watch_root_rescan_unwatched(d, root);
+	root_ack_cookies(d, root);
+}
+
 void watch_root_process(struct watch_daemon *d, struct watch_root *root)
 {
 	struct watch_box *box;
@@ -666,10 +678,20 @@ void watch_root_process(struct watch_daemon *d, struct watch_root *root)
 		root->need_full_scan = true;
 		return;
 	}
-	if (root->cookie_count > 0) {
-		if (watch_root_has_unwatched(root))
-			(void)watch_root_rescan_unwatched(d, root);
-		root_ack_cookies(d, root);
+	if (d->hold_cookies)
+		root->cookies_due = true;
+	else
+		root_answer_cookies(d, root);
+}
+
+void watch_roots_answer_cookies(struct watch_daemon *d)
+{
+	struct watch_root *root;
+
+	for (root = d->roots; root != NULL; root = root->next) {
+		if (root->cookies_due)
+			root_answer_cookies(d, root);
+		root->cookies_due = false;
 	}
 }
 

@@ -28,6 +28,10 @@ unsigned int watch_root_rescan_unwatched(struct watch_daemon *d,
 					 struct watch_root *root);
 bool watch_root_has_unwatched(const struct watch_root *root);
 
+/* Answer the sync cookies of the roots processed while
+   d->hold_cookies was set (and processed without error). */
+void watch_roots_answer_cookies(struct watch_daemon *d);
+
 /* Look for sync cookies in roots that have no root watch. */
 void watch_roots_poll_cookies(struct watch_daemon *d);
 

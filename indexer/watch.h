@@ -103,6 +103,7 @@ struct watch_root {
 	uint64_t used;		/* LRU stamp */
 	char **cookies;		/* sync cookies to acknowledge */
 	unsigned int cookie_count, cookie_alloc;
+	bool cookies_due;	/* processed while cookies were held */
 	int first_item, last_item;	/* this batch's work items, -1 */
 };
 
@@ -120,6 +121,8 @@ struct watch_daemon {
 	unsigned int round;	/* one per batch */
 	bool overflow;		/* IN_Q_OVERFLOW seen */
 	bool cookie_seen;	/* a sync cookie arrived in this batch */
+	bool hold_cookies;	/* answer cookies only after the rescan's
+				   summary is logged */
 	int sfd;		/* signalfd: SIGTERM, SIGINT, SIGHUP */
 	bool stop, hup;
 	struct cs_scan_stats stats;	/* of scans since last reported */
