@@ -8,8 +8,10 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -95,25 +97,76 @@ static int fsync_dir_of(const char *path, struct cs_error *err)
 	return ret;
 }
 
+/* Give the unnamed file fd (O_TMPFILE) a name of its own beside path, in
+   tmp.  Returns 0, or -1 with errno set. */
+static int tmpfile_link(int fd, const char *path, char *tmp, size_t size)
+{
+	char proc[64];
+	unsigned int attempt;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	for (attempt = 0; attempt < 100; attempt++) {
+		if (cs_path_fmt(tmp, size, "%s.tmp.%ld.%u", path,
+				(long)getpid(), attempt) < 0) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp,
+			   AT_SYMLINK_FOLLOW) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -1;
+	}
+	return -1;
+}
+
+/* Open the new file for path: unnamed (O_TMPFILE) where the file system
+   has them, so that nobody can see, take over or leave behind a
+   half-written one; else a named one of its own (mkostemp), in tmp.
+   Returns the fd or -1. */
+static int replace_open(const char *path, char *tmp, size_t size,
+			bool *unnamed_r, struct cs_error *err)
+{
+	char dir[PATH_MAX];
+	int fd;
+
+	if (strlen(path) >= sizeof(dir) ||
+	    cs_path_fmt(tmp, size, "%s.tmp.XXXXXX", path) < 0)
+		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
+				    path);
+	strcpy(dir, path);
+	fd = open(dirname(dir), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	*unnamed_r = fd >= 0;
+	if (fd < 0)
+		fd = mkostemp(tmp, O_CLOEXEC);	/* O_EXCL, mode 0600 */
+	if (fd < 0)
+		return cs_error_sys(err, "creating %s", tmp);
+	return fd;
+}
+
 int cs_file_replace(const char *path, const void *data, size_t size,
 		    struct cs_error *err)
 {
 	char tmp[PATH_MAX];
+	bool unnamed;
 	int fd;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
-				    path);
-	if (unlink(tmp) < 0 && errno != ENOENT)
-		return cs_error_sys(err, "unlink(%s)", tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		  0600);
+	fd = replace_open(path, tmp, sizeof(tmp), &unnamed, err);
 	if (fd < 0)
-		return cs_error_sys(err, "open(%s)", tmp);
+		return -1;
 	if (write_all(fd, data, size) < 0 || fdatasync(fd) < 0) {
 		cs_error_sys(err, "write(%s)", tmp);
 		close(fd);
-		unlink(tmp);
+		if (!unnamed)
+			unlink(tmp);
+		return -1;
+	}
+	/* named only from here to the rename: concurrent replacers (the
+	   first opens of a new index) each have their own, the last rename
+	   wins */
+	if (unnamed && tmpfile_link(fd, path, tmp, sizeof(tmp)) < 0) {
+		cs_error_sys(err, "linkat(%s)", tmp);
+		close(fd);
 		return -1;
 	}
 	if (close(fd) < 0) {

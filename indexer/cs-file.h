@@ -18,8 +18,10 @@ int cs_file_open_read(const char *path, FILE **fp_r, struct cs_error *err);
 int cs_file_open_read_in(const char *dir, const char *name, char *path_r,
 			 size_t path_size, FILE **fp_r, struct cs_error *err);
 
-/* Write path+".tmp" (mode 0600, O_EXCL after removing a stale one), fsync
-   it, rename it over path, fsync the directory.  Returns 0 or -1. */
+/* Write a new file (mode 0600: unnamed with O_TMPFILE, else
+   path+".tmp.XXXXXX"), fsync it, give it a name of its own beside path
+   and rename it over path, fsync the directory.  Safe to call from
+   several processes at once: the last rename wins.  Returns 0 or -1. */
 int cs_file_replace(const char *path, const void *data, size_t size,
 		    struct cs_error *err);
 

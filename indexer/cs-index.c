@@ -432,10 +432,31 @@ static int header_init(struct cs_index *index, uint64_t floor,
 }
 
 /* Make sure the hwm file is at least the tdb's ceiling (it may have been
-   removed or restored from an old backup). */
+   removed or restored from an old backup).  A raise is a read, then a
+   write of the whole file: two at once could lower it, so it is made
+   under the transaction lock, as every other raise is (they run inside
+   transactions). */
 static int hwm_sync_with_header(struct cs_index *index, struct cs_error *err)
 {
-	return cs_hwm_raise(index->hwm_path, index->hdr.ceiling, 0, err);
+	struct cs_hwm hwm;
+	int ret;
+
+	if (cs_hwm_read(index->hwm_path, &hwm, err) < 0)
+		return -1;
+	if (hwm.ceiling >= index->hdr.ceiling)
+		return 0;
+	if (index->bulk)
+		return cs_hwm_raise(index->hwm_path, index->hdr.ceiling, 0, err);
+	if (tdb_transaction_start(index->tdb) != 0)
+		return cs_db_error(index, "transaction start", err);
+	ret = header_read(index, err);
+	if (ret == 0)
+		ret = cs_error_set(err, CS_ERR_CORRUPT, "%s: index header "
+				   "vanished", index->db_path);
+	if (ret > 0)
+		ret = cs_hwm_raise(index->hwm_path, index->hdr.ceiling, 0, err);
+	tdb_transaction_cancel(index->tdb);
+	return ret < 0 ? -1 : 0;
 }
 
 /* --- open / close --- */

@@ -35,74 +35,42 @@ bool watch_state_path(const char *root, const char *db_path, char *buf,
 
 int watch_state_read(const char *path, struct watch_state *state_r)
 {
+	struct cs_error err;
 	char line[256];
-	FILE *fp;
+	FILE *fp = NULL;
+	int ret;
 
 	memset(state_r, 0, sizeof(*state_r));
-	fp = fopen(path, "re");
-	if (fp == NULL)
+	cs_error_clear(&err);
+	ret = cs_file_open_read(path, &fp, &err);
+	if (ret == 0)
 		return 0;
-	/* a marker that can't be parsed still reveals an unclean stop; it
-	   is then treated as one that may have lost commits */
-	if (fgets(line, sizeof(line), fp) == NULL ||
+	/* a marker that can't be read or parsed (a symlink is not
+	   followed) still reveals an unclean stop; it is then treated as
+	   one that may have lost commits */
+	if (ret < 0 || fgets(line, sizeof(line), fp) == NULL ||
 	    sscanf(line, "%63s %d %ld", state_r->boot, &state_r->nosync,
 		   &state_r->pid) != 3) {
 		strcpy(state_r->boot, "?");
 		state_r->nosync = 1;
 	}
-	fclose(fp);
+	if (fp != NULL)
+		fclose(fp);
 	return 1;
-}
-
-static void fsync_dir_of(const char *path)
-{
-	char dir[PATH_MAX], *slash;
-	int fd;
-
-	if (strlen(path) >= sizeof(dir))
-		return;
-	strcpy(dir, path);
-	slash = strrchr(dir, '/');
-	if (slash == NULL)
-		return;
-	*slash = '\0';
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		(void)fsync(fd);
-		close(fd);
-	}
 }
 
 int watch_state_write(const char *path, bool nosync, struct cs_error *err)
 {
-	char boot[64], tmp[PATH_MAX];
-	FILE *fp;
-	int fd;
+	char boot[64], line[128];
+	int len;
 
 	cs_boot_id(boot, sizeof(boot));
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
-				    path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		  0600);
-	if (fd < 0)
-		return cs_error_sys(err, "creating %s", tmp);
-	fp = fdopen(fd, "w");
-	if (fp == NULL) {
-		close(fd);
-		return cs_error_sys(err, "fdopen(%s)", tmp);
-	}
-	fprintf(fp, "%s %d %ld\n", boot[0] != '\0' ? boot : "-",
-		nosync ? 1 : 0, (long)getpid());
-	if (fflush(fp) != 0 || fsync(fd) < 0) {
-		fclose(fp);
-		return cs_error_sys(err, "writing %s", tmp);
-	}
-	fclose(fp);
-	if (rename(tmp, path) < 0)
-		return cs_error_sys(err, "rename(%s, %s)", tmp, path);
-	fsync_dir_of(path);
-	return 0;
+	len = snprintf(line, sizeof(line), "%s %d %ld\n",
+		       boot[0] != '\0' ? boot : "-", nosync ? 1 : 0,
+		       (long)getpid());
+	if (len < 0 || (size_t)len >= sizeof(line))
+		return cs_error_set(err, CS_ERR_INVALID, "boot id too long");
+	return cs_file_replace(path, line, (size_t)len, err);
 }
 
 bool watch_state_lost_commits(const struct watch_state *state)

@@ -30,7 +30,7 @@ def claimer(dc, n, claims, errors, start, lost):
             dovecot.select_condstore(imap)
             # all in the same order: they collide on every message
             uids = list(range(1, MESSAGES + 1))
-            start.wait()
+            start.wait(timeout=300)
             for uid in uids:
                 imap.untagged_responses.pop("FETCH", None)
                 typ, data = imap.uid("FETCH", str(uid), "(MODSEQ FLAGS)")
@@ -50,6 +50,8 @@ def claimer(dc, n, claims, errors, start, lost):
             imap.logout()
     except Exception as e:  # reported by the main thread
         errors.append("claimer %d: %r" % (n, e))
+        # the others must not wait for this one at the barrier
+        start.abort()
 
 
 class PluginConcurrentTest(cstest.CondstoreCase):

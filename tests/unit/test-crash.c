@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,22 @@ static void child_build(const char *root)
 	_exit(cs_maildir_build_index(&set, NULL, &st, NULL) == 1 ? 0 : 2);
 }
 
+/* The high-water mark's replacement, named only between its linkat()
+   and its rename() (cs_file_replace): a kill in that instant leaves it.
+   A replacement under a name of the fallback's kind (mkostemp) must not
+   be left behind on a file system with unnamed files. */
+static bool hwm_replacement(const char *name)
+{
+	const char *prefix = CS_DB_NAME ".hwm.tmp.";
+	long pid;
+	unsigned int attempt;
+	char end;
+
+	return strncmp(name, prefix, strlen(prefix)) == 0 &&
+		sscanf(name + strlen(prefix), "%ld.%u%c", &pid, &attempt,
+		       &end) == 2;
+}
+
 /* Nothing but the Maildir's own entries and the index's files: no
    half-built index under any name. */
 static void assert_root_clean(const char *root)
@@ -181,9 +198,7 @@ static void assert_root_clean(const char *root)
 		    strcmp(d->d_name, "tmp") == 0 ||
 		    strcmp(d->d_name, CS_DB_NAME) == 0 ||
 		    strcmp(d->d_name, CS_DB_NAME ".hwm") == 0 ||
-		    /* the high-water mark's own replacement, when the kill
-		       came during its rewrite (the next one reuses it) */
-		    strcmp(d->d_name, CS_DB_NAME ".hwm.tmp") == 0)
+		    hwm_replacement(d->d_name))
 			continue;
 		fprintf(stderr, "  left behind: %s\n", d->d_name);
 		CU_FAIL("a file left behind in the Maildir root");

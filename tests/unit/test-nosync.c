@@ -8,13 +8,19 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "unit.h"
 
 #define NOSYNC_MESSAGES 20
+/* processes opening one index at once, and how many times */
+#define CONCURRENT_OPENERS 12
+#define CONCURRENT_ROUNDS 15
 #define OTHER_BOOT "00000000-0000-0000-0000-000000000000"
 
 static void copy_file(const char *from, const char *to)
@@ -168,6 +174,100 @@ static void test_durable_no_marker(void)
 	unit_remove_tree(root);
 }
 
+/* Fork CONCURRENT_OPENERS processes that wait on a pipe, then all open
+   the index at root with nosync at once.  Returns how many failed. */
+static int open_all_at_once(const char *root)
+{
+	pid_t pids[CONCURRENT_OPENERS];
+	int gate[2], i, status, failed = 0;
+	char c;
+
+	CU_ASSERT_EQUAL_FATAL(pipe(gate), 0);
+	for (i = 0; i < CONCURRENT_OPENERS; i++) {
+		pids[i] = fork();
+		CU_ASSERT_FATAL(pids[i] >= 0);
+		if (pids[i] == 0) {
+			struct cs_index_settings set = {
+				.root = root, .nosync = true };
+			struct cs_index *index = NULL;
+			struct cs_error err;
+
+			close(gate[1]);
+			/* EOF when the parent closes its end: all go */
+			(void)read(gate[0], &c, 1);
+			cs_error_clear(&err);
+			if (cs_index_open(&set, &index, &err) < 0) {
+				fprintf(stderr, "opener %d: %s\n", i,
+					err.text);
+				_exit(1);
+			}
+			cs_index_close(&index);
+			_exit(0);
+		}
+	}
+	close(gate[0]);
+	close(gate[1]);
+	for (i = 0; i < CONCURRENT_OPENERS; i++) {
+		CU_ASSERT_EQUAL(waitpid(pids[i], &status, 0), pids[i]);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			failed++;
+	}
+	return failed;
+}
+
+/* Files whose name has ".tmp" in the directory. */
+static int count_tmp_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	while ((de = readdir(d)) != NULL) {
+		if (strstr(de->d_name, ".tmp") != NULL)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Many processes opening a new index at once (a Dovecot with many logins
+   right after the index was built): each writes the nosync marker, and
+   with the high-water-mark file gone each raises it again.  Every open
+   succeeds, the marker names this boot, the high-water mark is back at
+   least at the index's ceiling, and no temporary file is left behind. */
+static void test_concurrent_first_opens(void)
+{
+	char root[4096], db[4200], marker[4300], hwm[4300];
+	char boot[64], line[128];
+	struct cs_index *index;
+	uint64_t ceiling, first = 0;
+	int round;
+
+	unit_make_root(root, sizeof(root));
+	snprintf(db, sizeof(db), "%s/" CS_DB_NAME, root);
+	snprintf(marker, sizeof(marker), "%s.nosync", db);
+	snprintf(hwm, sizeof(hwm), "%s.hwm", db);
+	read_line("/proc/sys/kernel/random/boot_id", boot, sizeof(boot));
+	index = open_index(root, false);
+	CU_ASSERT_EQUAL_FATAL(cs_index_hwm(index, &first, NULL), 1);
+	cs_index_close(&index);
+	for (round = 0; round < CONCURRENT_ROUNDS; round++) {
+		(void)unlink(marker);
+		(void)unlink(hwm);
+		CU_ASSERT_EQUAL(open_all_at_once(root), 0);
+		read_line(marker, line, sizeof(line));
+		CU_ASSERT_STRING_EQUAL(line, boot);
+		index = open_index(root, false);
+		ceiling = 0;
+		CU_ASSERT_EQUAL(cs_index_hwm(index, &ceiling, NULL), 1);
+		CU_ASSERT(ceiling >= first);
+		cs_index_close(&index);
+		CU_ASSERT_EQUAL(count_tmp_files(root), 0);
+	}
+	unit_remove_tree(root);
+}
+
 void suite_nosync_register(void)
 {
 	CU_pSuite s = CU_add_suite("nosync and power loss", NULL, NULL);
@@ -176,4 +276,6 @@ void suite_nosync_register(void)
 		    test_power_loss);
 	CU_add_test(s, "durable writers leave no marker",
 		    test_durable_no_marker);
+	CU_add_test(s, "many processes open a new index at once",
+		    test_concurrent_first_opens);
 }
