@@ -16,6 +16,7 @@ import random
 import re
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -442,6 +443,25 @@ def letters_of(flag_names, keywords=()):
 
 # --- test cases -----------------------------------------------------------
 
+class TestTimeout(Exception):
+    """A test ran longer than CSTEST_TIMEOUT seconds."""
+
+
+def test_timeout():
+    """Seconds a test method may run (CSTEST_TIMEOUT, default 900; 0: no
+    limit).  A hung test fails with a traceback instead of stalling the
+    suite, and its cleanups still stop what it started."""
+    try:
+        return max(0, int(os.environ.get("CSTEST_TIMEOUT", "900")))
+    except ValueError:
+        return 900
+
+
+def _timed_out(signum, frame):
+    raise TestTimeout("the test ran longer than %d s (CSTEST_TIMEOUT)" %
+                      test_timeout())
+
+
 class CondstoreCase(unittest.TestCase):
     """A test case with a fresh Maildir (self.md) and helpers running
     condstore on it."""
@@ -450,6 +470,10 @@ class CondstoreCase(unittest.TestCase):
     maxDiff = None
 
     def setUp(self):
+        if test_timeout() > 0:
+            signal.signal(signal.SIGALRM, _timed_out)
+            signal.alarm(test_timeout())
+            self.addCleanup(signal.alarm, 0)
         self.md = Maildir(self.seed)
         self.addCleanup(self.md.cleanup)
 
