@@ -78,6 +78,9 @@ struct condstore_mailbox {
 	bool applied;
 	/* syncs this process served from the change log (checkpoints) */
 	unsigned int applied_count;
+	/* our header extension was added to Dovecot's index by this
+	   process: have dovecot.index written with it (checkpoint) */
+	bool ext_introduced;
 	/* a commit of this process just had Dovecot apply its changes to
 	   the files: the sync ending that command need not wait */
 	bool committed;

@@ -345,22 +345,42 @@ static bool condstore_apply_change(struct mailbox *box,
    from the whole log (most of the cost of a SELECT at 1M messages).  An
    empty index sync moves the log's tail and lets Dovecot decide; it is
    not committed when Dovecot has changes of its own pending (those are
-   for its maildir sync to apply to the files). */
-static void condstore_index_checkpoint(struct mailbox *box)
+   for its maildir sync to apply to the files).
+
+   With a reason, Dovecot writes dovecot.index at this commit (or at its
+   own next one, if changes of its own are pending): our header extension
+   was just added, and until dovecot.index has it, every new process
+   applies its introduction from the log, which makes Dovecot rebuild
+   its whole record map (40 ms of every reconnect at 1M messages, until
+   dovecot.index was next written for reasons of its own).  Dovecot
+   skips the write if it wrote dovecot.index itself since this process
+   opened it (at the end of the scan that preceded us, say): that is why
+   the extension goes in before the scan (condstore_header_introduce). */
+static void condstore_index_checkpoint(struct mailbox *box,
+				       const char *rewrite_reason)
 {
 	struct mail_index_sync_ctx *sync_ctx;
 	struct mail_index_view *view;
 	struct mail_index_transaction *trans;
 	struct mail_index_sync_rec sync_rec;
 
+	if (rewrite_reason != NULL && box->index->need_recreate == NULL)
+		box->index->need_recreate = i_strdup(rewrite_reason);
 	if (mail_index_sync_begin(box->index, &sync_ctx, &view, &trans,
 				  MAIL_INDEX_SYNC_FLAG_UPDATE_TAIL_OFFSET) <= 0)
 		return;
 	/* (reading to the end is what moves the tail) */
-	if (mail_index_sync_next(sync_ctx, &sync_rec))
+	if (mail_index_sync_next(sync_ctx, &sync_rec)) {
+		e_debug(box->event, CONDSTORE_PLUGIN_NAME ": index checkpoint "
+			"left to Dovecot's next sync (changes pending)");
 		mail_index_sync_rollback(&sync_ctx);
-	else if (mail_index_sync_commit(&sync_ctx) < 0)
+	} else if (mail_index_sync_commit(&sync_ctx) < 0) {
 		mailbox_set_index_error(box);
+	} else {
+		e_debug(box->event, CONDSTORE_PLUGIN_NAME ": index checkpoint"
+			"%s%s", rewrite_reason == NULL ? "" : ": ",
+			rewrite_reason == NULL ? "" : rewrite_reason);
+	}
 }
 
 /* Steps 2 and 3 under the uidlist lock.  Returns 1 applied (Dovecot need
@@ -425,11 +445,35 @@ static int condstore_sync_apply(struct mailbox *box, struct cs_mailbox *cbox,
 	}
 	if (complete && cmbox->synced_once &&
 	    ++cmbox->applied_count % CONDSTORE_CHECKPOINT_APPLIES == 1)
-		condstore_index_checkpoint(box);
+		condstore_index_checkpoint(box, NULL);
 	e_debug(box->event, CONDSTORE_PLUGIN_NAME ": sync: %u change(s) "
 		"since %"PRIu64" %s", array_count(&walk.changes), since,
 		complete ? "applied from the index" : "left to Dovecot's scan");
 	return complete ? 1 : 0;
+}
+
+/* Add our header extension to Dovecot's index (with no point: all
+   zero) if it is not there yet, in trans.  It goes in before the scan
+   that will give it its point, so that a dovecot.index Dovecot writes at
+   the end of that scan has it already; see condstore_index_checkpoint
+   for why that matters. */
+static void condstore_header_introduce(struct mailbox *box,
+				       struct mail_index_transaction *trans)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct condstore_index_header hdr;
+	const void *data;
+	size_t size;
+
+	mail_index_get_header_ext(box->view, condstore_ext_id(box),
+				  &data, &size);
+	if (size != 0)
+		return;
+	i_zero(&hdr);
+	mail_index_update_header_ext(trans, condstore_ext_id(box), 0,
+				     &hdr, sizeof(hdr));
+	cmbox->ext_introduced = TRUE;
 }
 
 void condstore_sync_request_scan(struct mailbox *box)
@@ -441,6 +485,7 @@ void condstore_sync_request_scan(struct mailbox *box)
 		return;
 	trans = mail_index_transaction_begin(box->view,
 		MAIL_INDEX_TRANSACTION_FLAG_EXTERNAL);
+	condstore_header_introduce(box, trans);
 	condstore_maildir_header_set(mbox, trans, NULL);
 	if (mail_index_transaction_commit(&trans) < 0)
 		mailbox_set_index_error(box);
@@ -593,10 +638,16 @@ void condstore_sync_finish(struct mailbox *box)
 	   dovecot-uidlist names */
 	trans = mail_index_transaction_begin(box->view,
 		MAIL_INDEX_TRANSACTION_FLAG_EXTERNAL);
+	condstore_header_introduce(box, trans);
 	condstore_header_set(box, trans, cs_mailbox_get_rec(cbox), point);
 	if (mail_index_transaction_commit(&trans) < 0) {
 		mailbox_set_index_error(box);
 		return;
 	}
 	cmbox->caught_up = point;
+	if (cmbox->ext_introduced) {
+		cmbox->ext_introduced = FALSE;
+		condstore_index_checkpoint(box, CONDSTORE_PLUGIN_NAME
+					   ": header extension added");
+	}
 }

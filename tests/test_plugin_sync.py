@@ -162,6 +162,21 @@ class WithDaemonTest(SyncCase):
         self.stop_daemon(self.daemon)
         self.assert_clean()
 
+    def test_index_file_has_the_extension(self):
+        """The first SELECT adds the plugin's header extension to
+        Dovecot's index, and dovecot.index is written with it at once:
+        until it is, every new process applies the extension's
+        introduction from dovecot.index.log, which makes Dovecot rebuild
+        its whole record map (what made reconnects at a million messages
+        40 times slower)."""
+        path = os.path.join(self.md.root, "dovecot.index")
+        imap = self.select()
+        self.assertTrue(os.path.exists(path))
+        with open(path, "rb") as f:
+            self.assertIn(b"maildir_condstore", f.read())
+        self.assertEqual(self.imap_flags(imap), self.disk_flags())
+        self.dc.check_log()
+
     def test_what_the_log_cannot_tell_is_scanned(self):
         imap = self.select()
         scans = self.log_count(SCAN)

@@ -5,7 +5,8 @@ Dovecot runs with a private configuration on 127.0.0.1 (its own base_dir,
 state_dir, instance_name and log; plain-text logins; a static passdb and
 userdb serving the current, unprivileged user), default_vsz_limit raised
 to 2G (a 1M-message Maildir does not open with the default 256M), and no
-debug logging.  It is started with "dovecot -F -c CONF" and stopped by
+debug logging (BENCH_DEBUG=1 turns on mail_debug, to look into a
+figure).  It is started with "dovecot -F -c CONF" and stopped by
 its PID.  With plugin=True the maildir_condstore plugin is loaded from
 the build tree.
 
@@ -77,7 +78,7 @@ class Dovecot:
                 plugin_dir=B.plugin_dir() if self.plugin else None,
                 mail_plugins="maildir_condstore" if self.plugin else "",
                 plugin_settings=self.settings if self.plugin else None,
-                vsz_limit="2G"))
+                vsz_limit="2G", debug=bool(os.environ.get("BENCH_DEBUG"))))
         p = subprocess.run(["doveconf", "-c", self.conf, "-n"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                            universal_newlines=True)
