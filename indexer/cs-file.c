@@ -155,7 +155,7 @@ int cs_file_replace(const char *path, const void *data, size_t size,
 	if (fd < 0)
 		return -1;
 	if (write_all(fd, data, size) < 0 || fdatasync(fd) < 0) {
-		cs_error_sys(err, "write(%s)", tmp);
+		cs_error_sys(err, "writing the new %s", unnamed ? path : tmp);
 		close(fd);
 		if (!unnamed)
 			unlink(tmp);
