@@ -243,11 +243,11 @@ static bool events_have_cookie(const char *buf, size_t len)
 	return false;
 }
 
-/* Read everything the kernel has queued.  Returns true if anything was
-   queued; *cookie_r is set when a sync cookie was among it. */
-static bool reader_fill(struct watch_reader *r, bool *cookie_r)
+/* Read everything the kernel has queued.  Returns the bytes of events
+   queued; *cookie_r is set when a sync cookie was among them. */
+static size_t reader_fill(struct watch_reader *r, bool *cookie_r)
 {
-	bool queued = false;
+	size_t queued = 0;
 	ssize_t n;
 
 	for (;;) {
@@ -263,7 +263,7 @@ static bool reader_fill(struct watch_reader *r, bool *cookie_r)
 		pthread_mutex_lock(&r->lock);
 		queue_events(r, r->buf, (size_t)n);
 		pthread_mutex_unlock(&r->lock);
-		queued = true;
+		queued += (size_t)n;
 	}
 	return queued;
 }
@@ -276,28 +276,42 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Read what comes in during delay_ms, a slice at a time, ending early
-   when a sync cookie arrives.  Returns true if anything was queued.
+/* Read what comes in during delay_ms, ending early when a sync cookie
+   arrives; got is what the batch has read so far.  Returns true if
+   anything was queued.
 
-   Not a poll() per event: under a renamer at full speed, a reader that
-   wakes up at every event makes the kernel wake it 160k times a second,
-   and each wakeup is paid for by the renamer's rename() (measured at
-   100k renames: an inotify reader doing nothing but read() slowed the
-   renamer by +60-69%, one reading every 5 ms by +15%, a watch never read
-   at all by +14%).  Reading once per slice costs a cookie that arrives
-   during a storm at most ACCUMULATE_SLICE_MS; a cookie arriving when all
-   is quiet wakes the thread at once (reader_main). */
+   In a storm, a slice at a time, not at every event: under a renamer at
+   full speed, a reader that wakes up at every event makes the kernel wake
+   it up to 160k times a second, and each wakeup is paid for by the
+   renamer's rename() (measured at 100k renames: an inotify reader doing
+   nothing but read() slowed the renamer by +60-69%, one reading every
+   5 ms by +15%, a watch never read at all by +14%).  A batch becomes a
+   storm once it has read STORM_BYTES; before that (a NOOP's sync cookie
+   after a rename or two) every event is read at once, so that a cookie
+   waits for nothing; in a storm it waits at most ACCUMULATE_SLICE_MS. */
+#define STORM_BYTES 4096
 #define ACCUMULATE_SLICE_MS 1
-static bool reader_accumulate(struct watch_reader *r, bool *cookie_r)
+static bool reader_accumulate(struct watch_reader *r, size_t got,
+			      bool *cookie_r)
 {
+	struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
 	uint64_t end = now_ms() + r->delay_ms, now;
+	unsigned int left;
 	bool queued = false;
+	size_t n;
 
 	while (!*cookie_r && (now = now_ms()) < end) {
-		sleep_ms(end - now < ACCUMULATE_SLICE_MS ?
-			 (unsigned int)(end - now) : ACCUMULATE_SLICE_MS);
-		if (reader_fill(r, cookie_r))
+		left = (unsigned int)(end - now);
+		if (got >= STORM_BYTES)
+			sleep_ms(left < ACCUMULATE_SLICE_MS ? left :
+				 ACCUMULATE_SLICE_MS);
+		else if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		n = reader_fill(r, cookie_r);
+		if (n > 0) {
 			queued = true;
+			got += n;
+		}
 	}
 	return queued;
 }
@@ -307,6 +321,7 @@ static void *reader_main(void *ctx)
 	struct watch_reader *r = ctx;
 	struct pollfd fds[2];
 	bool queued, cookie;
+	size_t got;
 
 	fds[0].fd = r->fd;
 	fds[0].events = POLLIN;
@@ -323,9 +338,10 @@ static void *reader_main(void *ctx)
 		/* let events accumulate delay_ms, unless someone waits for
 		   a sync cookie among them: it is answered at once */
 		cookie = false;
-		queued = reader_fill(r, &cookie);
+		got = reader_fill(r, &cookie);
+		queued = got > 0;
 		if (!cookie && r->delay_ms > 0 &&
-		    reader_accumulate(r, &cookie))
+		    reader_accumulate(r, got, &cookie))
 			queued = true;
 		if (queued)
 			reader_wake(r);
