@@ -163,7 +163,7 @@ struct cs_store_result_cb {
 	void *ctx;
 };
 
-/* Store flags on the messages of uids (DESIGN.md section 5): under one
+/* Store flags on the messages of uids (doc/design.md section 4): under one
    transaction, reconcile each target with the disk, compare its modseq
    with unchangedsince (0: no condition), rename the file; a rename that
    fails with ENOENT means another agent renamed it: the message is

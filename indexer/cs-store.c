@@ -1,6 +1,6 @@
 /*
  * cs-store.c - finding a message's file by base name, reconciling one
- * message with the disk, and the conditional store (DESIGN.md section 5).
+ * message with the disk, and the conditional store (doc/design.md section 4).
  *
  * The store is a compare-and-set on two levels: the tdb transaction lock
  * serialises every indexer, store and plugin process, so the modseq
