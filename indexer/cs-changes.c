@@ -3,8 +3,9 @@
  * CHANGEDSINCE and VANISHED, full iteration, tombstones and message
  * sequence numbers.
  *
- * The change log holds exactly one entry per message (under its current
- * modseq) and one per tombstone.  Walking it from HIGHESTMODSEQ down to
+ * The change log holds an entry for every message (under its current
+ * modseq) and every tombstone; entries of a run (CS_CHANGE_RUN) may be
+ * stale, their message having a later modseq with an entry of its own.  Walking it from HIGHESTMODSEQ down to
  * "since" costs one hash lookup per modseq issued since then, i.e. the
  * number of changes, not the size of the mailbox.  Gaps left by counter
  * seeding (a new mailbox, a rebuild) are recorded as jumps and skipped in

@@ -1,6 +1,7 @@
 /*
- * cs-index-private.h - internals shared by the files that make up the
- * index (cs-index.c, cs-changes.c, cs-check.c, cs-scan.c, cs-store.c).
+ * cs-index-private.h - internals shared by the library's files
+ * (indexer/cs-*.c: the index, its mailboxes, ranks, the change log,
+ * reconcile, scans, the store, the check, the first build, nosync).
  * Nothing outside indexer/cs-*.c includes this.
  */
 #ifndef CS_INDEX_PRIVATE_H

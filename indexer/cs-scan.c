@@ -954,7 +954,8 @@ unsigned int cs_hash_size_for(uint64_t files)
 	uint64_t want;
 	size_t i;
 
-	/* three records per message (message, UID, change log), two per
+	/* up to three records per message (message, UID, change log; a
+	   fresh build shares change-log runs and writes about two), two per
 	   hash chain */
 	want = files * 3 / 2;
 	for (i = 0; i < sizeof(primes) / sizeof(primes[0]) - 1; i++) {
