@@ -5,10 +5,74 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
 #define SYNC_DEFAULT_TIMEOUT_MS 30000
+/* A daemon registers in every index it serves before its startup scan;
+   the one moment nobody can see is between the shell's fork and that
+   registration ("condstore watch & condstore sync").  With no live
+   daemon registered, sync waits this long for one to register before
+   concluding that none serves the Maildir. */
+#define SYNC_START_GRACE_MS 500
+#define SYNC_START_POLL_MS 10
+
+static unsigned long sync_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long)ts.tv_sec * 1000 +
+		(unsigned long)ts.tv_nsec / 1000000;
+}
+
+/* Open the index and look for the live daemon registered in it.  Returns
+   1 (*index_r open), 0 none (no index yet, no record, or its process is
+   gone: err says which), -1 error. */
+static int sync_find_daemon(const struct cli_global *g,
+			    struct cs_index **index_r, struct cs_error *err)
+{
+	struct cs_index_settings set;
+	int ret;
+
+	cli_index_settings(g, &set);
+	set.readonly = true;
+	if (cs_index_open(&set, index_r, err) < 0)
+		return 0;
+	ret = cs_daemon_lookup(*index_r, NULL, err);
+	if (ret == 0)
+		cs_error_set(err, CS_ERR_NOTFOUND, "no watch daemon is "
+			     "registered in the index (start 'condstore "
+			     "watch')");
+	if (ret <= 0)
+		cs_index_close(index_r);
+	return ret;
+}
+
+/* Wait up to grace_ms for a starting daemon to register.  Returns as
+   sync_find_daemon(). */
+static int sync_wait_daemon(const struct cli_global *g, unsigned long grace_ms,
+			    struct cs_index **index_r, struct cs_error *err)
+{
+	unsigned long start = sync_now_ms();
+	struct stat st;
+	int ret;
+
+	for (;;) {
+		ret = sync_find_daemon(g, index_r, err);
+		if (ret != 0)
+			return ret;
+		/* no daemon can serve a Maildir that does not exist */
+		if (stat(g->maildir, &st) < 0 || !S_ISDIR(st.st_mode))
+			return 0;
+		if (sync_now_ms() - start >= grace_ms)
+			return 0;
+		usleep(SYNC_START_POLL_MS * 1000);
+	}
+}
 
 static int cmd_sync(const struct cli_global *g, int argc, char **argv)
 {
@@ -16,8 +80,7 @@ static int cmd_sync(const struct cli_global *g, int argc, char **argv)
 		{ .name = "timeout", .has_arg = true },
 		{ .name = NULL }
 	};
-	unsigned long timeout = SYNC_DEFAULT_TIMEOUT_MS;
-	struct cs_index_settings set;
+	unsigned long timeout = SYNC_DEFAULT_TIMEOUT_MS, start, waited;
 	struct cs_index *index;
 	struct cs_error err;
 	char *end;
@@ -43,14 +106,17 @@ static int cmd_sync(const struct cli_global *g, int argc, char **argv)
 			return CLI_EXIT_ERROR;
 		}
 	}
-	cli_index_settings(g, &set);
-	set.readonly = true;
-	if (cs_index_open(&set, &index, &err) < 0) {
+	start = sync_now_ms();
+	ret = sync_wait_daemon(g, timeout < SYNC_START_GRACE_MS ? timeout :
+			       SYNC_START_GRACE_MS, &index, &err);
+	if (ret <= 0) {
 		cli_error(g, "sync: no watch daemon serves %s: %s", g->maildir,
 			  err.text);
 		return CLI_EXIT_ERROR;
 	}
-	ret = cs_sync_wait(index, (unsigned int)timeout, &err);
+	waited = sync_now_ms() - start;
+	ret = cs_sync_wait(index, (unsigned int)(timeout > waited ?
+						 timeout - waited : 0), &err);
 	cs_index_close(&index);
 	if (ret <= 0) {
 		cli_error(g, "sync: %s", err.text);
@@ -67,7 +133,11 @@ const struct cli_command cli_cmd_sync = {
 "Return once everything that happened in the Maildir before the call is\n"
 "in the index: a cookie file is created in the Maildir root and the\n"
 "watch daemon removes it after committing every event before it (and\n"
-"after rescanning mailboxes it could not watch).\n"
+"after rescanning mailboxes it could not watch).  A daemon that is\n"
+"starting answers once its startup scan is done; when no live daemon is\n"
+"registered in the index, sync waits 0.5 s for one to register (the\n"
+"moment between \"condstore watch &\" and its registration) and then\n"
+"gives up.\n"
 "\n"
 "Options:\n"
 "  --timeout MS  give up after MS milliseconds (default 30000)\n"

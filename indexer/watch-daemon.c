@@ -26,6 +26,7 @@
 #include "watch-daemon.h"
 #include "watch-events.h"
 #include "watch-inotify.h"
+#include "watch-notify.h"
 #include "watch-reader.h"
 #include "watch-roots.h"
 
@@ -420,6 +421,8 @@ int watch_daemon_run(const struct watch_settings *set, struct watch_log *log)
 		goto out;
 	}
 	d.next_rescan_ms = watch_now_ms() + set->rescan_interval_ms;
+	watch_notify_status("startup scan of %u Maildirs", d.root_count);
+	watch_roots_start_all(&d);
 	daemon_full_rescan(&d, "startup");
 	if (!d.stop && set->glob == NULL && !daemon_serves_any(&d)) {
 		watch_log(log, WATCH_LOG_ERROR, "no Maildir could be served");
@@ -428,7 +431,9 @@ int watch_daemon_run(const struct watch_settings *set, struct watch_log *log)
 	watch_log(log, WATCH_LOG_INFO, "watching %u Maildirs, %u mailboxes "
 		  "(%u watches)%s", d.root_count, count_boxes(&d), in.count,
 		  set->nosync ? ", commits without fsync (--nosync)" : "");
+	watch_notify_ready(d.root_count, count_boxes(&d), in.count);
 	daemon_loop(&d, sfd);
+	watch_notify_stopping();
 	watch_log(log, WATCH_LOG_INFO, "stopped");
 	exit_code = 0;
 out:

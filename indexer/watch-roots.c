@@ -333,6 +333,16 @@ fail:
 	return -1;
 }
 
+void watch_roots_start_all(struct watch_daemon *d)
+{
+	struct watch_root *root;
+
+	for (root = d->roots; root != NULL; root = root->next) {
+		if (!root->started && !root->gone && !root->disabled)
+			(void)root_start(d, root);
+	}
+}
+
 static void root_stop(struct watch_daemon *d, struct watch_root *root)
 {
 	struct cs_index *index;

@@ -14,6 +14,11 @@
    no longer matches.  Returns the number of roots served. */
 unsigned int watch_roots_expand(struct watch_daemon *d);
 
+/* Register in the index of every root not started yet (before the
+   startup scan, so that "condstore sync" waits for a daemon that is
+   still scanning other roots).  Errors are logged, the root given up. */
+void watch_roots_start_all(struct watch_daemon *d);
+
 /* Bring one root up to date in this round: start it, full scan or folder
    changes, scans, the batch's items, sync cookies.  Errors are logged. */
 void watch_root_process(struct watch_daemon *d, struct watch_root *root);

@@ -18,7 +18,11 @@ condstore_SOURCES += \
 	indexer/watch-state.c \
 	indexer/watch-state.h \
 	indexer/watch-daemon.c \
-	indexer/watch-daemon.h
+	indexer/watch-daemon.h \
+	indexer/watch-notify.c \
+	indexer/watch-notify.h
+condstore_CPPFLAGS += $(SYSTEMD_CFLAGS)
+condstore_LDADD += $(SYSTEMD_LIBS)
 
 dist_man_MANS += man/condstore-watch.8
 EXTRA_DIST += doc/durability.md
