@@ -52,6 +52,7 @@ extern const struct cli_command cli_cmd_vanished;
 extern const struct cli_command cli_cmd_check;
 extern const struct cli_command cli_cmd_watch;
 extern const struct cli_command cli_cmd_sync;
+extern const struct cli_command cli_cmd_daemon_status;
 
 /* --- cli-output.c: messages and IMAP-style output --- */
 

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "watch-daemon.h"
+#include "watch-status.h"
 
 enum {
 	OPT_MAILDIR = 256,
@@ -24,7 +25,8 @@ enum {
 	OPT_MAX_WATCHES,
 	OPT_MAX_OPEN,
 	OPT_MAX_PENDING,
-	OPT_MAX_QUEUE
+	OPT_MAX_QUEUE,
+	OPT_STATUS_SOCKET
 };
 
 static const struct option watch_options[] = {
@@ -40,6 +42,7 @@ static const struct option watch_options[] = {
 	{ "max-open", required_argument, NULL, OPT_MAX_OPEN },
 	{ "max-pending", required_argument, NULL, OPT_MAX_PENDING },
 	{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
+	{ "status-socket", required_argument, NULL, OPT_STATUS_SOCKET },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -98,6 +101,9 @@ static int watch_parse(const struct cli_global *g, int argc, char **argv,
 			break;
 		case OPT_NOSYNC:
 			set->nosync = true;
+			break;
+		case OPT_STATUS_SOCKET:
+			set->status_socket = optarg;
 			break;
 		case 'v':
 			(*verbose_r)++;
@@ -236,6 +242,9 @@ const struct cli_command cli_cmd_watch = {
 "  --max-open N             indexes open at once (default 16)\n"
 "  --max-pending N          unpaired MOVED_FROMs held (default 4096)\n"
 "  --max-queue MB           events read ahead while a commit runs, at\n"
-"                           most MB MiB (default 32, about 200k renames)\n",
+"                           most MB MiB (default 32, about 200k renames)\n"
+"  --status-socket PATH     answer \"condstore daemon-status\" on the unix\n"
+"                           socket PATH (the unit uses\n"
+"                           " WATCH_STATUS_SOCKET_DEFAULT ")\n",
 	.run = cmd_watch,
 };

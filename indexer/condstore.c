@@ -24,6 +24,7 @@ static const struct cli_command *const cli_commands[] = {
 	&cli_cmd_check,
 	&cli_cmd_watch,
 	&cli_cmd_sync,
+	&cli_cmd_daemon_status,
 	NULL
 };
 

@@ -29,6 +29,7 @@
 #include "watch-notify.h"
 #include "watch-reader.h"
 #include "watch-roots.h"
+#include "watch-status.h"
 
 /* a batch ends after this many bytes of events (or WATCH_BATCH_MAX_ITEMS
    items), so that a round ends even when events keep coming faster than
@@ -230,6 +231,7 @@ static void daemon_read(struct watch_daemon *d)
 	int ret;
 
 	watch_reader_clear_wake(d->reader);
+	watch_status_batch_taken(d);
 	/* bounded by items (memory) and by bytes (a batch must end even
 	   when events keep coming faster than they coalesce) */
 	while (bytes < BATCH_MAX_BYTES &&
@@ -309,7 +311,8 @@ static int daemon_timeout(const struct watch_daemon *d, uint64_t deadline)
 
 static void daemon_loop(struct watch_daemon *d, int sfd)
 {
-	struct pollfd fds[2];
+	struct pollfd fds[2 + WATCH_STATUS_MAX_FDS];
+	unsigned int nstatus;
 	uint64_t deadline;
 	struct cs_error err;
 	struct daemon_idle idle = { d->round, 0, true };
@@ -329,6 +332,7 @@ static void daemon_loop(struct watch_daemon *d, int sfd)
 			watch_events_expire(d, d->cookie_seen);
 		if (d->overflow) {
 			d->overflow = false;
+			watch_status_overflow(d);
 			watch_log(d->log, WATCH_LOG_WARN, "inotify event queue "
 				  "overflowed: rescanning all %u Maildirs "
 				  "(raise /proc/sys/fs/inotify/max_queued_events "
@@ -355,7 +359,8 @@ static void daemon_loop(struct watch_daemon *d, int sfd)
 			continue;
 		}
 		timeout = idle_timeout(&idle, d, daemon_timeout(d, deadline));
-		ret = poll(fds, d->reader != NULL ? 2 : 1, timeout);
+		nstatus = watch_status_pollfds(d, fds + 2);
+		ret = poll(fds, 2 + nstatus, timeout);
 		if (ret < 0 && errno != EINTR) {
 			watch_log(d->log, WATCH_LOG_ERROR, "poll: %s",
 				  strerror(errno));
@@ -368,6 +373,8 @@ static void daemon_loop(struct watch_daemon *d, int sfd)
 		if (ret > 0 && d->reader != NULL &&
 		    (fds[1].revents & POLLIN) != 0)
 			daemon_read(d);
+		if (ret > 0 && nstatus > 0)
+			watch_status_handle(d, fds + 2, nstatus);
 	}
 	/* finish the batch in hand */
 	(void)watch_events_expire(d, true);
@@ -416,6 +423,8 @@ int watch_daemon_run(const struct watch_settings *set, struct watch_log *log)
 		watch_log(log, WATCH_LOG_ERROR, "%s", err.text);
 		goto out;
 	}
+	if (watch_status_init(&d, set->status_socket) < 0)
+		goto out;
 	if (watch_roots_expand(&d) == 0 && set->glob == NULL) {
 		watch_log(log, WATCH_LOG_ERROR, "no Maildir to serve");
 		goto out;
@@ -439,6 +448,7 @@ int watch_daemon_run(const struct watch_settings *set, struct watch_log *log)
 out:
 	watch_reader_stop(&d.reader);
 	watch_roots_shutdown(&d);
+	watch_status_deinit(&d);
 	watch_events_deinit(&d);
 	watch_inotify_deinit(&in);
 	close(sfd);

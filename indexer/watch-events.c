@@ -28,6 +28,7 @@
 #include "watch-inotify.h"
 #include "watch-log.h"
 #include "watch-roots.h"
+#include "watch-status.h"
 
 #define ITEM_HASH_SIZE 32768	/* power of two, > WATCH_BATCH_MAX_ITEMS */
 
@@ -536,6 +537,7 @@ void watch_events_handle(struct watch_daemon *d,
 	if (t == NULL || t->root->gone || t->root->disabled ||
 	    (t->box != NULL && t->box->gone))
 		return;
+	watch_status_event(t->root);
 	if ((event->mask & IN_IGNORED) != 0) {
 		ignored_event(d, t);
 		return;
@@ -750,6 +752,7 @@ int watch_events_commit_root(struct watch_daemon *d, struct watch_root *root,
 	struct cs_index *index;
 	struct watch_item *item;
 	struct watch_box *box;
+	uint64_t changes = 0;
 	int i, ret;
 
 	if (root->first_item < 0)
@@ -774,12 +777,15 @@ int watch_events_commit_root(struct watch_daemon *d, struct watch_root *root,
 				continue;
 			}
 		}
-		if (item_apply(d, item, err) < 0)
+		ret = item_apply(d, item, err);
+		if (ret < 0)
 			goto fail;
+		changes += (uint64_t)ret;
 	}
 	if (cs_index_commit(index, err) < 0)
 		goto fail;
 	root_mboxes_close(d, root);
+	watch_status_committed(d, root, changes);
 	return 0;
 fail:
 	if (cs_index_in_transaction(index))

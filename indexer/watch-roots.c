@@ -26,6 +26,7 @@
 #include "watch-inotify.h"
 #include "watch-log.h"
 #include "watch-roots.h"
+#include "watch-status.h"
 #include "watch-state.h"
 
 /* Write a SEP b into buf.  Returns false if it does not fit. */
@@ -203,6 +204,7 @@ static int box_scan(struct watch_daemon *d, struct watch_box *box)
 	    cs_maildir_scan(index, box->name, &set, &stats, &err) < 0) {
 		watch_log(d->log, WATCH_LOG_ERROR, "%s: %s: scan failed: %s",
 			  box->root->path, box->name, err.text);
+		watch_status_error(d, box->root, err.text);
 		/* try again with the periodic rescans */
 		box->unwatched = true;
 		return -1;
@@ -217,6 +219,8 @@ static int box_scan(struct watch_daemon *d, struct watch_box *box)
 	d->stats.expunged += stats.expunged;
 	d->stats.updated += stats.updated;
 	d->stats.skipped += stats.skipped;
+	watch_status_scanned(box->root, stats.arrived + stats.changed +
+			     stats.expunged);
 	if (stats.arrived + stats.changed + stats.expunged > 0)
 		watch_log(d->log, WATCH_LOG_DEBUG, "%s: %s: scanned %llu files: "
 			  "%llu new, %llu changed, %llu expunged",
@@ -291,6 +295,7 @@ static int root_start(struct watch_daemon *d, struct watch_root *root)
 	if (!watch_state_path(root->path, d->set->db, path, sizeof(path))) {
 		watch_log(d->log, WATCH_LOG_ERROR, "%s: path too long: not "
 			  "served", root->path);
+		watch_status_give_up(d, root, "path too long");
 		goto fail;
 	}
 	unclean = watch_state_read(path, &state);
@@ -298,6 +303,7 @@ static int root_start(struct watch_daemon *d, struct watch_root *root)
 	    cs_daemon_register(index, &err) < 0) {
 		watch_log(d->log, WATCH_LOG_ERROR, "%s: not served: %s",
 			  root->path, err.text);
+		watch_status_give_up(d, root, err.text);
 		goto fail;
 	}
 	if (unclean > 0) {
@@ -313,6 +319,7 @@ static int root_start(struct watch_daemon *d, struct watch_root *root)
 		if (cs_index_raise_all(index, &err) < 0) {
 			watch_log(d->log, WATCH_LOG_ERROR, "%s: raising the "
 				  "counters failed: %s", root->path, err.text);
+			watch_status_give_up(d, root, err.text);
 			goto fail;
 		}
 	}
@@ -321,6 +328,7 @@ static int root_start(struct watch_daemon *d, struct watch_root *root)
 			  err.text);
 	root->started = true;
 	root->need_full_scan = true;
+	watch_status_started(d, root);
 	return 0;
 fail:
 	/* its events and cookies are another daemon's business */
@@ -507,6 +515,7 @@ static int root_sync_folders(struct watch_daemon *d, struct watch_root *root,
 	if (!dir_exists(root->path)) {
 		watch_log(d->log, WATCH_LOG_WARN, "%s: Maildir is gone: no "
 			  "longer served", root->path);
+		watch_status_give_up(d, root, "Maildir is gone");
 		root_drop(d, root);
 		return -1;
 	}
@@ -520,6 +529,7 @@ static int root_sync_folders(struct watch_daemon *d, struct watch_root *root,
 			    d->log, &err) < 0) {
 		watch_log(d->log, WATCH_LOG_ERROR, "%s: %s", root->path,
 			  err.text);
+		watch_status_error(d, root, err.text);
 		return -1;
 	}
 	for (box = root->boxes; box != NULL; box = box->next) {
@@ -667,6 +677,7 @@ void watch_root_process(struct watch_daemon *d, struct watch_root *root)
 		return;
 	if (root->need_full_scan) {
 		root->need_full_scan = false;
+		watch_status_rescan(root);
 		if (root_sync_folders(d, root, true) < 0)
 			return;
 		root_find_cookies(d, root);
@@ -685,9 +696,11 @@ void watch_root_process(struct watch_daemon *d, struct watch_root *root)
 	if (watch_events_commit_root(d, root, &err) < 0) {
 		watch_log(d->log, WATCH_LOG_ERROR, "%s: %s: rescanning",
 			  root->path, err.text);
+		watch_status_error(d, root, err.text);
 		root->need_full_scan = true;
 		return;
 	}
+	watch_status_ok(d, root);
 	if (d->hold_cookies)
 		root->cookies_due = true;
 	else
@@ -821,6 +834,7 @@ static void root_free(struct watch_daemon *d, struct watch_root *root)
 		root->boxes = box->next;
 		box_free(box);
 	}
+	watch_root_figures_free(root);
 	while ((r = root->renames) != NULL) {
 		root->renames = r->next;
 		free(r->from);

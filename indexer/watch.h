@@ -13,6 +13,8 @@
  *   watch-state.c    the unclean-stop marker and --nosync recovery
  *   watch-daemon.c   the main loop, signals, periodic rescans, sync
  *                    cookies
+ *   watch-status.c   figures per root and the status socket
+ *   watch-notify.c   READY=1 and STATUS= for the service manager
  */
 #ifndef WATCH_H
 #define WATCH_H
@@ -26,6 +28,8 @@
 struct watch_log;
 struct watch_events;
 struct watch_reader;
+struct watch_status;
+struct watch_root_figures;
 
 struct watch_settings {
 	const char *const *maildirs;	/* --maildir, may be empty */
@@ -40,6 +44,7 @@ struct watch_settings {
 	unsigned int pair_wait_ms;	/* wait for a MOVED_TO partner */
 	unsigned int max_watches;	/* 0: as many as the kernel allows */
 	unsigned int max_open;		/* indexes open at once */
+	const char *status_socket;	/* --status-socket or NULL */
 	unsigned int max_pending;	/* unpaired MOVED_FROMs held */
 	size_t max_queue;		/* bytes of events read ahead */
 };
@@ -105,6 +110,7 @@ struct watch_root {
 	unsigned int cookie_count, cookie_alloc;
 	bool cookies_due;	/* processed while cookies were held */
 	int first_item, last_item;	/* this batch's work items, -1 */
+	struct watch_root_figures *figures;	/* watch-status.c */
 };
 
 struct watch_inotify;
@@ -115,6 +121,7 @@ struct watch_daemon {
 	struct watch_inotify *in;
 	struct watch_reader *reader;	/* NULL: no inotify */
 	struct watch_events *ev;
+	struct watch_status *status;	/* figures, status socket */
 	struct watch_root *roots;
 	unsigned int root_count, open_count;
 	uint64_t lru_clock;

@@ -20,7 +20,10 @@ condstore_SOURCES += \
 	indexer/watch-daemon.c \
 	indexer/watch-daemon.h \
 	indexer/watch-notify.c \
-	indexer/watch-notify.h
+	indexer/watch-notify.h \
+	indexer/watch-status.c \
+	indexer/watch-status.h \
+	indexer/cmd-daemon-status.c
 condstore_CPPFLAGS += $(SYSTEMD_CFLAGS)
 condstore_LDADD += $(SYSTEMD_LIBS)
 

@@ -9,7 +9,8 @@ WATCH_TESTS = \
 	tests/test_watch_race.py \
 	tests/test_watch_cron.py \
 	tests/test_watch_valgrind.py \
-	tests/test_watch_ready.py
+	tests/test_watch_ready.py \
+	tests/test_watch_status.py
 
 TESTS += $(WATCH_TESTS)
 EXTRA_DIST += tests/watchtest.py $(WATCH_TESTS)
