@@ -4,6 +4,7 @@ EXTRA_DIST += \
 	scripts/test \
 	scripts/run \
 	scripts/make-demo-maildir \
+	scripts/imap-demo \
 	.ci/run
 
 # the cron consistency check over every Maildir of a host
