@@ -83,8 +83,10 @@ def sync(maildir, timeout_ms=120000):
 
 
 def wait_ready(daemon, maildirs, attempts=3000):
-    """Wait until daemon serves every Maildir of maildirs ("sync" exits 2
-    at once while no daemon record is there)."""
+    """Wait until daemon serves every Maildir of maildirs.  "sync" waits
+    for a daemon that has registered, and 0.5 s for one to register; a
+    daemon under a slow wrapper (valgrind) may take longer to register,
+    hence the loop."""
     for root in maildirs:
         for _ in range(attempts):
             if not daemon.running():
