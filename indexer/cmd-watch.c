@@ -24,7 +24,8 @@ enum {
 	OPT_MAX_WATCHES,
 	OPT_MAX_OPEN,
 	OPT_MAX_PENDING,
-	OPT_MAX_QUEUE
+	OPT_MAX_QUEUE,
+	OPT_PRUNE_AGE
 };
 
 static const struct option watch_options[] = {
@@ -40,6 +41,7 @@ static const struct option watch_options[] = {
 	{ "max-open", required_argument, NULL, OPT_MAX_OPEN },
 	{ "max-pending", required_argument, NULL, OPT_MAX_PENDING },
 	{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
+	{ "prune-age", required_argument, NULL, OPT_PRUNE_AGE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -131,6 +133,11 @@ static int watch_parse(const struct cli_global *g, int argc, char **argv,
 				return -1;
 			set->max_queue = (size_t)queue_mb * 1024 * 1024;
 			break;
+		case OPT_PRUNE_AGE:
+			if (cli_parse_age(g, "prune-age", optarg,
+					  &set->prune_age_usec) < 0)
+				return -1;
+			break;
 		default:
 			cli_error(g, "watch: %s: unknown option or missing "
 				  "value (see condstore watch --help)",
@@ -165,6 +172,7 @@ static int cmd_watch(const struct cli_global *g, int argc, char **argv)
 		.max_open = WATCH_DEFAULT_MAX_OPEN,
 		.max_pending = WATCH_DEFAULT_MAX_PENDING,
 		.max_queue = WATCH_DEFAULT_MAX_QUEUE,
+		.prune_age_usec = CS_PRUNE_AGE_DEFAULT,
 	};
 	const char *log_file = NULL;
 	bool use_syslog = g->syslog;
@@ -236,6 +244,8 @@ const struct cli_command cli_cmd_watch = {
 "  --max-open N             indexes open at once (default 16)\n"
 "  --max-pending N          unpaired MOVED_FROMs held (default 4096)\n"
 "  --max-queue MB           events read ahead while a commit runs, at\n"
-"                           most MB MiB (default 32, about 200k renames)\n",
+"                           most MB MiB (default 32, about 200k renames)\n"
+"  --prune-age AGE          when idle, at most hourly, drop tombstones\n"
+"                           older than AGE (s, m, h or d; default 30d)\n",
 	.run = cmd_watch,
 };

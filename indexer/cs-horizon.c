@@ -230,8 +230,11 @@ static int marks_update(struct cs_mailbox *box, uint64_t age_usec,
 	if (marks_read(box, marks, &count, err) < 0)
 		return -1;
 	/* a clock that went back adds no mark; nor does a mailbox that did
-	   not change since the last one (the older mark says more) */
+	   not change since the last one (the older mark says more); marks
+	   are at least age/32 apart, so that CS_CLOCK_MARKS_MAX of them
+	   reach back further than age however often prunes run */
 	if (count == 0 || (now_usec > marks[count - 1].time &&
+			   now_usec - marks[count - 1].time >= age_usec / 32 &&
 			   hms > marks[count - 1].modseq))
 		marks[count++] = (struct clock_mark){ now_usec, hms };
 	for (i = 0; i < count; i++) {

@@ -18,7 +18,9 @@ condstore_SOURCES += \
 	indexer/watch-state.c \
 	indexer/watch-state.h \
 	indexer/watch-daemon.c \
-	indexer/watch-daemon.h
+	indexer/watch-daemon.h \
+	indexer/watch-prune.c \
+	indexer/watch-prune.h
 
 dist_man_MANS += man/condstore-watch.8
 EXTRA_DIST += doc/durability.md
