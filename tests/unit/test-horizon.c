@@ -264,8 +264,8 @@ static void test_prune_by_clock(void)
 #define PRUNE_ROUNDS 20
 #define PRUNE_MESSAGES 400
 
-/* The child: expunge messages one by one and prune after each, until
-   killed (or out of messages). */
+/* The child: expunge messages one by one and prune after each (every
+   third time with age 0: all tombstones), until killed. */
 static void child_prune(const char *root, unsigned int seed)
 {
 	struct cs_index_settings set = { .root = root };
@@ -277,7 +277,7 @@ static void child_prune(const char *root, unsigned int seed)
 	srand(seed);
 	if (cs_index_open(&set, &index, NULL) < 0)
 		_exit(2);
-	for (i = 0; i < 50; i++) {
+	for (i = 0;; i++) {
 		unsigned int n = (unsigned int)rand() % PRUNE_MESSAGES + 1;
 
 		snprintf(path, sizeof(path), "%s/cur/%u.M%uP1.horizon:2,",
@@ -289,20 +289,22 @@ static void child_prune(const char *root, unsigned int seed)
 				   NULL, NULL) < 0)
 			_exit(3);
 	}
-	_exit(0);
 }
 
-struct tomb_min {
+/* The tombstones after a recovery: modseq by UID, and the lowest. */
+struct tombs {
+	uint64_t modseq[PRUNE_MESSAGES + 1];
 	uint64_t min;
 };
 
-static int tomb_min_cb(void *ctx, uint32_t uid, uint64_t modseq)
+static int tombs_cb(void *ctx, uint32_t uid, uint64_t modseq)
 {
-	struct tomb_min *tm = ctx;
+	struct tombs *t = ctx;
 
-	(void)uid;
-	if (tm->min == 0 || modseq < tm->min)
-		tm->min = modseq;
+	CU_ASSERT_FATAL(uid >= 1 && uid <= PRUNE_MESSAGES);
+	t->modseq[uid] = modseq;
+	if (t->min == 0 || modseq < t->min)
+		t->min = modseq;
 	return 0;
 }
 
@@ -344,8 +346,9 @@ static void test_kill9_during_prune(void)
 	struct cs_index *index;
 	struct cs_mailbox *box;
 	struct cs_uidset exp;
-	struct tomb_min tm;
+	static struct tombs prev, cur;
 	uint64_t horizon, first_horizon, prev_horizon = 0;
+	unsigned int uid;
 	int round, status;
 	bool below;
 	pid_t pid;
@@ -363,7 +366,7 @@ static void test_kill9_during_prune(void)
 		CU_ASSERT_FATAL(pid >= 0);
 		if (pid == 0)
 			child_prune(root, (unsigned int)round);
-		usleep((useconds_t)(rand() % 50000));
+		usleep((useconds_t)(rand() % 200000));
 		(void)kill(pid, SIGKILL);
 		CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
 
@@ -377,10 +380,16 @@ static void test_kill9_during_prune(void)
 		/* the horizon never goes down, no tombstone lies below it */
 		CU_ASSERT(horizon >= prev_horizon);
 		prev_horizon = horizon;
-		memset(&tm, 0, sizeof(tm));
-		CU_ASSERT_OK(cs_tombstones_iterate(box, tomb_min_cb, &tm,
-						   NULL));
-		CU_ASSERT(tm.min == 0 || tm.min > horizon);
+		memset(&cur, 0, sizeof(cur));
+		CU_ASSERT_OK(cs_tombstones_iterate(box, tombs_cb, &cur, NULL));
+		CU_ASSERT(cur.min == 0 || cur.min > horizon);
+		/* a tombstone went only with the horizon raised past it (one
+		   commit: never the one without the other) */
+		for (uid = 1; uid <= PRUNE_MESSAGES; uid++) {
+			if (prev.modseq[uid] != 0 && cur.modseq[uid] == 0)
+				CU_ASSERT(prev.modseq[uid] <= horizon);
+		}
+		prev = cur;
 		/* from below the horizon: every UID that is gone, no more */
 		cs_uidset_init(&exp);
 		expected_gone(root, cs_mailbox_get_rec(box)->uidnext, index,
