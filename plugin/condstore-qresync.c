@@ -94,10 +94,14 @@ static bool parse_uid_fetch(const char *args, struct qresync_request *req_r)
    [<known-uids> [(<seqs> <uids>)]])) */
 static bool parse_select(const char *args, struct qresync_request *req_r)
 {
-	const char *const *tokens, *p;
+	const char *const *tokens, *p, *next;
 
-	if ((p = strstr(t_str_ucase(args), "(QRESYNC (")) == NULL)
+	/* the last one: a quoted mailbox name before it may hold anything */
+	p = strstr(t_str_ucase(args), "(QRESYNC (");
+	if (p == NULL)
 		return FALSE;
+	while ((next = strstr(p + 1, "(QRESYNC (")) != NULL)
+		p = next;
 	p += strlen("(QRESYNC (");
 	tokens = t_strsplit_spaces(t_strcut(t_strcut(p, ')'), '('), " ");
 	if (tokens[0] == NULL || tokens[1] == NULL ||
@@ -152,9 +156,9 @@ static void qresync_send(struct client_command_context *cmd,
 	cs_uidset_init(&uids);
 	cs_error_clear(&err);
 	if (req->uids != NULL &&
-	    cs_uidset_parse(req->uids, &within, &err) < 0)
-		;
-	else if (cs_vanished(cbox, req->since, req->uids != NULL ?
+	    cs_uidset_parse(req->uids, &within, NULL) < 0) {
+		/* "$" (SEARCHRES) and the like: Dovecot's answer stands */
+	} else if (cs_vanished(cbox, req->since, req->uids != NULL ?
 			     &within : NULL, &uids, &below, &err) < 0) {
 		if (err.code == CS_OK)
 			cs_error_set(&err, CS_ERR_IO, "out of memory");
