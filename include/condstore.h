@@ -10,6 +10,7 @@
 #include "cs-uidset.h"
 #include "cs-record.h"
 #include "cs-index.h"
+#include "cs-horizon.h"
 #include "cs-maildir.h"
 #include "cs-check.h"
 #include "cs-sync.h"

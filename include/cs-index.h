@@ -200,7 +200,8 @@ int cs_tombstones_iterate(struct cs_mailbox *box, cs_expunge_cb *cb,
 			  void *ctx, struct cs_error *err);
 
 /* Forget tombstones with modseq <= horizon (in a transaction); raises the
-   mailbox's horizon. */
+   mailbox's horizon.  Returns the number forgotten (at most INT_MAX
+   counted), or -1. */
 int cs_tombstones_prune(struct cs_mailbox *box, uint64_t horizon,
 			struct cs_error *err);
 

@@ -27,6 +27,11 @@
  *                                        (message sequence numbers); it
  *                                        may end in zero counts (room to
  *                                        grow in place)
+ *  "k" id[4]                             clock marks: pairs of time[8] LE
+ *                                        (microseconds), modseq[8] LE: the
+ *                                        mailbox's HIGHESTMODSEQ at that
+ *                                        time, oldest first (written by
+ *                                        pruning, see cs-horizon.h)
  *  "D"                                   struct cs_daemon_rec (watch daemon)
  *
  * Invariants (checked by cs_check, see cs-check.h):
@@ -61,6 +66,7 @@
 #define CS_KEY_RANK_MAP	'b'
 #define CS_KEY_RANK_SUM	'B'
 #define CS_KEY_DAEMON	'D'
+#define CS_KEY_CLOCK	'k'
 
 /* "H": one per tdb.  Size 32. */
 struct cs_header_rec {
@@ -90,7 +96,10 @@ struct cs_mailbox_rec {
 				       UIDs) or Dovecot's next UID */
 	uint64_t highestmodseq;	/* 16: >= every modseq in the mailbox */
 	uint64_t horizon;	/* 24: tombstones of expunges at or below this
-				       modseq may have been pruned */
+				       modseq may have been pruned; set to
+				       the first seed at creation (0 in
+				       records from before: the first jump's
+				       seed stands for it, cs-horizon.h) */
 	uint32_t messages;	/* 32: number of "m" records */
 	uint32_t flags;		/* 36: CS_MAILBOX_F_* */
 	uint64_t uidlist_size;	/* 40: reserved for the size of

@@ -45,6 +45,8 @@ static int cli_option_take(const struct cli_global *g,
 		}
 	} else if (eq != NULL) {
 		opt->value = eq + 1;
+	} else if (opt->arg_optional) {
+		opt->value = NULL;
 	} else if (*i + 1 < argc) {
 		opt->value = argv[++*i];
 	} else {
@@ -137,5 +139,33 @@ int cli_parse_uidset(const struct cli_global *g, const char *str,
 		cs_uidset_free(set_r);
 		return -1;
 	}
+	return 0;
+}
+
+int cli_parse_age(const struct cli_global *g, const char *opt_name,
+		  const char *str, uint64_t *usec_r)
+{
+	unsigned long long n;
+	uint64_t unit = 86400;
+	char *end;
+
+	errno = 0;
+	n = strtoull(str, &end, 10);
+	if (end == str || str[0] < '0' || str[0] > '9' || errno != 0)
+		end = NULL;
+	else if (*end == 's')
+		unit = 1, end++;
+	else if (*end == 'm')
+		unit = 60, end++;
+	else if (*end == 'h')
+		unit = 3600, end++;
+	else if (*end == 'd')
+		end++;
+	if (end == NULL || *end != '\0' || n > UINT64_MAX / 1000000 / unit) {
+		cli_error(g, "bad --%s age '%s' (a number with a unit s, m, h "
+			  "or d)", opt_name, str);
+		return -1;
+	}
+	*usec_r = (uint64_t)n * unit * 1000000;
 	return 0;
 }

@@ -112,6 +112,15 @@ int cli_mailbox_run(const struct cli_global *g, bool readonly,
 int cli_changes_since(struct cli_mailbox *mbox, uint64_t since,
 		      cs_message_cb *cb, void *ctx);
 
+/* --- cmd-vanished.c --- */
+
+/* Print "* VANISHED [(EARLIER) ]UIDS" for the UIDs of within (NULL: all)
+   expunged with a MODSEQ above since (cs_vanished), nothing when there
+   are none.  Returns 0 for an exact answer, 1 for one from below the
+   mailbox's horizon (a warning says so), -1 on error (printed). */
+int cli_print_vanished(struct cli_mailbox *mbox, uint64_t since,
+		       const struct cs_uidset *within, bool earlier);
+
 /* The highest UID of the mailbox (for '*' in UID sets), 0 when empty.
    Returns 0, or prints the error and returns -1. */
 int cli_mailbox_max_uid(struct cli_mailbox *mbox, uint32_t *uid_r);
@@ -180,6 +189,7 @@ void cli_names_free(struct cli_names *names);
 struct cli_option {
 	const char *name;
 	bool has_arg;
+	bool arg_optional;	/* with has_arg: a value only as --name=VALUE */
 	/* filled by cli_args_parse: */
 	bool seen;
 	const char *value;
@@ -208,6 +218,12 @@ int cli_parse_modseq(const struct cli_global *g, const char *opt_name,
 int cli_required_modseq(const struct cli_global *g,
 			const struct cli_command *cmd,
 			const struct cli_option *opt, uint64_t *modseq_r);
+
+/* Parse an age for option opt_name: a number with a unit s, m, h or d
+   (no unit: days), into microseconds (the unit of the modseq clock).
+   Returns 0, or prints the error and returns -1. */
+int cli_parse_age(const struct cli_global *g, const char *opt_name,
+		  const char *str, uint64_t *usec_r);
 
 /* Parse a UID set.  Returns 0, or prints the error and returns -1. */
 int cli_parse_uidset(const struct cli_global *g, const char *str,

@@ -8,6 +8,25 @@
 
 #include "cli.h"
 
+/* Drop the tombstones older than age of mailbox name (NULL: all).
+   Returns 0, or prints the error and returns -1. */
+static int prune_run(const struct cli_global *g, struct cs_index *index,
+		     const char *name, uint64_t age)
+{
+	unsigned int pruned;
+	struct cs_error err;
+
+	cs_error_clear(&err);
+	if (cs_index_prune(index, name, age, &pruned, &err) < 0) {
+		cli_error_cs(g, &err);
+		return -1;
+	}
+	cli_info(g, "prune%s%s: %u tombstone%s dropped",
+		 name != NULL ? " " : "", name != NULL ? name : "", pruned,
+		 pruned == 1 ? "" : "s");
+	return 0;
+}
+
 static void check_problem_cb(void *ctx ATTR_UNUSED, const char *mailbox,
 			     const char *text)
 {
@@ -41,11 +60,13 @@ static int cmd_check(const struct cli_global *g, int argc, char **argv)
 {
 	struct cli_option opts[] = {
 		{ .name = "repair" },
+		{ .name = "prune", .has_arg = true, .arg_optional = true },
 		{ .name = NULL }
 	};
 	struct cs_index *index = NULL;
 	struct cli_names names = { 0 };
-	bool error = false;
+	bool error = false, write;
+	uint64_t age = 0;
 	int npos, ret, problems = 0;
 	size_t i;
 
@@ -54,9 +75,23 @@ static int cmd_check(const struct cli_global *g, int argc, char **argv)
 		return CLI_EXIT_ERROR;
 	if (npos > 0 && cli_names_from_args(g, npos, argv + 1, &names) < 0)
 		return CLI_EXIT_ERROR;
-	if (cli_index_open(g, !opts[0].seen, &index) < 0) {
+	if (opts[1].seen && opts[1].value == NULL)
+		age = CS_PRUNE_AGE_DEFAULT;
+	else if (opts[1].seen &&
+		 cli_parse_age(g, "prune", opts[1].value, &age) < 0) {
 		cli_names_free(&names);
 		return CLI_EXIT_ERROR;
+	}
+	write = opts[0].seen || opts[1].seen;
+	if (cli_index_open(g, !write, &index) < 0) {
+		cli_names_free(&names);
+		return CLI_EXIT_ERROR;
+	}
+	if (opts[1].seen && npos == 0 && prune_run(g, index, NULL, age) < 0)
+		error = true;
+	for (i = 0; opts[1].seen && i < names.count; i++) {
+		if (prune_run(g, index, names.names[i], age) < 0)
+			error = true;
 	}
 	if (npos == 0) {
 		ret = check_run(g, index, NULL, opts[0].seen);
@@ -87,7 +122,7 @@ static int cmd_check(const struct cli_global *g, int argc, char **argv)
 const struct cli_command cli_cmd_check = {
 	.name = "check",
 	.summary = "verify the index against the disk (and repair it)",
-	.usage = "[--repair] [MAILBOX...]",
+	.usage = "[--repair] [--prune[=AGE]] [MAILBOX...]",
 	.help =
 "Verifies every invariant of the index for each MAILBOX (default: every\n"
 "mailbox on disk and in the index) against the files on disk, and the\n"
@@ -97,6 +132,13 @@ const struct cli_command cli_cmd_check = {
 "Read-only unless --repair.  Exit status 0 clean, 1 problems found (with\n"
 "--repair: found and repaired), 2 could not check.\n"
 "\n"
-"  --repair   reconcile what differs, with new MODSEQs\n",
+"  --repair   reconcile what differs, with new MODSEQs\n"
+"  --prune[=AGE]  first drop the tombstones of expunges older than AGE\n"
+"             (a number with a unit s, m, h or d; default 30d), measured\n"
+"             by the MODSEQ clock: each prune marks the time and MODSEQ,\n"
+"             and tombstones at or below the newest mark at least AGE old\n"
+"             go.  The mailbox's expunge horizon rises to that MODSEQ;\n"
+"             VANISHED from below it answers every UID that is not a\n"
+"             message (see vanished).  --prune=0 drops every tombstone.\n",
 	.run = cmd_check,
 };

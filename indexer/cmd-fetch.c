@@ -74,23 +74,34 @@ static int fetch_changed(struct cli_mailbox *mbox,
 
 struct fetch_args {
 	struct cs_uidset uids;
-	bool changed;
+	bool changed, vanished;
 	uint64_t since;
 };
 
 static int fetch_run(struct cli_mailbox *mbox, void *ctx)
 {
 	struct fetch_args *args = ctx;
+	int vanished = 0;
 
-	return (args->changed ? fetch_changed(mbox, &args->uids, args->since) :
-		fetch_all(mbox, &args->uids)) == 0 ?
-		CLI_EXIT_OK : CLI_EXIT_ERROR;
+	/* as an IMAP server answers UID FETCH (CHANGEDSINCE n VANISHED):
+	   the expunges first, then the changes */
+	if (args->vanished) {
+		vanished = cli_print_vanished(mbox, args->since, &args->uids,
+					      true);
+		if (vanished < 0)
+			return CLI_EXIT_ERROR;
+	}
+	if ((args->changed ? fetch_changed(mbox, &args->uids, args->since) :
+	     fetch_all(mbox, &args->uids)) < 0)
+		return CLI_EXIT_ERROR;
+	return vanished > 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
 static int cmd_fetch(const struct cli_global *g, int argc, char **argv)
 {
 	struct cli_option opts[] = {
 		{ .name = "changedsince", .has_arg = true },
+		{ .name = "vanished" },
 		{ .name = NULL }
 	};
 	struct fetch_args args = { .changed = false };
@@ -100,6 +111,11 @@ static int cmd_fetch(const struct cli_global *g, int argc, char **argv)
 	if (npos < 0)
 		return CLI_EXIT_ERROR;
 	args.changed = opts[0].seen;
+	args.vanished = opts[1].seen;
+	if (args.vanished && !args.changed) {
+		cli_error(g, "fetch: --vanished needs --changedsince");
+		return CLI_EXIT_ERROR;
+	}
 	if (args.changed &&
 	    cli_parse_modseq(g, opts[0].name, opts[0].value, &args.since) < 0)
 		return CLI_EXIT_ERROR;
@@ -113,7 +129,7 @@ static int cmd_fetch(const struct cli_global *g, int argc, char **argv)
 const struct cli_command cli_cmd_fetch = {
 	.name = "fetch",
 	.summary = "print UID, MODSEQ and FLAGS of messages",
-	.usage = "MAILBOX [UIDSET] [--changedsince MODSEQ]",
+	.usage = "MAILBOX [UIDSET] [--changedsince MODSEQ [--vanished]]",
 	.help =
 "Prints one line per message of MAILBOX whose UID is in UIDSET (an IMAP\n"
 "sequence set such as 1:5,9,12:*; default 1:*), in UID order:\n"
@@ -123,6 +139,13 @@ const struct cli_command cli_cmd_fetch = {
 "  --changedsince MODSEQ   only messages whose MODSEQ is greater than\n"
 "                          MODSEQ (RFC 7162 CHANGEDSINCE); the cost\n"
 "                          follows the number of changes, not the size\n"
-"                          of the mailbox\n",
+"                          of the mailbox\n"
+"  --vanished              with --changedsince: first print the UIDs of\n"
+"                          UIDSET expunged since MODSEQ, as an IMAP\n"
+"                          server answers (CHANGEDSINCE n VANISHED):\n"
+"                            * VANISHED (EARLIER) 4,7:9\n"
+"                          below the mailbox's horizon: every UID below\n"
+"                          UIDNEXT that is not a message, a warning, and\n"
+"                          exit status 1 (see vanished)\n",
 	.run = cmd_fetch,
 };

@@ -26,7 +26,8 @@ enum {
 	OPT_MAX_OPEN,
 	OPT_MAX_PENDING,
 	OPT_MAX_QUEUE,
-	OPT_STATUS_SOCKET
+	OPT_STATUS_SOCKET,
+	OPT_PRUNE_AGE
 };
 
 static const struct option watch_options[] = {
@@ -43,6 +44,7 @@ static const struct option watch_options[] = {
 	{ "max-pending", required_argument, NULL, OPT_MAX_PENDING },
 	{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
 	{ "status-socket", required_argument, NULL, OPT_STATUS_SOCKET },
+	{ "prune-age", required_argument, NULL, OPT_PRUNE_AGE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -137,6 +139,11 @@ static int watch_parse(const struct cli_global *g, int argc, char **argv,
 				return -1;
 			set->max_queue = (size_t)queue_mb * 1024 * 1024;
 			break;
+		case OPT_PRUNE_AGE:
+			if (cli_parse_age(g, "prune-age", optarg,
+					  &set->prune_age_usec) < 0)
+				return -1;
+			break;
 		default:
 			cli_error(g, "watch: %s: unknown option or missing "
 				  "value (see condstore watch --help)",
@@ -171,6 +178,7 @@ static int cmd_watch(const struct cli_global *g, int argc, char **argv)
 		.max_open = WATCH_DEFAULT_MAX_OPEN,
 		.max_pending = WATCH_DEFAULT_MAX_PENDING,
 		.max_queue = WATCH_DEFAULT_MAX_QUEUE,
+		.prune_age_usec = CS_PRUNE_AGE_DEFAULT,
 	};
 	const char *log_file = NULL;
 	bool use_syslog = g->syslog;
@@ -245,6 +253,8 @@ const struct cli_command cli_cmd_watch = {
 "                           most MB MiB (default 32, about 200k renames)\n"
 "  --status-socket PATH     answer \"condstore daemon-status\" on the unix\n"
 "                           socket PATH (the unit uses\n"
-"                           " WATCH_STATUS_SOCKET_DEFAULT ")\n",
+"                           " WATCH_STATUS_SOCKET_DEFAULT ")\n"
+"  --prune-age AGE          when idle, at most hourly, drop tombstones\n"
+"                           older than AGE (s, m, h or d; default 30d)\n",
 	.run = cmd_watch,
 };

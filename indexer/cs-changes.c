@@ -14,6 +14,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -286,9 +287,11 @@ int cs_tombstones_prune(struct cs_mailbox *box, uint64_t horizon,
 	}
 	free(pc.uids);
 	free(pc.modseqs);
-	if (ret == 0 && horizon > box->rec.horizon) {
+	if (ret != 0)
+		return -1;
+	if (horizon > box->rec.horizon) {
 		box->rec.horizon = horizon;
 		box->dirty = true;
 	}
-	return ret;
+	return pc.count > INT_MAX ? INT_MAX : (int)pc.count;
 }

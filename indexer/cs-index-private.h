@@ -10,6 +10,7 @@
 #include <tdb.h>
 
 #include "cs-index.h"
+#include "cs-uidset.h"
 
 /* The sequence-number summary and the chunk last touched (cs-rank.c). */
 struct cs_rank_cache {
@@ -171,6 +172,15 @@ void cs_rank_reset(struct cs_mailbox *box);
 int cs_rank_counts(struct cs_mailbox *box, uint16_t **counts_r, size_t *n_r,
 		   struct cs_error *err);
 int cs_rank_drop(struct cs_mailbox *box, struct cs_error *err);
+/* Call fn for every maximal range of UIDs inside ranges (sorted, within
+   1..UINT32_MAX-1) that is not in the mailbox, in ascending order.  One
+   step per chunk of 4096 UIDs up to the highest chunk with a UID, a
+   bitmap read per chunk that has UIDs; the rest is one range.  fn
+   returns 0 to go on, non-zero to stop.  Returns 0 or -1. */
+typedef int cs_uid_range_fn(void *ctx, uint32_t first, uint32_t last);
+int cs_rank_absent(struct cs_mailbox *box, const struct cs_uid_range *ranges,
+		   size_t count, cs_uid_range_fn *fn, void *ctx,
+		   struct cs_error *err);
 
 /* The message files of every mailbox of root (one readdir each), and the
    tdb hash size for an index of that many (cs-scan.c). */

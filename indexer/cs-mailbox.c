@@ -209,6 +209,8 @@ static int mailbox_create(struct cs_mailbox *box, uint8_t uid_source,
 		seed = index->hdr.ceiling;
 	if (cs_mailbox_raise(box, seed, err) < 0)
 		return -1;
+	/* no expunge before this has a tombstone (cs-horizon.h) */
+	box->rec.horizon = box->rec.highestmodseq;
 	box->dirty = false;
 	if (names_add(index, box->name, err) < 0)
 		return -1;
@@ -371,7 +373,7 @@ int cs_mailbox_delete(struct cs_index *index, const char *name,
 {
 	static const char tags[] = { CS_KEY_MESSAGE, CS_KEY_UID, CS_KEY_CHANGE,
 				     CS_KEY_TOMB, CS_KEY_JUMP, CS_KEY_RANK_MAP,
-				     CS_KEY_RANK_SUM };
+				     CS_KEY_RANK_SUM, CS_KEY_CLOCK };
 	struct cs_mailbox_rec rec;
 	uint8_t key[CS_KEY_MAX];
 	struct cs_mailbox *box;

@@ -277,3 +277,70 @@ int cs_rank_drop(struct cs_mailbox *box, struct cs_error *err)
 		return -1;
 	return cs_db_delete(box->index, key, key_sum(key, box->rec.id), err);
 }
+
+/* The absent UIDs of [first, last] inside one chunk that has UIDs. */
+static int chunk_absent(struct cs_mailbox *box, uint32_t chunk,
+			uint64_t first, uint64_t last, cs_uid_range_fn *fn,
+			void *ctx, struct cs_error *err)
+{
+	uint8_t bits[CHUNK_BYTES];
+	uint64_t base = (uint64_t)chunk * CHUNK_BITS, u, start = 0;
+	bool open = false;
+	int ret = 0;
+
+	if (chunk_read(box, chunk, bits, err) < 0)
+		return -1;
+	for (u = first; u <= last && ret == 0; u++) {
+		uint32_t bit = (uint32_t)(u - base);
+
+		if ((bits[bit / 8] & (1u << (bit % 8))) == 0) {
+			if (!open)
+				start = u;
+			open = true;
+		} else if (open) {
+			ret = fn(ctx, (uint32_t)start, (uint32_t)(u - 1));
+			open = false;
+		}
+	}
+	if (ret == 0 && open)
+		ret = fn(ctx, (uint32_t)start, (uint32_t)last);
+	return ret;
+}
+
+int cs_rank_absent(struct cs_mailbox *box, const struct cs_uid_range *ranges,
+		   size_t count, cs_uid_range_fn *fn, void *ctx,
+		   struct cs_error *err)
+{
+	uint16_t *counts;
+	size_t n, r;
+	int ret = 0;
+
+	if (box->index->in_txn && cs_rank_flush(box, err) < 0)
+		return -1;
+	if (sum_read(box, &counts, &n, err) < 0)
+		return -1;
+	for (r = 0; r < count && ret == 0; r++) {
+		uint64_t u = ranges[r].first, last = ranges[r].last, end;
+
+		while (u <= last && ret == 0) {
+			uint32_t chunk = (uint32_t)(u / CHUNK_BITS);
+
+			end = ((uint64_t)chunk + 1) * CHUNK_BITS - 1;
+			if (chunk >= n) {
+				/* no UID at or above this chunk */
+				ret = fn(ctx, (uint32_t)u, (uint32_t)last);
+				break;
+			}
+			if (end > last)
+				end = last;
+			if (counts[chunk] == 0)
+				ret = fn(ctx, (uint32_t)u, (uint32_t)end);
+			else
+				ret = chunk_absent(box, chunk, u, end, fn, ctx,
+						   err);
+			u = end + 1;
+		}
+	}
+	free(counts);
+	return ret < 0 ? -1 : 0;
+}

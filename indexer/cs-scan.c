@@ -157,6 +157,19 @@ static bool scan_uid_switch_needed(const struct scan *sc)
 		 rec->uidvalidity != sc->uids.hdr.uidvalidity);
 }
 
+/* Dovecot's UIDNEXT is above the index's: UIDs Dovecot gave that the
+   index never saw (expunged before it existed, or not seen yet).  Every
+   UID below UIDNEXT that is not a message counts as expunged before the
+   horizon (cs-horizon.h), so the index takes Dovecot's UIDNEXT. */
+static bool scan_uidnext_behind(const struct scan *sc)
+{
+	const struct cs_mailbox_rec *rec = cs_mailbox_get_rec(sc->box);
+
+	return sc->uids.present && rec->uid_source == CS_UIDSRC_DOVECOT &&
+		rec->uidvalidity == sc->uids.hdr.uidvalidity &&
+		sc->uids.hdr.next_uid > rec->uidnext;
+}
+
 /* Open (creating) the mailbox in a transaction, switching it to Dovecot's
    UIDs when a dovecot-uidlist is there. */
 static int scan_open_box(struct scan *sc, struct cs_error *err)
@@ -172,6 +185,10 @@ static int scan_open_box(struct scan *sc, struct cs_error *err)
 		return cs_mailbox_set_uid_source(sc->box, CS_UIDSRC_DOVECOT,
 						 sc->uids.hdr.uidvalidity,
 						 sc->uids.hdr.next_uid, err);
+	if (scan_uidnext_behind(sc)) {
+		sc->box->rec.uidnext = sc->uids.hdr.next_uid;
+		sc->box->dirty = true;
+	}
 	return 0;
 }
 
@@ -695,7 +712,8 @@ int cs_maildir_scan(struct cs_index *index, const char *name,
 		cs_error_set(err, CS_ERR_IO, "out of memory");
 		goto fail;
 	}
-	if (sc.box == NULL || scan_uid_switch_needed(&sc)) {
+	if (sc.box == NULL || scan_uid_switch_needed(&sc) ||
+	    scan_uidnext_behind(&sc)) {
 		/* create the record (and switch UIDs) before reading */
 		if (cs_index_begin(index, err) < 0)
 			goto fail;

@@ -18,6 +18,7 @@ libcondstore_la_SOURCES = \
 	indexer/cs-nosync.c \
 	indexer/cs-hwm.h \
 	indexer/cs-changes.c \
+	indexer/cs-horizon.c \
 	indexer/cs-rank.c \
 	indexer/cs-mailbox-name.c \
 	indexer/cs-uidlist.c \
@@ -35,6 +36,7 @@ noinst_HEADERS = \
 	include/condstore.h \
 	include/cs-check.h \
 	include/cs-error.h \
+	include/cs-horizon.h \
 	include/cs-index.h \
 	include/cs-maildir.h \
 	include/cs-name.h \

@@ -27,6 +27,7 @@
 #include "watch-events.h"
 #include "watch-inotify.h"
 #include "watch-notify.h"
+#include "watch-prune.h"
 #include "watch-reader.h"
 #include "watch-roots.h"
 #include "watch-status.h"
@@ -366,8 +367,10 @@ static void daemon_loop(struct watch_daemon *d, int sfd)
 				  strerror(errno));
 			break;
 		}
-		if (ret == 0)
+		if (ret == 0) {
 			idle_check(&idle);
+			watch_prune_idle(d, watch_now_ms());
+		}
 		if (ret > 0 && (fds[0].revents & POLLIN) != 0)
 			signals_read(d);
 		if (ret > 0 && d->reader != NULL &&

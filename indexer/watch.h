@@ -47,6 +47,7 @@ struct watch_settings {
 	const char *status_socket;	/* --status-socket or NULL */
 	unsigned int max_pending;	/* unpaired MOVED_FROMs held */
 	size_t max_queue;		/* bytes of events read ahead */
+	uint64_t prune_age_usec;	/* tombstones older are pruned */
 };
 
 #define WATCH_DEFAULT_RESCAN_MS 30000
@@ -137,6 +138,7 @@ struct watch_daemon {
 	bool limit_logged;
 	uint64_t next_rescan_ms;/* monotonic */
 	uint64_t next_cookie_poll_ms;
+	uint64_t next_prune_ms;	/* watch-prune.c; 0: at the first idle */
 };
 
 /* Monotonic clock in milliseconds. */

@@ -23,7 +23,9 @@ condstore_SOURCES += \
 	indexer/watch-notify.h \
 	indexer/watch-status.c \
 	indexer/watch-status.h \
-	indexer/cmd-daemon-status.c
+	indexer/cmd-daemon-status.c \
+	indexer/watch-prune.c \
+	indexer/watch-prune.h
 condstore_CPPFLAGS += $(SYSTEMD_CFLAGS)
 condstore_LDADD += $(SYSTEMD_LIBS)
 

@@ -111,11 +111,11 @@ static struct mail_storage_hooks condstore_mail_storage_hooks = {
 void maildir_condstore_plugin_init(struct module *module)
 {
 	mail_storage_hooks_add(module, &condstore_mail_storage_hooks);
-	condstore_imap_init();
+	condstore_qresync_init();
 }
 
 void maildir_condstore_plugin_deinit(void)
 {
-	condstore_imap_deinit();
+	condstore_qresync_deinit();
 	mail_storage_hooks_remove(&condstore_mail_storage_hooks);
 }

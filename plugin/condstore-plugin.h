@@ -195,10 +195,14 @@ void condstore_transaction_add(struct mail *mail, bool expunge);
 void condstore_search_args_rewrite(struct mailbox *box,
 				   struct mail_search_args *args);
 
-/* condstore-imap.c: the imap-side part (hide QRESYNC); a no-op in
-   processes other than imap. */
-void condstore_imap_init(void);
-void condstore_imap_deinit(void);
+/* condstore-qresync.c: the imap-side part, VANISHED (EARLIER) from the
+   index for QRESYNC clients; a no-op in processes other than imap. */
+void condstore_qresync_init(void);
+void condstore_qresync_deinit(void);
+/* Called by condstore-search.c at every search with MODSEQ arguments,
+   before they are rewritten (NULL outside imap). */
+extern void (*condstore_search_hook)(struct mailbox *box,
+				     struct mail_search_args *args);
 
 void maildir_condstore_plugin_init(struct module *module);
 void maildir_condstore_plugin_deinit(void);

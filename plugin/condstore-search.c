@@ -19,6 +19,9 @@
 
 #include "condstore-plugin.h"
 
+void (*condstore_search_hook)(struct mailbox *box,
+			      struct mail_search_args *args) = NULL;
+
 struct condstore_uid_collect {
 	ARRAY_TYPE(seq_range) *uids;
 };
@@ -126,6 +129,8 @@ void condstore_search_args_rewrite(struct mailbox *box,
 
 	if (!condstore_search_args_have_modseq(args->args))
 		return;
+	if (condstore_search_hook != NULL)
+		condstore_search_hook(box, args);
 	if (cmbox->index == NULL || condstore_mailbox_get(cmbox, &cbox) < 0) {
 		/* leave nothing for Dovecot to answer from its own modseqs */
 		condstore_search_arg_rewrite(box, NULL, args->pool,

@@ -20,7 +20,7 @@ plugin_lib20_maildir_condstore_plugin_la_SOURCES = \
 	plugin/condstore-transaction.c \
 	plugin/condstore-mail.c \
 	plugin/condstore-search.c \
-	plugin/condstore-imap.c
+	plugin/condstore-qresync.c
 plugin_lib20_maildir_condstore_plugin_la_CPPFLAGS = \
 	$(LIBDOVECOT_INCLUDE) $(LIBDOVECOT_STORAGE_INCLUDE) \
 	$(LIBDOVECOT_IMAP_INCLUDE) -I$(top_srcdir)/include

@@ -12,6 +12,7 @@ tests_unit_unit_tests_SOURCES = \
 	tests/unit/test-index.c \
 	tests/unit/test-scan.c \
 	tests/unit/test-crash.c \
-	tests/unit/test-nosync.c
+	tests/unit/test-nosync.c \
+	tests/unit/test-horizon.c
 tests_unit_unit_tests_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(TDB_CFLAGS)
 tests_unit_unit_tests_LDADD = libcondstore.la $(CUNIT_LIBS)

@@ -8,6 +8,7 @@ WATCH_TESTS = \
 	tests/test_watch_scale.py \
 	tests/test_watch_race.py \
 	tests/test_watch_cron.py \
+	tests/test_watch_prune.py \
 	tests/test_watch_valgrind.py \
 	tests/test_watch_ready.py \
 	tests/test_watch_status.py

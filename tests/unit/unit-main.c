@@ -97,6 +97,7 @@ int main(void)
 	suite_scan_register();
 	suite_crash_register();
 	suite_nosync_register();
+	suite_horizon_register();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures() +

@@ -1,0 +1,48 @@
+/*
+ * watch-prune.c - pruning tombstones older than --prune-age from
+ * the watch daemon's idle time, so that an index served by the daemon
+ * does not grow without bound between cron runs.  Each prune also marks
+ * the modseq clock (cs-horizon.h), which is what makes later prunes
+ * possible.
+ */
+#include "config.h"
+
+#include "watch-log.h"
+#include "watch-prune.h"
+#include "watch-roots.h"
+
+static void prune_root(struct watch_daemon *d, struct watch_root *root)
+{
+	struct cs_index *index;
+	struct cs_error err;
+	unsigned int pruned;
+
+	cs_error_clear(&err);
+	if (watch_root_index(d, root, &index, &err) < 0 ||
+	    cs_index_prune(index, NULL, d->set->prune_age_usec, &pruned,
+			   &err) < 0) {
+		watch_log(d->log, WATCH_LOG_ERROR, "%s: prune: %s",
+			  root->path, err.text);
+		return;
+	}
+	if (pruned > 0) {
+		watch_log(d->log, WATCH_LOG_INFO, "%s: pruned %u tombstone%s "
+			  "older than %llu s", root->path, pruned,
+			  pruned == 1 ? "" : "s",
+			  (unsigned long long)(d->set->prune_age_usec /
+					       1000000));
+	}
+}
+
+void watch_prune_idle(struct watch_daemon *d, uint64_t now_ms)
+{
+	struct watch_root *root;
+
+	if (d->next_prune_ms != 0 && now_ms < d->next_prune_ms)
+		return;
+	d->next_prune_ms = now_ms + WATCH_PRUNE_INTERVAL_MS;
+	for (root = d->roots; root != NULL; root = root->next) {
+		if (root->started && !root->disabled && !root->gone)
+			prune_root(d, root);
+	}
+}

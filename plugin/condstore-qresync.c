@@ -1,0 +1,223 @@
+/*
+ * condstore-qresync.c - QRESYNC's VANISHED (EARLIER) from the index.
+ *
+ * Dovecot answers SELECT/EXAMINE ... (QRESYNC (...)) and UID FETCH ...
+ * (CHANGEDSINCE n VANISHED) in imap_fetch_send_vanished(), from its own
+ * transaction log (mailbox_get_expunged_uids(), not a vfunc): it does not
+ * know the index's modseqs and forgets everything with dovecot.index*.
+ * What it sends is never wrong (UIDs its log saw expunged, or UIDs missing
+ * from the mailbox), only incomplete, and VANISHED (EARLIER) responses
+ * may repeat UIDs; so the index's answer is sent beside it.
+ *
+ * The place: right after Dovecot's own line, both commands search the
+ * mailbox for the changed messages (a MODSEQ search).  The storage part
+ * calls condstore_search_hook at every search with MODSEQ arguments;
+ * while such a command runs (command hooks mark it), the first one writes
+ * "* VANISHED (EARLIER) ..." from cs_vanished() to the client, for the
+ * UID set (UID FETCH) or the known-uids (SELECT) and the modseq read from
+ * the command's arguments (Dovecot's search arguments by then hold
+ * sequence batches): after the SELECT's status lines, before the FETCH
+ * responses and the tagged reply, as RFC 7162 3.2.5 orders them.  A wrong UIDVALIDITY makes Dovecot skip
+ * the search, and with it this answer.  seq-match-data is not applied:
+ * from below the horizon the answer holds every UID of the known-uids
+ * that is gone (RFC 7162 allows more).  Live VANISHED (NOOP, IDLE) stays
+ * Dovecot's: it sees every expunge itself when it syncs.
+ *
+ * Dovecot symbols used (imap binary, taken weakly: elsewhere they are NULL and this part stays off):
+ * command_hook_register/unregister, client_has_enabled,
+ * imap_feature_qresync, client_send_line, client->mailbox, cmd->name,
+ * cmd->args (the arguments as text, set once they are read),
+ * cmd->tagline_reply.
+ */
+#include "imap-common.h"
+#include "str.h"
+#include "imap-commands.h"
+
+#include "condstore-plugin.h"
+
+#pragma weak command_hook_register
+#pragma weak command_hook_unregister
+#pragma weak client_has_enabled
+#pragma weak imap_feature_qresync
+#pragma weak client_send_line
+
+/* the command that may ask for VANISHED (EARLIER), while it runs */
+static struct client_command_context *qresync_cmd;
+/* the command that got its answer (once per command) */
+static struct client_command_context *qresync_answered;
+static bool qresync_active;
+
+/* What a command asks: the UIDs (NULL: all) and the modseq. */
+struct qresync_request {
+	const char *uids;
+	uint64_t since;
+};
+
+static bool parse_modseq(const char *str, uint64_t *modseq_r)
+{
+	uint64_t v = 0;
+
+	if (*str < '0' || *str > '9')
+		return FALSE;
+	for (; *str >= '0' && *str <= '9'; str++) {
+		if (v > (CS_MODSEQ_MAX - (uint64_t)(*str - '0')) / 10)
+			return FALSE;
+		v = v * 10 + (uint64_t)(*str - '0');
+	}
+	*modseq_r = v;
+	return *str == '\0';
+}
+
+/* UID FETCH <uids> <items> (... CHANGEDSINCE n ... VANISHED ...): the
+   modifiers are the last list of the arguments. */
+static bool parse_uid_fetch(const char *args, struct qresync_request *req_r)
+{
+	const char *const *tokens, *p;
+	bool vanished = FALSE, since = FALSE;
+
+	if ((p = strrchr(args, '(')) == NULL)
+		return FALSE;
+	tokens = t_strsplit_spaces(p + 1, " )");
+	for (; *tokens != NULL; tokens++) {
+		if (strcasecmp(*tokens, "VANISHED") == 0)
+			vanished = TRUE;
+		else if (strcasecmp(*tokens, "CHANGEDSINCE") == 0 &&
+			 tokens[1] != NULL &&
+			 parse_modseq(tokens[1], &req_r->since))
+			since = TRUE;
+	}
+	req_r->uids = t_strcut(args, ' ');
+	return vanished && since;
+}
+
+/* SELECT/EXAMINE <mailbox> (QRESYNC (<uidvalidity> <modseq>
+   [<known-uids> [(<seqs> <uids>)]])) */
+static bool parse_select(const char *args, struct qresync_request *req_r)
+{
+	const char *const *tokens, *p, *next;
+
+	/* the last one: a quoted mailbox name before it may hold anything */
+	p = strstr(t_str_ucase(args), "(QRESYNC (");
+	if (p == NULL)
+		return FALSE;
+	while ((next = strstr(p + 1, "(QRESYNC (")) != NULL)
+		p = next;
+	p += strlen("(QRESYNC (");
+	tokens = t_strsplit_spaces(t_strcut(t_strcut(p, ')'), '('), " ");
+	if (tokens[0] == NULL || tokens[1] == NULL ||
+	    !parse_modseq(tokens[1], &req_r->since))
+		return FALSE;
+	req_r->uids = tokens[2];
+	return TRUE;
+}
+
+static bool cmd_may_want_vanished(struct client_command_context *cmd)
+{
+	struct client *client = cmd->client;
+
+	if (cmd->name == NULL || client->user == NULL ||
+	    CONDSTORE_USER_CONTEXT(client->user) == NULL ||
+	    !client_has_enabled(client, imap_feature_qresync))
+		return FALSE;
+	return strcasecmp(cmd->name, "SELECT") == 0 ||
+		strcasecmp(cmd->name, "EXAMINE") == 0 ||
+		strcasecmp(cmd->name, "UID FETCH") == 0;
+}
+
+static void qresync_cmd_pre(struct client_command_context *cmd)
+{
+	qresync_cmd = cmd_may_want_vanished(cmd) ? cmd : NULL;
+}
+
+static void qresync_cmd_post(struct client_command_context *cmd)
+{
+	qresync_cmd = NULL;
+	/* the tagged reply is sent: the command is over, and its memory
+	   may hold the next one */
+	if (cmd == qresync_answered && cmd->tagline_reply != NULL)
+		qresync_answered = NULL;
+}
+
+static void qresync_send(struct client_command_context *cmd,
+			 struct mailbox *box,
+			 const struct qresync_request *req)
+{
+	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT(box);
+	struct cs_uidset within, uids;
+	struct cs_mailbox *cbox;
+	struct cs_error err;
+	bool below;
+	char *text;
+
+	if (cmbox == NULL || cmbox->index == NULL ||
+	    condstore_mailbox_get(cmbox, &cbox) < 0)
+		return;
+	cs_uidset_init(&within);
+	cs_uidset_init(&uids);
+	cs_error_clear(&err);
+	if (req->uids != NULL &&
+	    cs_uidset_parse(req->uids, &within, NULL) < 0) {
+		/* "$" (SEARCHRES) and the like: Dovecot's answer stands */
+	} else if (cs_vanished(cbox, req->since, req->uids != NULL ?
+			     &within : NULL, &uids, &below, &err) < 0) {
+		if (err.code == CS_OK)
+			cs_error_set(&err, CS_ERR_IO, "out of memory");
+	} else if (uids.count > 0) {
+		text = cs_uidset_format_alloc(&uids);
+		if (text == NULL)
+			cs_error_set(&err, CS_ERR_IO, "out of memory");
+		else {
+			client_send_line(cmd->client, t_strdup_printf(
+				"* VANISHED (EARLIER) %s", text));
+			free(text);
+		}
+	}
+	if (err.code != CS_OK) {
+		condstore_log_error(box, t_strdup_printf(
+			"%s: VANISHED", cmbox->name), &err);
+	}
+	cs_uidset_free(&within);
+	cs_uidset_free(&uids);
+}
+
+static void qresync_search(struct mailbox *box,
+			   struct mail_search_args *args ATTR_UNUSED)
+{
+	struct client_command_context *cmd = qresync_cmd;
+	struct qresync_request req;
+	bool ok;
+
+	if (cmd == NULL || cmd == qresync_answered || cmd->args == NULL ||
+	    cmd->client->mailbox != box)
+		return;
+	qresync_answered = cmd;
+	T_BEGIN {
+		i_zero(&req);
+		ok = strcasecmp(cmd->name, "UID FETCH") == 0 ?
+			parse_uid_fetch(cmd->args, &req) :
+			parse_select(cmd->args, &req);
+		if (ok)
+			qresync_send(cmd, box, &req);
+	} T_END;
+}
+
+void condstore_qresync_init(void)
+{
+	if (command_hook_register == NULL || client_has_enabled == NULL ||
+	    client_send_line == NULL || &imap_feature_qresync == NULL)
+		return;
+	command_hook_register(qresync_cmd_pre, qresync_cmd_post);
+	condstore_search_hook = qresync_search;
+	qresync_active = TRUE;
+}
+
+void condstore_qresync_deinit(void)
+{
+	if (!qresync_active)
+		return;
+	condstore_search_hook = NULL;
+	command_hook_unregister(qresync_cmd_pre, qresync_cmd_post);
+	qresync_cmd = NULL;
+	qresync_answered = NULL;
+	qresync_active = FALSE;
+}
