@@ -35,6 +35,7 @@
 #include "lib.h"
 #include "array.h"
 #include "seq-range-array.h"
+#include "mail-index-private.h"
 #include "mail-index-transaction-private.h"
 #include "index-storage.h"
 #include "maildir-storage.h"
@@ -47,6 +48,16 @@
 
 #include "condstore-plugin.h"
 #include "condstore-maildir.h"
+
+bool condstore_maildir_holds_locks(struct mailbox *box)
+{
+	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
+
+	return mbox->syncing_commit ||
+		(mbox->uidlist != NULL &&
+		 maildir_uidlist_is_locked(mbox->uidlist)) ||
+		(box->index != NULL && box->index->log_sync_locked);
+}
 
 uint64_t condstore_maildir_take_max_modseq(
 	struct mailbox_transaction_context *t)

@@ -13,6 +13,10 @@ struct mailbox;
 struct mailbox_transaction_context;
 struct condstore_change;
 
+/* Does this process hold Dovecot's dovecot-uidlist lock or its index's
+   sync lock of box (or run its maildir index sync)? */
+bool condstore_maildir_holds_locks(struct mailbox *box);
+
 /* The UNCHANGEDSINCE limit of t's STORE (0: none), and turn Dovecot's own
    check of it off (its modseqs mean nothing here). */
 uint64_t condstore_maildir_take_max_modseq(

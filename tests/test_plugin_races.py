@@ -13,9 +13,12 @@ file operations alone (no sleeps):
   with a MODSEQ above the HIGHESTMODSEQ the session had, HIGHESTMODSEQ
   rises, and a new session's CHANGEDSINCE finds the change."""
 
+import fcntl
 import os
 import shutil
 import sys
+import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dovecot  # noqa: E402
@@ -29,6 +32,33 @@ except ImportError:
                  "is missing")
 
 COUNT = 12
+# tdb's first lock byte of the hash chains (after its 168-byte header): a
+# read lock there keeps a transaction from committing (its commit upgrades
+# to a write lock over all chains)
+TDB_CHAINS_LOCK = 168
+
+
+def blocked_on(path):
+    """PIDs waiting for a POSIX lock on the file path (/proc/locks)."""
+    st = os.stat(path)
+    key = "%02x:%02x:%d" % (os.major(st.st_dev), os.minor(st.st_dev),
+                            st.st_ino)
+    pids = set()
+    with open("/proc/locks") as f:
+        for line in f:
+            fields = line.split()
+            if "->" in fields and key in fields:
+                pids.add(int(fields[fields.index("->") + 4]))
+    return pids
+
+
+def wait_for(cond, what):
+    """Poll cond() (a state another process reaches) until true."""
+    deadline = time.monotonic() + 120
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("never happened: " + what)
+        time.sleep(0.01)
 
 
 class RaceCase(cstest.CondstoreCase):
@@ -63,10 +93,77 @@ class RaceCase(cstest.CondstoreCase):
         return {uid: (f["MODSEQ"], set(f["FLAGS"]) - {"\\Recent"})
                 for uid, f in dovecot.parse_imap_fetch(data).items()}
 
+    def noop_fetches(self, imap):
+        """NOOP; [(modseq, set of flags)] of the FETCH responses it
+        brought (with a MODSEQ)."""
+        imap.untagged_responses.pop("FETCH", None)
+        dovecot.imap_ok(imap.noop())
+        data = imap.untagged_responses.pop("FETCH", [])
+        return [(f["MODSEQ"], set(f.get("FLAGS", ())) - {"\\Recent"})
+                for f in dovecot.parse_imap_fetch(data, key="SEQ").values()
+                if "MODSEQ" in f]
+
     def uid_of(self, base):
         uids = cstest.index_uids(os.path.join(self.md.root,
                                               "condstore.tdb"))
         return {b: u for u, b in uids.items()}[base]
+
+    def db(self):
+        return os.path.join(self.md.root, "condstore.tdb")
+
+    def test_expunged_message_keeps_its_modseq(self):
+        a = self.session()
+        base = self.made["INBOX"][2]
+        uid = self.uid_of(base)
+        before = self.fetch(a, str(uid))[uid][0]
+        b = self.session()
+        dovecot.imap_ok(b.uid("STORE", str(uid), "+FLAGS (\\Deleted)"))
+        dovecot.imap_ok(b.uid("EXPUNGE", str(uid)))
+        self.assertIsNone(self.md.find("INBOX", base))
+        # a has not synced: it still shows the message
+        a.untagged_responses.pop("FETCH", None)
+        typ, data = a.uid("FETCH", str(uid), "(UID MODSEQ FLAGS)")
+        shown = dovecot.parse_imap_fetch(data)
+        if uid in shown:
+            self.assertGreaterEqual(shown[uid]["MODSEQ"], before)
+        dovecot.imap_ok(a.noop())
+        self.cs("check")
+
+    def test_new_flags_never_with_an_older_modseq(self):
+        a = self.session()
+        b = self.session()
+        base = self.made["INBOX"][6]
+        uid = self.uid_of(base)
+        # two changes: the record has a previous modseq
+        dovecot.imap_ok(a.uid("STORE", str(uid), "FLAGS (\\Seen)"))
+        dovecot.imap_ok(a.uid("STORE", str(uid), "FLAGS ()"))
+        dovecot.imap_ok(b.noop())
+        seen = self.fetch(b, str(uid))[uid][0]
+        fd = os.open(self.db(), os.O_RDWR)
+        self.addCleanup(os.close, fd)
+        # a's next STORE is held between Dovecot's commit (files renamed,
+        # Dovecot's index updated) and the index's commit
+        fcntl.lockf(fd, fcntl.LOCK_SH, 1, TDB_CHAINS_LOCK)
+        store = threading.Thread(target=lambda: a.uid(
+            "STORE", str(uid), "FLAGS (\\Seen)"))
+        store.start()
+        wait_for(lambda: blocked_on(self.db()),
+                 "the STORE waits to commit the index")
+        self.assertEqual(self.md.flags("INBOX", base), "S")
+        # b learns the new flags in that window
+        answer = []
+        noop = threading.Thread(target=lambda: answer.append(
+            self.noop_fetches(b) + [self.fetch(b, str(uid))[uid]]))
+        noop.start()
+        wait_for(lambda: answer or len(blocked_on(self.db())) > 1,
+                 "b answers or waits for the index")
+        fcntl.lockf(fd, fcntl.LOCK_UN, 1, TDB_CHAINS_LOCK)
+        store.join()
+        noop.join()
+        self.assertEqual(answer[0][-1][1], {"\\Seen"})
+        for modseq, flags in answer[0]:
+            self.assertGreater(modseq, seen, answer)
+        self.cs("check")
 
     def test_store_on_a_message_that_left_the_index(self):
         a = self.session()
