@@ -9,9 +9,12 @@ file operations alone (no sleeps):
   imap process killed with signal 11 before);
 * a session that still shows a message another session expunged is
   never told a MODSEQ lower than it was told before (1, before);
-* without a watch daemon, an external rename is shown at the next NOOP
-  with a MODSEQ above the HIGHESTMODSEQ the session had, HIGHESTMODSEQ
-  rises, and a new session's CHANGEDSINCE finds the change."""
+* a session shown new flags while the STORE that made them waits to
+  commit the index is sent the new modseq, not the record's older one;
+* without a watch daemon (none runs in these tests), external renames,
+  unlinks and deliveries are each shown once at the next NOOP with a
+  MODSEQ above the HIGHESTMODSEQ the session had, HIGHESTMODSEQ rises,
+  and a new session's CHANGEDSINCE finds each change once."""
 
 import fcntl
 import os
@@ -163,6 +166,68 @@ class RaceCase(cstest.CondstoreCase):
         self.assertEqual(answer[0][-1][1], {"\\Seen"})
         for modseq, flags in answer[0]:
             self.assertGreater(modseq, seen, answer)
+        self.cs("check")
+
+    def test_no_daemon_external_changes(self):
+        a = self.dc.connect()
+        self.addCleanup(self.close_quietly, a)
+        h0 = dovecot.select_condstore(a, enable=True)
+        before = self.fetch(a)
+        renamed = self.made["INBOX"][0:3]
+        gone = self.made["INBOX"][3:5]
+        ruids = {self.uid_of(b): b for b in renamed}
+        guids = {self.uid_of(b) for b in gone}
+        for base in renamed:
+            old = self.md.flags("INBOX", base)
+            self.md.set_flags("INBOX", base, "FT" if "F" not in old else
+                              "T")
+        # the renames first: their FETCHes name messages by sequence
+        # numbers no expunge has moved yet
+        a.untagged_responses.pop("FETCH", None)
+        dovecot.imap_ok(a.noop())
+        lines = dovecot.response_text(a.untagged_responses.pop("FETCH",
+                                                               []))
+        shown = dovecot.parse_imap_fetch(lines, key="SEQ")
+        self.assertEqual(len(shown), len(lines), lines)
+        seqs = dict(enumerate(sorted(before), 1))
+        by_uid = {seqs[seq]: f for seq, f in shown.items()}
+        self.assertEqual(set(by_uid), set(ruids), lines)
+        for uid, f in by_uid.items():
+            self.assertGreater(f["MODSEQ"], h0, lines)
+            self.assertEqual(cstest.letters_of(
+                [x for x in f["FLAGS"] if x != "\\Recent"]),
+                             self.md.flags("INBOX", ruids[uid]), lines)
+        for base in gone:
+            self.md.delete("INBOX", base)
+        new = [self.md.deliver("INBOX"), self.md.deliver("INBOX")]
+        a.untagged_responses.pop("EXPUNGE", None)
+        dovecot.imap_ok(a.noop())
+        expunged = a.untagged_responses.pop("EXPUNGE", [])
+        self.assertEqual(len(expunged), len(gone), expunged)
+        now = self.fetch(a)
+        for uid, f in by_uid.items():
+            self.assertEqual(now[uid][0], f["MODSEQ"])
+        news = set(now) - set(before)
+        self.assertEqual(len(news), len(new))
+        for uid in news:
+            self.assertGreater(now[uid][0], h0)
+        self.assertFalse(guids & set(now))
+        typ, data = a.status("INBOX", "(HIGHESTMODSEQ)")
+        self.assertEqual(typ, "OK", data)
+        h1 = int(data[0].decode().split("HIGHESTMODSEQ ")[1].rstrip(")"))
+        self.assertGreater(h1, h0)
+        # a new session asks what changed since h0: each change once
+        b = self.session()
+        b.untagged_responses.pop("FETCH", None)
+        typ, data = b.uid("FETCH", "1:*", "(FLAGS) (CHANGEDSINCE %d)" % h0)
+        self.assertEqual(typ, "OK", data)
+        lines = dovecot.response_text(data)
+        changed = dovecot.parse_imap_fetch(lines)
+        self.assertEqual(len(changed), len(lines), lines)
+        self.assertEqual(set(changed), set(ruids) | news, lines)
+        for uid, f in changed.items():
+            self.assertGreater(f["MODSEQ"], h0)
+            self.assertLessEqual(f["MODSEQ"], h1)
         self.cs("check")
 
     def test_store_on_a_message_that_left_the_index(self):
