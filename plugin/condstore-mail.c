@@ -22,7 +22,8 @@
  *    the file name Dovecot's rename gave, known only after Dovecot's
  *    commit) and over a per-session floor (below);
  *  - still not the shown flags but the record's previous ones (Dovecot's
- *    view is older than the file): the previous modseq;
+ *    view is older than the file): the previous modseq; older flags than
+ *    those: one below the previous modseq;
  *  - a message that is no longer live (expunged by another session while
  *    this one still shows it): the mailbox's HIGHESTMODSEQ, which is at
  *    least its tombstone's and what this session sent for it before; its
@@ -159,11 +160,63 @@ uint64_t condstore_mail_flags(struct mail *mail)
 	return set;
 }
 
+/* The modseq of the shown flags in msg, 0 if msg has neither. */
+static uint64_t condstore_modseq_of(const struct cs_message *msg,
+				    uint64_t shown)
+{
+	uint64_t mask = condstore_flags_visible_mask();
+
+	if (shown == (msg->rec.flags & mask))
+		return msg->rec.modseq;
+	if (msg->rec.prev_modseq != 0 &&
+	    shown == (msg->rec.prev_flags & mask))
+		return msg->rec.prev_modseq;
+	return 0;
+}
+
+/* Record the state Dovecot shows for the message of msg (flags shown,
+   the rest as the file is) as a change of its own, and the file's
+   present state as the next one: see condstore_mail_reconcile(). */
+static int condstore_record_shown(struct cs_mailbox *cbox, const char *dir,
+				  const char *base, uint64_t shown,
+				  struct cs_message *msg, struct cs_error *err)
+{
+	struct cs_disk_state disk;
+	char suffix[CS_SUFFIX_MAX + 1];
+	const char *fname;
+	uint8_t location = msg->rec.location;
+	uint64_t flags;
+
+	/* (the file's name, for finding it again without a readdir) */
+	fname = t_strconcat(base, msg->suffix, NULL);
+	flags = (msg->rec.flags & ~condstore_flags_visible_mask()) | shown;
+	if (cs_suffix_with_flags(msg->suffix,
+				 cs_index_separator(cs_mailbox_index(cbox)),
+				 flags, suffix, sizeof(suffix), err) < 0)
+		return -1;
+	i_zero(&disk);
+	disk.present = TRUE;
+	disk.location = msg->rec.location;
+	disk.suffix = suffix;
+	disk.flags = flags;
+	disk.uid = msg->rec.uid;
+	if (cs_reconcile(cbox, base, strlen(base), &disk, NULL, err) < 0)
+		return -1;
+	return cs_maildir_reconcile_name(cbox, dir, location, fname, msg, err);
+}
+
 /* Reconcile mail with its file in an index transaction (waiting for
-   another process's commit to end).  Returns 1 with msg_r filled, 0 if
-   the message is gone, -1 if that could not be done now (see the file's
-   comment) or failed (logged). */
-static int condstore_mail_reconcile(struct mail *mail,
+   another process's commit to end).  When Dovecot shows flags (shown)
+   that are neither the file's nor its previous ones, its scan saw a
+   state of the file the index never had (a rename and its undoing, which
+   the daemon, reading both at once, took for no change), or its view is
+   more than one change behind: that state is recorded as a change, and
+   the file's present state as the next one.  A modseq too many is never
+   wrong; this way the flags shown have one of their own, above all sent
+   before, and the change that follows has a higher one.  Returns 1 with
+   msg_r filled, 0 if the message is gone, -1 if that could not be done
+   now (see the file's comment) or failed (logged). */
+static int condstore_mail_reconcile(struct mail *mail, uint64_t shown,
 				    struct cs_message *msg_r)
 {
 	struct condstore_mailbox *cmbox =
@@ -187,6 +240,11 @@ static int condstore_mail_reconcile(struct mail *mail,
 	}
 	i_zero(msg_r);
 	ret = cs_maildir_reconcile_one(cbox, cmbox->dir, base, msg_r, &err);
+	if (ret >= 0 && msg_r->rec.modseq != 0 &&
+	    (msg_r->rec.flags & condstore_flags_visible_mask()) != shown) {
+		ret = condstore_record_shown(cbox, cmbox->dir, base, shown,
+					     msg_r, &err);
+	}
 	if (ret < 0) {
 		cs_index_rollback(cmbox->index);
 		condstore_log_error(mail->box, t_strdup_printf(
@@ -198,20 +256,6 @@ static int condstore_mail_reconcile(struct mail *mail,
 		return -1;
 	}
 	return msg_r->rec.modseq != 0 ? 1 : 0;
-}
-
-/* The modseq of the shown flags in msg, 0 if msg has neither. */
-static uint64_t condstore_modseq_of(const struct cs_message *msg,
-				    uint64_t shown)
-{
-	uint64_t mask = condstore_flags_visible_mask();
-
-	if (shown == (msg->rec.flags & mask))
-		return msg->rec.modseq;
-	if (msg->rec.prev_modseq != 0 &&
-	    shown == (msg->rec.prev_flags & mask))
-		return msg->rec.prev_modseq;
-	return 0;
 }
 
 /* The modseq of the flags Dovecot shows for mail (see the file's
@@ -231,7 +275,7 @@ static uint64_t condstore_mail_modseq(struct mail *mail)
 	    shown == (msg.rec.flags & condstore_flags_visible_mask()))
 		return msg.rec.modseq;
 	/* (when the reconcile cannot be done now, the lookup's answer) */
-	switch (condstore_mail_reconcile(mail, &msg)) {
+	switch (condstore_mail_reconcile(mail, shown, &msg)) {
 	case 1:
 		ret = 1;
 		break;
@@ -250,15 +294,17 @@ static uint64_t condstore_mail_modseq(struct mail *mail)
 	}
 	modseq = condstore_modseq_of(&msg, shown);
 	if (modseq == 0) {
-		/* Dovecot shows flags the index has no modseq for (only
-		   when the reconcile could not be done now): below the
-		   record's, which belongs to other flags (a modseq too low
-		   only makes a client fetch the flags again, one too high
-		   would make it miss a change or win an UNCHANGEDSINCE it
-		   must lose) */
-		modseq = msg.rec.prev_modseq != 0 ?
-			I_MIN(msg.rec.modseq, msg.rec.prev_modseq) :
-			msg.rec.modseq - 1;
+		/* Dovecot shows flags the index has no modseq for: its view
+		   is more than one change behind the file, or the reconcile
+		   could not be done now.  Those flags are older than the
+		   record's previous ones (or its current ones, without
+		   previous): one below that modseq is at least theirs, and
+		   belongs to no later state of the message.  Never above:
+		   a modseq too low only makes a client fetch the flags
+		   again, one too high would make it miss a change or win an
+		   UNCHANGEDSINCE it must lose. */
+		modseq = (msg.rec.prev_modseq != 0 ? msg.rec.prev_modseq :
+			  msg.rec.modseq) - 1;
 	}
 	return modseq;
 }
