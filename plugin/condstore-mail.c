@@ -5,7 +5,7 @@
  * them.
  *
  * The modseq reported with a message belongs to the flags reported with
- * it, and what this session was told for a UID never goes down (RFC 7162
+ * it, and what a session is sent for a UID never goes down (RFC 7162
  * section 3.1):
  *
  *  - the index's record has the flags Dovecot shows: its modseq;
@@ -21,21 +21,24 @@
  *    chosen over reordering the commit (the modseq must be recorded with
  *    the file name Dovecot's rename gave, known only after Dovecot's
  *    commit) and over a per-session floor (below);
- *  - still not the shown flags but the record's previous ones (Dovecot's
- *    view is older than the file): the previous modseq; older flags than
- *    those: one below the previous modseq;
+ *  - still not the flags Dovecot shows (its view is older than the file,
+ *    or its scan saw a state of the file the index never had): that state
+ *    is recorded as a change, and the file's present state as the next
+ *    one (condstore_mail_reconcile()), so the flags shown get a modseq of
+ *    their own, above all sent before;
  *  - a message that is no longer live (expunged by another session while
  *    this one still shows it): the mailbox's HIGHESTMODSEQ, which is at
- *    least its tombstone's and what this session sent for it before; its
- *    only change to come is its expunge.
+ *    least its tombstone's and what this session was sent for it before;
+ *    its only change to come is its expunge.
  * No per-session floor (the highest modseq sent per UID) is kept:
  * Dovecot asks for modseqs a client is not sent too (STORE's early
- * UNCHANGEDSINCE check), and a floor raised there would pair older
- * flags with a newer modseq, letting an UNCHANGEDSINCE win that must
- * lose.  No
- * reconcile is tried while this process holds the index's transaction or
- * Dovecot's locks of the mailbox: a process holding the index's lock may
- * be waiting for those.
+ * UNCHANGEDSINCE check), and a floor raised there would pair older flags
+ * with a newer modseq, letting an UNCHANGEDSINCE win that must lose.
+ * No reconcile is tried while this process holds the index's transaction
+ * or Dovecot's locks of the mailbox (a process holding the index's lock
+ * may be waiting for those): then the previous modseq goes with the
+ * previous flags, and other flags get one below it, never a modseq
+ * above theirs.
  */
 #include "lib.h"
 #include "array.h"
