@@ -303,6 +303,27 @@ static void msg_set_disk(struct cs_message *msg,
 /* A new record for base.  With probe, the caller has not looked the name
    up: the message record is added first, and if one exists after all,
    nothing is written and 2 is returned. */
+/* Was uid expunged (has a tombstone)?  Such a UID is never given to a
+   live record again: a scan working from a directory listing older than
+   the expunge would otherwise bring the message back under it, and the
+   expunge clients were told of would point at nothing.  (Dovecot gives a
+   file that really comes back a new UID.)  Returns 1, 0, or -1. */
+static int uid_tombstoned(struct cs_mailbox *box, uint32_t uid,
+			  struct cs_error *err)
+{
+	uint8_t key[CS_KEY_MAX], *data;
+	size_t size;
+	int ret;
+
+	if (uid == 0 || box->rec.uid_source == CS_UIDSRC_OWN)
+		return 0;
+	ret = cs_db_fetch(box->index, key, cs_key_tomb(key, box->rec.id, uid),
+			  &data, &size, err);
+	if (ret > 0)
+		free(data);
+	return ret;
+}
+
 static int reconcile_new(struct cs_mailbox *box, const char *base,
 			 size_t base_len, const struct cs_disk_state *disk,
 			 struct cs_message *msg, bool probe,
@@ -325,7 +346,9 @@ static int reconcile_new(struct cs_mailbox *box, const char *base,
 				box->index->db_path, box->name);
 		msg->rec.uid = box->rec.uidnext;
 	} else {
-		msg->rec.uid = disk->uid;
+		if ((ret = uid_tombstoned(box, disk->uid, err)) < 0)
+			return -1;
+		msg->rec.uid = ret > 0 ? 0 : disk->uid;
 	}
 	if (next_modseq(box, &msg->rec.modseq, err) < 0)
 		return -1;
@@ -397,8 +420,12 @@ static int reconcile_existing(struct cs_mailbox *box,
 {
 	bool changed = false, flags_changed = disk->flags != msg->rec.flags;
 	uint64_t old_term = cs_msg_digest_term(box, msg);
+	int ret = 0;
 
-	if (disk->uid != 0 && disk->uid != msg->rec.uid) {
+	if (disk->uid != 0 && disk->uid != msg->rec.uid &&
+	    (ret = uid_tombstoned(box, disk->uid, err)) < 0)
+		return -1;
+	if (disk->uid != 0 && disk->uid != msg->rec.uid && ret == 0) {
 		if (uid_map_delete(box, msg->rec.uid, err) < 0 ||
 		    uid_map_store(box, disk->uid, msg->base, err) < 0)
 			return -1;

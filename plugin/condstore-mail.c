@@ -5,17 +5,47 @@
  * them.
  *
  * The modseq reported with a message belongs to the flags reported with
- * it: when Dovecot's view of the flags still shows the message's previous
- * flags (an external rename it has not synced yet), the previous modseq
- * is reported.  When its flags are neither, the lower of the two is: a
- * modseq too low only makes a client fetch the flags again, one too high
- * would make it miss a change.
+ * it, and what a session is sent for a UID never goes down (RFC 7162
+ * section 3.1):
+ *
+ *  - the index's record has the flags Dovecot shows: its modseq;
+ *  - it does not, or has no record: another process may be between
+ *    Dovecot's commit of a change and its index commit (the files are
+ *    renamed and Dovecot's index has the new flags, the index not yet:
+ *    condstore-transaction.c), or an agent changed the file and no daemon
+ *    recorded it yet.  The message is reconciled with its file here, in
+ *    an index transaction: the transaction lock is what waits for such a
+ *    commit to end (no window is left in which the old modseq could be
+ *    sent with the new flags), and a change nobody recorded gets its
+ *    fresh modseq, by the reconcile rule every writer follows.  This is
+ *    chosen over reordering the commit (the modseq must be recorded with
+ *    the file name Dovecot's rename gave, known only after Dovecot's
+ *    commit) and over a per-session floor (below);
+ *  - still not the flags Dovecot shows (its view is older than the file,
+ *    or its scan saw a state of the file the index never had): that state
+ *    is recorded as a change, and the file's present state as the next
+ *    one (condstore_mail_reconcile()), so the flags shown get a modseq of
+ *    their own, above all sent before;
+ *  - a message that is no longer live (expunged by another session while
+ *    this one still shows it): the mailbox's HIGHESTMODSEQ, which is at
+ *    least its tombstone's and what this session was sent for it before;
+ *    its only change to come is its expunge.
+ * No per-session floor (the highest modseq sent per UID) is kept:
+ * Dovecot asks for modseqs a client is not sent too (STORE's early
+ * UNCHANGEDSINCE check), and a floor raised there would pair older flags
+ * with a newer modseq, letting an UNCHANGEDSINCE win that must lose.
+ * No reconcile is tried while this process holds the index's transaction
+ * or Dovecot's locks of the mailbox (a process holding the index's lock
+ * may be waiting for those): then the previous modseq goes with the
+ * previous flags, and other flags get one below it, never a modseq
+ * above theirs.
  */
 #include "lib.h"
 #include "array.h"
 #include "mail-storage-private.h"
 
 #include "condstore-plugin.h"
+#include "condstore-maildir.h"
 
 struct condstore_mail_module condstore_mail_module =
 	MODULE_CONTEXT_INIT(&mail_module_register);
@@ -133,21 +163,162 @@ uint64_t condstore_mail_flags(struct mail *mail)
 	return set;
 }
 
+/* The modseq of the shown flags in msg, 0 if msg has neither. */
+static uint64_t condstore_modseq_of(const struct cs_message *msg,
+				    uint64_t shown)
+{
+	uint64_t mask = condstore_flags_visible_mask();
+
+	if (shown == (msg->rec.flags & mask))
+		return msg->rec.modseq;
+	if (msg->rec.prev_modseq != 0 &&
+	    shown == (msg->rec.prev_flags & mask))
+		return msg->rec.prev_modseq;
+	return 0;
+}
+
+/* Record the state Dovecot shows for the message of msg (flags shown,
+   the rest as the file is) as a change of its own, and the file's
+   present state as the next one: see condstore_mail_reconcile(). */
+static int condstore_record_shown(struct cs_mailbox *cbox, const char *dir,
+				  const char *base, uint64_t shown,
+				  struct cs_message *msg, struct cs_error *err)
+{
+	struct cs_disk_state disk;
+	char suffix[CS_SUFFIX_MAX + 1];
+	const char *fname;
+	uint8_t location = msg->rec.location;
+	uint64_t flags;
+
+	/* (the file's name, for finding it again without a readdir) */
+	fname = t_strconcat(base, msg->suffix, NULL);
+	flags = (msg->rec.flags & ~condstore_flags_visible_mask()) | shown;
+	if (cs_suffix_with_flags(msg->suffix,
+				 cs_index_separator(cs_mailbox_index(cbox)),
+				 flags, suffix, sizeof(suffix), err) < 0)
+		return -1;
+	i_zero(&disk);
+	disk.present = TRUE;
+	disk.location = msg->rec.location;
+	disk.suffix = suffix;
+	disk.flags = flags;
+	disk.uid = msg->rec.uid;
+	if (cs_reconcile(cbox, base, strlen(base), &disk, NULL, err) < 0)
+		return -1;
+	return cs_maildir_reconcile_name(cbox, dir, location, fname, msg, err);
+}
+
+/* Reconcile mail with its file in an index transaction (waiting for
+   another process's commit to end).  When Dovecot shows flags (shown)
+   that are neither the file's nor its previous ones, its scan saw a
+   state of the file the index never had (a rename and its undoing, which
+   the daemon, reading both at once, took for no change), or its view is
+   more than one change behind: that state is recorded as a change, and
+   the file's present state as the next one.  A modseq too many is never
+   wrong; this way the flags shown have one of their own, above all sent
+   before, and the change that follows has a higher one.  Returns 1 with
+   msg_r filled, 0 if the message is gone, -1 if that could not be done
+   now (see the file's comment) or failed (logged). */
+static int condstore_mail_reconcile(struct mail *mail, uint64_t shown,
+				    struct cs_message *msg_r)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(mail->box);
+	struct cs_mailbox *cbox;
+	struct cs_error err;
+	const char *base;
+	int ret;
+
+	if (cmbox->index == NULL || cs_index_in_transaction(cmbox->index) ||
+	    condstore_maildir_holds_locks(mail->box))
+		return -1;
+	if ((ret = condstore_mail_get_base(mail, &base)) <= 0)
+		return ret;
+	if (condstore_mailbox_get(cmbox, &cbox) < 0)
+		return -1;
+	cs_error_clear(&err);
+	if (cs_index_begin(cmbox->index, &err) < 0) {
+		condstore_log_error(mail->box, "reconcile", &err);
+		return -1;
+	}
+	i_zero(msg_r);
+	ret = cs_maildir_reconcile_one(cbox, cmbox->dir, base, msg_r, &err);
+	if (ret >= 0 && msg_r->rec.modseq != 0 &&
+	    (msg_r->rec.flags & condstore_flags_visible_mask()) != shown) {
+		ret = condstore_record_shown(cbox, cmbox->dir, base, shown,
+					     msg_r, &err);
+	}
+	if (ret < 0) {
+		cs_index_rollback(cmbox->index);
+		condstore_log_error(mail->box, t_strdup_printf(
+			"reconcile %s", base), &err);
+		return -1;
+	}
+	if (cs_index_commit(cmbox->index, &err) < 0) {
+		condstore_log_error(mail->box, "reconcile", &err);
+		return -1;
+	}
+	return msg_r->rec.modseq != 0 ? 1 : 0;
+}
+
+/* The modseq of the flags Dovecot shows for mail (see the file's
+   comment), 0 if the index failed. */
+static uint64_t condstore_mail_modseq(struct mail *mail)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(mail->box);
+	struct cs_message msg;
+	struct cs_mailbox *cbox;
+	uint64_t shown, modseq = 0;
+	int ret;
+
+	shown = condstore_mail_flags(mail) & condstore_flags_visible_mask();
+	ret = condstore_mail_lookup(mail, &msg);
+	if (ret > 0 && msg.rec.modseq != 0 &&
+	    shown == (msg.rec.flags & condstore_flags_visible_mask()))
+		return msg.rec.modseq;
+	/* (when the reconcile cannot be done now, the lookup's answer) */
+	switch (condstore_mail_reconcile(mail, shown, &msg)) {
+	case 1:
+		ret = 1;
+		break;
+	case 0:
+		ret = 0;
+		break;
+	}
+	if (ret < 0)
+		return 0;
+	if (ret == 0 || msg.rec.modseq == 0) {
+		/* gone: the mailbox's top */
+		if (cmbox->index == NULL ||
+		    condstore_mailbox_get(cmbox, &cbox) < 0)
+			return 0;
+		return cs_mailbox_get_rec(cbox)->highestmodseq;
+	}
+	modseq = condstore_modseq_of(&msg, shown);
+	if (modseq == 0) {
+		/* Dovecot shows flags the index has no modseq for: its view
+		   is more than one change behind the file, or the reconcile
+		   could not be done now.  Those flags are older than the
+		   record's previous ones (or its current ones, without
+		   previous): one below that modseq is at least theirs, and
+		   belongs to no later state of the message.  Never above:
+		   a modseq too low only makes a client fetch the flags
+		   again, one too high would make it miss a change or win an
+		   UNCHANGEDSINCE it must lose. */
+		modseq = (msg.rec.prev_modseq != 0 ? msg.rec.prev_modseq :
+			  msg.rec.modseq) - 1;
+	}
+	return modseq;
+}
+
 static uint64_t condstore_mail_get_modseq(struct mail *_mail)
 {
-	struct cs_message msg;
-	uint64_t mask = condstore_flags_visible_mask(), shown;
+	uint64_t modseq = condstore_mail_modseq(_mail);
 
-	if (condstore_mail_lookup(_mail, &msg) <= 0) {
-		/* not (yet) in the index, or it failed (logged): the
-		   lowest modseq there is can never make a client miss a
-		   change, it only makes it fetch the flags again */
-		return 1;
-	}
-	shown = condstore_mail_flags(_mail) & mask;
-	if (shown == (msg.rec.flags & mask) || msg.rec.prev_modseq == 0)
-		return msg.rec.modseq;
-	return msg.rec.prev_modseq;
+	/* 0: the index failed (logged): the lowest modseq there is only
+	   makes a client fetch the flags again */
+	return modseq == 0 ? 1 : modseq;
 }
 
 static void condstore_mail_update_flags(struct mail *_mail,

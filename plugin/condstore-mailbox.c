@@ -284,10 +284,17 @@ condstore_sync_init(struct mailbox *box, enum mailbox_sync_flags flags)
 	struct condstore_mailbox *cmbox =
 		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
 
+	struct mailbox_sync_context *ctx;
+
 	T_BEGIN {
 		condstore_sync_prepare(box, flags);
 	} T_END;
-	return cmbox->module_ctx.super.sync_init(box, flags);
+	ctx = cmbox->module_ctx.super.sync_init(box, flags);
+	/* Dovecot's scan has run, nothing of it is shown yet */
+	T_BEGIN {
+		condstore_sync_reconcile_disk(box);
+	} T_END;
+	return ctx;
 }
 
 static bool condstore_sync_next(struct mailbox_sync_context *ctx,
@@ -320,9 +327,12 @@ static int condstore_sync_deinit(struct mailbox_sync_context *ctx,
 	   the modseqs sent next belong to the flags Dovecot now shows.
 	   The first sync after opening (SELECT) waits even when Dovecot
 	   reports no change: a fresh view reports none.  Changes applied
-	   from the index need no wait.  (Not from inside our own commit:
-	   the daemon needs the index's transaction lock.) */
-	wait = !cmbox->applied &&
+	   from the index need no wait, and a sync waits once at most: not
+	   again after condstore_sync_prepare() asked the daemon, nor when
+	   it ran without the daemon's records.  (Not from inside our own
+	   commit: the daemon needs the index's transaction lock.) */
+	wait = !cmbox->wait_tried && !cmbox->reconcile_scan &&
+		!cmbox->applied &&
 		(changes > 0 || (!cmbox->synced_once && !cmbox->waited));
 	if (ret == 0 && wait && cmbox->index != NULL &&
 	    !cs_index_in_transaction(cmbox->index)) {

@@ -76,6 +76,15 @@ struct condstore_mailbox {
 	/* this sync waited for the daemon / applied the change log */
 	bool waited;
 	bool applied;
+	/* this sync asked the daemon (at most once per sync) */
+	bool wait_tried;
+	/* this sync runs without the daemon's records (none serves the
+	   Maildir, or it did not answer in time): after Dovecot's scan, the
+	   mailbox is reconciled with the disk before anything is shown */
+	bool reconcile_scan;
+	/* new/ and cur/ as of the start of this process's last such
+	   reconcile (all zero: none, or too recent to be trusted) */
+	struct timespec reconciled_new, reconciled_cur;
 	/* syncs this process served from the change log (checkpoints) */
 	unsigned int applied_count;
 	/* our header extension was added to Dovecot's index by this
@@ -140,6 +149,11 @@ int condstore_mailbox_sync_uids(struct mailbox *box, bool switch_only);
    Dovecot need not read cur/ (see the file's comment). */
 void condstore_sync_prepare(struct mailbox *box,
 			    enum mailbox_sync_flags flags);
+/* Right after Dovecot's own sync of box ran (before any of its results
+   are shown): when no daemon's records serve this sync, reconcile the
+   mailbox with the disk, so every change Dovecot's scan found has its
+   fresh modseq in the index (a readdir, no more, when nothing changed). */
+void condstore_sync_reconcile_disk(struct mailbox *box);
 /* After Dovecot's sync succeeded: note the point a scan of cur/ it was
    asked for brought its index to. */
 void condstore_sync_finish(struct mailbox *box);

@@ -70,6 +70,9 @@
 /* A session lets Dovecot checkpoint its index at its first sync served
    from the change log after SELECT, and then every this many. */
 #define CONDSTORE_CHECKPOINT_APPLIES 64
+/* A directory changed less than this many seconds ago may change again
+   without its mtime moving on (the clock's tick): look again. */
+#define CONDSTORE_DIR_STAMP_SECS 1
 /* More changes than messages / this: let Dovecot read cur/ instead. */
 #define CONDSTORE_SYNC_MAX_FRACTION 4
 
@@ -533,6 +536,8 @@ void condstore_sync_prepare(struct mailbox *box,
 	cmbox->scan_point = 0;
 	cmbox->waited = FALSE;
 	cmbox->applied = FALSE;
+	cmbox->wait_tried = FALSE;
+	cmbox->reconcile_scan = FALSE;
 	if (cmbox->index == NULL || cs_index_in_transaction(cmbox->index) ||
 	    mbox->syncing_commit || box->index == NULL ||
 	    (flags & MAILBOX_SYNC_FLAG_FORCE_RESYNC) != 0)
@@ -546,10 +551,24 @@ void condstore_sync_prepare(struct mailbox *box,
 	   next full sync (NOOP, IDLE, SELECT) the rest */
 	quick = (flags & MAILBOX_SYNC_FLAG_FAST) != 0 || cmbox->committed;
 	cmbox->committed = FALSE;
-	if (quick ? !condstore_daemon_serves(box) :
-	    condstore_sync_wait(box) <= 0) {
-		/* no daemon: other agents' changes are not in the index,
-		   Dovecot's scan of cur/ finds them */
+	if (quick)
+		ret = condstore_daemon_serves(box) ? 1 : 0;
+	else {
+		/* the one wait of this sync */
+		cmbox->wait_tried = TRUE;
+		ret = condstore_sync_wait(box);
+	}
+	if (ret <= 0) {
+		/* no daemon, or it did not answer in time (busy, or
+		   waiting for the index another process holds): other
+		   agents' changes may not be in the index.  Dovecot's own
+		   scan of cur/ finds them (asked for when a daemon serves
+		   the Maildir: its records may have marked cur/ as seen),
+		   and condstore_sync_reconcile_disk() gives them their
+		   modseqs before they are shown */
+		if (ret < 0)
+			condstore_sync_request_scan(box);
+		cmbox->reconcile_scan = TRUE;
 		return;
 	}
 	cmbox->waited = !quick;
@@ -588,6 +607,73 @@ void condstore_sync_prepare(struct mailbox *box,
 		cmbox->applied = TRUE;
 	} else if (ret == 0)
 		cmbox->scan_point = top;
+}
+
+/* Read the mtime of dir/sub into *ts_r.  Returns FALSE if it can't be
+   read or is too recent to tell later changes by (a change within the
+   same clock tick leaves the mtime as it was: the rule of Dovecot's
+   Maildir sync, which looks again at directories changed in the last
+   second). */
+static bool condstore_dir_stamp(const char *dir, const char *sub,
+				struct timespec *ts_r)
+{
+	struct stat st;
+
+	i_zero(ts_r);
+	if (stat(t_strconcat(dir, sub, NULL), &st) < 0)
+		return FALSE;
+	ts_r->tv_sec = st.st_mtime;
+	ts_r->tv_nsec = ST_MTIME_NSEC(st);
+	return st.st_mtime + CONDSTORE_DIR_STAMP_SECS < ioloop_time;
+}
+
+static bool timespec_equal(const struct timespec *a,
+			   const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+void condstore_sync_reconcile_disk(struct mailbox *box)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct timespec new_ts, cur_ts;
+	struct cs_scan_settings set;
+	struct cs_scan_stats stats;
+	struct cs_error err;
+	struct cs_mailbox *cbox;
+	bool stable;
+
+	if (!cmbox->reconcile_scan || cmbox->index == NULL ||
+	    cs_index_in_transaction(cmbox->index))
+		return;
+	cmbox->reconcile_scan = FALSE;
+	/* (before the readdir: a change after it moves the mtime on) */
+	stable = condstore_dir_stamp(cmbox->dir, "/new", &new_ts);
+	stable = condstore_dir_stamp(cmbox->dir, "/cur", &cur_ts) && stable;
+	if (stable && timespec_equal(&new_ts, &cmbox->reconciled_new) &&
+	    timespec_equal(&cur_ts, &cmbox->reconciled_cur))
+		return;	/* nothing changed since the last reconcile */
+	i_zero(&set);
+	i_zero(&stats);
+	cs_error_clear(&err);
+	if (cs_maildir_scan(cmbox->index, cmbox->name, &set, &stats,
+			    &err) < 0) {
+		condstore_log_error(box, "reconciling with the disk", &err);
+		i_zero(&cmbox->reconciled_new);
+		i_zero(&cmbox->reconciled_cur);
+		return;
+	}
+	if (!stable) {
+		i_zero(&new_ts);
+		i_zero(&cur_ts);
+	}
+	cmbox->reconciled_new = new_ts;
+	cmbox->reconciled_cur = cur_ts;
+	if (cmbox->cbox != NULL)
+		(void)condstore_mailbox_get(cmbox, &cbox);
+	e_debug(box->event, CONDSTORE_PLUGIN_NAME ": sync without the "
+		"daemon: mailbox reconciled with the disk");
 }
 
 void condstore_sync_committed(struct mailbox *box, uint64_t top_before,

@@ -16,7 +16,9 @@
  *      nothing here;
  *   4. commit Dovecot's transaction and have Dovecot's maildir index sync
  *      rename (or unlink) the files now, under its dovecot-uidlist lock,
- *      without reading cur/ and without touching the client's view;
+ *      without reading cur/ and without touching the client's view,
+ *      entered as Dovecot's own save commit enters it
+ *      (condstore-maildir.c says how, and why that is safe);
  *   5. reconcile each target again, by the name Dovecot gave its file: the
  *      new file name gets the next modseq by the same rule the indexer
  *      uses, so the indexer later seeing the rename bumps nothing;
@@ -29,17 +31,10 @@
 #include "lib.h"
 #include "array.h"
 #include "seq-range-array.h"
-#include "mail-index-transaction-private.h"
-#include "index-storage.h"
-#include "maildir-storage.h"
-#include "maildir-uidlist.h"
-#include "maildir-sync.h"
-#include "maildir-keywords.h"
-#include "maildir-filename-flags.h"
-
-#include <sys/stat.h>
+#include "mail-storage-private.h"
 
 #include "condstore-plugin.h"
+#include "condstore-maildir.h"
 
 struct mailbox_transaction_context *
 condstore_transaction_begin(struct mailbox *box,
@@ -111,21 +106,10 @@ void condstore_transaction_add(struct mail *mail, bool expunge)
 		c->base = p_strdup(ct->pool, base);
 }
 
-/* Cancel Dovecot's flag and keyword updates of seq in the transaction
-   and report seq in the STORE's [MODIFIED] set. */
-static void condstore_change_cancel(struct mail_index_transaction *itrans,
-				    uint32_t seq)
-{
-	(void)mail_index_cancel_flag_updates(itrans, seq);
-	(void)mail_index_cancel_keyword_updates(itrans, seq);
-	if (itrans->conflict_seqs != NULL)
-		seq_range_array_add(itrans->conflict_seqs, seq);
-}
-
 /* Step 2 and 3: returns TRUE if the change is made and to be recorded. */
 static bool condstore_commit_check(struct condstore_mailbox *cmbox,
 				   struct cs_mailbox *cbox,
-				   struct mail_index_transaction *itrans,
+				   struct mailbox_transaction_context *t,
 				   uint64_t max_modseq, pool_t pool,
 				   struct condstore_change *c)
 {
@@ -137,7 +121,7 @@ static bool condstore_commit_check(struct condstore_mailbox *cmbox,
 		/* Dovecot could not name the file: nothing to record, and
 		   nothing to decide UNCHANGEDSINCE with */
 		if (max_modseq != 0)
-			condstore_change_cancel(itrans, c->seq);
+			condstore_maildir_cancel_update(t, c->seq);
 		return FALSE;
 	}
 	cs_error_clear(&err);
@@ -155,111 +139,8 @@ static bool condstore_commit_check(struct condstore_mailbox *cmbox,
 	if (msg.rec.modseq != 0 && msg.rec.modseq <= max_modseq)
 		return TRUE;
 	/* changed since UNCHANGEDSINCE, gone, or undecidable: MODIFIED */
-	condstore_change_cancel(itrans, c->seq);
+	condstore_maildir_cancel_update(t, c->seq);
 	return FALSE;
-}
-
-/* Step 4, second half: have Dovecot rename (or unlink) the files now,
-   the way its own save commit does: under the dovecot-uidlist lock, its
-   index sync alone (maildir_sync_index), which applies the index's
-   pending changes to the files, without reading cur/ and without syncing
-   the client's view (that would consume the changes its client is still
-   to be told about: EXPUNGE, FETCH).  Every dovecot-uidlist record is
-   first marked "not synced" (as Dovecot's partial syncs do), so Dovecot
-   compares no stale file name with the index's flags, and the targets get
-   the names step 2 found, so Dovecot renames them from there. */
-static int condstore_apply_dovecot_changes(struct mailbox *box,
-					   struct condstore_transaction *ct)
-{
-	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
-	struct maildir_index_sync_context *sync_ctx;
-	const struct condstore_change *c;
-	struct stat cur_st;
-	bool cur_changed = FALSE;
-	int ret;
-
-	if (maildir_uidlist_lock(mbox->uidlist) <= 0)
-		return -1;
-	maildir_uidlist_set_all_nonsynced(mbox->uidlist);
-	array_foreach(&ct->changes, c) {
-		if (c->won && c->fname_before != NULL)
-			maildir_uidlist_update_fname(mbox->uidlist,
-						     c->fname_before);
-	}
-	if (maildir_sync_header_refresh(mbox) < 0 ||
-	    maildir_sync_index_begin(mbox, NULL, &sync_ctx) < 0) {
-		maildir_uidlist_unlock(mbox->uidlist);
-		return -1;
-	}
-	/* Dovecot's index sync marks cur/ as seen: changes other agents
-	   made since its last look would be hidden from its next scan */
-	if (stat(t_strconcat(mailbox_get_path(box), "/cur", NULL),
-		 &cur_st) == 0 &&
-	    ((uint32_t)cur_st.st_mtime != mbox->maildir_hdr.cur_mtime ||
-	     (uint32_t)ST_MTIME_NSEC(cur_st) !=
-	     mbox->maildir_hdr.cur_mtime_nsecs))
-		cur_changed = TRUE;
-	ret = maildir_sync_index(sync_ctx, TRUE);
-	if (ret < 0)
-		maildir_sync_index_rollback(&sync_ctx);
-	else if (maildir_sync_index_commit(&sync_ctx) < 0)
-		ret = -1;
-	maildir_uidlist_unlock(mbox->uidlist);
-	if (ret == 0) {
-		/* a file was not where dovecot-uidlist said */
-		ret = maildir_storage_sync_force(mbox, 0);
-	}
-	if (ret < 0) {
-		e_error(box->event, CONDSTORE_PLUGIN_NAME
-			": applying the changes to the files: %s",
-			mailbox_get_last_internal_error(box, NULL));
-		return -1;
-	}
-	/* with a daemon, the next sync applies those changes from the
-	   index (condstore-sync.c); without one, only a scan finds them */
-	if (cur_changed && !condstore_daemon_serves(box))
-		condstore_sync_request_scan(box);
-	return 0;
-}
-
-/* Step 5, first half: the current file names of the changed messages:
-   the name Dovecot gave each file, from the flags Dovecot's index has for
-   it now (as Dovecot's own rename computes it); an expunged message has
-   none.  The record step checks each name. */
-static void condstore_find_files(struct mailbox *box,
-				 struct condstore_transaction *ct)
-{
-	struct condstore_mailbox *cmbox =
-		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
-	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
-	struct maildir_keywords_sync_ctx *kw_ctx;
-	struct mail_index_view *view;
-	struct condstore_change *c;
-	ARRAY_TYPE(keyword_indexes) keywords;
-	enum mail_flags flags;
-	uint32_t seq;
-
-	(void)mail_index_refresh(box->index);
-	view = mail_index_view_open(box->index);
-	kw_ctx = maildir_keywords_sync_init_readonly(mbox->keywords,
-						     box->index);
-	t_array_init(&keywords, 8);
-	array_foreach_modifiable(&ct->changes, c) {
-		if (!c->won || c->fname_before == NULL ||
-		    !mail_index_lookup_seq(view, c->uid, &seq))
-			continue;
-		array_clear(&keywords);
-		mail_index_lookup_view_flags(view, seq, &flags, &keywords);
-		c->fname = p_strdup(ct->pool, maildir_filename_flags_kw_set(
-			kw_ctx, c->fname_before, flags & MAIL_FLAGS_NONRECENT,
-			&keywords));
-		c->location = CS_LOC_CUR;
-		/* Dovecot's rename leaves the old name in its record */
-		if (condstore_file_is(cmbox, c->location, c->fname))
-			maildir_uidlist_update_fname(mbox->uidlist, c->fname);
-	}
-	maildir_keywords_sync_deinit(&kw_ctx);
-	mail_index_view_close(&view);
 }
 
 /* Step 5: record what Dovecot did to the file: by the name just found
@@ -305,7 +186,9 @@ int condstore_transaction_commit(struct mailbox_transaction_context *t,
 	struct condstore_change *changes;
 	struct cs_mailbox *cbox = NULL;
 	struct cs_error err;
-	uint64_t max_modseq = t->itrans->max_modseq, top_before;
+	uint64_t max_modseq = condstore_maildir_take_max_modseq(t);
+	uint64_t top_before;
+	bool cur_changed;
 	unsigned int i, count, winners = 0;
 	int ret;
 
@@ -315,10 +198,9 @@ int condstore_transaction_commit(struct mailbox_transaction_context *t,
 		if (max_modseq != 0) {
 			/* can't decide UNCHANGEDSINCE: change nothing */
 			for (i = 0; i < count; i++)
-				condstore_change_cancel(t->itrans,
+				condstore_maildir_cancel_update(t,
 							changes[i].seq);
 		}
-		t->itrans->max_modseq = 0;
 		ret = cmbox->module_ctx.super.transaction_commit(t, changes_r);
 		condstore_transaction_free(&ct);
 		return ret;
@@ -334,21 +216,27 @@ int condstore_transaction_commit(struct mailbox_transaction_context *t,
 	}
 	top_before = cs_mailbox_get_rec(cbox)->highestmodseq;
 	for (i = 0; i < count; i++) {
-		changes[i].won = condstore_commit_check(cmbox, cbox, t->itrans,
+		changes[i].won = condstore_commit_check(cmbox, cbox, t,
 							max_modseq, ct->pool,
 							&changes[i]);
 		if (changes[i].won)
 			winners++;
 	}
-	t->itrans->max_modseq = 0;
 
 	ret = cmbox->module_ctx.super.transaction_commit(t, changes_r);
 	if (ret == 0 && winners > 0) {
-		if (condstore_apply_dovecot_changes(box, ct) < 0)
+		if (condstore_maildir_apply_changes(box, changes, count,
+						    &cur_changed) < 0)
 			ret = -1;
-		else
+		else {
 			cmbox->committed = TRUE;
-		condstore_find_files(box, ct);
+			/* with a daemon, the next sync applies those changes
+			   from the index (condstore-sync.c); without one,
+			   only a scan finds them */
+			if (cur_changed && !condstore_daemon_serves(box))
+				condstore_sync_request_scan(box);
+		}
+		condstore_maildir_find_files(box, changes, count, ct->pool);
 		for (i = 0; i < count; i++) {
 			if (changes[i].won)
 				condstore_commit_record(cmbox, cbox,

@@ -18,6 +18,8 @@ plugin_lib20_maildir_condstore_plugin_la_SOURCES = \
 	plugin/condstore-mailbox.c \
 	plugin/condstore-sync.c \
 	plugin/condstore-transaction.c \
+	plugin/condstore-maildir.h \
+	plugin/condstore-maildir.c \
 	plugin/condstore-mail.c \
 	plugin/condstore-search.c \
 	plugin/condstore-qresync.c

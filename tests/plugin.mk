@@ -9,7 +9,9 @@ PLUGIN_TESTS = \
 	tests/test_plugin_concurrent.py \
 	tests/test_plugin_watch.py \
 	tests/test_plugin_sync.py \
-	tests/test_plugin_qresync.py
+	tests/test_plugin_qresync.py \
+	tests/test_plugin_races.py \
+	tests/test_plugin_stress.py
 
 TESTS += $(PLUGIN_TESTS)
 EXTRA_DIST += tests/dovecot.py tests/dovecotconf.py $(PLUGIN_TESTS)
