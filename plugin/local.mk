@@ -50,6 +50,21 @@ plugin_libmaildir_condstore_settings_la_CFLAGS = \
 plugin_libmaildir_condstore_settings_la_LDFLAGS = \
 	-module -avoid-version -shared \
 	-export-symbols-regex '^maildir_condstore_settings_'
+
 endif
 
 endif
+
+if BUILD_PLUGIN_SETTINGS
+# Dovecot's config process reads the settings modules of its own module
+# directory only: "make install-dovecot-settings" (as root) puts this one
+# there, for a plugin loaded from elsewhere (the tests, mail_plugin_dir).
+install-dovecot-settings: plugin/libmaildir_condstore_settings.la
+	$(MKDIR_P) "$(DESTDIR)$(dovecot_installed_moduledir)/settings"
+	$(INSTALL_DATA) plugin/.libs/libmaildir_condstore_settings.so \
+		"$(DESTDIR)$(dovecot_installed_moduledir)/settings/"
+else
+install-dovecot-settings:
+	@echo "no settings module to install (Dovecot 2.3 reads plugin { }, or no plugin built)"
+endif
+.PHONY: install-dovecot-settings

@@ -38,6 +38,11 @@ DOVEADM = shutil.which("doveadm", path="/usr/bin:/usr/sbin:" +
                        os.environ.get("PATH", ""))
 TEST_PASSWORD = "condstore-test"
 PLUGIN_SO = "lib20_maildir_condstore_plugin.so"
+# Dovecot 2.4: the module declaring the plugin's settings, which Dovecot's
+# config process reads from its own module directory only
+SETTINGS_SO = "libmaildir_condstore_settings.so"
+DOVECOT_SETTINGS_DIR = os.environ.get("CS_DOVECOT_SETTINGS_DIR",
+                                      "/usr/lib/dovecot/modules/settings")
 
 
 def skip(reason):
@@ -72,6 +77,26 @@ def require(condstore=False):
                                                      PLUGIN_SO))
     if condstore and condstore_binary() is None:
         skip("the condstore command was not built")
+    if dovecotconf.is_24():
+        require_settings_module()
+
+
+def require_settings_module():
+    """On Dovecot 2.4, fail unless the settings module Dovecot reads is
+    the one built: the private config names the plugin's settings."""
+    built = os.path.join(plugin_dir(), SETTINGS_SO)
+    installed = os.path.join(DOVECOT_SETTINGS_DIR, SETTINGS_SO)
+    try:
+        with open(built, "rb") as f1, open(installed, "rb") as f2:
+            same = f1.read() == f2.read()
+    except OSError as e:
+        same = False
+        print("%s" % e)
+    if not same:
+        print("FAIL: %s is not the built %s: as root, run "
+              "\"make install-dovecot-settings\" in the build directory"
+              % (installed, built))
+        sys.exit(99)
 
 
 def free_port():
