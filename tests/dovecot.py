@@ -41,8 +41,7 @@ PLUGIN_SO = "lib20_maildir_condstore_plugin.so"
 # Dovecot 2.4: the module declaring the plugin's settings, which Dovecot's
 # config process reads from its own module directory only
 SETTINGS_SO = "libmaildir_condstore_settings.so"
-DOVECOT_SETTINGS_DIR = os.environ.get("CS_DOVECOT_SETTINGS_DIR",
-                                      "/usr/lib/dovecot/modules/settings")
+DOVECOT_SETTINGS_DIR = "/usr/lib/dovecot/modules/settings"
 
 
 def skip(reason):
@@ -82,20 +81,20 @@ def require(condstore=False):
 
 
 def require_settings_module():
-    """On Dovecot 2.4, fail unless the settings module Dovecot reads is
-    the one built: the private config names the plugin's settings."""
-    built = os.path.join(plugin_dir(), SETTINGS_SO)
-    installed = os.path.join(DOVECOT_SETTINGS_DIR, SETTINGS_SO)
-    try:
-        with open(built, "rb") as f1, open(installed, "rb") as f2:
-            same = f1.read() == f2.read()
-    except OSError as e:
-        same = False
-        print("%s" % e)
-    if not same:
-        print("FAIL: %s is not the built %s: as root, run "
-              "\"make install-dovecot-settings\" in the build directory"
-              % (installed, built))
+    """On Dovecot 2.4, fail unless Dovecot's config process knows the
+    plugin's settings (the private config names them): the settings
+    module must be installed in Dovecot's module directory."""
+    names = ("maildir_condstore_db", "maildir_condstore_nosync")
+    p = subprocess.run([DOVECONF, "-c", "/dev/null", "-d"] + list(names),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       universal_newlines=True)
+    known = [n for n in names if re.search(r"^%s = " % n, p.stdout, re.M)]
+    if len(known) != len(names):
+        print("FAIL: Dovecot does not know the settings %s (doveconf: %r):"
+              " as root, run \"make install-dovecot-settings\" in the "
+              "build directory to install %s into %s"
+              % (", ".join(sorted(set(names) - set(known))), p.stdout,
+                 SETTINGS_SO, DOVECOT_SETTINGS_DIR))
         sys.exit(99)
 
 
