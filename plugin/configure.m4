@@ -6,10 +6,11 @@ dnl compiler flags it names, for the Dovecot release its headers are
 dnl (config.h beside them: 2.3.19 and later, or 2.4.1 and later; passed to
 dnl the plugin as CONDSTORE_DOVECOT_API, see plugin/condstore-dovecot.h).
 dnl For 2.4 it builds the settings module libmaildir_condstore_settings.so
-dnl too, which Dovecot's config process loads from MODULEDIR/settings.  Without Dovecot the rest still builds and
-dnl the plugin is skipped.  dovecot-config is read here rather than through
-dnl DC_DOVECOT, which stops configure when the file is missing and rewrites
-dnl CFLAGS for the whole project.
+dnl too, which Dovecot's config process loads from MODULEDIR/settings.
+dnl Without Dovecot the rest still builds and the plugin is skipped.
+dnl dovecot-config is read here rather than through DC_DOVECOT, which stops
+dnl configure when the file is missing and rewrites CFLAGS for the whole
+dnl project.
 dnl
 dnl   --with-dovecot=DIR           directory holding dovecot-config
 dnl                                (default: /usr/lib/dovecot if it has one)
