@@ -383,7 +383,7 @@ static int condstore_collect_child(void *context, const char *name,
 	struct condstore_name_collect *ctx = context;
 	const char *copy;
 
-	if (str_begins(name, ctx->prefix)) {
+	if (str_begins_with(name, ctx->prefix)) {
 		copy = t_strdup(name);
 		array_push_back(&ctx->names, &copy);
 	}

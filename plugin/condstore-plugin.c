@@ -2,6 +2,7 @@
  * condstore-plugin.c - the maildir_condstore Dovecot plugin: module entry
  * points, the storage hooks it registers, the per-user settings and the
  * per-user index handles (one tdb handle per Maildir root per process).
+ * The settings are read by condstore-settings.c.
  */
 #include "lib.h"
 #include "array.h"
@@ -10,6 +11,7 @@
 #include "maildir-storage.h"
 
 #include "condstore-plugin.h"
+#include "condstore-settings.h"
 
 const char *maildir_condstore_plugin_version = DOVECOT_ABI_VERSION;
 
@@ -78,22 +80,22 @@ static void condstore_mail_user_created(struct mail_user *user)
 {
 	struct mail_user_vfuncs *v = user->vlast;
 	struct condstore_user *cuser;
-	const char *db, *nosync;
+	struct condstore_user_settings set;
+	const char *error;
 
+	if (condstore_settings_read(user, &set, &error) < 0) {
+		user->error = p_strdup_printf(user->pool,
+			CONDSTORE_PLUGIN_NAME ": reading the settings: %s",
+			error);
+		return;
+	}
 	cuser = p_new(user->pool, struct condstore_user, 1);
 	cuser->module_ctx.super = *v;
 	user->vlast = &cuser->module_ctx.super;
 	v->deinit = condstore_user_deinit;
 
-	db = mail_user_plugin_getenv(user, CONDSTORE_SET_DB);
-	if (db != NULL && *db != '\0')
-		cuser->db_path = p_strdup(user->pool, db);
-	/* default yes: Dovecot does not fsync its renames either, and the
-	   library keeps modseqs safe across a power loss (cs-nosync.c) */
-	nosync = mail_user_plugin_getenv(user, CONDSTORE_SET_NOSYNC);
-	cuser->nosync = nosync == NULL || *nosync == '\0' ||
-		(strcasecmp(nosync, "no") != 0 &&
-		 strcasecmp(nosync, "false") != 0 && strcmp(nosync, "0") != 0);
+	cuser->db_path = set.db_path;
+	cuser->nosync = set.nosync;
 	i_array_init(&cuser->roots, 2);
 	MODULE_CONTEXT_SET(user, condstore_user_module, cuser);
 	e_debug(user->event, CONDSTORE_PLUGIN_NAME ": enabled (db %s, %s)",

@@ -16,11 +16,9 @@
 #include "mail-storage-private.h"
 
 #include "condstore.h"
+#include "condstore-dovecot.h"
 
 #define CONDSTORE_PLUGIN_NAME "maildir_condstore"
-/* plugin {} settings */
-#define CONDSTORE_SET_DB "maildir_condstore_db"
-#define CONDSTORE_SET_NOSYNC "maildir_condstore_nosync"
 
 #define CONDSTORE_USER_CONTEXT(obj) \
 	MODULE_CONTEXT(obj, condstore_user_module)

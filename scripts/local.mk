@@ -2,6 +2,7 @@
 EXTRA_DIST += \
 	scripts/setup \
 	scripts/test \
+	scripts/test-debian13 \
 	scripts/run \
 	scripts/make-demo-maildir \
 	scripts/imap-demo \

@@ -38,6 +38,10 @@ DOVEADM = shutil.which("doveadm", path="/usr/bin:/usr/sbin:" +
                        os.environ.get("PATH", ""))
 TEST_PASSWORD = "condstore-test"
 PLUGIN_SO = "lib20_maildir_condstore_plugin.so"
+# Dovecot 2.4: the module declaring the plugin's settings, which Dovecot's
+# config process reads from its own module directory only
+SETTINGS_SO = "libmaildir_condstore_settings.so"
+DOVECOT_SETTINGS_DIR = "/usr/lib/dovecot/modules/settings"
 
 
 def skip(reason):
@@ -72,6 +76,26 @@ def require(condstore=False):
                                                      PLUGIN_SO))
     if condstore and condstore_binary() is None:
         skip("the condstore command was not built")
+    if dovecotconf.is_24():
+        require_settings_module()
+
+
+def require_settings_module():
+    """On Dovecot 2.4, fail unless Dovecot's config process knows the
+    plugin's settings (the private config names them): the settings
+    module must be installed in Dovecot's module directory."""
+    names = ("maildir_condstore_db", "maildir_condstore_nosync")
+    p = subprocess.run([DOVECONF, "-c", "/dev/null", "-d"] + list(names),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       universal_newlines=True)
+    known = [n for n in names if re.search(r"^%s = " % n, p.stdout, re.M)]
+    if len(known) != len(names):
+        print("FAIL: Dovecot does not know the settings %s (doveconf: %r):"
+              " as root, run \"make install-dovecot-settings\" in the "
+              "build directory to install %s into %s"
+              % (", ".join(sorted(set(names) - set(known))), p.stdout,
+                 SETTINGS_SO, DOVECOT_SETTINGS_DIR))
+        sys.exit(99)
 
 
 def free_port():

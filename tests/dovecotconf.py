@@ -4,9 +4,47 @@ shared by the plugin tests (tests/dovecot.py) and the benchmarks
 
 Its own base_dir, state_dir, instance_name and log under tmp; plain-text
 logins; a static passdb and userdb serving one unprivileged user whose
-home is home (mail_location maildir:~/Maildir); imap only, on
-127.0.0.1:port.
+home is home (Maildir in ~/Maildir); imap only, on 127.0.0.1:port.
+
+Written in the syntax of the installed Dovecot (version(): "dovecot
+--version"): 2.3's (mail_location, plugin { }) or 2.4's
+(dovecot_config_version, mail_driver/mail_path, mail_plugins { }, the
+plugin's settings at the top level).
 """
+
+import os
+import shutil
+import subprocess
+
+_version = None
+
+
+def version():
+    """The installed Dovecot's (major, minor), e.g. (2, 4); (2, 3) when
+    no Dovecot is installed (the callers then skip)."""
+    global _version
+    if _version is None:
+        _version = (2, 3)
+        exe = shutil.which("dovecot", path="/usr/sbin:/usr/bin:" +
+                           os.environ.get("PATH", ""))
+        if exe:
+            out = subprocess.run([exe, "--version"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL,
+                                 universal_newlines=True).stdout
+            parts = out.split(" ")[0].split("-")[0].split(".")
+            if len(parts) >= 2 and parts[0].isdigit() and \
+                    parts[1].isdigit():
+                _version = (int(parts[0]), int(parts[1]))
+    return _version
+
+
+def is_24():
+    return version() >= (2, 4)
+
+
+def home_var():
+    """The variable a setting names the user's home with."""
+    return "%{home}" if is_24() else "%h"
 
 CONFIG = """\
 # private Dovecot for maildir-condstore ({purpose})
@@ -55,29 +93,89 @@ protocol imap {{
 }}
 {plugin_block}"""
 
+# the same in 2.4's syntax
+CONFIG_24 = """\
+dovecot_config_version = 2.4.0
+dovecot_storage_version = 2.4.0
+# private Dovecot for maildir-condstore ({purpose})
+instance_name = {instance}
+base_dir = {tmp}/run
+state_dir = {tmp}/state
+log_path = {tmp}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+auth_allow_cleartext = yes
+auth_mechanisms = plain
+default_login_user = {user}
+default_internal_user = {user}
+default_internal_group = {group}
+first_valid_uid = {uid}
+last_valid_uid = {uid}
+first_valid_gid = {gid}
+last_valid_gid = {gid}
+mail_driver = maildir
+mail_path = ~/Maildir
+{extra}passdb static {{
+  password = {password}
+}}
+userdb static {{
+  fields {{
+    uid = {uid}
+    gid = {gid}
+    home = {home}
+  }}
+}}
+service imap-login {{
+  inet_listener imap {{
+    listen = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+  chroot =
+}}
+service imap {{
+{imap_service}}}
+service anvil {{
+  chroot =
+}}
+protocol imap {{
+  mail_max_userip_connections = 100
+}}
+{plugin_block}"""
+
 
 def config(purpose, instance, tmp, home, port, user, group, uid, gid,
            password, plugin_dir=None, mail_plugins="", plugin_settings=None,
            debug=False, vsz_limit=None, imap_service=""):
     """The text of dovecot.conf.  plugin_dir None: no plugin directory;
     mail_plugins: the plugins to load; plugin_settings: {name: value}
-    for plugin {}; imap_service: lines inside service imap {}."""
+    for the plugins (plugin { } on 2.3); imap_service: lines inside
+    service imap {}."""
     extra = ""
     if vsz_limit:
         extra += "default_vsz_limit = %s\n" % vsz_limit
     if plugin_dir:
         extra += "mail_plugin_dir = %s\n" % plugin_dir
-    if mail_plugins:
+    if mail_plugins and is_24():
+        extra += "mail_plugins {\n%s}\n" % "".join(
+            "  %s = yes\n" % name for name in mail_plugins.split())
+    elif mail_plugins:
         extra += "mail_plugins = $mail_plugins %s\n" % mail_plugins
     if debug:
         extra += "mail_debug = yes\n"
     extra += 'log_timestamp = "%Y-%m-%d %H:%M:%S "\n'
+    settings = "".join("%s = %s\n" % kv
+                       for kv in sorted((plugin_settings or {}).items()))
     plugin_block = ""
-    if plugin_settings:
+    if settings and is_24():
+        plugin_block = settings
+    elif settings:
         plugin_block = "plugin {\n%s}\n" % "".join(
-            "  %s = %s\n" % kv for kv in sorted(plugin_settings.items()))
-    return CONFIG.format(purpose=purpose, instance=instance, tmp=tmp,
-                         home=home, port=port, user=user, group=group,
-                         uid=uid, gid=gid, password=password, extra=extra,
-                         imap_service=imap_service,
-                         plugin_block=plugin_block)
+            "  " + line + "\n" for line in settings.splitlines())
+    return (CONFIG_24 if is_24() else CONFIG).format(
+        purpose=purpose, instance=instance, tmp=tmp, home=home, port=port,
+        user=user, group=group, uid=uid, gid=gid, password=password,
+        extra=extra, imap_service=imap_service, plugin_block=plugin_block)

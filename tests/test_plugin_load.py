@@ -3,7 +3,9 @@
 enables it for the user; QRESYNC is advertised (in the login reply and
 CAPABILITY) and enabled (ENABLE, SELECT ... (QRESYNC ...)), its VANISHED
 served from the index (tests/test_plugin_qresync.py).  A process other
-than imap (doveadm) loads it too and reports the same HIGHESTMODSEQ."""
+than imap (doveadm) loads it too and reports the same HIGHESTMODSEQ.
+The plugin's settings (plugin { } on Dovecot 2.3, its declared settings
+on 2.4) reach it: another index file, fsync per commit."""
 
 import os
 import re
@@ -14,6 +16,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dovecot  # noqa: E402
+import dovecotconf  # noqa: E402
 
 
 def make_maildir(home):
@@ -54,6 +57,35 @@ def check_qresync_offered(imap):
     assert not imap.untagged_responses.pop("VANISHED", None)
 
 
+def check_settings():
+    """maildir_condstore_db (with the home expanded by Dovecot) and
+    maildir_condstore_nosync = no are what the plugin uses."""
+    home = tempfile.mkdtemp(prefix="cs-home-")
+    try:
+        make_maildir(home)
+        db = os.path.join(home, "Maildir", "other.tdb")
+        settings = {
+            "maildir_condstore_db":
+                dovecotconf.home_var() + "/Maildir/other.tdb",
+            "maildir_condstore_nosync": "no"}
+        with dovecot.Dovecot(home, plugin_settings=settings) as dc:
+            imap = dc.connect()
+            try:
+                dovecot.imap_ok(imap.select("INBOX"), "SELECT")
+            finally:
+                imap.logout()
+            dc.stop()
+            log = dc.check_log()
+            want = "maildir_condstore: enabled (db %s, fsync per commit)" \
+                % db
+            assert want in log, (want, log)
+            assert os.path.exists(db), db
+            assert not os.path.exists(os.path.join(
+                home, "Maildir", "condstore.tdb")), "default index used"
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def main():
     dovecot.require()
     dovecot.drop_privileges()
@@ -86,7 +118,8 @@ def main():
             assert "maildir_condstore: enabled" in log, log
     finally:
         shutil.rmtree(home, ignore_errors=True)
-    print("ok: plugin loaded, QRESYNC advertised and enabled")
+    check_settings()
+    print("ok: plugin loaded, QRESYNC advertised and enabled, settings read")
     return 0
 
 

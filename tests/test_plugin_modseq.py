@@ -10,6 +10,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dovecot  # noqa: E402
+import dovecotconf  # noqa: E402
 
 dovecot.require()
 dovecot.drop_privileges()
@@ -31,10 +32,11 @@ class PluginModseqTest(cstest.CondstoreCase):
                                      keywords=KEYWORDS)
         # indexed before Dovecot ever saw the Maildir (own UIDs)
         self.cs("reindex")
-        # the setting, with %h expanded by Dovecot, names the index the
+        # the setting, with the home expanded by Dovecot, names the index the
         # condstore command uses by default
         self.dc = dovecot.Dovecot(self.md.tmp, plugin_settings={
-            "maildir_condstore_db": "%h/Maildir/condstore.tdb"})
+            "maildir_condstore_db":
+                dovecotconf.home_var() + "/Maildir/condstore.tdb"})
         self.dc.start()
         self.addCleanup(self.dc.finish)
         self.imap = self.dc.connect()

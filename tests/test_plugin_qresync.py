@@ -14,6 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dovecot  # noqa: E402
+import dovecotconf  # noqa: E402
 
 dovecot.require()
 dovecot.drop_privileges()
@@ -52,7 +53,8 @@ class PluginQresyncTest(cstest.CondstoreCase):
         self.made = self.md.populate({"INBOX": 12}, keywords=())
         self.cs("reindex")
         self.dc = dovecot.Dovecot(self.md.tmp, plugin_settings={
-            "maildir_condstore_db": "%h/Maildir/condstore.tdb"})
+            "maildir_condstore_db":
+                dovecotconf.home_var() + "/Maildir/condstore.tdb"})
         self.dc.start()
         self.addCleanup(self.dc.finish)
         self.imap = self.session()
