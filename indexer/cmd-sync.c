@@ -5,10 +5,35 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "watch.h"
+#include "watch-lockwait.h"
 
 #define SYNC_DEFAULT_TIMEOUT_MS 30000
+/* a lock held on the index is tried again this often until the timeout */
+#define SYNC_BUSY_RETRY_US 10000
+
+/* Open the index for the wait without ever waiting for a lock another
+   process holds beyond the deadline: the open is retried, and every
+   other lock wait ends with the timer (armed by the caller). */
+static int sync_index_open(const struct cli_global *g, uint64_t deadline,
+			   struct cs_index **index_r, struct cs_error *err)
+{
+	struct cs_index_settings set;
+
+	cli_index_settings(g, &set);
+	set.readonly = true;
+	set.nonblock = true;
+	set.lock_interrupt = watch_lockwait_flag();
+	while (cs_index_open(&set, index_r, err) < 0) {
+		if (err->code != CS_ERR_BUSY || watch_now_ms() >= deadline)
+			return -1;
+		usleep(SYNC_BUSY_RETRY_US);
+	}
+	return 0;
+}
 
 static int cmd_sync(const struct cli_global *g, int argc, char **argv)
 {
@@ -17,7 +42,7 @@ static int cmd_sync(const struct cli_global *g, int argc, char **argv)
 		{ .name = NULL }
 	};
 	unsigned long timeout = SYNC_DEFAULT_TIMEOUT_MS;
-	struct cs_index_settings set;
+	uint64_t deadline;
 	struct cs_index *index;
 	struct cs_error err;
 	char *end;
@@ -43,15 +68,24 @@ static int cmd_sync(const struct cli_global *g, int argc, char **argv)
 			return CLI_EXIT_ERROR;
 		}
 	}
-	cli_index_settings(g, &set);
-	set.readonly = true;
-	if (cs_index_open(&set, &index, &err) < 0) {
-		cli_error(g, "sync: no watch daemon serves %s: %s", g->maildir,
-			  err.text);
+	deadline = watch_now_ms() + timeout;
+	if (watch_lockwait_init(&err) < 0) {
+		cli_error(g, "sync: %s", err.text);
+		return CLI_EXIT_ERROR;
+	}
+	/* the wait itself ends at the timeout; the timer only ends lock
+	   waits, a little later */
+	watch_lockwait_arm((unsigned int)timeout + 100);
+	if (sync_index_open(g, deadline, &index, &err) < 0) {
+		watch_lockwait_deinit();
+		cli_error(g, "sync: %s%s: %s", err.code == CS_ERR_BUSY ?
+			  "timed out: " : "no watch daemon serves ",
+			  g->maildir, err.text);
 		return CLI_EXIT_ERROR;
 	}
 	ret = cs_sync_wait(index, (unsigned int)timeout, &err);
 	cs_index_close(&index);
+	watch_lockwait_deinit();
 	if (ret <= 0) {
 		cli_error(g, "sync: %s", err.text);
 		return CLI_EXIT_ERROR;
@@ -71,6 +105,11 @@ const struct cli_command cli_cmd_sync = {
 "\n"
 "Options:\n"
 "  --timeout MS  give up after MS milliseconds (default 30000)\n"
+"\n"
+"The daemon answers only once every change before the call is committed:\n"
+"while it cannot (the index is locked by another process, the file system\n"
+"is full) the wait goes on, up to the timeout; so does a wait for a lock\n"
+"on the index held by another process.\n"
 "\n"
 "Exit status: 0 caught up; 2 no watch daemon serves the Maildir, it went\n"
 "away, or the wait timed out.\n",

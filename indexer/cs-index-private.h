@@ -49,6 +49,7 @@ struct cs_index {
 	char *root, *db_path, *hwm_path;
 	char sep;
 	bool readonly, nosync;
+	bool nonblock;			/* see cs_index_settings */
 	bool in_txn;
 	struct cs_header_rec hdr;	/* valid inside a transaction */
 	bool hdr_dirty;
@@ -113,6 +114,14 @@ int cs_index_open_bulk(const struct cs_index_settings *set,
 		       struct cs_error *err);
 
 /* Fail unless inside a writable transaction. */
+/* cs-index-lock.c: with settings.nonblock, take tdb's open lock without
+   waiting before tdb_open (which would wait for it): returns 0 with
+   *guard_r an fd holding it (-1 when there is no file yet), or -1 with
+   CS_ERR_BUSY.  Unguard right after tdb_open: tdb released the lock. */
+int cs_index_open_guard(struct cs_index *index, int *guard_r,
+			struct cs_error *err);
+void cs_index_open_unguard(int *guard);
+
 int cs_index_require_txn(struct cs_index *index, struct cs_error *err);
 
 /* cs_reconcile for a name that is most likely new (a scan of a mailbox

@@ -11,6 +11,7 @@ libcondstore_la_SOURCES = \
 	indexer/cs-uidset.c \
 	indexer/cs-record.c \
 	indexer/cs-index.c \
+	indexer/cs-index-lock.c \
 	indexer/cs-mailbox.c \
 	indexer/cs-reconcile.c \
 	indexer/cs-index-private.h \

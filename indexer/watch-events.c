@@ -585,6 +585,17 @@ void watch_events_forget_root(struct watch_daemon *d,
 	}
 }
 
+void watch_events_requeue_root(struct watch_daemon *d,
+			       struct watch_root *root)
+{
+	int i;
+
+	for (i = root->first_item; i >= 0; i = d->ev->items[i].next_root) {
+		if (!d->ev->items[i].box->gone)
+			d->ev->items[i].box->need_scan = true;
+	}
+}
+
 /* --- committing --- */
 
 static const char *flags_str(uint64_t flags, char *buf)

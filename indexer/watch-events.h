@@ -45,6 +45,12 @@ uint64_t watch_events_expire(struct watch_daemon *d, bool force);
 int watch_events_commit_root(struct watch_daemon *d, struct watch_root *root,
 			     struct cs_error *err);
 
+/* The root's items of this batch could not be committed (the root is
+   retried later): mark their mailboxes for a scan instead, which the
+   retry does. */
+void watch_events_requeue_root(struct watch_daemon *d,
+			       struct watch_root *root);
+
 /* Forget the batch's items (after committing, or after an overflow). */
 void watch_events_clear(struct watch_daemon *d);
 

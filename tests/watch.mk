@@ -8,7 +8,8 @@ WATCH_TESTS = \
 	tests/test_watch_scale.py \
 	tests/test_watch_race.py \
 	tests/test_watch_cron.py \
-	tests/test_watch_valgrind.py
+	tests/test_watch_valgrind.py \
+	tests/test_watch_bounds.py
 
 TESTS += $(WATCH_TESTS)
-EXTRA_DIST += tests/watchtest.py $(WATCH_TESTS)
+EXTRA_DIST += tests/watchtest.py tests/usertest.py $(WATCH_TESTS)
