@@ -137,9 +137,18 @@ struct cs_uidlist_header {
 	unsigned int version;
 	uint32_t uidvalidity;
 	uint32_t next_uid;
+	unsigned int skipped;	/* damaged records, and records whose UID
+				   was not above the one before */
 };
+/* Bounds: a longer line or a larger file makes the file unusable (about
+   2 million messages at Dovecot's usual 120 bytes a line). */
+#define CS_UIDLIST_MAX_LINE 8192
+#define CS_UIDLIST_MAX_SIZE (256 * 1024 * 1024)
 /* Read DIR/dovecot-uidlist.  Returns 1 and calls cb for each record, 0 if
-   the file does not exist, -1 on error. */
+   the file does not exist, -1 on error: CS_ERR_INVALID for a bad header,
+   CS_ERR_LIMIT for a file beyond the bounds (nothing is read then), or
+   cb's failure.  cb returns 0 to go on, non-zero on failure (out of
+   memory). */
 typedef int cs_uidlist_cb(void *ctx, uint32_t uid, const char *base,
 			  size_t base_len);
 int cs_uidlist_read(const char *mailbox_dir, char sep,

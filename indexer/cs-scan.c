@@ -138,6 +138,17 @@ static int uid_map_read(struct scan *sc, struct cs_error *err)
 		return -1;
 	}
 	sc->uids.present = ret > 0;
+	if (sc->uids.hdr.skipped > 0 && sc->set != NULL &&
+	    sc->set->warn != NULL) {
+		char text[PATH_MAX + 160];
+
+		cs_path_fmt(text, sizeof(text), "%s/dovecot-uidlist: %u "
+			    "damaged records skipped (or records whose UID "
+			    "is not above the one before: a repeated UID never "
+			    "takes over a message)", sc->path,
+			    sc->uids.hdr.skipped);
+		sc->set->warn(sc->set->warn_ctx, text);
+	}
 	if (sc->uids.count > 0)
 		qsort(sc->uids.entries, sc->uids.count,
 		      sizeof(struct uid_entry), cs_cmp_u64);

@@ -8,6 +8,8 @@ libcondstore_la_SOURCES = \
 	indexer/cs-keywords.c \
 	indexer/cs-file.c \
 	indexer/cs-file.h \
+	indexer/cs-lines.c \
+	indexer/cs-lines.h \
 	indexer/cs-uidset.c \
 	indexer/cs-record.c \
 	indexer/cs-index.c \

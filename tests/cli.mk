@@ -8,7 +8,8 @@ TESTS += \
 	tests/test_cli_race.py \
 	tests/test_cli_hostile.py \
 	tests/test_cli_fulldisk.py \
-	tests/test_cli_scan_race.py
+	tests/test_cli_scan_race.py \
+	tests/test_cli_bounds.py
 
 EXTRA_DIST += \
 	tests/cstest.py \
@@ -18,4 +19,5 @@ EXTRA_DIST += \
 	tests/test_cli_race.py \
 	tests/test_cli_hostile.py \
 	tests/test_cli_fulldisk.py \
-	tests/test_cli_scan_race.py
+	tests/test_cli_scan_race.py \
+	tests/test_cli_bounds.py

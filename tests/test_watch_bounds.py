@@ -36,8 +36,8 @@ sys.stdin.read()
 """
 
 
-class LockedIndex(watchtest.WatchCase):
-    """Two users' Maildirs under one daemon; the hostile one locks."""
+class HostileUser(watchtest.WatchCase):
+    """Two users' Maildirs under one daemon, one of them hostile."""
 
     def setUp(self):
         super().setUp()
@@ -100,6 +100,32 @@ class LockedIndex(watchtest.WatchCase):
         self.assertIn("served again", daemon.log())
         self.stop_daemon(daemon)
         self.assert_clean()
+
+    def test_huge_uidlist(self):
+        daemon = self.start_daemon(maildirs=[self.md.root, self.evil.root],
+                                   *("--maildir", self.md.root,
+                                     "--maildir", self.evil.root))
+        # a new folder with a sparse 1 GB dovecot-uidlist, no newline
+        tmp = os.path.join(self.evil.root, ".tmp-Big")
+        cstest.Maildir.make_dirs(tmp)
+        with open(os.path.join(tmp, "dovecot-uidlist"), "wb") as f:
+            f.write(b"3 V1234 N2\n1 :")
+            f.truncate(1 << 30)
+        usertest.chown_tree(tmp, self.user)
+        os.rename(tmp, self.evil.path("Big"))
+        self.evil.deliver("Big")
+        for _ in range(3):
+            arrived = [self.md.deliver("INBOX") for _ in range(5)]
+            res = watchtest.sync(self.md.root, 20000)
+            self.assertEqual(res.rc, 0, (res, daemon.log()))
+            self.assertEqual(set(arrived) - set(self.uids().values()),
+                             set())
+        self.assertIn("dovecot-uidlist: larger than", daemon.log())
+        with open("/proc/%d/status" % daemon.pid) as f:
+            rss = [int(line.split()[1]) for line in f
+                   if line.startswith("VmHWM:")][0]
+        self.assertLess(rss, 100 * 1024, daemon.log())
+        self.stop_daemon(daemon)
 
     def test_whole_file_locked(self):
         # fcntl write lock on the whole file (len 0: to its end and beyond)

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Files a user controls are read within bounds and checked strictly:
+
+  * a sparse 1 GB dovecot-uidlist or dovecot-keywords without a newline
+    is refused at once (a clear error naming the file and the bound), with
+    the memory of the command flat;
+  * a dovecot-uidlist with UIDVALIDITY 0 or a header cut short is refused;
+  * a repeated UID in dovecot-uidlist never takes over the message that
+    has it (the first line wins, the others are skipped with a warning)."""
+
+import os
+import resource
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cstest  # noqa: E402
+
+GB = 1 << 30
+
+
+def sparse(path, size, head=b""):
+    with open(path, "wb") as f:
+        f.write(head)
+        f.truncate(size)
+
+
+def children_maxrss_kb():
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+
+
+class Bounds(cstest.CondstoreCase):
+
+    def uidlist(self, text, mailbox="INBOX"):
+        with open(os.path.join(self.md.path(mailbox), "dovecot-uidlist"),
+                  "wb") as f:
+            f.write(text)
+
+    def test_huge_uidlist_refused(self):
+        self.md.deliver("INBOX", "S")
+        sparse(os.path.join(self.md.root, "dovecot-uidlist"), GB,
+               b"3 V1234 N2\n1 :")
+        start = time.monotonic()
+        res = self.cs("reindex", rc=None)
+        elapsed = time.monotonic() - start
+        self.assertEqual(res.rc, 2, res)
+        self.assertIn("dovecot-uidlist", res.err)
+        self.assertIn("larger than", res.err)
+        # nothing of the file was read: far below a gigabyte
+        self.assertLess(children_maxrss_kb(), 200 * 1024)
+        self.assertLess(elapsed, 60)
+
+    def test_long_line_refused(self):
+        self.md.deliver("INBOX", "S")
+        self.uidlist(b"3 V1234 N2\n1 :" + b"x" * (1 << 20))
+        res = self.cs("reindex", rc=None)
+        self.assertEqual(res.rc, 2, res)
+        self.assertIn("longer than", res.err)
+
+    def test_huge_keywords_refused(self):
+        self.md.deliver("INBOX", "Sa")
+        self.cs("-q", "reindex")
+        sparse(os.path.join(self.md.root, "dovecot-keywords"), GB,
+               b"0 work\n1 ")
+        res = self.cs("fetch", "INBOX", "1:*", rc=None)
+        self.assertEqual(res.rc, 2, res)
+        self.assertIn("dovecot-keywords", res.err)
+        self.assertIn("larger than", res.err)
+        self.assertLess(children_maxrss_kb(), 200 * 1024)
+
+    def test_uidvalidity_zero_refused(self):
+        base = self.md.deliver("INBOX", "S")
+        for text in (b"1 0 5\n1 %s\n" % base.encode(),
+                     b"3 V0 N5\n1 :%s\n" % base.encode()):
+            self.uidlist(text)
+            res = self.cs("reindex", rc=None)
+            self.assertEqual(res.rc, 2, (text, res))
+            self.assertIn("dovecot-uidlist", res.err)
+
+    def test_truncated_header_refused(self):
+        base = self.md.deliver("INBOX", "S")
+        for text in (b"3 V1234", b"3 V1234 N5", b"3 V1234 G1\n1 :%s\n" %
+                     base.encode()):
+            self.uidlist(text)
+            res = self.cs("reindex", rc=None)
+            self.assertEqual(res.rc, 2, (text, res))
+            self.assertIn("dovecot-uidlist", res.err)
+
+    def test_duplicate_uid_does_not_take_over(self):
+        a = self.md.deliver("INBOX", "S")
+        b = self.md.deliver("INBOX", "S")
+        c = self.md.deliver("INBOX", "S")
+        self.uidlist(b"3 V1234 N10\n5 :%s\n5 :%s\n7 :%s\n" % (
+            a.encode(), b.encode(), c.encode()))
+        res = self.cs("reindex")
+        self.assertIn("dovecot-uidlist", res.err)
+        self.assertIn("skipped", res.err)
+        uids = self.uids()
+        self.assertEqual(uids[5], a)
+        self.assertEqual(uids[7], c)
+        # b has no UID of Dovecot's yet: none, rather than a's
+        self.assertNotIn(b, uids.values())
+        self.assert_clean()
+
+
+if __name__ == "__main__":
+    cstest.main()
