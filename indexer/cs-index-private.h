@@ -174,6 +174,12 @@ int cs_ceiling_raise(struct cs_index *index, uint64_t modseq,
 int cs_rank_set(struct cs_mailbox *box, uint32_t uid, bool present,
 		struct cs_error *err);
 int cs_rank_flush(struct cs_mailbox *box, struct cs_error *err);
+/* The lowest UID of the mailbox >= from (in a transaction): returns 1
+   with *uid_r, 0 if there is none, -1.  Costs the chunks of 4096 UIDs
+   looked at (a count each when empty), not the UIDs: a walk over the
+   mailbox with it costs by the UIDs that exist, whatever the range. */
+int cs_rank_next(struct cs_mailbox *box, uint32_t from, uint32_t *uid_r,
+		 struct cs_error *err);
 void cs_rank_reset(struct cs_mailbox *box);
 /* The stored summary (UIDs per chunk), for check; and dropping every rank
    record of box (in a txn), for repair. */

@@ -311,20 +311,24 @@ static int store_range(struct cs_mailbox *box, const char *dir,
 		       struct store_results *res, struct cs_error *err)
 {
 	struct cs_message msg;
-	uint64_t uid;
+	uint32_t uid;
 	int ret;
 
-	for (uid = first; uid <= last; uid++) {
-		ret = store_one(box, dir, (uint32_t)uid, op, flags,
-				unchangedsince, &msg, err);
+	/* the UIDs that exist, not every number of the range (a
+	   dovecot-uidlist may say N4294967295) */
+	for (; (ret = cs_rank_next(box, first, &uid, err)) > 0 &&
+	       uid <= last; first = uid + 1) {
+		ret = store_one(box, dir, uid, op, flags, unchangedsince,
+				&msg, err);
 		if (ret == -1)
 			return -1;
 		if ((ret == 1 && results_add_stored(res, &msg) < 0) ||
-		    (ret == 0 && cs_uidset_add(&res->modified,
-					       (uint32_t)uid) < 0))
+		    (ret == 0 && cs_uidset_add(&res->modified, uid) < 0))
 			return cs_error_set(err, CS_ERR_IO, "out of memory");
+		if (uid == last)
+			return 0;
 	}
-	return 0;
+	return ret < 0 ? -1 : 0;
 }
 
 int cs_maildir_store(struct cs_mailbox *box, const struct cs_uidset *uids,

@@ -305,8 +305,8 @@ static int root_start(struct watch_daemon *d, struct watch_root *root,
 	unclean = watch_state_read(path, &state);
 	if (watch_root_index(d, root, &index, &err) < 0 ||
 	    cs_daemon_register(index, &err) < 0) {
-		if (err.code == CS_ERR_BUSY && root->index != NULL &&
-		    cs_daemon_lookup(root->index, NULL, NULL) == 0) {
+		if (err.code == CS_ERR_BUSY && (root->index == NULL ||
+		    cs_daemon_lookup(root->index, NULL, NULL) == 0)) {
 			/* a lock, not another daemon: the owner can't make
 			   the root go unserved */
 			*busy_r = err;

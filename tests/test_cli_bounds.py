@@ -102,6 +102,37 @@ class Bounds(cstest.CondstoreCase):
         self.assertNotIn(b, uids.values())
         self.assert_clean()
 
+    def test_huge_uid_range(self):
+        """UIDs near 2^32: store, fetch and vanished cost by the UIDs that
+        exist (the old store walked every number of 1:*, for hours,
+        holding the index lock; the timeout only guards against that)."""
+        low = self.md.deliver("INBOX", "S")
+        high = [self.md.deliver("INBOX", "S") for _ in range(3)]
+        gone = self.md.deliver("INBOX", "S")
+        lines = [b"3 V1234 N4294967295", b"1 :" + low.encode()]
+        lines += [b"%d :%s" % (4294967290 + i, base.encode())
+                  for i, base in enumerate(high + [gone])]
+        self.uidlist(b"\n".join(lines) + b"\n")
+        self.cs("-q", "reindex")
+        self.md.delete("INBOX", gone)
+        self.cs("-q", "reindex")
+        res = self.cs("store", "INBOX", "1:*", "+FLAGS", "(\\Flagged)",
+                      timeout=120)
+        got = cstest.parse_fetch(res.lines)
+        self.assertEqual(sorted(f.uid for f in got),
+                         [1, 4294967290, 4294967291, 4294967292])
+        # an empty range stores nothing
+        res = self.cs("store", "INBOX", "2:4294967289", "-FLAGS",
+                      "(\\Flagged)", timeout=120)
+        self.assertEqual(res.out, "")
+        fetched = self.fetch("INBOX", "--changedsince", "0")
+        self.assertEqual(len(fetched), 4)
+        for f in fetched:
+            self.assertIn("\\Flagged", f.flags)
+        res = self.cs("vanished", "INBOX", "--since", "1", timeout=120)
+        self.assertIn("4294967293", res.out)
+        self.assert_clean()
+
 
 if __name__ == "__main__":
     cstest.main()
