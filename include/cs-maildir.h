@@ -169,6 +169,10 @@ struct cs_store_result_cb {
 	int (*stored)(void *ctx, const struct cs_message *msg);
 	/* a message failed UNCHANGEDSINCE (or was renamed under us) */
 	int (*modified)(void *ctx, uint32_t uid);
+	/* the message's file could not be renamed (its new name would be
+	   too long, rename(2) failed): it is left as it was, on disk and
+	   in the index; reason names the file and the cause */
+	int (*failed)(void *ctx, uint32_t uid, const char *reason);
 	void *ctx;
 };
 
@@ -176,8 +180,11 @@ struct cs_store_result_cb {
    transaction, reconcile each target with the disk, compare its modseq
    with unchangedsince (0: no condition), rename the file; a rename that
    fails with ENOENT means another agent renamed it: the message is
-   re-reconciled and reported as modified.  Returns 0 (results through
-   cbs), or -1 on error. */
+   re-reconciled and reported as modified.  A message whose file can't
+   be renamed is reported through cbs->failed and the others go on, so
+   that what is reported stored is renamed and recorded, and the rest is
+   untouched.  Returns 0 (results through cbs), or -1 on error (nothing
+   recorded). */
 int cs_maildir_store(struct cs_mailbox *box, const struct cs_uidset *uids,
 		     enum cs_store_op op, uint64_t flags,
 		     uint64_t unchangedsince,

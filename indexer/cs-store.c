@@ -210,7 +210,8 @@ static int rename_with_flags(struct cs_mailbox *box, const char *dir,
 	return cs_error_sys(err, "rename(%s, %s)", from, to);
 }
 
-/* Store on one message.  Returns 1 stored, 0 modified, -2 gone, -1. */
+/* Store on one message.  Returns 1 stored, 0 modified, -2 gone, -3 its
+   file could not be renamed (err says why; nothing changed), -1. */
 static int store_one(struct cs_mailbox *box, const char *dir, uint32_t uid,
 		     enum cs_store_op op, uint64_t flags,
 		     uint64_t unchangedsince, struct cs_message *msg,
@@ -236,7 +237,7 @@ static int store_one(struct cs_mailbox *box, const char *dir, uint32_t uid,
 			return 1;
 		ret = rename_with_flags(box, dir, msg, new_flags, err);
 		if (ret < 0)
-			return -1;
+			return -3;
 		if (ret > 0)
 			return cs_maildir_reconcile_one(box, dir, msg->base,
 							msg, err) < 0 ? -1 : 1;
@@ -260,11 +261,52 @@ static uint32_t range_end(const struct cs_mailbox *box, uint32_t last)
 
 /* Results are reported after the commit, so that nothing is announced
    that did not become durable. */
+struct store_failure {
+	uint32_t uid;
+	char *reason;
+};
+
 struct store_results {
 	struct cs_message *stored;
 	size_t nstored, alloc;
 	struct cs_uidset modified;
+	struct store_failure *failed;
+	size_t nfailed, failed_alloc;
 };
+
+static int results_add_failed(struct store_results *res, uint32_t uid,
+			      const struct cs_error *why)
+{
+	char *reason;
+
+	if (res->nfailed == res->failed_alloc) {
+		size_t alloc = res->failed_alloc == 0 ? 4 :
+			res->failed_alloc * 2;
+		struct store_failure *f = realloc(res->failed,
+						  alloc * sizeof(*f));
+		if (f == NULL)
+			return -1;
+		res->failed = f;
+		res->failed_alloc = alloc;
+	}
+	reason = strdup(why->text);
+	if (reason == NULL)
+		return -1;
+	res->failed[res->nfailed].uid = uid;
+	res->failed[res->nfailed++].reason = reason;
+	return 0;
+}
+
+static void results_free(struct store_results *res)
+{
+	size_t i;
+
+	for (i = 0; i < res->nfailed; i++)
+		free(res->failed[i].reason);
+	free(res->failed);
+	free(res->stored);
+	cs_uidset_free(&res->modified);
+}
 
 static int results_add_stored(struct store_results *res,
 			      const struct cs_message *msg)
@@ -294,6 +336,11 @@ static int results_report(const struct store_results *res,
 		if (cbs->stored(cbs->ctx, &res->stored[i]) < 0)
 			return -1;
 	}
+	for (i = 0; i < res->nfailed && cbs->failed != NULL; i++) {
+		if (cbs->failed(cbs->ctx, res->failed[i].uid,
+				res->failed[i].reason) < 0)
+			return -1;
+	}
 	for (i = 0; i < res->modified.count && cbs->modified != NULL; i++) {
 		for (uid = res->modified.ranges[i].first;; uid++) {
 			if (cbs->modified(cbs->ctx, uid) < 0)
@@ -311,6 +358,7 @@ static int store_range(struct cs_mailbox *box, const char *dir,
 		       struct store_results *res, struct cs_error *err)
 {
 	struct cs_message msg;
+	struct cs_error one;
 	uint32_t uid;
 	int ret;
 
@@ -318,11 +366,16 @@ static int store_range(struct cs_mailbox *box, const char *dir,
 	   dovecot-uidlist may say N4294967295) */
 	for (; (ret = cs_rank_next(box, first, &uid, err)) > 0 &&
 	       uid <= last; first = uid + 1) {
+		cs_error_clear(&one);
 		ret = store_one(box, dir, uid, op, flags, unchangedsince,
-				&msg, err);
-		if (ret == -1)
+				&msg, &one);
+		if (ret == -1) {
+			if (err != NULL)
+				*err = one;
 			return -1;
-		if ((ret == 1 && results_add_stored(res, &msg) < 0) ||
+		}
+		if ((ret == -3 && results_add_failed(res, uid, &one) < 0) ||
+		    (ret == 1 && results_add_stored(res, &msg) < 0) ||
 		    (ret == 0 && cs_uidset_add(&res->modified, uid) < 0))
 			return cs_error_set(err, CS_ERR_IO, "out of memory");
 		if (uid == last)
@@ -374,7 +427,6 @@ int cs_maildir_store(struct cs_mailbox *box, const struct cs_uidset *uids,
 		ret = cs_index_commit(box->index, err);
 	if (ret == 0)
 		ret = results_report(&res, cbs);
-	free(res.stored);
-	cs_uidset_free(&res.modified);
+	results_free(&res);
 	return ret;
 }

@@ -6,7 +6,10 @@
     the memory of the command flat;
   * a dovecot-uidlist with UIDVALIDITY 0 or a header cut short is refused;
   * a repeated UID in dovecot-uidlist never takes over the message that
-    has it (the first line wins, the others are skipped with a warning)."""
+    has it (the first line wins, the others are skipped with a warning);
+  * UIDs near 2^32: commands cost by the UIDs that exist;
+  * a store where one file can't be renamed reports that message and
+    stores the others, and the index matches the disk."""
 
 import os
 import resource
@@ -131,6 +134,28 @@ class Bounds(cstest.CondstoreCase):
             self.assertIn("\\Flagged", f.flags)
         res = self.cs("vanished", "INBOX", "--since", "1", timeout=120)
         self.assertIn("4294967293", res.out)
+        self.assert_clean()
+
+    def test_store_name_too_long(self):
+        """One message of many can't take the flags (its name would pass
+        255 bytes): the others are stored and recorded, that one is
+        reported and left alone, and the index matches the disk."""
+        bases = [self.md.deliver("INBOX", "S") for _ in range(5)]
+        long_base = "1600000099." + "y" * 239
+        self.md.deliver("INBOX", "S", base=long_base)
+        bases += [self.md.deliver("INBOX", "S") for _ in range(2)]
+        self.cs("-q", "reindex")
+        long_uid = [u for u, b in self.uids().items() if b == long_base][0]
+        res = self.cs("store", "INBOX", "1:*", "+FLAGS",
+                      "(\\Flagged \\Answered \\Draft)", rc=2)
+        self.assertIn("UID %d not stored" % long_uid, res.err)
+        self.assertIn("too long", res.err)
+        got = {f.uid for f in cstest.parse_fetch(res.lines)}
+        self.assertEqual(got, set(self.uids()) - {long_uid})
+        for base in bases:
+            self.assertEqual(self.md.flags("INBOX", base), "DFRS")
+        self.assertEqual(self.md.flags("INBOX", long_base), "S")
+        self.assert_matches_disk("INBOX")
         self.assert_clean()
 
 
