@@ -757,6 +757,7 @@ static int root_round(struct watch_daemon *d, struct watch_root *root,
 		if (root_sync_folders(d, root, false) < 0)
 			return 0;
 	}
+	(void)watch_events_plan_root(d, root);
 	for (box = root->boxes; box != NULL; box = box->next) {
 		if (box->gone)
 			continue;

@@ -85,6 +85,8 @@ struct watch_box {
 	bool gone;		/* retired; freed by watch_roots_reap() */
 	bool listed;		/* seen by the last folder listing */
 	unsigned int scan_round;/* the round it was last scanned in */
+	unsigned int settle_count;/* this batch's items to settle from the
+				   directory (watch_events_plan_root) */
 	struct cs_mailbox *mbox;/* open during a batch transaction */
 };
 

@@ -136,6 +136,29 @@ class HostileUser(watchtest.WatchCase):
         self.check_other_served(TDB_TRANSACTION_LOCK, 1)
 
 
+class MovesOut(watchtest.WatchCase):
+    """Messages moved out of the watched tree: their MOVED_FROMs never
+    get a partner, and a batch of them is settled by one scan of the
+    folder, not by two directory reads per message."""
+
+    def test_moves_out_settled_by_one_scan(self):
+        bases = [self.md.deliver("INBOX", "S") for _ in range(2000)]
+        self.cs("-q", "reindex")
+        daemon = self.start_daemon("-v")
+        outside = os.path.join(self.md.tmp, "outside")
+        os.mkdir(outside)
+        moved = bases[:500]
+        for base in moved:
+            path = self.md.find("INBOX", base)
+            os.rename(path, os.path.join(outside, os.path.basename(path)))
+        self.sync()
+        self.assertEqual(set(self.uids().values()), set(bases[500:]))
+        self.assertTrue("unpaired moves settled by one scan" in
+                        daemon.log())
+        self.stop_daemon(daemon)
+        self.assert_clean()
+
+
 class FailedScan(watchtest.WatchCase):
     """A scan that fails (here: a dovecot-uidlist the daemon can't read)
     leaves the sync cookie unanswered until the scan succeeds."""
