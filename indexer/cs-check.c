@@ -100,6 +100,10 @@ static int check_disk_file(struct check *ck, uint8_t location,
 	ret = cs_msg_fetch(ck->box, name.base, name.base_len, &msg, ck->err);
 	if (ret < 0)
 		return -1;
+	/* the same base in cur/ is the message (cs_maildir_cur_shadows) */
+	if (ret > 0 && location == CS_LOC_NEW &&
+	    cs_maildir_cur_shadows(ck->path, &msg))
+		return 0;
 	if (ret == 0) {
 		ck->disk_differs = true;
 		problem(ck, ck->name, "%s/%s: file not in the index",

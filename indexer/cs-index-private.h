@@ -67,6 +67,13 @@ struct cs_index {
 					   for a build the unnamed file) */
 };
 
+/* The same base name in new/ and cur/ of mailbox directory dir (a copy
+   an agent left behind, or a hostile user): the file in cur/ is the
+   message, the one in new/ is ignored.  True when rec (the message's
+   record) names a file in cur/ that exists, so that a file of the same
+   base in new/ is such a leftover. */
+bool cs_maildir_cur_shadows(const char *dir, const struct cs_message *rec);
+
 /* Longest key: tag, id, and a base name. */
 #define CS_KEY_MAX (1 + 4 + CS_NAME_MAX)
 

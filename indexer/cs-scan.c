@@ -279,6 +279,9 @@ static int entry_differs(struct scan *sc, const char *filename,
 	ret = cs_msg_fetch(sc->box, name.base, name.base_len, &msg, err);
 	if (ret <= 0)
 		return ret < 0 ? -1 : 1;
+	/* a copy in new/ of a message in cur/ is not a message */
+	if (location == CS_LOC_NEW && cs_maildir_cur_shadows(sc->path, &msg))
+		return 0;
 	*matched = true;
 	return msg.rec.location != location ||
 		strcmp(msg.suffix, name.suffix) != 0 ||

@@ -41,6 +41,16 @@ static bool file_exists(const char *dir, uint8_t location,
 	return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+bool cs_maildir_cur_shadows(const char *dir, const struct cs_message *rec)
+{
+	char name[CS_NAME_MAX + 2];
+
+	return rec->rec.location == CS_LOC_CUR &&
+		(size_t)snprintf(name, sizeof(name), "%s%s", rec->base,
+				 rec->suffix) <= CS_NAME_MAX &&
+		file_exists(dir, CS_LOC_CUR, name);
+}
+
 /* Search DIR/loc for a file whose base name is base.  Returns 1 and the
    file name, 0 if none, -1 on error. */
 static int find_in_dir(const char *dir, uint8_t location, const char *base,
@@ -98,7 +108,9 @@ static int locate(struct cs_mailbox *box, const char *dir, const char *base,
 		memcpy(filename_r, name, strlen(name) + 1);
 		return 1;
 	}
-	for (loc = CS_LOC_NEW; loc <= CS_LOC_CUR; loc++) {
+	/* cur/ first: where a base name is in both, cur/ holds the
+	   message */
+	for (loc = CS_LOC_CUR + 1; loc-- > CS_LOC_NEW; ) {
 		ret = find_in_dir(dir, loc, base, sep, filename_r, err);
 		if (ret != 0) {
 			*location_r = loc;
@@ -118,15 +130,27 @@ static int reconcile_located(struct cs_mailbox *box, const char *dir,
 	struct cs_disk_state disk = { .present = false, .suffix = "" };
 	struct cs_name name;
 	uint8_t location;
+	bool had_rec;
 	int ret;
 
 	ret = cs_msg_fetch(box, base, strlen(base), &rec, err);
 	if (ret < 0)
 		return -1;
-	ret = locate(box, dir, base, ret > 0 ? &rec : NULL, hint_loc,
+	had_rec = ret > 0;
+	ret = locate(box, dir, base, had_rec ? &rec : NULL, hint_loc,
 		     hint_name, &location, filename, err);
 	if (ret < 0)
 		return -1;
+	/* the same base name in new/ and cur/: the one in cur/ is the
+	   message (see cs_maildir_cur_shadows) */
+	if (ret > 0 && location == CS_LOC_NEW && had_rec &&
+	    cs_maildir_cur_shadows(dir, &rec)) {
+		location = CS_LOC_CUR;
+		if (cs_path_fmt(filename, sizeof(filename), "%s%s", rec.base,
+				rec.suffix) < 0)
+			return cs_error_set(err, CS_ERR_INVALID, "%s: name "
+					    "too long", rec.base);
+	}
 	if (ret > 0 && cs_name_parse(filename, cs_index_separator(box->index),
 				     &name, err) == 0) {
 		disk.present = true;

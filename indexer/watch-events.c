@@ -746,7 +746,9 @@ static int item_apply(struct watch_daemon *d, struct watch_item *item,
 			   it to that event rather than read the directory */
 			return 0;
 		}
-		if (ret > 0 && regular)
+		/* a name in new/ may be a copy of a message in cur/: the
+		   library's rule settles it */
+		if (ret > 0 && regular && item->loc == CS_LOC_CUR)
 			ret = item_reconcile_name(d, item, &msg, err);
 		else {
 			/* gone again, or not a regular file: the recorded

@@ -158,6 +158,25 @@ class Bounds(cstest.CondstoreCase):
         self.assert_matches_disk("INBOX")
         self.assert_clean()
 
+    def test_same_base_in_new_and_cur(self):
+        """One base name in new/ and cur/: the file in cur/ is the
+        message; no new modseq and no flag change at each reindex."""
+        base = self.md.deliver("INBOX", "FS")
+        other = self.md.deliver("INBOX", "S")
+        with open(os.path.join(self.md.root, "new", base), "w") as f:
+            f.write("a copy\n")
+        self.cs("-q", "reindex")
+        first = self.uid_map("INBOX")
+        self.assert_clean()
+        for _ in range(3):
+            self.cs("-q", "reindex")
+            self.assertEqual(self.uid_map("INBOX"), first)
+            self.assert_clean()
+        uids = self.uids()
+        self.assertEqual(sorted(uids.values()), sorted([base, other]))
+        uid = [u for u, b in uids.items() if b == base][0]
+        self.assertEqual(first[uid][1], "FS")
+
 
 if __name__ == "__main__":
     cstest.main()

@@ -159,6 +159,26 @@ class MovesOut(watchtest.WatchCase):
         self.assert_clean()
 
 
+class SameBase(watchtest.WatchCase):
+    """A copy of a message of cur/ appears in new/ under the same base
+    name: the daemon keeps the message as cur/ has it."""
+
+    def test_copy_in_new_changes_nothing(self):
+        base = self.md.deliver("INBOX", "FS")
+        self.md.deliver("INBOX", "S")
+        self.cs("-q", "reindex")
+        before = self.uid_map("INBOX")
+        daemon = self.start_daemon()
+        with open(os.path.join(self.md.root, "tmp", base), "w") as f:
+            f.write("a copy\n")
+        os.rename(os.path.join(self.md.root, "tmp", base),
+                  os.path.join(self.md.root, "new", base))
+        self.sync()
+        self.assertEqual(self.uid_map("INBOX"), before)
+        self.assert_clean()
+        self.stop_daemon(daemon)
+
+
 class FailedScan(watchtest.WatchCase):
     """A scan that fails (here: a dovecot-uidlist the daemon can't read)
     leaves the sync cookie unanswered until the scan succeeds."""
