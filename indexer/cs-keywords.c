@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cs-escape.h"
 #include "cs-file.h"
 #include "cs-lines.h"
 #include "cs-name.h"
@@ -31,8 +32,11 @@ static int keywords_line(void *ctx, char *line, size_t len, bool complete)
 	if (end == line || *end != ' ' || idx < 0 || idx >= 26)
 		return 0;
 	name = end + 1;
-	if (*name == '\0' || strlen(name) > CS_KEYWORD_MAX ||
-	    kw->names[idx] != NULL)
+	/* a keyword is an IMAP atom (it can't be quoted in a flag list),
+	   and \Seen and the like are system flags, not keywords: such a
+	   name is ignored, and its letter has none */
+	if (!cs_imap_is_atom(name) || name[0] == '\\' ||
+	    strlen(name) > CS_KEYWORD_MAX || kw->names[idx] != NULL)
 		return 0;
 	kw->names[idx] = strdup(name);
 	return kw->names[idx] == NULL ? -1 : 0;

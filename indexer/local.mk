@@ -4,6 +4,7 @@
 noinst_LTLIBRARIES += libcondstore.la
 libcondstore_la_SOURCES = \
 	indexer/cs-error.c \
+	indexer/cs-escape.c \
 	indexer/cs-name.c \
 	indexer/cs-keywords.c \
 	indexer/cs-file.c \
@@ -38,6 +39,7 @@ noinst_HEADERS = \
 	include/condstore.h \
 	include/cs-check.h \
 	include/cs-error.h \
+	include/cs-escape.h \
 	include/cs-index.h \
 	include/cs-maildir.h \
 	include/cs-name.h \

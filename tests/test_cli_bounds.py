@@ -9,7 +9,9 @@
     has it (the first line wins, the others are skipped with a warning);
   * UIDs near 2^32: commands cost by the UIDs that exist;
   * a store where one file can't be renamed reports that message and
-    stores the others, and the index matches the disk."""
+    stores the others, and the index matches the disk;
+  * names from disk and dovecot-keywords never forge an output line nor
+    reach stderr as control characters."""
 
 import os
 import resource
@@ -176,6 +178,41 @@ class Bounds(cstest.CondstoreCase):
         self.assertEqual(sorted(uids.values()), sorted([base, other]))
         uid = [u for u, b in uids.items() if b == base][0]
         self.assertEqual(first[uid][1], "FS")
+
+    def test_keyword_names_that_are_not_atoms(self):
+        """Keyword names with spaces, parentheses, a backslash or control
+        characters can't be IMAP flags: they are not used (their letters
+        are shown as unnamed, $kw_X), so an output line can't be forged."""
+        base = self.md.deliver("INBOX", "Sabcdef")
+        with open(os.path.join(self.md.root, "dovecot-keywords"),
+                  "wb") as f:
+            f.write(b"0 has space\n1 \\Seen\n2 (x)\n3 ok\n"
+                    b"4 a\x1b[31mb\n5 c)) * 1 FETCH (UID 9\n")
+        self.cs("-q", "reindex")
+        res = self.cs("fetch", "INBOX", "1:*")
+        self.assertEqual(len(res.lines), 1, res)
+        flags = cstest.parse_fetch(res.lines)[0].flags
+        self.assertEqual(sorted(flags.split()) if isinstance(flags, str)
+                         else sorted(flags),
+                         ["$kw_a", "$kw_b", "$kw_c", "$kw_e", "$kw_f",
+                          "\\Seen", "ok"])
+        self.assertNotIn("\x1b", res.out)
+        self.assert_clean()
+        self.assertTrue(base)
+
+    def test_control_characters_escaped_in_messages(self):
+        """A file name with a newline and an escape sequence reaches
+        stderr as \\x0a and \\x1b: one message, one line."""
+        self.md.deliver("INBOX", "S")
+        evil = "1600000000.M1.h\nforged line\x1b[2J"
+        os.symlink("/nonexistent", os.path.join(self.md.root, "cur", evil))
+        res = self.cs("reindex")
+        self.assertNotIn("\x1b", res.err)
+        warned = [l for l in res.err.splitlines() if "symlink" in l]
+        self.assertEqual(len(warned), 1, res)
+        self.assertIn("\\x0aforged line\\x1b[2J", warned[0])
+        self.assertFalse(any(l.startswith("forged line")
+                             for l in res.err.splitlines()), res)
 
 
 if __name__ == "__main__":
