@@ -169,11 +169,12 @@ struct cs_store_result_cb {
 	int (*stored)(void *ctx, const struct cs_message *msg);
 	/* a message failed UNCHANGEDSINCE (or was renamed under us) */
 	int (*modified)(void *ctx, uint32_t uid);
+	void *ctx;
 	/* the message's file could not be renamed (its new name would be
 	   too long, rename(2) failed): it is left as it was, on disk and
-	   in the index; reason names the file and the cause */
+	   in the index; reason names the file and the cause.  NULL: not
+	   reported. */
 	int (*failed)(void *ctx, uint32_t uid, const char *reason);
-	void *ctx;
 };
 
 /* Store flags on the messages of uids (doc/design.md section 4): under one

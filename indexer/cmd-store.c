@@ -41,9 +41,12 @@ static int store_parse_op(const struct cli_global *g, const char *str,
 		p++;
 	}
 	len = strlen(p);
-	req->silent = len == 12 && strcasecmp(p + 5, ".SILENT") == 0;
-	if (strncasecmp(p, "FLAGS", 5) == 0 && (len == 5 || req->silent))
-		return 0;
+	if (strncasecmp(p, "FLAGS", 5) == 0) {
+		/* p + 5 is within the string: it starts with FLAGS */
+		req->silent = strcasecmp(p + 5, ".SILENT") == 0;
+		if (len == 5 || req->silent)
+			return 0;
+	}
 	cli_error(g, "store: %s: not +FLAGS, -FLAGS or FLAGS", str);
 	return -1;
 }

@@ -29,6 +29,8 @@ struct cs_change_run {
 	uint64_t first;
 	unsigned int count;
 	size_t len;			/* bytes used in buf */
+	size_t last_off;		/* where the newest entry starts, 0
+					   when unknown */
 	uint8_t *buf;			/* CS_CHANGE_RUN_BYTES, or NULL */
 };
 #define CS_CHANGE_RUN_BYTES (3 + CS_CHANGE_RUN_MAX * (1 + CS_NAME_MAX))

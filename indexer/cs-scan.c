@@ -69,6 +69,7 @@ struct scan {
 					   every name is new, no need to look
 					   it up before queueing it */
 	uint64_t matched;		/* names that had a record */
+	uint64_t queued_new;		/* names of new/ queued */
 	uint64_t done;
 };
 
@@ -235,7 +236,12 @@ static int flush_pending(struct scan *sc, struct cs_error *err)
 					 sc->pending[i].location, &name,
 					 &disk) < 0)
 			continue;
-		ret = (sc->was_empty ? cs_reconcile_arrival : cs_reconcile)
+		/* an empty mailbox takes every name as an arrival, except
+		   in cur/ when new/ had names: the same base may be in both
+		   (cs_maildir_cur_shadows), and the second is a change */
+		ret = (sc->was_empty && (sc->queued_new == 0 ||
+					 disk.location == CS_LOC_NEW) ?
+		       cs_reconcile_arrival : cs_reconcile)
 			(sc->box, name.base, name.base_len, &disk, &msg, err);
 		if (ret < 0)
 			goto fail;
@@ -255,6 +261,8 @@ static int queue_pending(struct scan *sc, const char *filename,
 
 	snprintf(p->name, sizeof(p->name), "%s", filename);
 	p->location = location;
+	if (location == CS_LOC_NEW)
+		sc->queued_new++;
 	return sc->npending < SCAN_CHUNK ? 0 : flush_pending(sc, err);
 }
 
