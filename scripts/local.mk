@@ -2,6 +2,7 @@
 EXTRA_DIST += \
 	scripts/setup \
 	scripts/test \
+	scripts/test-sanitize \
 	scripts/run \
 	scripts/make-demo-maildir \
 	.ci/run
