@@ -6,6 +6,7 @@
 #define CONDSTORE_H
 
 #include "cs-error.h"
+#include "cs-escape.h"
 #include "cs-name.h"
 #include "cs-uidset.h"
 #include "cs-record.h"

@@ -25,6 +25,7 @@
 #ifndef CS_INDEX_H
 #define CS_INDEX_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +50,13 @@ struct cs_index_settings {
 	unsigned int hash_size;	/* tdb hash size for a new tdb; 0: default */
 	bool readonly;		/* open read-only; fails if missing */
 	bool nosync;		/* commit without fsync (see README) */
+	/* Never wait for a lock another process holds (the watch daemon,
+	   serving many users): opening and cs_index_begin fail at once with
+	   CS_ERR_BUSY instead.  Other waits (reads, the commit) end with
+	   CS_ERR_BUSY once a signal arrives while *lock_interrupt is
+	   non-zero (the caller's timer sets it; see cs_index_probe). */
+	bool nonblock;
+	volatile sig_atomic_t *lock_interrupt;	/* NULL: waits not bounded */
 };
 
 /* Open (creating if needed, mode 0600) the index described by set.
@@ -80,6 +88,12 @@ int cs_index_begin(struct cs_index *index, struct cs_error *err);
 int cs_index_commit(struct cs_index *index, struct cs_error *err);
 void cs_index_rollback(struct cs_index *index);
 bool cs_index_in_transaction(const struct cs_index *index);
+/* Without waiting: could a transaction start right now?  Returns 0 yes,
+   -1 with CS_ERR_BUSY when another process holds the index's transaction
+   lock or a write lock on its records (a long store, or anyone holding
+   an fcntl lock on the file).  A caller that must not stall calls this
+   before reading, and tries again later when busy. */
+int cs_index_probe(struct cs_index *index, struct cs_error *err);
 
 /* --- mailboxes --- */
 

@@ -137,9 +137,18 @@ struct cs_uidlist_header {
 	unsigned int version;
 	uint32_t uidvalidity;
 	uint32_t next_uid;
+	unsigned int skipped;	/* damaged records, and records whose UID
+				   was not above the one before */
 };
+/* Bounds: a longer line or a larger file makes the file unusable (about
+   2 million messages at Dovecot's usual 120 bytes a line). */
+#define CS_UIDLIST_MAX_LINE 8192
+#define CS_UIDLIST_MAX_SIZE (256 * 1024 * 1024)
 /* Read DIR/dovecot-uidlist.  Returns 1 and calls cb for each record, 0 if
-   the file does not exist, -1 on error. */
+   the file does not exist, -1 on error: CS_ERR_INVALID for a bad header,
+   CS_ERR_LIMIT for a file beyond the bounds (nothing is read then), or
+   cb's failure.  cb returns 0 to go on, non-zero on failure (out of
+   memory). */
 typedef int cs_uidlist_cb(void *ctx, uint32_t uid, const char *base,
 			  size_t base_len);
 int cs_uidlist_read(const char *mailbox_dir, char sep,
@@ -161,14 +170,22 @@ struct cs_store_result_cb {
 	/* a message failed UNCHANGEDSINCE (or was renamed under us) */
 	int (*modified)(void *ctx, uint32_t uid);
 	void *ctx;
+	/* the message's file could not be renamed (its new name would be
+	   too long, rename(2) failed): it is left as it was, on disk and
+	   in the index; reason names the file and the cause.  NULL: not
+	   reported. */
+	int (*failed)(void *ctx, uint32_t uid, const char *reason);
 };
 
 /* Store flags on the messages of uids (doc/design.md section 4): under one
    transaction, reconcile each target with the disk, compare its modseq
    with unchangedsince (0: no condition), rename the file; a rename that
    fails with ENOENT means another agent renamed it: the message is
-   re-reconciled and reported as modified.  Returns 0 (results through
-   cbs), or -1 on error. */
+   re-reconciled and reported as modified.  A message whose file can't
+   be renamed is reported through cbs->failed and the others go on, so
+   that what is reported stored is renamed and recorded, and the rest is
+   untouched.  Returns 0 (results through cbs), or -1 on error (nothing
+   recorded). */
 int cs_maildir_store(struct cs_mailbox *box, const struct cs_uidset *uids,
 		     enum cs_store_op op, uint64_t flags,
 		     uint64_t unchangedsince,

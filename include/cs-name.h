@@ -87,8 +87,14 @@ struct cs_keywords {
 	char *names[26];	/* NULL where not defined */
 };
 
+/* Bounds: longer names are ignored; a longer line or a larger file makes
+   the file unusable. */
+#define CS_KEYWORD_MAX 200
+#define CS_KEYWORDS_MAX_LINE 1024
+#define CS_KEYWORDS_MAX_SIZE (64 * 1024)
 /* Read DIR/dovecot-keywords.  A missing file gives an empty table and
-   returns 0; an unreadable one returns -1.  Symlinks are not followed. */
+   returns 0; an unreadable one, or one beyond the bounds (CS_ERR_LIMIT),
+   returns -1 with an empty table.  Symlinks are not followed. */
 int cs_keywords_read(const char *mailbox_dir, struct cs_keywords *kw_r,
 		     struct cs_error *err);
 void cs_keywords_free(struct cs_keywords *kw);

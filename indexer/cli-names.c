@@ -96,8 +96,10 @@ int cli_names_from_index(const struct cli_global *g, struct cs_index *index,
 		cli_names_free(names_r);
 		return -1;
 	}
-	qsort(names_r->names, names_r->count, sizeof(*names_r->names),
-	      cli_names_cmp);
+	/* qsort's pointer must be valid even for no element */
+	if (names_r->count > 1)
+		qsort(names_r->names, names_r->count,
+		      sizeof(*names_r->names), cli_names_cmp);
 	return 0;
 }
 

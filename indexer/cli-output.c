@@ -11,19 +11,18 @@
 
 #include "cli.h"
 
+/* Messages name files and folders: control characters are escaped
+   (cs_escape_log), so that one message stays one line. */
 static void cli_vmessage(const struct cli_global *g, int priority,
 			 const char *prefix, const char *fmt, va_list args)
 {
-	va_list copy;
+	char text[4096], shown[4 * sizeof(text)];
 
-	if (g != NULL && g->syslog) {
-		va_copy(copy, args);
-		vsyslog(priority, fmt, copy);
-		va_end(copy);
-	}
-	fprintf(stderr, "condstore: %s", prefix);
-	vfprintf(stderr, fmt, args);
-	fputc('\n', stderr);
+	vsnprintf(text, sizeof(text), fmt, args);
+	cs_escape_log(text, shown, sizeof(shown));
+	if (g != NULL && g->syslog)
+		syslog(priority, "%s", shown);
+	fprintf(stderr, "condstore: %s%s\n", prefix, shown);
 }
 
 void cli_error(const struct cli_global *g, const char *fmt, ...)
@@ -68,31 +67,26 @@ void cli_info(const struct cli_global *g, const char *fmt, ...)
 	va_end(args);
 }
 
-/* RFC 3501 atom: no atom-specials, no CTLs, no 8-bit. */
-static bool cli_is_atom(const char *str)
+/* RFC 3501 astring: an atom as it is; else a quoted string; else
+   (control characters such as CR and LF, which a quoted string can't
+   hold) a literal, so that a name never starts an output line of its
+   own.  8-bit names stay quoted, as Dovecot shows them. */
+void cli_print_astring(const char *str)
 {
 	const unsigned char *p;
 
-	if (*str == '\0')
-		return false;
-	for (p = (const unsigned char *)str; *p != '\0'; p++) {
-		if (*p <= 0x20 || *p >= 0x7f ||
-		    strchr("(){%*\"\\]", *p) != NULL)
-			return false;
-	}
-	return true;
-}
-
-void cli_print_astring(const char *str)
-{
-	const char *p;
-
-	if (cli_is_atom(str)) {
+	if (cs_imap_is_atom(str)) {
 		fputs(str, stdout);
 		return;
 	}
+	for (p = (const unsigned char *)str; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			printf("{%zu}\n%s", strlen(str), str);
+			return;
+		}
+	}
 	putchar('"');
-	for (p = str; *p != '\0'; p++) {
+	for (p = (const unsigned char *)str; *p != '\0'; p++) {
 		if (*p == '"' || *p == '\\')
 			putchar('\\');
 		putchar(*p);

@@ -21,8 +21,10 @@ struct store_request {
 };
 
 struct store_result {
+	const struct cli_global *g;
 	struct cli_msgs stored;
 	struct cs_uidset modified;
+	unsigned int failed;
 	bool nomem;
 };
 
@@ -39,9 +41,12 @@ static int store_parse_op(const struct cli_global *g, const char *str,
 		p++;
 	}
 	len = strlen(p);
-	req->silent = len == 12 && strcasecmp(p + 5, ".SILENT") == 0;
-	if (strncasecmp(p, "FLAGS", 5) == 0 && (len == 5 || req->silent))
-		return 0;
+	if (strncasecmp(p, "FLAGS", 5) == 0) {
+		/* p + 5 is within the string: it starts with FLAGS */
+		req->silent = strcasecmp(p + 5, ".SILENT") == 0;
+		if (len == 5 || req->silent)
+			return 0;
+	}
 	cli_error(g, "store: %s: not +FLAGS, -FLAGS or FLAGS", str);
 	return -1;
 }
@@ -97,6 +102,16 @@ static int store_stored_cb(void *ctx, const struct cs_message *msg)
 	return 0;
 }
 
+/* One line on stderr per message left alone, after the commit. */
+static int store_failed_cb(void *ctx, uint32_t uid, const char *reason)
+{
+	struct store_result *res = ctx;
+
+	res->failed++;
+	cli_error(res->g, "store: UID %u not stored: %s", uid, reason);
+	return 0;
+}
+
 static int store_modified_cb(void *ctx, uint32_t uid)
 {
 	struct store_result *res = ctx;
@@ -145,6 +160,7 @@ static int store_run(struct cli_mailbox *mbox, const struct cs_uidset *uids,
 	struct cs_store_result_cb cbs = {
 		.stored = store_stored_cb,
 		.modified = store_modified_cb,
+		.failed = store_failed_cb,
 		.ctx = res,
 	};
 	struct cs_error err;
@@ -172,7 +188,7 @@ static int store_report(struct cli_mailbox *mbox,
 	if (!req->silent && cli_print_fetch_list(mbox, &res->stored) < 0)
 		return CLI_EXIT_ERROR;
 	if (res->modified.count == 0)
-		return CLI_EXIT_OK;
+		return res->failed > 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
 	set = cs_uidset_format_alloc(&res->modified);
 	if (set == NULL) {
 		cli_error(mbox->g, "out of memory");
@@ -180,13 +196,13 @@ static int store_report(struct cli_mailbox *mbox,
 	}
 	printf("OK [MODIFIED %s]\n", set);
 	free(set);
-	return CLI_EXIT_FAIL;
+	return res->failed > 0 ? CLI_EXIT_ERROR : CLI_EXIT_FAIL;
 }
 
 static int store_mailbox(struct cli_mailbox *mbox, int argc, char **argv,
 			 struct store_request *req)
 {
-	struct store_result res = { .stored = { 0 } };
+	struct store_result res = { .g = mbox->g, .stored = { 0 } };
 	struct cs_uidset uids;
 	int ret;
 
@@ -267,7 +283,13 @@ const struct cli_command cli_cmd_store = {
 "and, when some messages failed the condition or were renamed by another\n"
 "program meanwhile, the UIDs left alone:\n"
 "  OK [MODIFIED 7,9]\n"
-"Exit status 0 when every message was stored, 1 when some were MODIFIED.\n"
+"A message whose file can't be renamed (the new name would be longer than\n"
+"255 bytes, rename(2) failed) is left as it was, on disk and in the index,\n"
+"with one line on stderr:\n"
+"  condstore: store: UID 5 not stored: REASON\n"
+"and the others are stored.\n"
+"Exit status 0 when every message was stored, 1 when some were MODIFIED,\n"
+"2 when some could not be stored (or on any other error).\n"
 "\n"
 "  --unchangedsince MODSEQ   store only on messages whose MODSEQ is at\n"
 "                            most MODSEQ (RFC 7162 UNCHANGEDSINCE); a\n"

@@ -6,10 +6,11 @@
 
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "watch.h"
+#include "watch-lockwait.h"
 
 #define SYNC_DEFAULT_TIMEOUT_MS 30000
 /* A daemon registers in every index it serves before its startup scan;
@@ -19,29 +20,39 @@
    concluding that none serves the Maildir. */
 #define SYNC_START_GRACE_MS 500
 #define SYNC_START_POLL_MS 10
+/* a lock held on the index is tried again this often until the timeout */
+#define SYNC_BUSY_RETRY_US 10000
 
-static unsigned long sync_now_ms(void)
+/* Open the index for the wait without ever waiting for a lock another
+   process holds beyond the deadline: the open is retried, and every
+   other lock wait ends with the timer (armed by the caller). */
+static int sync_index_open(const struct cli_global *g, uint64_t deadline,
+			   struct cs_index **index_r, struct cs_error *err)
 {
-	struct timespec ts;
+	struct cs_index_settings set;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long)ts.tv_sec * 1000 +
-		(unsigned long)ts.tv_nsec / 1000000;
+	cli_index_settings(g, &set);
+	set.readonly = true;
+	set.nonblock = true;
+	set.lock_interrupt = watch_lockwait_flag();
+	while (cs_index_open(&set, index_r, err) < 0) {
+		if (err->code != CS_ERR_BUSY || watch_now_ms() >= deadline)
+			return -1;
+		usleep(SYNC_BUSY_RETRY_US);
+	}
+	return 0;
 }
 
 /* Open the index and look for the live daemon registered in it.  Returns
    1 (*index_r open), 0 none (no index yet, no record, or its process is
-   gone: err says which), -1 error. */
-static int sync_find_daemon(const struct cli_global *g,
+   gone: err says which), -1 error (a lock held past the deadline). */
+static int sync_find_daemon(const struct cli_global *g, uint64_t deadline,
 			    struct cs_index **index_r, struct cs_error *err)
 {
-	struct cs_index_settings set;
 	int ret;
 
-	cli_index_settings(g, &set);
-	set.readonly = true;
-	if (cs_index_open(&set, index_r, err) < 0)
-		return 0;
+	if (sync_index_open(g, deadline, index_r, err) < 0)
+		return err->code == CS_ERR_BUSY ? -1 : 0;
 	ret = cs_daemon_lookup(*index_r, NULL, err);
 	if (ret == 0)
 		cs_error_set(err, CS_ERR_NOTFOUND, "no watch daemon is "
@@ -54,21 +65,22 @@ static int sync_find_daemon(const struct cli_global *g,
 
 /* Wait up to grace_ms for a starting daemon to register.  Returns as
    sync_find_daemon(). */
-static int sync_wait_daemon(const struct cli_global *g, unsigned long grace_ms,
-			    struct cs_index **index_r, struct cs_error *err)
+static int sync_wait_daemon(const struct cli_global *g, uint64_t deadline,
+			    unsigned long grace_ms, struct cs_index **index_r,
+			    struct cs_error *err)
 {
-	unsigned long start = sync_now_ms();
+	uint64_t start = watch_now_ms();
 	struct stat st;
 	int ret;
 
 	for (;;) {
-		ret = sync_find_daemon(g, index_r, err);
+		ret = sync_find_daemon(g, deadline, index_r, err);
 		if (ret != 0)
 			return ret;
 		/* no daemon can serve a Maildir that does not exist */
 		if (stat(g->maildir, &st) < 0 || !S_ISDIR(st.st_mode))
 			return 0;
-		if (sync_now_ms() - start >= grace_ms)
+		if (watch_now_ms() - start >= grace_ms)
 			return 0;
 		usleep(SYNC_START_POLL_MS * 1000);
 	}
@@ -80,7 +92,8 @@ static int cmd_sync(const struct cli_global *g, int argc, char **argv)
 		{ .name = "timeout", .has_arg = true },
 		{ .name = NULL }
 	};
-	unsigned long timeout = SYNC_DEFAULT_TIMEOUT_MS, start, waited;
+	unsigned long timeout = SYNC_DEFAULT_TIMEOUT_MS;
+	uint64_t deadline, now;
 	struct cs_index *index;
 	struct cs_error err;
 	char *end;
@@ -106,18 +119,28 @@ static int cmd_sync(const struct cli_global *g, int argc, char **argv)
 			return CLI_EXIT_ERROR;
 		}
 	}
-	start = sync_now_ms();
-	ret = sync_wait_daemon(g, timeout < SYNC_START_GRACE_MS ? timeout :
-			       SYNC_START_GRACE_MS, &index, &err);
-	if (ret <= 0) {
-		cli_error(g, "sync: no watch daemon serves %s: %s", g->maildir,
-			  err.text);
+	deadline = watch_now_ms() + timeout;
+	if (watch_lockwait_init(&err) < 0) {
+		cli_error(g, "sync: %s", err.text);
 		return CLI_EXIT_ERROR;
 	}
-	waited = sync_now_ms() - start;
-	ret = cs_sync_wait(index, (unsigned int)(timeout > waited ?
-						 timeout - waited : 0), &err);
+	/* the wait itself ends at the timeout; the timer only ends lock
+	   waits, a little later */
+	watch_lockwait_arm((unsigned int)timeout + 100);
+	ret = sync_wait_daemon(g, deadline, timeout < SYNC_START_GRACE_MS ?
+			       timeout : SYNC_START_GRACE_MS, &index, &err);
+	if (ret <= 0) {
+		watch_lockwait_deinit();
+		cli_error(g, "sync: %s%s: %s", ret < 0 ?
+			  "timed out: " : "no watch daemon serves ",
+			  g->maildir, err.text);
+		return CLI_EXIT_ERROR;
+	}
+	now = watch_now_ms();
+	ret = cs_sync_wait(index, (unsigned int)(deadline > now ?
+						 deadline - now : 0), &err);
 	cs_index_close(&index);
+	watch_lockwait_deinit();
 	if (ret <= 0) {
 		cli_error(g, "sync: %s", err.text);
 		return CLI_EXIT_ERROR;
@@ -141,6 +164,11 @@ const struct cli_command cli_cmd_sync = {
 "\n"
 "Options:\n"
 "  --timeout MS  give up after MS milliseconds (default 30000)\n"
+"\n"
+"The daemon answers only once every change before the call is committed:\n"
+"while it cannot (the index is locked by another process, the file system\n"
+"is full) the wait goes on, up to the timeout; so does a wait for a lock\n"
+"on the index held by another process.\n"
 "\n"
 "Exit status: 0 caught up; 2 no watch daemon serves the Maildir, it went\n"
 "away, or the wait timed out.\n",

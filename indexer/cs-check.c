@@ -100,6 +100,10 @@ static int check_disk_file(struct check *ck, uint8_t location,
 	ret = cs_msg_fetch(ck->box, name.base, name.base_len, &msg, ck->err);
 	if (ret < 0)
 		return -1;
+	/* the same base in cur/ is the message (cs_maildir_cur_shadows) */
+	if (ret > 0 && location == CS_LOC_NEW &&
+	    cs_maildir_cur_shadows(ck->path, &msg))
+		return 0;
 	if (ret == 0) {
 		ck->disk_differs = true;
 		problem(ck, ck->name, "%s/%s: file not in the index",
@@ -152,7 +156,10 @@ static int check_disk(struct check *ck)
 		}
 		closedir(dir);
 	}
-	qsort(ck->disk_hashes, ck->ndisk, sizeof(uint64_t), cs_cmp_u64);
+	/* qsort's pointer must be valid even for no element */
+	if (ck->ndisk > 1)
+		qsort(ck->disk_hashes, ck->ndisk, sizeof(uint64_t),
+		      cs_cmp_u64);
 	return 0;
 }
 
@@ -190,8 +197,8 @@ static int change_entry_is(struct check *ck, uint64_t modseq, uint8_t type,
 	if (type != CS_CHANGE_MESSAGE)
 		return 0;
 	h = run_entry_hash(modseq, payload, len);
-	return bsearch(&h, ck->run_entries, ck->nrun, sizeof(h),
-		       cs_cmp_u64) != NULL ? 1 : 0;
+	return ck->nrun > 0 && bsearch(&h, ck->run_entries, ck->nrun,
+				       sizeof(h), cs_cmp_u64) != NULL ? 1 : 0;
 }
 
 /* Remember the entries of a run, for change_entry_is.  Returns 1 when
@@ -343,8 +350,8 @@ static int check_record(void *ctx, const struct cs_message *msg)
 	}
 	if (check_uid_map(ck, msg) < 0)
 		return -1;
-	if (bsearch(&h, ck->disk_hashes, ck->ndisk, sizeof(h), cs_cmp_u64) ==
-	    NULL) {
+	if (ck->ndisk == 0 || bsearch(&h, ck->disk_hashes, ck->ndisk,
+				      sizeof(h), cs_cmp_u64) == NULL) {
 		ck->disk_differs = true;
 		problem(ck, ck->name, "%s: in the index, but no file",
 			msg->base);
@@ -585,8 +592,9 @@ static int check_mailbox(struct check *ck, const char *name)
 					    check_change, ck, ck->err) < 0 ?
 			-1 : 0;
 		ck->collect_runs = false;
-		qsort(ck->run_entries, ck->nrun, sizeof(uint64_t),
-		      cs_cmp_u64);
+		if (ck->nrun > 1)
+			qsort(ck->run_entries, ck->nrun, sizeof(uint64_t),
+			      cs_cmp_u64);
 	}
 	if (ret == 0)
 		ret = cs_messages_iterate(ck->box, check_record, ck, ck->err);

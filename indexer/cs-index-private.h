@@ -30,6 +30,8 @@ struct cs_change_run {
 	uint64_t first;
 	unsigned int count;
 	size_t len;			/* bytes used in buf */
+	size_t last_off;		/* where the newest entry starts, 0
+					   when unknown */
 	uint8_t *buf;			/* CS_CHANGE_RUN_BYTES, or NULL */
 };
 #define CS_CHANGE_RUN_BYTES (3 + CS_CHANGE_RUN_MAX * (1 + CS_NAME_MAX))
@@ -50,6 +52,7 @@ struct cs_index {
 	char *root, *db_path, *hwm_path;
 	char sep;
 	bool readonly, nosync;
+	bool nonblock;			/* see cs_index_settings */
 	bool in_txn;
 	struct cs_header_rec hdr;	/* valid inside a transaction */
 	bool hdr_dirty;
@@ -66,6 +69,13 @@ struct cs_index {
 	char *tdb_path;			/* what tdb opened (the db_path, or
 					   for a build the unnamed file) */
 };
+
+/* The same base name in new/ and cur/ of mailbox directory dir (a copy
+   an agent left behind, or a hostile user): the file in cur/ is the
+   message, the one in new/ is ignored.  True when rec (the message's
+   record) names a file in cur/ that exists, so that a file of the same
+   base in new/ is such a leftover. */
+bool cs_maildir_cur_shadows(const char *dir, const struct cs_message *rec);
 
 /* Longest key: tag, id, and a base name. */
 #define CS_KEY_MAX (1 + 4 + CS_NAME_MAX)
@@ -114,6 +124,14 @@ int cs_index_open_bulk(const struct cs_index_settings *set,
 		       struct cs_error *err);
 
 /* Fail unless inside a writable transaction. */
+/* cs-index-lock.c: with settings.nonblock, take tdb's open lock without
+   waiting before tdb_open (which would wait for it): returns 0 with
+   *guard_r an fd holding it (-1 when there is no file yet), or -1 with
+   CS_ERR_BUSY.  Unguard right after tdb_open: tdb released the lock. */
+int cs_index_open_guard(struct cs_index *index, int *guard_r,
+			struct cs_error *err);
+void cs_index_open_unguard(int *guard);
+
 int cs_index_require_txn(struct cs_index *index, struct cs_error *err);
 
 /* cs_reconcile for a name that is most likely new (a scan of a mailbox
@@ -166,6 +184,12 @@ int cs_ceiling_raise(struct cs_index *index, uint64_t modseq,
 int cs_rank_set(struct cs_mailbox *box, uint32_t uid, bool present,
 		struct cs_error *err);
 int cs_rank_flush(struct cs_mailbox *box, struct cs_error *err);
+/* The lowest UID of the mailbox >= from (in a transaction): returns 1
+   with *uid_r, 0 if there is none, -1.  Costs the chunks of 4096 UIDs
+   looked at (a count each when empty), not the UIDs: a walk over the
+   mailbox with it costs by the UIDs that exist, whatever the range. */
+int cs_rank_next(struct cs_mailbox *box, uint32_t from, uint32_t *uid_r,
+		 struct cs_error *err);
 void cs_rank_reset(struct cs_mailbox *box);
 /* The stored summary (UIDs per chunk), for check; and dropping every rank
    record of box (in a txn), for repair. */

@@ -181,8 +181,9 @@ int cs_db_error(struct cs_index *index, const char *what,
 	case TDB_ERR_LOCK:
 	case TDB_ERR_NOLOCK:
 	case TDB_ERR_LOCK_TIMEOUT:
-		return cs_error_set(err, CS_ERR_BUSY, "%s: %s: %s",
-				    index->db_path, what, detail);
+		return cs_error_set(err, CS_ERR_BUSY, "%s: %s: locked by "
+				    "another process (%s)", index->db_path,
+				    what, detail);
 	case TDB_ERR_RDONLY:
 		return cs_error_set(err, CS_ERR_IO,
 				    "%s: %s: index opened read-only",
@@ -332,7 +333,10 @@ int cs_db_traverse_prefix(struct cs_index *index, const uint8_t *prefix,
 
 static int db_txn_start(struct cs_index *index)
 {
-	return index->bulk ? 0 : tdb_transaction_start(index->tdb);
+	if (index->bulk)
+		return 0;
+	return index->nonblock ? tdb_transaction_start_nonblock(index->tdb) :
+		tdb_transaction_start(index->tdb);
 }
 
 static int db_txn_commit(struct cs_index *index)
@@ -576,7 +580,7 @@ static int index_open_with_floor(const struct cs_index_settings *set,
 				 struct cs_error *err)
 {
 	struct cs_index *index;
-	int ret;
+	int guard = -1, ret;
 
 	*index_r = NULL;
 	index = calloc(1, sizeof(*index));
@@ -585,6 +589,7 @@ static int index_open_with_floor(const struct cs_index_settings *set,
 	index->sep = set->separator != '\0' ? set->separator : ':';
 	index->readonly = set->readonly;
 	index->nosync = set->nosync;
+	index->nonblock = set->nonblock && bulk_path == NULL;
 	index->bulk = bulk_path != NULL;
 	if (index_paths(index, set, err) < 0)
 		goto fail;
@@ -597,8 +602,14 @@ static int index_open_with_floor(const struct cs_index_settings *set,
 		}
 	}
 	if (check_root(index->root, err) < 0 ||
-	    index_tdb_open(index, set->hash_size, err) < 0)
+	    (index->nonblock && cs_index_open_guard(index, &guard, err) < 0))
 		goto fail;
+	ret = index_tdb_open(index, set->hash_size, err);
+	cs_index_open_unguard(&guard);
+	if (ret < 0)
+		goto fail;
+	if (set->lock_interrupt != NULL && !index->bulk)
+		tdb_setalarm_sigptr(index->tdb, set->lock_interrupt);
 	ret = header_read(index, err);
 	if (ret < 0)
 		goto fail;

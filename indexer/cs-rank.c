@@ -205,6 +205,40 @@ int cs_rank_set(struct cs_mailbox *box, uint32_t uid, bool present,
 	return 0;
 }
 
+int cs_rank_next(struct cs_mailbox *box, uint32_t from, uint32_t *uid_r,
+		 struct cs_error *err)
+{
+	struct cs_rank_cache *rc = &box->rank;
+	uint32_t first_chunk, bit;
+	size_t c;
+
+	if (cs_index_require_txn(box->index, err) < 0 ||
+	    rank_load(box, err) < 0)
+		return -1;
+	first_chunk = from / CHUNK_BITS;
+	/* empty chunks cost a look at their count, nothing more */
+	for (c = first_chunk; c < rc->nchunks; c++) {
+		if (rc->counts[c] == 0)
+			continue;
+		if (!rc->bits_valid || rc->chunk != c) {
+			if (chunk_flush(box, err) < 0 ||
+			    chunk_read(box, (uint32_t)c, rc->bits, err) < 0)
+				return -1;
+			rc->chunk = (uint32_t)c;
+			rc->bits_valid = true;
+		}
+		for (bit = c == first_chunk ? from % CHUNK_BITS : 0;
+		     bit < CHUNK_BITS; bit++) {
+			if ((rc->bits[bit / 8] & (1u << (bit % 8))) != 0 &&
+			    c * CHUNK_BITS + bit != 0) {
+				*uid_r = (uint32_t)(c * CHUNK_BITS + bit);
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
 static unsigned int popcount_below(const uint8_t *bits, uint32_t bit)
 {
 	unsigned int n = 0;

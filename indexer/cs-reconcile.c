@@ -227,6 +227,7 @@ static int change_run_add(struct cs_mailbox *box, uint64_t modseq,
 		run->first = modseq;
 		run->len = 3;
 	}
+	run->last_off = run->len;
 	run->buf[run->len] = (uint8_t)len;
 	memcpy(run->buf + run->len + 1, base, len);
 	run->len += 1 + len;
@@ -250,6 +251,16 @@ static int change_delete(struct cs_mailbox *box, uint64_t modseq,
 	size_t key_len;
 	int ret, type = 0;
 
+	if (run->count > 0 && run->last_off != 0 &&
+	    modseq == run->first + run->count - 1) {
+		/* the newest entry of the run being gathered (a message that
+		   arrived and changed again at once): taken back, so that a
+		   run of one is not written as a stale plain entry */
+		run->len = run->last_off;
+		run->last_off = 0;
+		run->count--;
+		return 0;
+	}
 	if (modseq == 0 || (run->count > 0 && modseq >= run->first &&
 			    modseq < run->first + run->count))
 		return 0;

@@ -69,6 +69,7 @@ struct scan {
 					   every name is new, no need to look
 					   it up before queueing it */
 	uint64_t matched;		/* names that had a record */
+	uint64_t queued_new;		/* names of new/ queued */
 	uint64_t done;
 };
 
@@ -138,6 +139,17 @@ static int uid_map_read(struct scan *sc, struct cs_error *err)
 		return -1;
 	}
 	sc->uids.present = ret > 0;
+	if (sc->uids.hdr.skipped > 0 && sc->set != NULL &&
+	    sc->set->warn != NULL) {
+		char text[PATH_MAX + 160];
+
+		cs_path_fmt(text, sizeof(text), "%s/dovecot-uidlist: %u "
+			    "damaged records skipped (or records whose UID "
+			    "is not above the one before: a repeated UID never "
+			    "takes over a message)", sc->path,
+			    sc->uids.hdr.skipped);
+		sc->set->warn(sc->set->warn_ctx, text);
+	}
 	if (sc->uids.count > 0)
 		qsort(sc->uids.entries, sc->uids.count,
 		      sizeof(struct uid_entry), cs_cmp_u64);
@@ -241,7 +253,12 @@ static int flush_pending(struct scan *sc, struct cs_error *err)
 					 sc->pending[i].location, &name,
 					 &disk) < 0)
 			continue;
-		ret = (sc->was_empty ? cs_reconcile_arrival : cs_reconcile)
+		/* an empty mailbox takes every name as an arrival, except
+		   in cur/ when new/ had names: the same base may be in both
+		   (cs_maildir_cur_shadows), and the second is a change */
+		ret = (sc->was_empty && (sc->queued_new == 0 ||
+					 disk.location == CS_LOC_NEW) ?
+		       cs_reconcile_arrival : cs_reconcile)
 			(sc->box, name.base, name.base_len, &disk, &msg, err);
 		if (ret < 0)
 			goto fail;
@@ -261,6 +278,8 @@ static int queue_pending(struct scan *sc, const char *filename,
 
 	snprintf(p->name, sizeof(p->name), "%s", filename);
 	p->location = location;
+	if (location == CS_LOC_NEW)
+		sc->queued_new++;
 	return sc->npending < SCAN_CHUNK ? 0 : flush_pending(sc, err);
 }
 
@@ -285,6 +304,9 @@ static int entry_differs(struct scan *sc, const char *filename,
 	ret = cs_msg_fetch(sc->box, name.base, name.base_len, &msg, err);
 	if (ret <= 0)
 		return ret < 0 ? -1 : 1;
+	/* a copy in new/ of a message in cur/ is not a message */
+	if (location == CS_LOC_NEW && cs_maildir_cur_shadows(sc->path, &msg))
+		return 0;
 	*matched = true;
 	return msg.rec.location != location ||
 		strcmp(msg.suffix, name.suffix) != 0 ||

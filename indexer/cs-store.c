@@ -41,6 +41,16 @@ static bool file_exists(const char *dir, uint8_t location,
 	return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+bool cs_maildir_cur_shadows(const char *dir, const struct cs_message *rec)
+{
+	char name[CS_NAME_MAX + 2];
+
+	return rec->rec.location == CS_LOC_CUR &&
+		(size_t)snprintf(name, sizeof(name), "%s%s", rec->base,
+				 rec->suffix) <= CS_NAME_MAX &&
+		file_exists(dir, CS_LOC_CUR, name);
+}
+
 /* Search DIR/loc for a file whose base name is base.  Returns 1 and the
    file name, 0 if none, -1 on error. */
 static int find_in_dir(const char *dir, uint8_t location, const char *base,
@@ -98,7 +108,9 @@ static int locate(struct cs_mailbox *box, const char *dir, const char *base,
 		memcpy(filename_r, name, strlen(name) + 1);
 		return 1;
 	}
-	for (loc = CS_LOC_NEW; loc <= CS_LOC_CUR; loc++) {
+	/* cur/ first: where a base name is in both, cur/ holds the
+	   message */
+	for (loc = CS_LOC_CUR + 1; loc-- > CS_LOC_NEW; ) {
 		ret = find_in_dir(dir, loc, base, sep, filename_r, err);
 		if (ret != 0) {
 			*location_r = loc;
@@ -118,15 +130,27 @@ static int reconcile_located(struct cs_mailbox *box, const char *dir,
 	struct cs_disk_state disk = { .present = false, .suffix = "" };
 	struct cs_name name;
 	uint8_t location;
+	bool had_rec;
 	int ret;
 
 	ret = cs_msg_fetch(box, base, strlen(base), &rec, err);
 	if (ret < 0)
 		return -1;
-	ret = locate(box, dir, base, ret > 0 ? &rec : NULL, hint_loc,
+	had_rec = ret > 0;
+	ret = locate(box, dir, base, had_rec ? &rec : NULL, hint_loc,
 		     hint_name, &location, filename, err);
 	if (ret < 0)
 		return -1;
+	/* the same base name in new/ and cur/: the one in cur/ is the
+	   message (see cs_maildir_cur_shadows) */
+	if (ret > 0 && location == CS_LOC_NEW && had_rec &&
+	    cs_maildir_cur_shadows(dir, &rec)) {
+		location = CS_LOC_CUR;
+		if (cs_path_fmt(filename, sizeof(filename), "%s%s", rec.base,
+				rec.suffix) < 0)
+			return cs_error_set(err, CS_ERR_INVALID, "%s: name "
+					    "too long", rec.base);
+	}
 	if (ret > 0 && cs_name_parse(filename, cs_index_separator(box->index),
 				     &name, err) == 0) {
 		disk.present = true;
@@ -210,7 +234,8 @@ static int rename_with_flags(struct cs_mailbox *box, const char *dir,
 	return cs_error_sys(err, "rename(%s, %s)", from, to);
 }
 
-/* Store on one message.  Returns 1 stored, 0 modified, -2 gone, -1. */
+/* Store on one message.  Returns 1 stored, 0 modified, -2 gone, -3 its
+   file could not be renamed (err says why; nothing changed), -1. */
 static int store_one(struct cs_mailbox *box, const char *dir, uint32_t uid,
 		     enum cs_store_op op, uint64_t flags,
 		     uint64_t unchangedsince, struct cs_message *msg,
@@ -236,7 +261,7 @@ static int store_one(struct cs_mailbox *box, const char *dir, uint32_t uid,
 			return 1;
 		ret = rename_with_flags(box, dir, msg, new_flags, err);
 		if (ret < 0)
-			return -1;
+			return -3;
 		if (ret > 0)
 			return cs_maildir_reconcile_one(box, dir, msg->base,
 							msg, err) < 0 ? -1 : 1;
@@ -260,11 +285,52 @@ static uint32_t range_end(const struct cs_mailbox *box, uint32_t last)
 
 /* Results are reported after the commit, so that nothing is announced
    that did not become durable. */
+struct store_failure {
+	uint32_t uid;
+	char *reason;
+};
+
 struct store_results {
 	struct cs_message *stored;
 	size_t nstored, alloc;
 	struct cs_uidset modified;
+	struct store_failure *failed;
+	size_t nfailed, failed_alloc;
 };
+
+static int results_add_failed(struct store_results *res, uint32_t uid,
+			      const struct cs_error *why)
+{
+	char *reason;
+
+	if (res->nfailed == res->failed_alloc) {
+		size_t alloc = res->failed_alloc == 0 ? 4 :
+			res->failed_alloc * 2;
+		struct store_failure *f = realloc(res->failed,
+						  alloc * sizeof(*f));
+		if (f == NULL)
+			return -1;
+		res->failed = f;
+		res->failed_alloc = alloc;
+	}
+	reason = strdup(why->text);
+	if (reason == NULL)
+		return -1;
+	res->failed[res->nfailed].uid = uid;
+	res->failed[res->nfailed++].reason = reason;
+	return 0;
+}
+
+static void results_free(struct store_results *res)
+{
+	size_t i;
+
+	for (i = 0; i < res->nfailed; i++)
+		free(res->failed[i].reason);
+	free(res->failed);
+	free(res->stored);
+	cs_uidset_free(&res->modified);
+}
 
 static int results_add_stored(struct store_results *res,
 			      const struct cs_message *msg)
@@ -294,6 +360,11 @@ static int results_report(const struct store_results *res,
 		if (cbs->stored(cbs->ctx, &res->stored[i]) < 0)
 			return -1;
 	}
+	for (i = 0; i < res->nfailed && cbs->failed != NULL; i++) {
+		if (cbs->failed(cbs->ctx, res->failed[i].uid,
+				res->failed[i].reason) < 0)
+			return -1;
+	}
 	for (i = 0; i < res->modified.count && cbs->modified != NULL; i++) {
 		for (uid = res->modified.ranges[i].first;; uid++) {
 			if (cbs->modified(cbs->ctx, uid) < 0)
@@ -311,20 +382,30 @@ static int store_range(struct cs_mailbox *box, const char *dir,
 		       struct store_results *res, struct cs_error *err)
 {
 	struct cs_message msg;
-	uint64_t uid;
+	struct cs_error one;
+	uint32_t uid;
 	int ret;
 
-	for (uid = first; uid <= last; uid++) {
-		ret = store_one(box, dir, (uint32_t)uid, op, flags,
-				unchangedsince, &msg, err);
-		if (ret == -1)
+	/* the UIDs that exist, not every number of the range (a
+	   dovecot-uidlist may say N4294967295) */
+	for (; (ret = cs_rank_next(box, first, &uid, err)) > 0 &&
+	       uid <= last; first = uid + 1) {
+		cs_error_clear(&one);
+		ret = store_one(box, dir, uid, op, flags, unchangedsince,
+				&msg, &one);
+		if (ret == -1) {
+			if (err != NULL)
+				*err = one;
 			return -1;
-		if ((ret == 1 && results_add_stored(res, &msg) < 0) ||
-		    (ret == 0 && cs_uidset_add(&res->modified,
-					       (uint32_t)uid) < 0))
+		}
+		if ((ret == -3 && results_add_failed(res, uid, &one) < 0) ||
+		    (ret == 1 && results_add_stored(res, &msg) < 0) ||
+		    (ret == 0 && cs_uidset_add(&res->modified, uid) < 0))
 			return cs_error_set(err, CS_ERR_IO, "out of memory");
+		if (uid == last)
+			return 0;
 	}
-	return 0;
+	return ret < 0 ? -1 : 0;
 }
 
 int cs_maildir_store(struct cs_mailbox *box, const struct cs_uidset *uids,
@@ -370,7 +451,6 @@ int cs_maildir_store(struct cs_mailbox *box, const struct cs_uidset *uids,
 		ret = cs_index_commit(box->index, err);
 	if (ret == 0)
 		ret = results_report(&res, cbs);
-	free(res.stored);
-	cs_uidset_free(&res.modified);
+	results_free(&res);
 	return ret;
 }

@@ -4,13 +4,17 @@
 noinst_LTLIBRARIES += libcondstore.la
 libcondstore_la_SOURCES = \
 	indexer/cs-error.c \
+	indexer/cs-escape.c \
 	indexer/cs-name.c \
 	indexer/cs-keywords.c \
 	indexer/cs-file.c \
 	indexer/cs-file.h \
+	indexer/cs-lines.c \
+	indexer/cs-lines.h \
 	indexer/cs-uidset.c \
 	indexer/cs-record.c \
 	indexer/cs-index.c \
+	indexer/cs-index-lock.c \
 	indexer/cs-mailbox.c \
 	indexer/cs-reconcile.c \
 	indexer/cs-index-private.h \
@@ -36,6 +40,7 @@ noinst_HEADERS = \
 	include/condstore.h \
 	include/cs-check.h \
 	include/cs-error.h \
+	include/cs-escape.h \
 	include/cs-horizon.h \
 	include/cs-index.h \
 	include/cs-maildir.h \

@@ -26,6 +26,7 @@
 #include "watch-daemon.h"
 #include "watch-events.h"
 #include "watch-inotify.h"
+#include "watch-lockwait.h"
 #include "watch-notify.h"
 #include "watch-prune.h"
 #include "watch-reader.h"
@@ -96,11 +97,13 @@ static bool daemon_has_work(const struct watch_daemon *d)
 {
 	const struct watch_root *root;
 	const struct watch_box *box;
+	uint64_t now = watch_now_ms();
 
 	if (watch_events_item_count(d) > 0)
 		return true;
 	for (root = d->roots; root != NULL; root = root->next) {
-		if (root->gone || root->disabled)
+		if (root->gone || root->disabled ||
+		    watch_root_waiting(root, now))
 			continue;
 		if (!root->started || root->need_full_scan ||
 		    root->cookie_count > 0 ||
@@ -296,10 +299,13 @@ static void idle_check(struct daemon_idle *idle)
 static int daemon_timeout(const struct watch_daemon *d, uint64_t deadline)
 {
 	uint64_t now = watch_now_ms(), next = d->next_rescan_ms;
+	uint64_t retry = watch_roots_next_retry(d);
 	const struct watch_root *root;
 
 	if (deadline != 0 && deadline < next)
 		next = deadline;
+	if (retry != 0 && retry < next)
+		next = retry;
 	for (root = d->roots; root != NULL; root = root->next) {
 		if (root->wd < 0 && root->started && !root->gone) {
 			if (d->next_cookie_poll_ms < next)
@@ -310,7 +316,8 @@ static int daemon_timeout(const struct watch_daemon *d, uint64_t deadline)
 	return next <= now ? 0 : (int)(next - now);
 }
 
-static void daemon_loop(struct watch_daemon *d, int sfd)
+/* Returns 0 after a stop, 2 when nothing is left to serve. */
+static int daemon_loop(struct watch_daemon *d, int sfd)
 {
 	struct pollfd fds[2 + WATCH_STATUS_MAX_FDS];
 	unsigned int nstatus;
@@ -342,6 +349,13 @@ static void daemon_loop(struct watch_daemon *d, int sfd)
 		}
 		if (daemon_has_work(d))
 			daemon_round(d);
+		/* a root whose start waited for a lock may have found
+		   another daemon serving it */
+		if (d->set->glob == NULL && !daemon_serves_any(d)) {
+			watch_log(d->log, WATCH_LOG_ERROR, "no Maildir could "
+				  "be served");
+			return 2;
+		}
 		daemon_periodic(d, watch_now_ms());
 		if (d->hup) {
 			d->hup = false;
@@ -382,6 +396,7 @@ static void daemon_loop(struct watch_daemon *d, int sfd)
 	/* finish the batch in hand */
 	(void)watch_events_expire(d, true);
 	daemon_round(d);
+	return 0;
 }
 
 int watch_daemon_run(const struct watch_settings *set, struct watch_log *log)
@@ -403,9 +418,15 @@ int watch_daemon_run(const struct watch_settings *set, struct watch_log *log)
 		watch_log(log, WATCH_LOG_ERROR, "signalfd: %s", strerror(errno));
 		return 2;
 	}
+	if (watch_lockwait_init(&err) < 0) {
+		watch_log(log, WATCH_LOG_ERROR, "%s", err.text);
+		close(sfd);
+		return 2;
+	}
 	ret = watch_inotify_init(&in, set->max_watches, &err);
 	if (ret < 0) {
 		watch_log(log, WATCH_LOG_ERROR, "%s", err.text);
+		watch_lockwait_deinit();
 		close(sfd);
 		return 2;
 	}
@@ -444,16 +465,17 @@ int watch_daemon_run(const struct watch_settings *set, struct watch_log *log)
 		  "(%u watches)%s", d.root_count, count_boxes(&d), in.count,
 		  set->nosync ? ", commits without fsync (--nosync)" : "");
 	watch_notify_ready(d.root_count, count_boxes(&d), in.count);
-	daemon_loop(&d, sfd);
+	exit_code = daemon_loop(&d, sfd);
 	watch_notify_stopping();
-	watch_log(log, WATCH_LOG_INFO, "stopped");
-	exit_code = 0;
+	if (exit_code == 0)
+		watch_log(log, WATCH_LOG_INFO, "stopped");
 out:
 	watch_reader_stop(&d.reader);
 	watch_roots_shutdown(&d);
 	watch_status_deinit(&d);
 	watch_events_deinit(&d);
 	watch_inotify_deinit(&in);
+	watch_lockwait_deinit();
 	close(sfd);
 	sigprocmask(SIG_UNBLOCK, &mask, NULL);
 	return exit_code;

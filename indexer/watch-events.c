@@ -587,6 +587,46 @@ void watch_events_forget_root(struct watch_daemon *d,
 	}
 }
 
+unsigned int watch_events_plan_root(struct watch_daemon *d,
+				    struct watch_root *root)
+{
+	struct watch_item *item;
+	unsigned int boxes = 0;
+	int i;
+
+	for (i = root->first_item; i >= 0; i = item->next_root) {
+		item = &d->ev->items[i];
+		if (item->uncertain)
+			item->box->settle_count++;
+	}
+	for (i = root->first_item; i >= 0; i = item->next_root) {
+		item = &d->ev->items[i];
+		if (item->box->settle_count == 0)
+			continue;
+		if (item->box->settle_count >= WATCH_SETTLE_SCAN_MIN &&
+		    !item->box->gone && !item->box->need_scan) {
+			watch_log(d->log, WATCH_LOG_DEBUG, "%s: %s: %u unpaired "
+				  "moves settled by one scan", root->path,
+				  item->box->name, item->box->settle_count);
+			item->box->need_scan = true;
+			boxes++;
+		}
+		item->box->settle_count = 0;
+	}
+	return boxes;
+}
+
+void watch_events_requeue_root(struct watch_daemon *d,
+			       struct watch_root *root)
+{
+	int i;
+
+	for (i = root->first_item; i >= 0; i = d->ev->items[i].next_root) {
+		if (!d->ev->items[i].box->gone)
+			d->ev->items[i].box->need_scan = true;
+	}
+}
+
 /* --- committing --- */
 
 static const char *flags_str(uint64_t flags, char *buf)
@@ -708,7 +748,9 @@ static int item_apply(struct watch_daemon *d, struct watch_item *item,
 			   it to that event rather than read the directory */
 			return 0;
 		}
-		if (ret > 0 && regular)
+		/* a name in new/ may be a copy of a message in cur/: the
+		   library's rule settles it */
+		if (ret > 0 && regular && item->loc == CS_LOC_CUR)
 			ret = item_reconcile_name(d, item, &msg, err);
 		else {
 			/* gone again, or not a regular file: the recorded

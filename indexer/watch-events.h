@@ -45,6 +45,21 @@ uint64_t watch_events_expire(struct watch_daemon *d, bool force);
 int watch_events_commit_root(struct watch_daemon *d, struct watch_root *root,
 			     struct cs_error *err);
 
+/* Before the root's scans: a mailbox with WATCH_SETTLE_SCAN_MIN or more
+   items that must be settled from the directory (unpaired MOVED_FROMs:
+   messages moved out of the watched tree) is scanned instead, one read of
+   new/ and cur/ for all of them, rather than two directory reads each.
+   Returns the number of mailboxes marked. */
+#define WATCH_SETTLE_SCAN_MIN 2
+unsigned int watch_events_plan_root(struct watch_daemon *d,
+				    struct watch_root *root);
+
+/* The root's items of this batch could not be committed (the root is
+   retried later): mark their mailboxes for a scan instead, which the
+   retry does. */
+void watch_events_requeue_root(struct watch_daemon *d,
+			       struct watch_root *root);
+
 /* Forget the batch's items (after committing, or after an overflow). */
 void watch_events_clear(struct watch_daemon *d);
 

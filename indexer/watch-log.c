@@ -11,6 +11,7 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "cs-escape.h"
 #include "watch-log.h"
 
 struct watch_log {
@@ -113,13 +114,15 @@ static void log_vprintf(struct watch_log *log, enum watch_log_level level,
 			const char *fmt, va_list args)
 {
 	FILE *out = log->fp != NULL ? log->fp : stderr;
-	char text[2048];
+	char raw[2048], text[4 * sizeof(raw)];
 	struct timespec ts;
 	struct tm tm;
 
 	if (level == WATCH_LOG_DEBUG && log->verbose == 0)
 		return;
-	vsnprintf(text, sizeof(text), fmt, args);
+	vsnprintf(raw, sizeof(raw), fmt, args);
+	/* names from disk: one log line stays one line */
+	cs_escape_log(raw, text, sizeof(text));
 	if (log->use_syslog) {
 		syslog(level_priority(level), "%s%s", level_name(level), text);
 		return;

@@ -24,6 +24,7 @@
 
 #include "watch-events.h"
 #include "watch-inotify.h"
+#include "watch-lockwait.h"
 #include "watch-log.h"
 #include "watch-roots.h"
 #include "watch-status.h"
@@ -190,23 +191,26 @@ static void scan_warn(void *ctx, const char *text)
 	watch_log(d->log, WATCH_LOG_WARN, "%s", text);
 }
 
-static int box_scan(struct watch_daemon *d, struct watch_box *box)
+/* Scan box.  Returns 0, or -1 with err (the scan stays due: the root
+   is retried). */
+static int box_scan(struct watch_daemon *d, struct watch_box *box,
+		    struct cs_error *err)
 {
 	struct cs_scan_settings set = { .warn = scan_warn, .warn_ctx = d };
 	struct cs_scan_stats stats;
 	struct cs_index *index;
-	struct cs_error err;
 
 	box->need_scan = false;
 	box->scan_round = d->round;
 	memset(&stats, 0, sizeof(stats));
-	if (watch_root_index(d, box->root, &index, &err) < 0 ||
-	    cs_maildir_scan(index, box->name, &set, &stats, &err) < 0) {
-		watch_log(d->log, WATCH_LOG_ERROR, "%s: %s: scan failed: %s",
-			  box->root->path, box->name, err.text);
-		watch_status_error(d, box->root, err.text);
-		/* try again with the periodic rescans */
-		box->unwatched = true;
+	if (watch_root_index(d, box->root, &index, err) < 0 ||
+	    cs_index_probe(index, err) < 0 ||
+	    cs_maildir_scan(index, box->name, &set, &stats, err) < 0) {
+		box->need_scan = true;
+		if (err->code != CS_ERR_BUSY)
+			watch_log(d->log, WATCH_LOG_ERROR, "%s: %s: scan "
+				  "failed: %s", box->root->path, box->name,
+				  err->text);
 		return -1;
 	}
 	/* expunges a rename storm kept from being confirmed: look again
@@ -251,6 +255,9 @@ static void root_index_settings(const struct watch_daemon *d,
 	set_r->db_path = d->set->db;
 	set_r->separator = d->set->separator;
 	set_r->nosync = d->set->nosync;
+	/* one user's lock must not stop the others' service */
+	set_r->nonblock = true;
+	set_r->lock_interrupt = watch_lockwait_flag();
 }
 
 int watch_root_index(struct watch_daemon *d, struct watch_root *root,
@@ -283,7 +290,8 @@ int watch_root_index(struct watch_daemon *d, struct watch_root *root,
 
 /* --- starting and stopping a root --- */
 
-static int root_start(struct watch_daemon *d, struct watch_root *root)
+static int root_start(struct watch_daemon *d, struct watch_root *root,
+		      struct cs_error *busy_r)
 {
 	struct watch_state state;
 	struct watch_box *box;
@@ -301,6 +309,13 @@ static int root_start(struct watch_daemon *d, struct watch_root *root)
 	unclean = watch_state_read(path, &state);
 	if (watch_root_index(d, root, &index, &err) < 0 ||
 	    cs_daemon_register(index, &err) < 0) {
+		if (err.code == CS_ERR_BUSY && (root->index == NULL ||
+		    cs_daemon_lookup(root->index, NULL, NULL) == 0)) {
+			/* a lock, not another daemon: the owner can't make
+			   the root go unserved */
+			*busy_r = err;
+			return -1;
+		}
 		watch_log(d->log, WATCH_LOG_ERROR, "%s: not served: %s",
 			  root->path, err.text);
 		watch_status_give_up(d, root, err.text);
@@ -317,6 +332,10 @@ static int root_start(struct watch_daemon *d, struct watch_root *root)
 			  "may be lost, so every counter is raised above the "
 			  "high-water mark before the rescan", root->path);
 		if (cs_index_raise_all(index, &err) < 0) {
+			if (err.code == CS_ERR_BUSY) {
+				*busy_r = err;
+				return -1;
+			}
 			watch_log(d->log, WATCH_LOG_ERROR, "%s: raising the "
 				  "counters failed: %s", root->path, err.text);
 			watch_status_give_up(d, root, err.text);
@@ -621,14 +640,56 @@ bool watch_root_has_unwatched(const struct watch_root *root)
 	return false;
 }
 
-unsigned int watch_root_rescan_unwatched(struct watch_daemon *d,
-					 struct watch_root *root)
+/* The root's round failed (err): nothing waits on it, its sync cookies
+   stay unanswered, and it is tried again after a delay that doubles up to
+   WATCH_RETRY_MAX_MS while the other roots are served. */
+static void root_defer(struct watch_daemon *d, struct watch_root *root,
+		       const struct cs_error *err)
+{
+	watch_events_requeue_root(d, root);
+	root->retry_delay_ms = root->retry_delay_ms == 0 ? WATCH_RETRY_MIN_MS :
+		root->retry_delay_ms >= WATCH_RETRY_MAX_MS / 2 ?
+		WATCH_RETRY_MAX_MS : root->retry_delay_ms * 2;
+	root->retry_ms = watch_now_ms() + root->retry_delay_ms;
+	if (err->code != CS_ERR_BUSY) {
+		watch_status_error(d, root, err->text);
+		watch_log(d->log, WATCH_LOG_ERROR, "%s: %s; its changes and "
+			  "sync requests wait: retrying in %u ms", root->path,
+			  err->text, root->retry_delay_ms);
+	} else if (!root->busy_logged) {
+		root->busy_logged = true;
+		watch_log(d->log, WATCH_LOG_WARN, "%s: %s; its changes and sync "
+			  "requests wait, the other Maildirs are served: "
+			  "retrying every %u ms at most", root->path, err->text,
+			  WATCH_RETRY_MAX_MS);
+	}
+}
+
+static void root_served(struct watch_daemon *d, struct watch_root *root)
+{
+	watch_status_ok(d, root);
+	if (root->retry_delay_ms == 0)
+		return;
+	if (root->busy_logged)
+		watch_log(d->log, WATCH_LOG_INFO, "%s: index no longer locked: "
+			  "served again", root->path);
+	root->retry_delay_ms = 0;
+	root->retry_ms = 0;
+	root->busy_logged = false;
+}
+
+bool watch_root_waiting(const struct watch_root *root, uint64_t now)
+{
+	return root->retry_delay_ms != 0 && now < root->retry_ms;
+}
+
+/* Returns the number of mailboxes scanned, or -1 with err. */
+static int root_rescan_unwatched(struct watch_daemon *d,
+				 struct watch_root *root, struct cs_error *err)
 {
 	struct watch_box *box;
-	unsigned int count = 0;
+	int count = 0;
 
-	if (root->disabled || root->gone || !root->started)
-		return 0;
 	if (root->wd < 0 && root_sync_folders(d, root, false) < 0)
 		return 0;
 	for (box = root->boxes; box != NULL; box = box->next) {
@@ -637,10 +698,32 @@ unsigned int watch_root_rescan_unwatched(struct watch_daemon *d,
 		/* the limit may have been raised: try watching again */
 		if (box->unwatched)
 			box_setup(d, box);
-		if ((box->need_scan || box->deferred) && box_scan(d, box) == 0)
-			count++;
+		if (!box->need_scan && !box->deferred)
+			continue;
+		if (box_scan(d, box, err) < 0)
+			return -1;
+		count++;
 	}
 	return count;
+}
+
+unsigned int watch_root_rescan_unwatched(struct watch_daemon *d,
+					 struct watch_root *root)
+{
+	struct cs_error err;
+	int ret;
+
+	if (root->disabled || root->gone || !root->started ||
+	    watch_root_waiting(root, watch_now_ms()))
+		return 0;
+	watch_lockwait_arm(WATCH_LOCK_WAIT_MS);
+	ret = root_rescan_unwatched(d, root, &err);
+	watch_lockwait_disarm();
+	if (ret < 0) {
+		root_defer(d, root, &err);
+		return 0;
+	}
+	return (unsigned int)ret;
 }
 
 void watch_roots_poll_cookies(struct watch_daemon *d)
@@ -654,68 +737,130 @@ void watch_roots_poll_cookies(struct watch_daemon *d)
 	}
 }
 
-/* Answer the root's waiting sync cookies: everything before them is in
-   the index (unwatched mailboxes are rescanned first). */
-static void root_answer_cookies(struct watch_daemon *d,
-				struct watch_root *root)
+/* Answer the root's waiting sync cookies: everything before them is
+   committed (unwatched mailboxes are rescanned first).  Returns 0, or -1
+   with err (then nothing is answered). */
+static int root_answer_cookies(struct watch_daemon *d,
+			       struct watch_root *root, struct cs_error *err)
 {
 	if (root->cookie_count == 0)
-		return;
-	if (watch_root_has_unwatched(root))
-		(void)watch_root_rescan_unwatched(d, root);
+		return 0;
+	if (watch_root_has_unwatched(root) &&
+	    root_rescan_unwatched(d, root, err) < 0)
+		return -1;
 	root_ack_cookies(d, root);
+	return 0;
 }
 
-void watch_root_process(struct watch_daemon *d, struct watch_root *root)
+/* One round of the root's work.  Returns 0, or -1 with err: then nothing
+   after the failure is done, and no sync cookie is answered. */
+static int root_round(struct watch_daemon *d, struct watch_root *root,
+		      struct cs_error *err)
 {
 	struct watch_box *box;
-	struct cs_error err;
+	struct cs_index *index;
+	struct cs_error box_err;
+	bool failed = false;
 
-	if (root->gone || root->disabled)
-		return;
-	if (!root->started && root_start(d, root) < 0)
-		return;
+	err->code = CS_OK;
+	if (!root->started && root_start(d, root, err) < 0)
+		return err->code == CS_OK ? 0 : -1;
+	/* a lock someone holds is found here, before anything waits */
+	if (watch_root_index(d, root, &index, err) < 0 ||
+	    cs_index_probe(index, err) < 0)
+		return -1;
 	if (root->need_full_scan) {
 		root->need_full_scan = false;
 		watch_status_rescan(root);
 		if (root_sync_folders(d, root, true) < 0)
-			return;
+			return 0;
 		root_find_cookies(d, root);
 	} else if (root->need_folders && root->pending_folder_moves == 0) {
 		if (root_sync_folders(d, root, false) < 0)
-			return;
+			return 0;
 	}
+	(void)watch_events_plan_root(d, root);
 	for (box = root->boxes; box != NULL; box = box->next) {
 		if (box->gone)
 			continue;
 		if (box->need_setup)
 			box_setup(d, box);
-		if (box->need_scan)
-			(void)box_scan(d, box);
+		if (!box->need_scan || box_scan(d, box, &box_err) == 0)
+			continue;
+		/* a lock: the others wait too; else the other mailboxes go
+		   on, and the root is retried */
+		*err = box_err;
+		if (err->code == CS_ERR_BUSY)
+			return -1;
+		failed = true;
 	}
-	if (watch_events_commit_root(d, root, &err) < 0) {
-		watch_log(d->log, WATCH_LOG_ERROR, "%s: %s: rescanning",
-			  root->path, err.text);
-		watch_status_error(d, root, err.text);
-		root->need_full_scan = true;
+	if (watch_events_commit_root(d, root, failed ? &box_err : err) < 0) {
+		if (failed)
+			return -1;
+		if (err->code != CS_ERR_BUSY)
+			root->need_full_scan = true;
+		return -1;
+	}
+	if (failed)
+		return -1;
+	if (d->hold_cookies) {
+		root->cookies_due = true;
+		return 0;
+	}
+	return root_answer_cookies(d, root, err);
+}
+
+void watch_root_process(struct watch_daemon *d, struct watch_root *root)
+{
+	struct cs_error err;
+	int ret;
+
+	if (root->gone || root->disabled)
+		return;
+	if (watch_root_waiting(root, watch_now_ms())) {
+		/* the batch's items are done by the retry's scans */
+		watch_events_requeue_root(d, root);
 		return;
 	}
-	watch_status_ok(d, root);
-	if (d->hold_cookies)
-		root->cookies_due = true;
-	else
-		root_answer_cookies(d, root);
+	watch_lockwait_arm(WATCH_LOCK_WAIT_MS);
+	ret = root_round(d, root, &err);
+	watch_lockwait_disarm();
+	if (ret < 0)
+		root_defer(d, root, &err);
+	else if (!root->gone && !root->disabled)
+		root_served(d, root);
 }
 
 void watch_roots_answer_cookies(struct watch_daemon *d)
 {
 	struct watch_root *root;
+	struct cs_error err;
+	int ret;
 
 	for (root = d->roots; root != NULL; root = root->next) {
-		if (root->cookies_due)
-			root_answer_cookies(d, root);
+		if (!root->cookies_due)
+			continue;
 		root->cookies_due = false;
+		watch_lockwait_arm(WATCH_LOCK_WAIT_MS);
+		ret = root_answer_cookies(d, root, &err);
+		watch_lockwait_disarm();
+		if (ret < 0)
+			root_defer(d, root, &err);
 	}
+}
+
+uint64_t watch_roots_next_retry(const struct watch_daemon *d)
+{
+	const struct watch_root *root;
+	uint64_t next = 0;
+
+	for (root = d->roots; root != NULL; root = root->next) {
+		if (root->gone || root->disabled || root->retry_delay_ms == 0)
+			continue;
+		if (next == 0 || root->retry_ms < next)
+			next = root->retry_ms;
+	}
+	return next;
 }
 
 /* --- the set of roots --- */

@@ -20,8 +20,19 @@ unsigned int watch_roots_expand(struct watch_daemon *d);
 void watch_roots_start_all(struct watch_daemon *d);
 
 /* Bring one root up to date in this round: start it, full scan or folder
-   changes, scans, the batch's items, sync cookies.  Errors are logged. */
+   changes, scans, the batch's items, sync cookies.  Errors are logged.
+   Its waits for locks other processes hold are bounded (opening and
+   starting transactions do not wait at all); when a lock is held or
+   anything fails, the root's sync cookies stay unanswered and the root
+   is retried later, while the other roots are served. */
 void watch_root_process(struct watch_daemon *d, struct watch_root *root);
+
+/* Is root waiting for a retry at now (its last round failed: see
+   watch_root_process)? */
+bool watch_root_waiting(const struct watch_root *root, uint64_t now);
+/* When the earliest root waiting for a retry is due (monotonic ms), 0
+   when none is. */
+uint64_t watch_roots_next_retry(const struct watch_daemon *d);
 
 /* Add the root watches first, so that with a low watch limit every root
    still sees its sync cookies and folder changes. */

@@ -11,6 +11,7 @@
  *                    scanning, folder changes, sync cookies, the
  *                    bounded set of open indexes
  *   watch-state.c    the unclean-stop marker and --nosync recovery
+ *   watch-lockwait.c the bound on waits for another process's lock
  *   watch-daemon.c   the main loop, signals, periodic rescans, sync
  *                    cookies
  *   watch-status.c   figures per root and the status socket
@@ -58,6 +59,13 @@ struct watch_settings {
 /* events read ahead while a commit or scan runs: about 200 bytes per
    rename, so 32 MiB hold the events of ~200k renames */
 #define WATCH_DEFAULT_MAX_QUEUE (32 * 1024 * 1024)
+/* a root's work waits at most this long for a lock another process
+   holds on its index (see watch-lockwait.h); the root is then retried
+   after WATCH_RETRY_MIN_MS, doubling up to WATCH_RETRY_MAX_MS, while the
+   other roots are served */
+#define WATCH_LOCK_WAIT_MS 200
+#define WATCH_RETRY_MIN_MS 100
+#define WATCH_RETRY_MAX_MS 5000
 /* how often roots without a root watch are looked at for sync cookies */
 #define WATCH_COOKIE_POLL_MS 100
 
@@ -83,6 +91,8 @@ struct watch_box {
 	bool gone;		/* retired; freed by watch_roots_reap() */
 	bool listed;		/* seen by the last folder listing */
 	unsigned int scan_round;/* the round it was last scanned in */
+	unsigned int settle_count;/* this batch's items to settle from the
+				   directory (watch_events_plan_root) */
 	struct cs_mailbox *mbox;/* open during a batch transaction */
 };
 
@@ -110,6 +120,12 @@ struct watch_root {
 	char **cookies;		/* sync cookies to acknowledge */
 	unsigned int cookie_count, cookie_alloc;
 	bool cookies_due;	/* processed while cookies were held */
+	/* the last round failed (index locked by another process, a scan
+	   or commit failed): nothing waits on it, its cookies stay
+	   unanswered, and it is tried again at retry_ms (monotonic) */
+	uint64_t retry_ms;
+	unsigned int retry_delay_ms;	/* 0: the last round succeeded */
+	bool busy_logged;	/* "locked by another process" was logged */
 	int first_item, last_item;	/* this batch's work items, -1 */
 	struct watch_root_figures *figures;	/* watch-status.c */
 };

@@ -15,6 +15,8 @@ condstore_SOURCES += \
 	indexer/watch-events.h \
 	indexer/watch-roots.c \
 	indexer/watch-roots.h \
+	indexer/watch-lockwait.c \
+	indexer/watch-lockwait.h \
 	indexer/watch-state.c \
 	indexer/watch-state.h \
 	indexer/watch-daemon.c \

@@ -3,6 +3,7 @@ EXTRA_DIST += \
 	scripts/setup \
 	scripts/test \
 	scripts/test-debian13 \
+	scripts/test-sanitize \
 	scripts/run \
 	scripts/make-demo-maildir \
 	scripts/imap-demo \

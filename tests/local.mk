@@ -16,3 +16,4 @@ include $(srcdir)/tests/unit.mk
 include $(srcdir)/tests/plugin.mk
 include $(srcdir)/tests/cli.mk
 include $(srcdir)/tests/watch.mk
+include $(srcdir)/tests/fuzz/fuzz.mk

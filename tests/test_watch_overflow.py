@@ -9,15 +9,17 @@ overflowed.
 
 test_drained_while_stalled: the daemon's reader thread drains the
 kernel queue while its main loop cannot commit.  Another process holds
-a lock on the whole index (as a long writer would), so the daemon's
-next transaction waits; meanwhile more renames than the kernel queue
-holds are made.  Once the lock is released: no overflow (no rescan), the
-index equals the disk and every changed message has a fresh modseq.
+a lock on the whole index (as a long writer would), so the daemon can't
+commit (it does not wait: it retries the Maildir later); meanwhile more
+renames than the kernel queue holds are made.  Once the lock is
+released: no overflow (no rescan), the index equals the disk and every
+changed message has a fresh modseq.
 
 test_read_ahead_full: the same with a read-ahead queue (--max-queue 1,
-one MiB) smaller than the events of the storm: the reader drops what
-does not fit, the log says so, the mailbox is rescanned (not through a
-kernel overflow), and again every change is in the index."""
+one MiB) smaller than the events of the storm: if the main loop lags,
+the reader drops what does not fit, the log says so and the mailbox is
+rescanned (not through a kernel overflow); either way every change is
+in the index."""
 
 import fcntl
 import os
@@ -137,7 +139,11 @@ class Overflow(watchtest.WatchCase):
         self.storm_while_locked(daemon)
         log = daemon.log()
         self.assertNotIn("overflowed", log)
-        self.assertIn("events of 1 watched directories dropped", log)
+        # the daemon no longer waits behind a lock (it retries the root
+        # and keeps reading): the queue fills only when the main loop
+        # lags, and either way every change is recorded
+        if "events of 1 watched directories dropped" not in log:
+            self.assertIn("locked by another process", log)
         self.assert_all_changed(h0)
         self.stop_daemon(daemon)
 

@@ -25,8 +25,9 @@
 #define CRASH_ROUNDS 20
 #define CRASH_MESSAGES 300
 
-/* The child: store flags in a loop until killed. */
-static void child_work(const char *root, unsigned int seed)
+/* The child: store flags in a loop until killed; after its first +FLAGS
+   it writes a byte to ready_fd (-1: none). */
+static void child_work(const char *root, unsigned int seed, int ready_fd)
 {
 	struct cs_index_settings set = { .root = root };
 	struct cs_index *index;
@@ -51,6 +52,8 @@ static void child_work(const char *root, unsigned int seed)
 		(void)cs_maildir_store(box, &uids, (i & 1) ? CS_STORE_ADD :
 				       CS_STORE_REMOVE, flags, 0, NULL, NULL);
 		cs_uidset_free(&uids);
+		if (i == 1 && ready_fd >= 0 && write(ready_fd, "r", 1) != 1)
+			_exit(4);
 	}
 }
 
@@ -123,7 +126,8 @@ static void test_kill9_during_store(void)
 {
 	char root[4096], name[64];
 	uint64_t hms, prev = 0, first = 0;
-	int round, i, status;
+	int round, i, status, ready[2];
+	char byte;
 	pid_t pid;
 
 	unit_make_root(root, sizeof(root));
@@ -133,10 +137,21 @@ static void test_kill9_during_store(void)
 		unit_touch(root, "cur", name);
 	}
 	for (round = 0; round < CRASH_ROUNDS; round++) {
+		CU_ASSERT_FATAL(pipe(ready) == 0);
 		pid = fork();
 		CU_ASSERT_FATAL(pid >= 0);
-		if (pid == 0)
-			child_work(root, (unsigned int)round);
+		if (pid == 0) {
+			close(ready[0]);
+			/* every other round, killed only once it has stored
+			   (however slow the build, e.g. with sanitizers);
+			   the others may die while opening or scanning */
+			child_work(root, (unsigned int)round,
+				   round % 2 == 1 ? ready[1] : -1);
+		}
+		close(ready[1]);
+		if (round % 2 == 1)
+			CU_ASSERT(read(ready[0], &byte, 1) == 1);
+		close(ready[0]);
 		/* let it get into the middle of something */
 		usleep((useconds_t)(rand() % 100000));
 		CU_ASSERT_EQUAL(kill(pid, SIGKILL), 0);

@@ -160,7 +160,9 @@ static void test_store_cas(void)
 	struct warnings w = { 0 };
 	struct cs_message msg;
 	struct store_out out = { 0 };
-	struct cs_store_result_cb cbs = { stored_cb, modified_cb, &out };
+	struct cs_store_result_cb cbs = {
+		.stored = stored_cb, .modified = modified_cb, .ctx = &out
+	};
 	struct cs_uidset uids;
 	uint64_t m1;
 	struct stat sb;

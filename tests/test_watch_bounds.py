@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""One watch daemon serving several users, one of them hostile (a real
+uid created by the test): whatever that user does to their own Maildir
+must not stop the daemon from serving the others, and nothing is
+acknowledged to "condstore sync" that is not committed.
+
+  * a lock held on their own condstore.tdb (the whole file, or only the
+    transaction lock as a long "store" holds it): the other users' syncs
+    are answered, a log line names the locked Maildir, and once the lock
+    is gone that Maildir is caught up;
+  * a mailbox whose scan fails (a dovecot-uidlist that can't be read):
+    "sync" never returns 0 while changes before it are not in the index;
+    once the scan succeeds again it does, with every message recorded."""
+
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cstest  # noqa: E402
+import usertest  # noqa: E402
+import watchtest  # noqa: E402
+
+# tdb's lock offsets (tdb lock.c): the transaction lock
+TDB_TRANSACTION_LOCK = 8
+
+LOCKER = r"""
+import fcntl, sys
+f = open(sys.argv[1], "r+b")
+fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB, int(sys.argv[2]),
+            int(sys.argv[3]))
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+class HostileUser(watchtest.WatchCase):
+    """Two users' Maildirs under one daemon, one of them hostile."""
+
+    def setUp(self):
+        super().setUp()
+        self.user = usertest.User(self)
+        top = tempfile.mkdtemp(prefix="cstest-users.")
+        self.addCleanup(subprocess.run, ["rm", "-rf", top])
+        os.chmod(top, 0o755)
+        self.evil = cstest.Maildir(seed=11,
+                                   root=os.path.join(top, "evil"))
+        self.evil.deliver("INBOX", "S")
+        usertest.chown_tree(self.evil.root, self.user)
+        res = usertest.condstore_as(self.user, self.evil.root, "-q",
+                                    "reindex")
+        self.assertEqual(res.rc, 0, res)
+        self.md.deliver("INBOX", "S")
+        self.cs("-q", "reindex")
+
+    def lock(self, start, length):
+        """The hostile user locks their own index; returns the process
+        (the lock goes with it: close its stdin)."""
+        proc = usertest.popen(self.user, [
+            usertest.python(), "-c", LOCKER,
+            os.path.join(self.evil.root, "condstore.tdb"), str(length),
+            str(start)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.addCleanup(proc.wait)
+        self.addCleanup(proc.stdout.close)
+        self.addCleanup(proc.stdin.close)
+        self.assertEqual(proc.stdout.readline(), b"locked\n")
+        return proc
+
+    def unlock(self, proc):
+        proc.stdin.close()
+        proc.wait()
+
+    def check_other_served(self, start, length):
+        daemon = self.start_daemon(maildirs=[self.md.root, self.evil.root],
+                                   *("--maildir", self.md.root,
+                                     "--maildir", self.evil.root))
+        locker = self.lock(start, length)
+        # the hostile Maildir changes too: the daemon has work there
+        evil_new = [self.evil.deliver("INBOX") for _ in range(3)]
+        for _ in range(3):
+            arrived = [self.md.deliver("INBOX") for _ in range(5)]
+            res = watchtest.sync(self.md.root, 20000)
+            self.assertEqual(res.rc, 0, (res, daemon.log()))
+            self.assertEqual(set(arrived) - set(self.uids().values()),
+                             set())
+        log = daemon.log()
+        self.assertIn("%s: " % self.evil.root, log)
+        self.assertIn("locked by another process", log)
+        # the hostile Maildir's sync waits (its changes are not in yet)
+        res = watchtest.sync(self.evil.root, 300)
+        self.assertEqual(res.rc, 2, res)
+        self.unlock(locker)
+        res = watchtest.sync(self.evil.root, 60000)
+        self.assertEqual(res.rc, 0, (res, daemon.log()))
+        uids = cstest.index_uids(os.path.join(self.evil.root,
+                                              "condstore.tdb"))
+        self.assertEqual(set(evil_new) - set(uids.values()), set())
+        self.assertIn("served again", daemon.log())
+        self.stop_daemon(daemon)
+        self.assert_clean()
+
+    def test_huge_uidlist(self):
+        daemon = self.start_daemon(maildirs=[self.md.root, self.evil.root],
+                                   *("--maildir", self.md.root,
+                                     "--maildir", self.evil.root))
+        # a new folder with a sparse 1 GB dovecot-uidlist, no newline
+        tmp = os.path.join(self.evil.root, ".tmp-Big")
+        cstest.Maildir.make_dirs(tmp)
+        with open(os.path.join(tmp, "dovecot-uidlist"), "wb") as f:
+            f.write(b"3 V1234 N2\n1 :")
+            f.truncate(1 << 30)
+        usertest.chown_tree(tmp, self.user)
+        os.rename(tmp, self.evil.path("Big"))
+        self.evil.deliver("Big")
+        for _ in range(3):
+            arrived = [self.md.deliver("INBOX") for _ in range(5)]
+            res = watchtest.sync(self.md.root, 20000)
+            self.assertEqual(res.rc, 0, (res, daemon.log()))
+            self.assertEqual(set(arrived) - set(self.uids().values()),
+                             set())
+        self.assertIn("dovecot-uidlist: larger than", daemon.log())
+        with open("/proc/%d/status" % daemon.pid) as f:
+            rss = [int(line.split()[1]) for line in f
+                   if line.startswith("VmHWM:")][0]
+        self.assertLess(rss, 100 * 1024, daemon.log())
+        self.stop_daemon(daemon)
+
+    def test_whole_file_locked(self):
+        # fcntl write lock on the whole file (len 0: to its end and beyond)
+        self.check_other_served(0, 0)
+
+    def test_transaction_lock_held(self):
+        # what a long "store" holds while it renames
+        self.check_other_served(TDB_TRANSACTION_LOCK, 1)
+
+
+class MovesOut(watchtest.WatchCase):
+    """Messages moved out of the watched tree: their MOVED_FROMs never
+    get a partner, and a batch of them is settled by one scan of the
+    folder, not by two directory reads per message."""
+
+    def test_moves_out_settled_by_one_scan(self):
+        bases = [self.md.deliver("INBOX", "S") for _ in range(2000)]
+        self.cs("-q", "reindex")
+        daemon = self.start_daemon("-v")
+        outside = os.path.join(self.md.tmp, "outside")
+        os.mkdir(outside)
+        moved = bases[:500]
+        for base in moved:
+            path = self.md.find("INBOX", base)
+            os.rename(path, os.path.join(outside, os.path.basename(path)))
+        self.sync()
+        self.assertEqual(set(self.uids().values()), set(bases[500:]))
+        self.assertTrue("unpaired moves settled by one scan" in
+                        daemon.log())
+        self.stop_daemon(daemon)
+        self.assert_clean()
+
+
+class SameBase(watchtest.WatchCase):
+    """A copy of a message of cur/ appears in new/ under the same base
+    name: the daemon keeps the message as cur/ has it."""
+
+    def test_copy_in_new_changes_nothing(self):
+        base = self.md.deliver("INBOX", "FS")
+        self.md.deliver("INBOX", "S")
+        self.cs("-q", "reindex")
+        before = self.uid_map("INBOX")
+        daemon = self.start_daemon()
+        with open(os.path.join(self.md.root, "tmp", base), "w") as f:
+            f.write("a copy\n")
+        os.rename(os.path.join(self.md.root, "tmp", base),
+                  os.path.join(self.md.root, "new", base))
+        self.sync()
+        self.assertEqual(self.uid_map("INBOX"), before)
+        self.assert_clean()
+        self.stop_daemon(daemon)
+
+
+class FailedScan(watchtest.WatchCase):
+    """A scan that fails (here: a dovecot-uidlist the daemon can't read)
+    leaves the sync cookie unanswered until the scan succeeds."""
+
+    def test_sync_waits_for_failed_scan(self):
+        before = [self.md.deliver("INBOX", "S") for _ in range(5)]
+        self.cs("-q", "reindex")
+        daemon = self.start_daemon()
+        # a new folder, scanned when it appears, whose dovecot-uidlist
+        # is refused (UIDVALIDITY 0)
+        tmp = os.path.join(self.md.root, ".tmp-New")
+        cstest.Maildir.make_dirs(tmp)
+        with open(os.path.join(tmp, "dovecot-uidlist"), "w") as f:
+            f.write("3 V0 N1\n")
+        os.rename(tmp, self.md.path("New"))
+        arrived = [self.md.deliver("New") for _ in range(5)]
+        inbox = [self.md.deliver("INBOX") for _ in range(3)]
+        res = watchtest.sync(self.md.root, 1000)
+        self.assertEqual(res.rc, 2, (res, daemon.log()))
+        self.assertIn("no answer", res.err)
+        self.assertIn("dovecot-uidlist", daemon.log())
+        # the other mailbox of the same Maildir is still served
+        self.assertEqual(set(before + inbox) - set(self.uids().values()),
+                         set())
+        os.unlink(os.path.join(self.md.path("New"), "dovecot-uidlist"))
+        res = watchtest.sync(self.md.root, 60000)
+        self.assertEqual(res.rc, 0, (res, daemon.log()))
+        self.assertEqual(set(arrived) - set(self.uids("New").values()),
+                         set())
+        self.stop_daemon(daemon)
+        self.assert_clean()
+
+
+if __name__ == "__main__":
+    cstest.main()
