@@ -363,10 +363,14 @@ fail:
 void watch_roots_start_all(struct watch_daemon *d)
 {
 	struct watch_root *root;
+	struct cs_error busy;
 
 	for (root = d->roots; root != NULL; root = root->next) {
+		/* a root whose index is locked is started by its first
+		   round, with the retries of a busy root */
+		cs_error_clear(&busy);
 		if (!root->started && !root->gone && !root->disabled)
-			(void)root_start(d, root);
+			(void)root_start(d, root, &busy);
 	}
 }
 
