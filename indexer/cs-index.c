@@ -502,17 +502,92 @@ static int check_root(const char *root, struct cs_error *err)
 	return 0;
 }
 
+static int index_not_regular(struct cs_index *index, struct cs_error *err)
+{
+	return cs_error_set(err, CS_ERR_INVALID,
+		"%s: not a regular file (a FIFO, device or directory where "
+		"the index belongs): not opened; remove it, then run "
+		"'condstore reindex'", index->db_path);
+}
+
+/* Open the index file for tdb without ever blocking or following a
+   symlink: O_NOFOLLOW and O_NONBLOCK (a FIFO a user put there opens at
+   once and is refused, it is never read), then fstat = a regular file.
+   A missing file is created (O_EXCL, 0600) unless read-only.  Returns
+   the fd, with *st_r, *rdonly_r (opened O_RDONLY: the file or the file
+   system is not writable) and *created_r; or -1. */
+static int index_file_open(struct cs_index *index, struct stat *st_r,
+			   bool *rdonly_r, bool *created_r,
+			   struct cs_error *err)
+{
+	const int flags = O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+	int fd, attempt;
+
+	*rdonly_r = *created_r = false;
+	for (attempt = 0; attempt < 10; attempt++) {
+		fd = open(index->db_path, O_RDWR | flags);
+		if (fd < 0 && index->readonly &&
+		    (errno == EACCES || errno == EROFS)) {
+			*rdonly_r = true;
+			fd = open(index->db_path, O_RDONLY | flags);
+		}
+		if (fd >= 0 || errno != ENOENT || index->readonly)
+			break;
+		fd = open(index->db_path, O_RDWR | O_CREAT | O_EXCL | flags,
+			  0600);
+		if (fd >= 0) {
+			*created_r = true;
+			break;
+		}
+		if (errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return cs_error_set(err, CS_ERR_SYMLINK,
+					    "%s: is a symlink, not followed",
+					    index->db_path);
+		if (errno == EISDIR)
+			return index_not_regular(index, err);
+		if (errno == ENOENT && index->readonly)
+			return cs_error_set(err, CS_ERR_NOTFOUND,
+				"%s: no index yet (run 'condstore reindex')",
+				index->db_path);
+		return cs_error_sys(err, "open(%s)", index->db_path);
+	}
+	if (fstat(fd, st_r) < 0) {
+		cs_error_sys(err, "fstat(%s)", index->db_path);
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st_r->st_mode)) {
+		close(fd);
+		return index_not_regular(index, err);
+	}
+	return fd;
+}
+
+/* The tdb_open_ex() error as a message naming the file and the remedy. */
+static int index_tdb_open_error(struct cs_index *index, struct cs_error *err)
+{
+	if (errno == EIO || errno == EINVAL || errno == 0)
+		return cs_error_set(err, CS_ERR_CORRUPT,
+			"%s: cannot open the index (%s); rebuild it "
+			"with 'condstore reindex --rebuild'",
+			index->db_path, index->tdb_log[0] != '\0' ?
+			index->tdb_log : "not a tdb file or truncated");
+	return cs_error_sys(err, "tdb_open(%s)", index->db_path);
+}
+
 static int index_tdb_open(struct cs_index *index, unsigned int hash_size,
 			  struct cs_error *err)
 {
 	struct tdb_logging_context log = { cs_tdb_log, index };
 	int tdb_flags = TDB_DISALLOW_NESTING | TDB_INCOMPATIBLE_HASH;
-	/* readers open read-write too: a tdb opened O_RDONLY takes no locks,
-	   so it could read a transaction half-committed by a writer, and it
-	   can't run the recovery a writer killed mid-commit leaves behind.
-	   O_RDONLY only where writing is not allowed at all. */
-	int open_flags = index->readonly ? O_RDWR : (O_RDWR | O_CREAT);
-	struct stat st;
+	char proc[64];
+	struct stat st, tdb_st;
+	bool rdonly, created;
+	int fd, open_flags;
 
 	if (index->nosync)
 		tdb_flags |= TDB_NOSYNC;
@@ -520,38 +595,59 @@ static int index_tdb_open(struct cs_index *index, unsigned int hash_size,
 		/* our own unnamed file, reached through /proc/self/fd (a
 		   symlink by nature); the builder fsyncs it once at the end */
 		tdb_flags |= TDB_NOLOCK | TDB_NOSYNC;
-		open_flags = O_RDWR | O_CREAT;
-	} else if (lstat(index->db_path, &st) == 0 && S_ISLNK(st.st_mode))
-		return cs_error_set(err, CS_ERR_SYMLINK,
-				    "%s: is a symlink, not followed",
-				    index->db_path);
-	if (hash_size == 0 && !index->readonly &&
-	    (index->bulk ||
-	     (lstat(index->db_path, &st) < 0 && errno == ENOENT)))
+		index->tdb = tdb_open_ex(index->tdb_path, (int)hash_size,
+					 tdb_flags, O_RDWR | O_CREAT |
+					 O_CLOEXEC, 0600, &log, NULL);
+		index->writable = index->tdb != NULL;
+		return index->tdb != NULL ? 0 : index_tdb_open_error(index, err);
+	}
+	fd = index_file_open(index, &st, &rdonly, &created, err);
+	if (fd < 0)
+		return -1;
+	if (created && !index->readonly && hash_size == 0)
 		hash_size = cs_maildir_suggest_hash_size(index->root);
-	index->tdb = tdb_open_ex(index->tdb_path,
-				 hash_size != 0 ? (int)hash_size :
+	/* tdb opens by name.  The name given is /proc/self/fd/N, our fd:
+	   opening it reaches the very object fstat() checked above (the
+	   magic link is not resolved by name again), so no rename in the
+	   Maildir between the check and tdb's open can hand tdb a FIFO or
+	   another file.  O_NONBLOCK stays on as a second guard (no read of
+	   tdb's can ever wait), and tdb's file is compared with ours by
+	   st_dev/st_ino after the open.  Readers open read-write too: a tdb
+	   opened O_RDONLY takes no locks, so it could read a transaction
+	   half-committed by a writer, and it can't run the recovery a writer
+	   killed mid-commit leaves behind; O_RDONLY only where writing is
+	   not allowed at all.  O_CREAT (tdb writes a new header) only for
+	   an empty file: one we just created, or one another opener created
+	   and is initialising under tdb's open lock.  Any other file tdb
+	   does not recognise (truncated, foreign) is refused, never
+	   replaced. */
+	open_flags = rdonly ? O_RDONLY : O_RDWR;
+	if (!index->readonly && st.st_size == 0)
+		open_flags |= O_CREAT;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	index->tdb = tdb_open_ex(proc, hash_size != 0 ? (int)hash_size :
 				 CS_DEFAULT_HASH_SIZE, tdb_flags,
-				 open_flags | (index->bulk ? 0 : O_NOFOLLOW) |
-				 O_CLOEXEC, 0600, &log, NULL);
-	index->writable = index->tdb != NULL;
-	if (index->tdb == NULL && index->readonly &&
-	    (errno == EACCES || errno == EROFS))
-		index->tdb = tdb_open_ex(index->db_path, 0, tdb_flags,
-					 O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
-					 0600, &log, NULL);
+				 open_flags | O_NONBLOCK | O_CLOEXEC, 0600,
+				 &log, NULL);
+	/* no tdb lock is held between calls: closing our descriptor of the
+	   same file drops none */
+	close(fd);
 	if (index->tdb == NULL) {
-		if (errno == ENOENT && index->readonly)
-			return cs_error_set(err, CS_ERR_NOTFOUND,
-				"%s: no index yet (run 'condstore reindex')",
+		if (errno == ENOENT)
+			return cs_error_set(err, CS_ERR_IO, "%s: /proc is not "
+				"mounted: the index cannot be opened safely",
 				index->db_path);
-		if (errno == EIO || errno == EINVAL || errno == 0)
-			return cs_error_set(err, CS_ERR_CORRUPT,
-				"%s: cannot open the index (%s); rebuild it "
-				"with 'condstore reindex --rebuild'",
-				index->db_path, index->tdb_log[0] != '\0' ?
-				index->tdb_log : strerror(errno ? errno : EIO));
-		return cs_error_sys(err, "tdb_open(%s)", index->db_path);
+		return index_tdb_open_error(index, err);
+	}
+	index->writable = !rdonly;
+	if (fstat(tdb_fd(index->tdb), &tdb_st) < 0 ||
+	    tdb_st.st_dev != st.st_dev || tdb_st.st_ino != st.st_ino ||
+	    !S_ISREG(tdb_st.st_mode)) {
+		tdb_close(index->tdb);
+		index->tdb = NULL;
+		return cs_error_set(err, CS_ERR_INVALID, "%s: the file "
+			"changed while it was opened: not used",
+			index->db_path);
 	}
 	return 0;
 }

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Hostile files inside a Maildir, as its user can make them: a FIFO (or a
+directory) where the index, its high-water mark, the nosync marker,
+dovecot-uidlist or dovecot-keywords belong never makes a command wait
+(each is refused with a clear error, exit 2, and nothing is lost);
+symlinked new/, cur/, tmp/ are never followed; a truncated or foreign
+index is refused by writers, never replaced; an index older than its
+high-water mark (a restored backup) never repeats a modseq; a damaged
+high-water mark is refused; a rebuild that fails or is killed leaves the
+working index in place, and the temporary files of dead writers are
+cleaned up."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cstest  # noqa: E402
+
+# A command that blocks on a FIFO would never end: this bounds it, and a
+# test that hits the bound fails (subprocess.TimeoutExpired).
+BOUND = 120
+
+
+class HostileFiles(cstest.CondstoreCase):
+
+    def run_bounded(self, *args, rc=None):
+        return self.cs(*args, rc=rc, timeout=BOUND)
+
+    def fifo_at(self, path):
+        if os.path.lexists(path):
+            os.unlink(path)
+        os.mkfifo(path, 0o600)
+
+    # -- D1: FIFOs and other non-regular files --
+
+    def test_fifo_index(self):
+        md = self.md
+        md.deliver("INBOX", "S")
+        db = self.db()
+        self.fifo_at(db)
+        for args in (("reindex",), ("status",), ("check",),
+                     ("check", "--repair"), ("fetch", "INBOX"),
+                     ("store", "INBOX", "1", "+FLAGS", "(\\Flagged)")):
+            res = self.run_bounded(*args)
+            self.assert_error(res, db, "not a regular file")
+        # the FIFO is left for the admin to see, not replaced
+        self.assertTrue(os.path.exists(db) and not os.path.isfile(db))
+        os.unlink(db)
+        os.mkdir(db)
+        self.assert_error(self.run_bounded("reindex"), "not a regular file")
+        os.rmdir(db)
+        self.run_bounded("reindex", rc=0)
+        self.assert_matches_disk("INBOX")
+
+    def test_fifo_beside_index(self):
+        md = self.md
+        bases = [md.deliver("INBOX", "S") for _ in range(3)]
+        self.cs("reindex")
+        before = self.uid_map("INBOX")
+        for name in ("condstore.tdb.hwm", "condstore.tdb.nosync"):
+            path = os.path.join(md.root, name)
+            saved = None
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    saved = f.read()
+            self.fifo_at(path)
+            res = self.run_bounded("store", "INBOX", "1", "+FLAGS",
+                                   "(\\Flagged)")
+            self.assert_error(res, name, "not a regular file")
+            res = self.run_bounded("reindex")
+            self.assert_error(res, name, "not a regular file")
+            os.unlink(path)
+            if saved is not None:
+                with open(path, "wb") as f:
+                    f.write(saved)
+        self.assertEqual(self.uid_map("INBOX"), before)
+        self.assertEqual(sorted(md.files("INBOX")), sorted(bases))
+
+    def test_fifo_dovecot_files(self):
+        md = self.md
+        md.deliver("INBOX", "S")
+        md.create_folder("Work")
+        md.deliver("Work", "S")
+        self.cs("reindex")
+        # the scan reads the uidlist, fetch the keywords
+        for name, args in (("dovecot-uidlist", ("reindex", "Work")),
+                           ("dovecot-keywords", ("fetch", "Work"))):
+            path = os.path.join(md.path("Work"), name)
+            self.fifo_at(path)
+            md.deliver("Work", "Sa")
+            res = self.run_bounded(*args)
+            self.assertEqual(res.rc, 2, res)
+            self.assertIn("not a regular file", res.err)
+            self.assertIn(name, res.err)
+            # the other mailbox is still served
+            md.deliver("INBOX", "S")
+            self.run_bounded("reindex", "INBOX", rc=0)
+            os.unlink(path)
+        self.run_bounded("reindex", rc=0)
+        self.assert_matches_disk("INBOX")
+        self.assert_matches_disk("Work")
+
+
+if __name__ == "__main__":
+    cstest.main()
