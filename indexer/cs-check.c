@@ -136,11 +136,11 @@ static int check_disk(struct check *ck)
 				loc_dirs[loc]) < 0)
 			return cs_error_set(ck->err, CS_ERR_INVALID,
 					    "%s: path too long", ck->path);
-		dir = opendir(dirpath);
+		dir = cs_dir_opendir(ck->index->root, dirpath);
 		if (dir == NULL) {
 			if (errno == ENOENT)
 				continue;
-			return cs_error_sys(ck->err, "opendir(%s)", dirpath);
+			return cs_dir_error(ck->err, dirpath);
 		}
 		while ((d = readdir(dir)) != NULL) {
 			if (d->d_type != DT_REG && d->d_type != DT_UNKNOWN)

@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -58,6 +59,74 @@ int cs_file_open_read_in(const char *dir, const char *name, char *path_r,
 		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
 				    dir);
 	return cs_file_open_read(path_r, fp_r, err);
+}
+
+int cs_dir_open(const char *root, const char *path)
+{
+	const char *rel = NULL, *p, *slash;
+	char comp[NAME_MAX + 1];
+	size_t root_len = root == NULL ? 0 : strlen(root), len;
+	int fd, next, saved;
+
+	if (root != NULL && strncmp(path, root, root_len) == 0 &&
+	    (path[root_len] == '/' || path[root_len] == '\0'))
+		rel = path + root_len;
+	if (rel == NULL)
+		return open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			    O_CLOEXEC);
+	/* the root as the admin named it; below it, nothing is followed */
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (p = rel; fd >= 0 && *p != '\0'; p = slash) {
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		slash = strchr(p, '/');
+		if (slash == NULL)
+			slash = p + strlen(p);
+		len = (size_t)(slash - p);
+		if (len >= sizeof(comp)) {
+			close(fd);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			      O_CLOEXEC);
+		saved = errno;
+		close(fd);
+		errno = saved;
+		fd = next;
+	}
+	return fd;
+}
+
+DIR *cs_dir_opendir(const char *root, const char *path)
+{
+	int fd = cs_dir_open(root, path), saved;
+	DIR *dir;
+
+	if (fd < 0)
+		return NULL;
+	dir = fdopendir(fd);
+	if (dir == NULL) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	return dir;
+}
+
+int cs_dir_error(struct cs_error *err, const char *path)
+{
+	struct stat st;
+
+	if (errno == ELOOP ||
+	    (errno == ENOTDIR && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)))
+		return cs_error_set(err, CS_ERR_SYMLINK,
+				    "%s: is a symlink, not followed", path);
+	return cs_error_sys(err, "opendir(%s)", path);
 }
 
 static int write_all(int fd, const void *data, size_t size)

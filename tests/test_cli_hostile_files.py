@@ -100,6 +100,51 @@ class HostileFiles(cstest.CondstoreCase):
         self.assert_matches_disk("INBOX")
         self.assert_matches_disk("Work")
 
+    # -- D3: symlinked new/, cur/, tmp/ --
+
+    def make_secret(self):
+        """A directory outside the Maildir full of message-like names."""
+        secret = os.path.join(self.md.tmp, "secret")
+        cstest.Maildir.make_dirs(secret)
+        for i in range(5):
+            for sub in ("new", "cur"):
+                with open(os.path.join(secret, sub, "16000000%02d.M%dP1."
+                                       "SECRETNAME%s" % (i, i, sub)),
+                          "w") as f:
+                    f.write("secret\n")
+        return secret
+
+    def index_bytes(self):
+        with open(self.db(), "rb") as f:
+            return f.read()
+
+    def test_symlinked_subdirs(self):
+        md = self.md
+        secret = self.make_secret()
+        md.deliver("INBOX", "S")
+        md.create_folder("Evil")
+        md.deliver("Evil", "S")
+        self.cs("reindex")
+        for box, sub in (("Evil", "new"), ("Evil", "cur"), ("INBOX", "new"),
+                         ("INBOX", "cur")):
+            path = os.path.join(md.path(box), sub)
+            os.rename(path, path + ".real")
+            os.symlink(os.path.join(secret, sub), path)
+            for args in (("reindex",), ("reindex", box), ("check",),
+                         ("check", "--repair"), ("check", box),
+                         ("reindex", "--rebuild")):
+                res = self.run_bounded(*args)
+                self.assertNotIn("SECRETNAME", res.out + res.err, res)
+                self.assertFalse(b"SECRETNAME" in self.index_bytes(), res)
+            res = self.run_bounded("reindex", box)
+            self.assert_error(res, path, "symlink")
+            os.unlink(path)
+            os.rename(path + ".real", path)
+        self.run_bounded("reindex", rc=0)
+        self.assert_matches_disk("INBOX")
+        self.assert_matches_disk("Evil")
+        self.assert_clean()
+
 
 if __name__ == "__main__":
     cstest.main()

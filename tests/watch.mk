@@ -11,7 +11,8 @@ WATCH_TESTS = \
 	tests/test_watch_prune.py \
 	tests/test_watch_valgrind.py \
 	tests/test_watch_ready.py \
-	tests/test_watch_status.py
+	tests/test_watch_status.py \
+	tests/test_watch_hostile.py
 
 TESTS += $(WATCH_TESTS)
 EXTRA_DIST += tests/watchtest.py $(WATCH_TESTS)
