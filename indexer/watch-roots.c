@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cs-owner.h"
 #include "watch-events.h"
 #include "watch-inotify.h"
 #include "watch-log.h"
@@ -37,6 +38,35 @@ static bool path_cat(char *buf, size_t size, const char *a, const char *sep,
 }
 
 static void root_watch(struct watch_daemon *d, struct watch_root *root);
+static void root_stop(struct watch_daemon *d, struct watch_root *root);
+
+/* (watch-roots.h) Only roots named with --maildir are resolved through
+   a symlink. */
+bool watch_root_enter(struct watch_daemon *d, struct watch_root *root,
+		      struct cs_owner *owner)
+{
+	struct cs_error err;
+	struct stat st;
+
+	if (root->from_glob && lstat(root->path, &st) == 0 &&
+	    S_ISLNK(st.st_mode)) {
+		watch_log(d->log, WATCH_LOG_WARN, "%s: became a symlink: not "
+			  "followed, no longer served", root->path);
+		root->disabled = true;
+		return false;
+	}
+	if (cs_owner_enter(root->path, owner, &err) < 0) {
+		watch_log(d->log, WATCH_LOG_ERROR, "%s: %s", root->path,
+			  err.text);
+		return false;
+	}
+	return true;
+}
+
+void watch_root_leave(struct cs_owner *owner)
+{
+	cs_owner_leave(owner);
+}
 
 /* --- boxes --- */
 
@@ -344,21 +374,24 @@ fail:
 void watch_roots_start_all(struct watch_daemon *d)
 {
 	struct watch_root *root;
+	struct cs_owner owner;
 
 	for (root = d->roots; root != NULL; root = root->next) {
-		if (!root->started && !root->gone && !root->disabled)
+		if (!root->started && !root->gone && !root->disabled &&
+		    watch_root_enter(d, root, &owner)) {
 			(void)root_start(d, root);
+			watch_root_leave(&owner);
+		}
 	}
 }
 
-static void root_stop(struct watch_daemon *d, struct watch_root *root)
+static void root_stop_as_owner(struct watch_daemon *d,
+			       struct watch_root *root)
 {
 	struct cs_index *index;
 	struct cs_error err;
 	char path[PATH_MAX];
 
-	if (!root->started)
-		return;
 	root->started = false;
 	if (watch_root_index(d, root, &index, &err) < 0 ||
 	    cs_daemon_unregister(index, &err) < 0) {
@@ -370,6 +403,20 @@ static void root_stop(struct watch_daemon *d, struct watch_root *root)
 	    unlink(path) < 0 && errno != ENOENT)
 		watch_log(d->log, WATCH_LOG_WARN, "unlink(%s): %s", path,
 			  strerror(errno));
+}
+
+static void root_stop(struct watch_daemon *d, struct watch_root *root)
+{
+	struct cs_owner owner;
+
+	if (!root->started)
+		return;
+	if (!watch_root_enter(d, root, &owner)) {
+		root->started = false;
+		return;
+	}
+	root_stop_as_owner(d, root);
+	watch_root_leave(&owner);
 }
 
 /* --- folders --- */
@@ -621,8 +668,8 @@ bool watch_root_has_unwatched(const struct watch_root *root)
 	return false;
 }
 
-unsigned int watch_root_rescan_unwatched(struct watch_daemon *d,
-					 struct watch_root *root)
+static unsigned int root_rescan_unwatched(struct watch_daemon *d,
+					  struct watch_root *root)
 {
 	struct watch_box *box;
 	unsigned int count = 0;
@@ -643,14 +690,31 @@ unsigned int watch_root_rescan_unwatched(struct watch_daemon *d,
 	return count;
 }
 
+unsigned int watch_root_rescan_unwatched(struct watch_daemon *d,
+					 struct watch_root *root)
+{
+	struct cs_owner owner;
+	unsigned int count;
+
+	if (root->disabled || root->gone || !root->started ||
+	    !watch_root_enter(d, root, &owner))
+		return 0;
+	count = root_rescan_unwatched(d, root);
+	watch_root_leave(&owner);
+	return count;
+}
+
 void watch_roots_poll_cookies(struct watch_daemon *d)
 {
 	struct watch_root *root;
+	struct cs_owner owner;
 
 	for (root = d->roots; root != NULL; root = root->next) {
 		if (root->wd < 0 && root->started && !root->gone &&
-		    !root->disabled)
+		    !root->disabled && watch_root_enter(d, root, &owner)) {
 			root_find_cookies(d, root);
+			watch_root_leave(&owner);
+		}
 	}
 }
 
@@ -662,17 +726,15 @@ static void root_answer_cookies(struct watch_daemon *d,
 	if (root->cookie_count == 0)
 		return;
 	if (watch_root_has_unwatched(root))
-		(void)watch_root_rescan_unwatched(d, root);
+		(void)root_rescan_unwatched(d, root);
 	root_ack_cookies(d, root);
 }
 
-void watch_root_process(struct watch_daemon *d, struct watch_root *root)
+static void root_process(struct watch_daemon *d, struct watch_root *root)
 {
 	struct watch_box *box;
 	struct cs_error err;
 
-	if (root->gone || root->disabled)
-		return;
 	if (!root->started && root_start(d, root) < 0)
 		return;
 	if (root->need_full_scan) {
@@ -707,13 +769,26 @@ void watch_root_process(struct watch_daemon *d, struct watch_root *root)
 		root_answer_cookies(d, root);
 }
 
+void watch_root_process(struct watch_daemon *d, struct watch_root *root)
+{
+	struct cs_owner owner;
+
+	if (root->gone || root->disabled || !watch_root_enter(d, root, &owner))
+		return;
+	root_process(d, root);
+	watch_root_leave(&owner);
+}
+
 void watch_roots_answer_cookies(struct watch_daemon *d)
 {
 	struct watch_root *root;
+	struct cs_owner owner;
 
 	for (root = d->roots; root != NULL; root = root->next) {
-		if (root->cookies_due)
+		if (root->cookies_due && watch_root_enter(d, root, &owner)) {
 			root_answer_cookies(d, root);
+			watch_root_leave(&owner);
+		}
 		root->cookies_due = false;
 	}
 }
@@ -722,12 +797,15 @@ void watch_roots_answer_cookies(struct watch_daemon *d)
 
 static void root_watch(struct watch_daemon *d, struct watch_root *root)
 {
+	struct cs_owner owner;
 	struct cs_error err;
 
-	if (root->wd < 0 && watch_inotify_add(d->in, root->path,
-					      WATCH_KIND_ROOT, root, NULL,
-					      &root->wd, &err) < 0)
+	if (root->wd >= 0 || !watch_root_enter(d, root, &owner))
+		return;
+	if (watch_inotify_add(d->in, root->path, WATCH_KIND_ROOT, root, NULL,
+			      &root->wd, &err) < 0)
 		watch_log(d->log, WATCH_LOG_ERROR, "%s", err.text);
+	watch_root_leave(&owner);
 }
 
 void watch_roots_watch_all(struct watch_daemon *d)
@@ -744,7 +822,16 @@ static void root_add(struct watch_daemon *d, const char *path, bool from_glob)
 {
 	char real[PATH_MAX];
 	struct watch_root *root;
+	struct stat st;
 
+	/* a glob match that is a symlink is not followed: a user who owns
+	   the directory holding their Maildir could point it anywhere; a
+	   root named with --maildir is resolved, as the admin wrote it */
+	if (from_glob && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		watch_log(d->log, WATCH_LOG_WARN, "%s: is a symlink: not "
+			  "followed, not served", path);
+		return;
+	}
 	if (realpath(path, real) == NULL || !dir_exists(real)) {
 		watch_log(d->log, WATCH_LOG_WARN, "%s: not a directory: not "
 			  "served", path);

@@ -12,7 +12,8 @@ WATCH_TESTS = \
 	tests/test_watch_valgrind.py \
 	tests/test_watch_ready.py \
 	tests/test_watch_status.py \
-	tests/test_watch_hostile.py
+	tests/test_watch_hostile.py \
+	tests/test_root_owner.py
 
 TESTS += $(WATCH_TESTS)
-EXTRA_DIST += tests/watchtest.py $(WATCH_TESTS)
+EXTRA_DIST += tests/watchtest.py tests/usertest.py $(WATCH_TESTS)
