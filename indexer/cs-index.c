@@ -720,12 +720,60 @@ fail:
 	return -1;
 }
 
+/* Is the high-water mark above the index's ceiling?  Looked at again
+   inside a transaction, where no writer is between raising the file and
+   committing the header.  Returns 1/0/-1. */
+static int hwm_ahead(struct cs_index *index, uint64_t *hwm_r,
+		     struct cs_error *err)
+{
+	struct cs_hwm hwm;
+	int ret;
+
+	if (cs_hwm_read(index->hwm_path, &hwm, err) < 0)
+		return -1;
+	if (hwm.ceiling <= index->hdr.ceiling)
+		return 0;
+	if (cs_index_begin(index, err) < 0)
+		return -1;
+	ret = cs_hwm_read(index->hwm_path, &hwm, err);
+	cs_index_rollback(index);
+	if (ret < 0)
+		return -1;
+	*hwm_r = hwm.ceiling;
+	return hwm.ceiling > index->hdr.ceiling ? 1 : 0;
+}
+
+/* An index older than its high-water mark: restored from a backup while
+   the .hwm kept the newer value (or a raise whose transaction failed).
+   Modseqs between the two ceilings may have been handed out by the newer
+   index: every counter is raised above the file's ceiling, as after an
+   unclean nosync stop, and the index's ceiling brought up to it, so that
+   this happens once. */
+static int index_older_than_hwm(struct cs_index *index, struct cs_error *err)
+{
+	uint64_t hwm = 0;
+	int ret;
+
+	ret = hwm_ahead(index, &hwm, err);
+	if (ret <= 0)
+		return ret;
+	if (cs_index_raise_all(index, err) < 0 ||
+	    cs_index_begin(index, err) < 0)
+		return -1;
+	if (index->hdr.ceiling < hwm) {
+		index->hdr.ceiling = hwm;
+		index->hdr_dirty = true;
+	}
+	return cs_index_commit(index, err);
+}
+
 int cs_index_open(const struct cs_index_settings *set,
 		  struct cs_index **index_r, struct cs_error *err)
 {
 	if (index_open_with_floor(set, 0, NULL, index_r, err) < 0)
 		return -1;
-	if (!set->readonly && cs_index_nosync_check(*index_r, err) < 0) {
+	if (!set->readonly && (cs_index_nosync_check(*index_r, err) < 0 ||
+			       index_older_than_hwm(*index_r, err) < 0)) {
 		cs_index_close(index_r);
 		return -1;
 	}

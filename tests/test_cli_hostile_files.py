@@ -145,6 +145,86 @@ class HostileFiles(cstest.CondstoreCase):
         self.assert_matches_disk("Evil")
         self.assert_clean()
 
+    # -- D10: a damaged index is refused by writers, never replaced --
+
+    def test_damaged_index_refused(self):
+        md = self.md
+        md.deliver("INBOX", "S")
+        self.cs("reindex")
+        db = self.db()
+        with open(db, "rb") as f:
+            good = f.read()
+        for damaged in (good[:100], b"not a tdb file\n" * 20,
+                        b"TDB file\n" + b"\0" * 50):
+            with open(db, "wb") as f:
+                f.write(damaged)
+            for args in (("reindex",), ("store", "INBOX", "1", "+FLAGS",
+                                        "(\\Flagged)"), ("status",)):
+                res = self.run_bounded(*args)
+                self.assert_error(res, db, "reindex --rebuild")
+                with open(db, "rb") as f:
+                    self.assertEqual(f.read(), damaged, args)
+        self.run_bounded("reindex", "--rebuild", rc=0)
+        self.assert_matches_disk("INBOX")
+        # a missing index is still created
+        os.unlink(db)
+        md.deliver("INBOX")
+        self.run_bounded("store", "INBOX", "1", "+FLAGS", "(\\Seen)",
+                         rc=2)   # no such message yet: created, empty
+        self.run_bounded("reindex", rc=0)
+        self.assert_matches_disk("INBOX")
+
+    # -- D13: an index older than its high-water mark --
+
+    def test_restored_backup(self):
+        md = self.md
+        bases = [md.deliver("INBOX", "S") for _ in range(3)]
+        self.cs("reindex")
+        with open(self.db(), "rb") as f:
+            backup = f.read()
+        # a new mailbox is seeded above the ceiling: the .hwm moves up
+        md.create_folder("Later")
+        md.deliver("Later", "S")
+        self.cs("reindex")
+        seen = set()
+        for i in range(5):
+            self.cs("store", "INBOX", "1:*", "+FLAGS" if i % 2 == 0 else
+                    "-FLAGS", "(\\Flagged)")
+            seen |= {f.modseq for f in self.fetch("INBOX")}
+        highest = max(seen)
+        with open(self.db(), "wb") as f:
+            f.write(backup)
+        self.cs("store", "INBOX", "1:*", "+FLAGS", "(\\Answered)")
+        after = {f.modseq for f in self.fetch("INBOX")}
+        self.assertGreater(min(after), highest)
+        self.assertGreater(self.hms("INBOX"), highest)
+        self.assertEqual(sorted(md.files("INBOX")), sorted(bases))
+
+    def test_hwm_strict(self):
+        md = self.md
+        md.deliver("INBOX", "S")
+        self.cs("reindex")
+        hwm = self.db() + ".hwm"
+        for text in ("maildir-condstore-hwm 2 -1 5\n",
+                     "maildir-condstore-hwm 2 +42 5\n",
+                     "maildir-condstore-hwm 2 18446744073709551615 5\n",
+                     "maildir-condstore-hwm 2 9223372036854775808 5\n",
+                     "maildir-condstore-hwm 2 99999999999999999999999 5\n",
+                     "maildir-condstore-hwm 2  42 5\n",
+                     "maildir-condstore-hwm 2 042 5\n",
+                     "maildir-condstore-hwm 2 42 4294967296\n",
+                     "maildir-condstore-hwm 2 42 -5\n",
+                     "maildir-condstore-hwm 1 42 \n",
+                     "maildir-condstore-hwm 2 42 5"):
+            with open(hwm, "w") as f:
+                f.write(text)
+            res = self.run_bounded("store", "INBOX", "1", "+FLAGS",
+                                   "(\\Flagged)")
+            self.assert_error(res, hwm, "damaged high-water-mark")
+            res = self.run_bounded("reindex", "--rebuild")
+            self.assertEqual(res.rc, 2, (text, res))
+            self.assertIn("damaged high-water-mark", res.err)
+
 
 if __name__ == "__main__":
     cstest.main()

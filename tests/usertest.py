@@ -53,6 +53,18 @@ class User:
             os.seteuid(0)
             os.setegid(0)
 
+    def python(self):
+        """A python3 this user can run (the test's own may live in a
+        directory only root can read), or None."""
+        for path in (sys.executable, "/usr/bin/python3"):
+            real = os.path.realpath(path)
+            if self.as_user(lambda: os.access(real, os.X_OK,
+                                              effective_ids=True) and
+                            os.access(os.path.dirname(real), os.X_OK,
+                                      effective_ids=True)):
+                return real
+        return None
+
     def run(self, args, timeout=600, **kw):
         """condstore ARGS on the user's Maildir, as the user."""
         cmd = [cstest.condstore_path(), "--maildir", self.md.root]
