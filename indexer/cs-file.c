@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <dirent.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -249,6 +250,75 @@ int cs_file_replace(const char *path, const void *data, size_t size,
 		return -1;
 	}
 	return fsync_dir_of(path, err);
+}
+
+/* Exactly "PID.N" (decimal, the pid without a leading zero): the pid,
+   or 0. */
+static long pid_dot_n(const char *p)
+{
+	char *end;
+	long pid;
+
+	if (*p < '1' || *p > '9')
+		return 0;
+	errno = 0;
+	pid = strtol(p, &end, 10);
+	if (errno != 0 || pid > INT_MAX || *end != '.' || end[1] == '\0')
+		return 0;
+	for (p = end + 1; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return 0;
+	}
+	return pid;
+}
+
+/* Is name one of our temporary files of the index base: base[.WORD]
+   ".tmp.PID.N" (cs_file_replace) or base ".rebuild.PID.N" (a rebuild)?
+   Returns the writer's pid, or 0. */
+static long leftover_of(const char *name, const char *base)
+{
+	size_t base_len = strlen(base);
+	const char *p = name + base_len;
+
+	if (strncmp(name, base, base_len) != 0)
+		return 0;
+	if (strncmp(p, ".rebuild.", 9) == 0)
+		return pid_dot_n(p + 9);
+	if (*p == '.' && strncmp(p, ".tmp.", 5) != 0) {
+		for (p++; *p >= 'a' && *p <= 'z'; p++) ;
+	}
+	return strncmp(p, ".tmp.", 5) == 0 ? pid_dot_n(p + 5) : 0;
+}
+
+void cs_file_clean_leftovers(const char *db_path)
+{
+	char dir[PATH_MAX], base[PATH_MAX];
+	struct dirent *d;
+	struct stat st;
+	DIR *dp;
+	long pid;
+
+	if (strlen(db_path) >= sizeof(dir))
+		return;
+	strcpy(dir, db_path);
+	strcpy(base, db_path);
+	dp = opendir(dirname(dir));
+	if (dp == NULL)
+		return;
+	snprintf(base, sizeof(base), "%s", strrchr(db_path, '/') == NULL ?
+		 db_path : strrchr(db_path, '/') + 1);
+	while ((d = readdir(dp)) != NULL) {
+		pid = leftover_of(d->d_name, base);
+		/* only when its writer is gone (a pid in use by anyone,
+		   or one we may not signal, keeps the file) */
+		if (pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (fstatat(dirfd(dp), d->d_name, &st,
+			    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+			(void)unlinkat(dirfd(dp), d->d_name, 0);
+	}
+	closedir(dp);
 }
 
 void cs_boot_id(char *buf, size_t size)

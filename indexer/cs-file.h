@@ -41,6 +41,13 @@ int cs_file_replace(const char *path, const void *data, size_t size,
 		    struct cs_error *err);
 
 
+/* Remove the temporary files that writers of the index db_path killed
+   before they finished left beside it: db_path[.WORD].tmp.PID.N
+   (cs_file_replace) and db_path.rebuild.PID.N (a rebuild), only our own
+   patterns, only regular files, and only when no process PID exists.
+   Errors are ignored (the files are harmless). */
+void cs_file_clean_leftovers(const char *db_path);
+
 /* The running kernel's boot id ("" when it can't be read). */
 void cs_boot_id(char *buf, size_t size);
 

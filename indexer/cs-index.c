@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cs-file.h"
 #include "cs-hwm.h"
 #include "cs-index-private.h"
 #include "cs-maildir.h"
@@ -711,6 +712,8 @@ static int index_open_with_floor(const struct cs_index_settings *set,
 	}
 	if (!index->readonly && hwm_sync_with_header(index, err) < 0)
 		goto fail;
+	if (!index->readonly && !index->bulk)
+		cs_file_clean_leftovers(index->db_path);
 	if (repack_if_recovered(index, err) < 0)
 		goto fail;
 	*index_r = index;
@@ -780,13 +783,13 @@ int cs_index_open(const struct cs_index_settings *set,
 	return 0;
 }
 
-int cs_index_open_bulk(const struct cs_index_settings *set,
+int cs_index_open_bulk(const struct cs_index_settings *set, uint64_t floor,
 		       const char *tdb_path, struct cs_index **index_r,
 		       struct cs_error *err)
 {
 	/* no nosync check: the new index's counters are seeded above the
 	   high-water mark, which every modseq ever handed out is below */
-	return index_open_with_floor(set, 0, tdb_path, index_r, err);
+	return index_open_with_floor(set, floor, tdb_path, index_r, err);
 }
 
 void cs_index_close(struct cs_index **_index)
@@ -859,8 +862,7 @@ static int max_hms_cb(void *ctx, const char *name,
 	return 0;
 }
 
-/* The highest counter the old tdb knew, as far as it is readable. */
-static uint64_t old_index_floor(const struct cs_index_settings *set)
+uint64_t cs_index_floor(const struct cs_index_settings *set)
 {
 	struct cs_index_settings ro = *set;
 	struct cs_index *old;
@@ -886,7 +888,7 @@ int cs_index_rebuild(const struct cs_index_settings *set,
 		snprintf(path, sizeof(path), "%s", set->db_path);
 	else
 		snprintf(path, sizeof(path), "%s/%s", set->root, CS_DB_NAME);
-	floor = old_index_floor(set);
+	floor = cs_index_floor(set);
 	snprintf(old, sizeof(old), "%s.old", path);
 	if (rename(path, old) < 0 && errno != ENOENT)
 		return cs_error_sys(err, "rename(%s, %s)", path, old);

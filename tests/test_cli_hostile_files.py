@@ -11,6 +11,8 @@ working index in place, and the temporary files of dead writers are
 cleaned up."""
 
 import os
+import signal
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -224,6 +226,88 @@ class HostileFiles(cstest.CondstoreCase):
             res = self.run_bounded("reindex", "--rebuild")
             self.assertEqual(res.rc, 2, (text, res))
             self.assertIn("damaged high-water-mark", res.err)
+
+    # -- D11: a rebuild replaces the index only when it is complete --
+
+    def test_rebuild_failure_keeps_index(self):
+        md = self.md
+        md.populate({"INBOX": 20, "Work": 10}, keywords=())
+        self.cs("reindex")
+        before = {box: self.uid_map(box) for box in ("INBOX", "Work")}
+        hwm = self.db() + ".hwm"
+        with open(hwm) as f:
+            good = f.read()
+        # a damaged high-water mark: the rebuild can't seed its counters
+        with open(hwm, "w") as f:
+            f.write("maildir-condstore-hwm 2 +42 5\n")
+        res = self.run_bounded("reindex", "--rebuild")
+        self.assert_error(res, "damaged high-water-mark")
+        with open(hwm, "w") as f:
+            f.write(good)
+        # a mailbox that can't be read: nothing replaced either
+        fifo = os.path.join(md.path("Work"), "dovecot-uidlist")
+        os.mkfifo(fifo, 0o600)
+        res = self.run_bounded("reindex", "--rebuild")
+        self.assertEqual((res.rc, res.out), (2, ""), res)
+        self.assertIn("dovecot-uidlist: not a regular file", res.err)
+        os.unlink(fifo)
+        for box in ("INBOX", "Work"):
+            self.assertEqual(self.uid_map(box), before[box])
+        self.assertEqual(sorted(e for e in os.listdir(md.root)
+                                if e.startswith("condstore")),
+                         ["condstore.tdb", "condstore.tdb.hwm"])
+        self.run_bounded("reindex", "--rebuild", rc=0)
+        self.assert_matches_disk("INBOX")
+        self.assert_clean()
+
+    def test_rebuild_killed_keeps_index(self):
+        md = self.md
+        md.populate({"INBOX": 3000}, keywords=())
+        self.cs("reindex")
+        before = self.uid_map("INBOX")
+        for delay in (0.05, 0.2, 0.5):
+            proc = cstest.popen(["reindex", "--rebuild"], maildir=md.root)
+            try:
+                proc.wait(delay)
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGKILL)
+            proc.communicate()
+            res = self.run_bounded("check")
+            self.assertEqual(res.rc, 0, res)
+            if proc.returncode != 0:
+                self.assertEqual(self.uid_map("INBOX"), before)
+            self.assertEqual(len(self.uid_map("INBOX")), 3000)
+        self.assertEqual(sorted(e for e in os.listdir(md.root)
+                                if e.startswith("condstore")),
+                         ["condstore.tdb", "condstore.tdb.hwm"])
+
+    def test_leftovers_cleaned(self):
+        md = self.md
+        md.deliver("INBOX", "S")
+        self.cs("reindex")
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        live = os.getpid()
+        names = {
+            # a dead writer's: removed
+            "condstore.tdb.hwm.tmp.%d.0" % dead.pid: False,
+            "condstore.tdb.nosync.tmp.%d.3" % dead.pid: False,
+            "condstore.tdb.rebuild.%d.1" % dead.pid: False,
+            # a live writer's, or not one of our patterns: kept
+            "condstore.tdb.hwm.tmp.%d.0" % live: True,
+            "condstore.tdb.rebuild.%d.0" % live: True,
+            "condstore.tdb.hwm.tmp.Xy12ab": True,
+            "condstore.tdb.old": True,
+            "condstore.tdb.hwm.tmp.%d.0x" % dead.pid: True,
+            "other.tmp.%d.0" % dead.pid: True,
+        }
+        for name in names:
+            with open(os.path.join(md.root, name), "w") as f:
+                f.write("x")
+        self.cs("store", "INBOX", "1", "+FLAGS", "(\\Flagged)")
+        for name, kept in names.items():
+            self.assertEqual(os.path.exists(os.path.join(md.root, name)),
+                             kept, name)
 
 
 if __name__ == "__main__":
