@@ -568,7 +568,9 @@ static int check_mailbox(struct check *ck, const char *name)
 		}
 		return 0;
 	}
-	if (tdb_lockall_read(ck->index->tdb) != 0) {
+	/* a tdb opened read-only (a read-only file system) takes no
+	   locks, and nobody can write it meanwhile */
+	if (ck->index->writable && tdb_lockall_read(ck->index->tdb) != 0) {
 		cs_mailbox_close(&ck->box);
 		return cs_db_error(ck->index, "lock", ck->err);
 	}
@@ -609,7 +611,8 @@ static int check_mailbox(struct check *ck, const char *name)
 	}
 	if (ret == 0)
 		ret = check_uidlist(ck);
-	tdb_unlockall_read(ck->index->tdb);
+	if (ck->index->writable)
+		tdb_unlockall_read(ck->index->tdb);
 	if (ret == 0 && ck->set != NULL && ck->set->repair &&
 	    (ck->disk_differs || ck->log_damaged))
 		ret = repair(ck);

@@ -716,6 +716,9 @@ static int index_open_with_floor(const struct cs_index_settings *set,
 		cs_file_clean_leftovers(index->db_path);
 	if (repack_if_recovered(index, err) < 0)
 		goto fail;
+	/* what tdb logged while opening is no cause of a later error */
+	index->tdb_log[0] = '\0';
+	index->tdb_log_errno = 0;
 	*index_r = index;
 	return 0;
 fail:

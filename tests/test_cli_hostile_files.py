@@ -309,6 +309,30 @@ class HostileFiles(cstest.CondstoreCase):
             self.assertEqual(os.path.exists(os.path.join(md.root, name)),
                              kept, name)
 
+    # -- check on a read-only file system --
+
+    def test_check_read_only_fs(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root for a read-only bind mount")
+        md = self.md
+        md.deliver("INBOX", "S")
+        self.cs("reindex")
+        mnt = os.path.join(md.tmp, "ro")
+        os.mkdir(mnt)
+        if subprocess.run(["mount", "--bind", md.root, mnt]).returncode:
+            self.skipTest("mount --bind failed")
+        self.addCleanup(subprocess.run, ["umount", mnt])
+        subprocess.run(["mount", "-o", "remount,bind,ro", mnt], check=True)
+        res = cstest.run(["check"], maildir=mnt, timeout=BOUND)
+        self.assertEqual((res.rc, res.out, res.err), (0, "", ""), res)
+        md.deliver("INBOX", "S")
+        res = cstest.run(["check"], maildir=mnt, timeout=BOUND)
+        self.assertEqual(res.rc, 1, res)
+        self.assertIn("file not in the index", res.out)
+        res = cstest.run(["check", "--repair"], maildir=mnt,
+                         timeout=BOUND)
+        self.assert_error(res, "Read-only file system")
+
 
 if __name__ == "__main__":
     cstest.main()
