@@ -103,5 +103,27 @@ class WatchHostile(watchtest.WatchCase):
         self.assertEqual(daemon.stop(timeout=60), 0, daemon.log())
 
 
+    def test_glob_symlinked_root_not_followed(self):
+        md = self.md
+        vmail = os.path.join(md.tmp, "vmail")
+        real = cstest.Maildir(root=os.path.join(vmail, "a", "Maildir"))
+        target = cstest.Maildir(root=os.path.join(md.tmp, "elsewhere"))
+        os.makedirs(os.path.join(vmail, "b"))
+        os.symlink(target.root, os.path.join(vmail, "b", "Maildir"))
+        real.deliver("INBOX", "S")
+        target.deliver("INBOX", "S")
+        daemon = self.start_daemon(
+            "--maildirs-glob", os.path.join(vmail, "*", "Maildir"),
+            maildirs=[real.root])
+        real.deliver("INBOX")
+        self.sync(real.root)
+        self.assertEqual(len(cstest.index_uids(
+            os.path.join(real.root, "condstore.tdb"))), 2)
+        self.assertFalse(os.path.exists(os.path.join(target.root,
+                                                     "condstore.tdb")))
+        self.assertIn("is a symlink", daemon.log())
+        self.stop_daemon(daemon)
+
+
 if __name__ == "__main__":
     cstest.main()
