@@ -626,20 +626,23 @@ static int index_tdb_open(struct cs_index *index, unsigned int hash_size,
 	if (!index->readonly && st.st_size == 0)
 		open_flags |= O_CREAT;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	index->tdb = tdb_open_ex(proc, hash_size != 0 ? (int)hash_size :
+	if (access(proc, F_OK) < 0) {
+		/* no /proc (a chroot): by name, O_NOFOLLOW; O_NONBLOCK and
+		   the st_dev/st_ino check below refuse whatever was swapped
+		   in meanwhile */
+		proc[0] = '\0';
+	}
+	index->tdb = tdb_open_ex(proc[0] != '\0' ? proc : index->db_path,
+				 hash_size != 0 ? (int)hash_size :
 				 CS_DEFAULT_HASH_SIZE, tdb_flags,
-				 open_flags | O_NONBLOCK | O_CLOEXEC, 0600,
+				 open_flags | O_NONBLOCK | O_CLOEXEC |
+				 (proc[0] != '\0' ? 0 : O_NOFOLLOW), 0600,
 				 &log, NULL);
 	/* no tdb lock is held between calls: closing our descriptor of the
 	   same file drops none */
 	close(fd);
-	if (index->tdb == NULL) {
-		if (errno == ENOENT)
-			return cs_error_set(err, CS_ERR_IO, "%s: /proc is not "
-				"mounted: the index cannot be opened safely",
-				index->db_path);
+	if (index->tdb == NULL)
 		return index_tdb_open_error(index, err);
-	}
 	index->writable = !rdonly;
 	if (fstat(tdb_fd(index->tdb), &tdb_st) < 0 ||
 	    tdb_st.st_dev != st.st_dev || tdb_st.st_ino != st.st_ino ||
