@@ -29,9 +29,11 @@ struct cs_owner {
 	gid_t gid, prev_gid;
 };
 
-/* At the start of a program that may run as root: when the effective uid
-   is 0, drop every supplementary group (setgroups(0)).  Returns 0 or
-   -1. */
+/* At the start of a program that may run as root (before any thread):
+   when the effective uid is 0, drop every supplementary group
+   (setgroups(0)).  Where that is not permitted (a user namespace), only
+   Maildirs owned by root can be served: cs_owner_enter() fails for the
+   others.  Returns 0 or -1. */
 int cs_owner_init(struct cs_error *err);
 
 /* Act as the owner of the directory root (stat, following a symlink the

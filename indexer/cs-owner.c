@@ -13,12 +13,21 @@
 
 #include "cs-owner.h"
 
+/* why the supplementary groups could not be dropped (0: they were, or
+   cs_owner_init() was not called as root); set once at start */
+static int groups_errno;
+
 int cs_owner_init(struct cs_error *err)
 {
 	if (geteuid() != 0)
 		return 0;
-	if (setgroups(0, NULL) < 0)
+	if (setgroups(0, NULL) == 0)
+		return 0;
+	/* a user namespace may forbid it (/proc/self/setgroups "deny"):
+	   fatal only when a Maildir must be served as another user */
+	if (errno != EPERM)
 		return cs_error_sys(err, "setgroups(0)");
+	groups_errno = errno;
 	return 0;
 }
 
@@ -34,6 +43,12 @@ int cs_owner_enter(const char *root, struct cs_owner *owner_r,
 		return cs_error_sys(err, "Maildir %s", root);
 	if (st.st_uid == 0)
 		return 0;
+	if (groups_errno != 0)
+		return cs_error_set(err, CS_ERR_IO, "Maildir %s: can't act as "
+				    "its owner (uid %ld): the supplementary "
+				    "groups could not be dropped (setgroups: "
+				    "%s)", root, (long)st.st_uid,
+				    strerror(groups_errno));
 	owner_r->uid = st.st_uid;
 	owner_r->gid = st.st_gid;
 	/* setfsgid first: once the fsuid is not 0, the thread can still
