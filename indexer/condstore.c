@@ -222,7 +222,9 @@ static int cli_act_as_owner(const struct cli_global *g,
 		cli_error_cs(g, &err);
 		return -1;
 	}
-	if (strcmp(cmd->name, "watch") == 0)
+	/* the daemon switches per Maildir; daemon-status reads no Maildir */
+	if (strcmp(cmd->name, "watch") == 0 ||
+	    strcmp(cmd->name, "daemon-status") == 0)
 		return 0;
 	/* for the rest of the process: the command works on one Maildir */
 	if (cs_owner_enter(g->maildir, &owner, &err) < 0) {

@@ -56,6 +56,10 @@ bool watch_root_enter(struct watch_daemon *d, struct watch_root *root,
 		return false;
 	}
 	if (cs_owner_enter(root->path, owner, &err) < 0) {
+		/* a root that is gone: the caller finds it gone (and gives
+		   it up), nothing of it is there to touch */
+		if (err.sys_errno == ENOENT)
+			return true;
 		watch_log(d->log, WATCH_LOG_ERROR, "%s: %s", root->path,
 			  err.text);
 		return false;
