@@ -15,5 +15,6 @@
 #include "cs-maildir.h"
 #include "cs-check.h"
 #include "cs-sync.h"
+#include "cs-owner.h"
 
 #endif

@@ -126,6 +126,17 @@ int cs_maildir_build_index(const struct cs_index_settings *set,
 			   struct cs_scan_stats *stats_r,
 			   struct cs_error *err);
 
+/* Rebuild the index of set->root: build a new one aside as
+   cs_maildir_build_index() does, its counters seeded above everything the
+   old index (as far as it is readable), the high-water mark and the clock
+   say, and rename it over the old one only when it is complete and every
+   mailbox could be read.  A failure or a kill leaves the working index
+   untouched.  Returns 0 (stats_r added to) or -1. */
+int cs_maildir_rebuild_index(const struct cs_index_settings *set,
+			     const struct cs_scan_settings *scan,
+			     struct cs_scan_stats *stats_r,
+			     struct cs_error *err);
+
 /* The tdb hash size for a new index of root: counts the message files of
    every mailbox (one readdir each) and sizes the hash table for them.  The
    hash size is fixed when the tdb is created; a rebuild picks a new one. */

@@ -21,16 +21,32 @@ static void reindex_report(const struct cli_global *g,
 		 (unsigned long long)stats->skipped);
 }
 
+/* --rebuild: a new index built aside replaces the old one only when it
+   is complete.  Returns an exit code. */
 static int reindex_rebuild(const struct cli_global *g)
 {
+	struct cli_progress progress;
+	struct cs_scan_settings scan = {
+		.warn = cli_warn_cb,
+		.warn_ctx = (void *)g,
+		.progress = cli_progress_cb,
+		.progress_ctx = &progress,
+	};
+	struct cs_scan_stats stats = { 0 };
 	struct cs_index_settings set;
 	struct cs_error err;
+	int ret;
 
 	cli_index_settings(g, &set);
-	if (cs_index_rebuild(&set, &err) < 0)
+	cli_progress_init(g, &progress);
+	cs_error_clear(&err);
+	ret = cs_maildir_rebuild_index(&set, &scan, &stats, &err);
+	cli_progress_done(&progress);
+	if (ret < 0)
 		return cli_error_cs(g, &err);
-	cli_info(g, "reindex: index moved away, rebuilding it");
-	return 0;
+	cli_info(g, "reindex: index rebuilt and replaced");
+	reindex_report(g, &stats);
+	return CLI_EXIT_OK;
 }
 
 /* Scan names (NULL: every mailbox on disk, and drop the mailboxes whose
@@ -107,8 +123,8 @@ static int cmd_reindex(const struct cli_global *g, int argc, char **argv)
 		return CLI_EXIT_ERROR;
 	}
 	if (npos == 0) {
-		if (opts[0].seen && reindex_rebuild(g) != 0)
-			return CLI_EXIT_ERROR;
+		if (opts[0].seen)
+			return reindex_rebuild(g);
 		return reindex_scan(g, NULL);
 	}
 	if (cli_names_from_args(g, npos, argv + 1, &names) < 0)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cs-owner.h"
 
 static const struct cli_command *const cli_commands[] = {
 	&cli_cmd_reindex,
@@ -208,6 +209,31 @@ static int cli_parse_global(int argc, char **argv, struct cli_global *g,
 	return optind;
 }
 
+/* Run as root, a command works on the Maildir with its owner's rights
+   (cs-owner.h): every file it creates is the owner's, and it reads
+   nothing the owner can't.  The daemon switches per Maildir itself. */
+static int cli_act_as_owner(const struct cli_global *g,
+			    const struct cli_command *cmd)
+{
+	struct cs_owner owner;
+	struct cs_error err;
+
+	if (cs_owner_init(&err) < 0) {
+		cli_error_cs(g, &err);
+		return -1;
+	}
+	/* the daemon switches per Maildir; daemon-status reads no Maildir */
+	if (strcmp(cmd->name, "watch") == 0 ||
+	    strcmp(cmd->name, "daemon-status") == 0)
+		return 0;
+	/* for the rest of the process: the command works on one Maildir */
+	if (cs_owner_enter(g->maildir, &owner, &err) < 0) {
+		cli_error_cs(g, &err);
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli_global g = { .separator = ':' };
@@ -235,6 +261,10 @@ int main(int argc, char **argv)
 	}
 	if (g.maildir == NULL && cli_default_maildir(&g, &maildir_alloc) < 0)
 		return CLI_EXIT_ERROR;
+	if (cli_act_as_owner(&g, cmd) < 0) {
+		free(maildir_alloc);
+		return CLI_EXIT_ERROR;
+	}
 	ret = cmd->run(&g, argc, argv);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		cli_error(&g, "writing the output failed");

@@ -16,6 +16,12 @@
  * complete one, never a half-built file under the index's name; the
  * counters are seeded from the high-water-mark file as always, so the
  * modseqs of a dropped build are never handed out again.
+ *
+ * "reindex --rebuild" builds the same way, with the counters seeded above
+ * everything the old index knew, and only a complete build replaces the
+ * working index: the file is linked under a name of its own
+ * (DB.rebuild.PID.N) and renamed over the index.  A failed or killed
+ * rebuild leaves the working index as it was.
  */
 #include "config.h"
 
@@ -102,7 +108,7 @@ static int build_presize(struct cs_index *index, uint64_t files,
 /* Scan every mailbox into the index being built.  Returns 1 when the
    file is complete and consistent (*scan_ret_r says whether every mailbox
    could be read), -1 when it must be dropped. */
-static int build_scan(const struct cs_index_settings *set,
+static int build_scan(const struct cs_index_settings *set, uint64_t floor,
 		      const char *tmp_path, const struct cs_scan_settings *scan,
 		      struct cs_scan_stats *stats_r, int *scan_ret_r,
 		      struct cs_error *err)
@@ -115,7 +121,7 @@ static int build_scan(const struct cs_index_settings *set,
 	files = cs_maildir_count_files(set->root);
 	if (bset.hash_size == 0)
 		bset.hash_size = cs_hash_size_for(files);
-	if (cs_index_open_bulk(&bset, tmp_path, &index, err) < 0)
+	if (cs_index_open_bulk(&bset, floor, tmp_path, &index, err) < 0)
 		return -1;
 	if (build_presize(index, files, err) < 0) {
 		cs_index_close(&index);
@@ -130,40 +136,83 @@ static int build_scan(const struct cs_index_settings *set,
 	return damaged ? -1 : 1;
 }
 
+static void stats_add(struct cs_scan_stats *to,
+		      const struct cs_scan_stats *from)
+{
+	to->files += from->files;
+	to->arrived += from->arrived;
+	to->changed += from->changed;
+	to->expunged += from->expunged;
+	to->updated += from->updated;
+	to->skipped += from->skipped;
+	to->deferred += from->deferred;
+}
+
+/* The index's path and its directory. */
+static int build_paths(const struct cs_index_settings *set, char *db_path,
+		       size_t db_size, char *dir, size_t dir_size)
+{
+	int ret = set->db_path != NULL ?
+		cs_path_fmt(db_path, db_size, "%s", set->db_path) :
+		cs_path_fmt(db_path, db_size, "%s/%s", set->root, CS_DB_NAME);
+
+	return ret < 0 || dir_of(db_path, dir, dir_size) < 0 ? -1 : 0;
+}
+
+/* Build the whole index in a new unnamed file in dir, seeded above
+   floor.  Returns 1 with *fd_r (complete and fsynced; *scan_ret_r says
+   whether every mailbox could be read), 0 when the file system has no
+   unnamed files or /proc (nothing done), -1 on error. */
+static int build_aside(const struct cs_index_settings *set, uint64_t floor,
+		       const char *dir, const char *db_path,
+		       const struct cs_scan_settings *scan,
+		       struct cs_scan_stats *stats_r, int *scan_ret_r,
+		       int *fd_r, char *proc, size_t proc_size,
+		       struct cs_error *err)
+{
+	int fd, ret;
+
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return 0;
+	snprintf(proc, proc_size, "/proc/self/fd/%d", fd);
+	if (access(proc, F_OK) < 0) {
+		close(fd);	/* no /proc */
+		return 0;
+	}
+	ret = build_scan(set, floor, proc, scan, stats_r, scan_ret_r, err);
+	if (ret > 0 && fsync(fd) < 0)
+		ret = cs_error_sys(err, "fsync(%s)", db_path);
+	if (ret <= 0) {
+		close(fd);
+		return ret < 0 ? -1 : 0;
+	}
+	*fd_r = fd;
+	return 1;
+}
+
 int cs_maildir_build_index(const struct cs_index_settings *set,
 			   const struct cs_scan_settings *scan,
 			   struct cs_scan_stats *stats_r,
 			   struct cs_error *err)
 {
-	char db_path[PATH_MAX], dir[PATH_MAX], tmp_path[64];
+	char db_path[PATH_MAX], dir[PATH_MAX], proc[64];
 	struct cs_scan_stats stats = { 0 };
 	struct stat st;
 	int fd, ret, scan_ret = 0;
 
 	if (set->readonly || set->root == NULL)
 		return 0;
-	ret = set->db_path != NULL ?
-		cs_path_fmt(db_path, sizeof(db_path), "%s", set->db_path) :
-		cs_path_fmt(db_path, sizeof(db_path), "%s/%s", set->root,
-			    CS_DB_NAME);
-	if (ret < 0 || dir_of(db_path, dir, sizeof(dir)) < 0)
+	if (build_paths(set, db_path, sizeof(db_path), dir, sizeof(dir)) < 0)
 		return 0;	/* the ordinary open reports it */
 	if (lstat(db_path, &st) == 0 || errno != ENOENT)
 		return 0;
 	/* file systems without unnamed files: the ordinary way */
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return 0;
-	snprintf(tmp_path, sizeof(tmp_path), "/proc/self/fd/%d", fd);
-	if (access(tmp_path, F_OK) < 0) {
-		close(fd);	/* no /proc: the ordinary way */
-		return 0;
-	}
-	ret = build_scan(set, tmp_path, scan, &stats, &scan_ret, err);
-	if (ret > 0 && fsync(fd) < 0)
-		ret = cs_error_sys(err, "fsync(%s)", db_path);
-	if (ret > 0 && linkat(AT_FDCWD, tmp_path, AT_FDCWD, db_path,
-			      AT_SYMLINK_FOLLOW) < 0) {
+	ret = build_aside(set, 0, dir, db_path, scan, &stats, &scan_ret, &fd,
+			  proc, sizeof(proc), err);
+	if (ret <= 0)
+		return ret;
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, db_path, AT_SYMLINK_FOLLOW) < 0) {
 		/* an index appeared meanwhile: it wins */
 		ret = errno == EEXIST ? 0 :
 			cs_error_sys(err, "link(%s)", db_path);
@@ -173,12 +222,63 @@ int cs_maildir_build_index(const struct cs_index_settings *set,
 		return -1;
 	if (ret <= 0)
 		return ret;
-	stats_r->files += stats.files;
-	stats_r->arrived += stats.arrived;
-	stats_r->changed += stats.changed;
-	stats_r->expunged += stats.expunged;
-	stats_r->updated += stats.updated;
-	stats_r->skipped += stats.skipped;
-	stats_r->deferred += stats.deferred;
+	stats_add(stats_r, &stats);
 	return scan_ret < 0 ? -1 : 1;
+}
+
+int cs_maildir_rebuild_index(const struct cs_index_settings *set,
+			     const struct cs_scan_settings *scan,
+			     struct cs_scan_stats *stats_r,
+			     struct cs_error *err)
+{
+	char db_path[PATH_MAX], dir[PATH_MAX], proc[64], tmp[PATH_MAX];
+	struct cs_scan_stats stats = { 0 };
+	unsigned int attempt;
+	int fd, ret, scan_ret = 0;
+
+	if (build_paths(set, db_path, sizeof(db_path), dir, sizeof(dir)) < 0)
+		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
+				    set->root);
+	ret = build_aside(set, cs_index_floor(set), dir, db_path, scan,
+			  &stats, &scan_ret, &fd, proc, sizeof(proc), err);
+	if (ret == 0)
+		return cs_error_set(err, CS_ERR_IO, "%s: the file system "
+			"has no unnamed files (O_TMPFILE) or /proc is not "
+			"mounted: the index can't be rebuilt aside; remove it "
+			"and run 'condstore reindex'", db_path);
+	if (ret < 0)
+		return -1;
+	if (scan_ret < 0) {
+		close(fd);
+		return -1;	/* err says which mailbox; nothing replaced */
+	}
+	/* a name of its own, then renamed over the index */
+	ret = -1;
+	for (attempt = 0; attempt < 100 && ret < 0; attempt++) {
+		if (cs_path_fmt(tmp, sizeof(tmp), "%s" CS_REBUILD_SUFFIX
+				"%ld.%u", db_path, (long)getpid(),
+				attempt) < 0) {
+			errno = ENAMETOOLONG;
+			break;
+		}
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp,
+			   AT_SYMLINK_FOLLOW) == 0)
+			ret = 0;
+		else if (errno != EEXIST)
+			break;
+	}
+	if (ret < 0)
+		cs_error_sys(err, "link(%s)", tmp);
+	close(fd);
+	if (ret < 0)
+		return -1;
+	if (rename(tmp, db_path) < 0) {
+		cs_error_sys(err, "rename(%s, %s)", tmp, db_path);
+		(void)unlink(tmp);
+		return -1;
+	}
+	if (fsync_dir(dir, err) < 0)
+		return -1;
+	stats_add(stats_r, &stats);
+	return 0;
 }

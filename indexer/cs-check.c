@@ -140,11 +140,11 @@ static int check_disk(struct check *ck)
 				loc_dirs[loc]) < 0)
 			return cs_error_set(ck->err, CS_ERR_INVALID,
 					    "%s: path too long", ck->path);
-		dir = opendir(dirpath);
+		dir = cs_dir_opendir(ck->index->root, dirpath);
 		if (dir == NULL) {
 			if (errno == ENOENT)
 				continue;
-			return cs_error_sys(ck->err, "opendir(%s)", dirpath);
+			return cs_dir_error(ck->err, dirpath);
 		}
 		while ((d = readdir(dir)) != NULL) {
 			if (d->d_type != DT_REG && d->d_type != DT_UNKNOWN)
@@ -575,7 +575,9 @@ static int check_mailbox(struct check *ck, const char *name)
 		}
 		return 0;
 	}
-	if (tdb_lockall_read(ck->index->tdb) != 0) {
+	/* a tdb opened read-only (a read-only file system) takes no
+	   locks, and nobody can write it meanwhile */
+	if (ck->index->writable && tdb_lockall_read(ck->index->tdb) != 0) {
 		cs_mailbox_close(&ck->box);
 		return cs_db_error(ck->index, "lock", ck->err);
 	}
@@ -617,7 +619,8 @@ static int check_mailbox(struct check *ck, const char *name)
 	}
 	if (ret == 0)
 		ret = check_uidlist(ck);
-	tdb_unlockall_read(ck->index->tdb);
+	if (ck->index->writable)
+		tdb_unlockall_read(ck->index->tdb);
 	if (ret == 0 && ck->set != NULL && ck->set->repair &&
 	    (ck->disk_differs || ck->log_damaged))
 		ret = repair(ck);

@@ -12,7 +12,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,6 +60,74 @@ int cs_file_open_read_in(const char *dir, const char *name, char *path_r,
 		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
 				    dir);
 	return cs_file_open_read(path_r, fp_r, err);
+}
+
+int cs_dir_open(const char *root, const char *path)
+{
+	const char *rel = NULL, *p, *slash;
+	char comp[NAME_MAX + 1];
+	size_t root_len = root == NULL ? 0 : strlen(root), len;
+	int fd, next, saved;
+
+	if (root != NULL && strncmp(path, root, root_len) == 0 &&
+	    (path[root_len] == '/' || path[root_len] == '\0'))
+		rel = path + root_len;
+	if (rel == NULL)
+		return open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			    O_CLOEXEC);
+	/* the root as the admin named it; below it, nothing is followed */
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (p = rel; fd >= 0 && *p != '\0'; p = slash) {
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		slash = strchr(p, '/');
+		if (slash == NULL)
+			slash = p + strlen(p);
+		len = (size_t)(slash - p);
+		if (len >= sizeof(comp)) {
+			close(fd);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			      O_CLOEXEC);
+		saved = errno;
+		close(fd);
+		errno = saved;
+		fd = next;
+	}
+	return fd;
+}
+
+DIR *cs_dir_opendir(const char *root, const char *path)
+{
+	int fd = cs_dir_open(root, path), saved;
+	DIR *dir;
+
+	if (fd < 0)
+		return NULL;
+	dir = fdopendir(fd);
+	if (dir == NULL) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	return dir;
+}
+
+int cs_dir_error(struct cs_error *err, const char *path)
+{
+	struct stat st;
+
+	if (errno == ELOOP ||
+	    (errno == ENOTDIR && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)))
+		return cs_error_set(err, CS_ERR_SYMLINK,
+				    "%s: is a symlink, not followed", path);
+	return cs_error_sys(err, "opendir(%s)", path);
 }
 
 static int write_all(int fd, const void *data, size_t size)
@@ -180,6 +250,75 @@ int cs_file_replace(const char *path, const void *data, size_t size,
 		return -1;
 	}
 	return fsync_dir_of(path, err);
+}
+
+/* Exactly "PID.N" (decimal, the pid without a leading zero): the pid,
+   or 0. */
+static long pid_dot_n(const char *p)
+{
+	char *end;
+	long pid;
+
+	if (*p < '1' || *p > '9')
+		return 0;
+	errno = 0;
+	pid = strtol(p, &end, 10);
+	if (errno != 0 || pid > INT_MAX || *end != '.' || end[1] == '\0')
+		return 0;
+	for (p = end + 1; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return 0;
+	}
+	return pid;
+}
+
+/* Is name one of our temporary files of the index base: base[.WORD]
+   ".tmp.PID.N" (cs_file_replace) or base ".rebuild.PID.N" (a rebuild)?
+   Returns the writer's pid, or 0. */
+static long leftover_of(const char *name, const char *base)
+{
+	size_t base_len = strlen(base);
+	const char *p = name + base_len;
+
+	if (strncmp(name, base, base_len) != 0)
+		return 0;
+	if (strncmp(p, ".rebuild.", 9) == 0)
+		return pid_dot_n(p + 9);
+	if (*p == '.' && strncmp(p, ".tmp.", 5) != 0) {
+		for (p++; *p >= 'a' && *p <= 'z'; p++) ;
+	}
+	return strncmp(p, ".tmp.", 5) == 0 ? pid_dot_n(p + 5) : 0;
+}
+
+void cs_file_clean_leftovers(const char *db_path)
+{
+	char dir[PATH_MAX], base[PATH_MAX];
+	struct dirent *d;
+	struct stat st;
+	DIR *dp;
+	long pid;
+
+	if (strlen(db_path) >= sizeof(dir))
+		return;
+	strcpy(dir, db_path);
+	strcpy(base, db_path);
+	dp = opendir(dirname(dir));
+	if (dp == NULL)
+		return;
+	snprintf(base, sizeof(base), "%s", strrchr(db_path, '/') == NULL ?
+		 db_path : strrchr(db_path, '/') + 1);
+	while ((d = readdir(dp)) != NULL) {
+		pid = leftover_of(d->d_name, base);
+		/* only when its writer is gone (a pid in use by anyone,
+		   or one we may not signal, keeps the file) */
+		if (pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (fstatat(dirfd(dp), d->d_name, &st,
+			    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+			(void)unlinkat(dirfd(dp), d->d_name, 0);
+	}
+	closedir(dp);
 }
 
 void cs_boot_id(char *buf, size_t size)

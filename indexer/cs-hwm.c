@@ -9,33 +9,64 @@
 #include <string.h>
 
 #include "cs-file.h"
+#include "cs-index.h"
 #include "cs-hwm.h"
 
 #define HWM_MAGIC "maildir-condstore-hwm "
 
+/* A decimal number of digits only (no sign, no space, no leading zero),
+   at most max.  Returns the character after it, or NULL. */
+static const char *hwm_number(const char *p, uint64_t max, uint64_t *n_r)
+{
+	uint64_t n = 0;
+	const char *start = p;
+
+	if (p[0] == '0' && p[1] >= '0' && p[1] <= '9')
+		return NULL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		unsigned int digit = (unsigned int)(*p - '0');
+
+		if (n > (max - digit) / 10)
+			return NULL;
+		n = n * 10 + digit;
+	}
+	if (p == start)
+		return NULL;
+	*n_r = n;
+	return p;
+}
+
+/* Strict: "maildir-condstore-hwm 1 CEILING\n" or
+   "maildir-condstore-hwm 2 CEILING UIDVALIDITY\n", single spaces, the
+   ceiling at most CS_MODSEQ_MAX (a larger one could only come from
+   damage, and seeding from it would wrap). */
 static int hwm_parse(const char *line, struct cs_hwm *hwm_r)
 {
-	uint64_t ceiling;
-	uint32_t uidvalidity;
-	char extra;
+	uint64_t ceiling, uidvalidity = 0;
+	const char *p;
+	char version;
 
 	memset(hwm_r, 0, sizeof(*hwm_r));
 	if (strncmp(line, HWM_MAGIC, strlen(HWM_MAGIC)) != 0)
 		return -1;
-	line += strlen(HWM_MAGIC);
-	if (strncmp(line, "1 ", 2) == 0) {
-		if (sscanf(line + 2, "%" SCNu64 "%c", &ceiling, &extra) != 2 ||
-		    extra != '\n')
+	p = line + strlen(HWM_MAGIC);
+	version = p[0];
+	if ((version != '1' && version != '2') || p[1] != ' ')
+		return -1;
+	p = hwm_number(p + 2, CS_MODSEQ_MAX, &ceiling);
+	if (p == NULL)
+		return -1;
+	if (version == '2') {
+		if (*p != ' ')
 			return -1;
-		hwm_r->ceiling = ceiling;
-		return 0;
+		p = hwm_number(p + 1, UINT32_MAX, &uidvalidity);
+		if (p == NULL)
+			return -1;
 	}
-	if (strncmp(line, "2 ", 2) != 0 ||
-	    sscanf(line + 2, "%" SCNu64 " %" SCNu32 "%c", &ceiling,
-		   &uidvalidity, &extra) != 3 || extra != '\n')
+	if (strcmp(p, "\n") != 0)
 		return -1;
 	hwm_r->ceiling = ceiling;
-	hwm_r->uidvalidity = uidvalidity;
+	hwm_r->uidvalidity = (uint32_t)uidvalidity;
 	return 0;
 }
 

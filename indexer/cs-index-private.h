@@ -119,9 +119,17 @@ int cs_db_error(struct cs_index *index, const char *what,
 /* Open a brand-new index for a build (cs-build.c): set says where the
    index will live (its db_path, the high-water-mark file beside it),
    tdb_path names the empty file to build it in.  Returns 0 or -1. */
-int cs_index_open_bulk(const struct cs_index_settings *set,
+int cs_index_open_bulk(const struct cs_index_settings *set, uint64_t floor,
 		       const char *tdb_path, struct cs_index **index_r,
 		       struct cs_error *err);
+
+/* The highest counter the existing index knows, as far as it can be read
+   (0: none): a rebuild seeds its counters above it. */
+uint64_t cs_index_floor(const struct cs_index_settings *set);
+
+/* A rebuild's file while it is linked but not yet renamed into place:
+   DB_PATH CS_REBUILD_SUFFIX "PID.N" (cleaned up when its writer died). */
+#define CS_REBUILD_SUFFIX ".rebuild."
 
 /* Fail unless inside a writable transaction. */
 /* cs-index-lock.c: with settings.nonblock, take tdb's open lock without

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cs-file.h"
 #include "cs-hwm.h"
 #include "cs-index-private.h"
 #include "cs-maildir.h"
@@ -506,17 +507,92 @@ static int check_root(const char *root, struct cs_error *err)
 	return 0;
 }
 
+static int index_not_regular(struct cs_index *index, struct cs_error *err)
+{
+	return cs_error_set(err, CS_ERR_INVALID,
+		"%s: not a regular file (a FIFO, device or directory where "
+		"the index belongs): not opened; remove it, then run "
+		"'condstore reindex'", index->db_path);
+}
+
+/* Open the index file for tdb without ever blocking or following a
+   symlink: O_NOFOLLOW and O_NONBLOCK (a FIFO a user put there opens at
+   once and is refused, it is never read), then fstat = a regular file.
+   A missing file is created (O_EXCL, 0600) unless read-only.  Returns
+   the fd, with *st_r, *rdonly_r (opened O_RDONLY: the file or the file
+   system is not writable) and *created_r; or -1. */
+static int index_file_open(struct cs_index *index, struct stat *st_r,
+			   bool *rdonly_r, bool *created_r,
+			   struct cs_error *err)
+{
+	const int flags = O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+	int fd, attempt;
+
+	*rdonly_r = *created_r = false;
+	for (attempt = 0; attempt < 10; attempt++) {
+		fd = open(index->db_path, O_RDWR | flags);
+		if (fd < 0 && index->readonly &&
+		    (errno == EACCES || errno == EROFS)) {
+			*rdonly_r = true;
+			fd = open(index->db_path, O_RDONLY | flags);
+		}
+		if (fd >= 0 || errno != ENOENT || index->readonly)
+			break;
+		fd = open(index->db_path, O_RDWR | O_CREAT | O_EXCL | flags,
+			  0600);
+		if (fd >= 0) {
+			*created_r = true;
+			break;
+		}
+		if (errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return cs_error_set(err, CS_ERR_SYMLINK,
+					    "%s: is a symlink, not followed",
+					    index->db_path);
+		if (errno == EISDIR)
+			return index_not_regular(index, err);
+		if (errno == ENOENT && index->readonly)
+			return cs_error_set(err, CS_ERR_NOTFOUND,
+				"%s: no index yet (run 'condstore reindex')",
+				index->db_path);
+		return cs_error_sys(err, "open(%s)", index->db_path);
+	}
+	if (fstat(fd, st_r) < 0) {
+		cs_error_sys(err, "fstat(%s)", index->db_path);
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st_r->st_mode)) {
+		close(fd);
+		return index_not_regular(index, err);
+	}
+	return fd;
+}
+
+/* The tdb_open_ex() error as a message naming the file and the remedy. */
+static int index_tdb_open_error(struct cs_index *index, struct cs_error *err)
+{
+	if (errno == EIO || errno == EINVAL || errno == 0)
+		return cs_error_set(err, CS_ERR_CORRUPT,
+			"%s: cannot open the index (%s); rebuild it "
+			"with 'condstore reindex --rebuild'",
+			index->db_path, index->tdb_log[0] != '\0' ?
+			index->tdb_log : "not a tdb file or truncated");
+	return cs_error_sys(err, "tdb_open(%s)", index->db_path);
+}
+
 static int index_tdb_open(struct cs_index *index, unsigned int hash_size,
 			  struct cs_error *err)
 {
 	struct tdb_logging_context log = { cs_tdb_log, index };
 	int tdb_flags = TDB_DISALLOW_NESTING | TDB_INCOMPATIBLE_HASH;
-	/* readers open read-write too: a tdb opened O_RDONLY takes no locks,
-	   so it could read a transaction half-committed by a writer, and it
-	   can't run the recovery a writer killed mid-commit leaves behind.
-	   O_RDONLY only where writing is not allowed at all. */
-	int open_flags = index->readonly ? O_RDWR : (O_RDWR | O_CREAT);
-	struct stat st;
+	char proc[64];
+	struct stat st, tdb_st;
+	bool rdonly, created;
+	int fd, open_flags;
 
 	if (index->nosync)
 		tdb_flags |= TDB_NOSYNC;
@@ -524,38 +600,62 @@ static int index_tdb_open(struct cs_index *index, unsigned int hash_size,
 		/* our own unnamed file, reached through /proc/self/fd (a
 		   symlink by nature); the builder fsyncs it once at the end */
 		tdb_flags |= TDB_NOLOCK | TDB_NOSYNC;
-		open_flags = O_RDWR | O_CREAT;
-	} else if (lstat(index->db_path, &st) == 0 && S_ISLNK(st.st_mode))
-		return cs_error_set(err, CS_ERR_SYMLINK,
-				    "%s: is a symlink, not followed",
-				    index->db_path);
-	if (hash_size == 0 && !index->readonly &&
-	    (index->bulk ||
-	     (lstat(index->db_path, &st) < 0 && errno == ENOENT)))
+		index->tdb = tdb_open_ex(index->tdb_path, (int)hash_size,
+					 tdb_flags, O_RDWR | O_CREAT |
+					 O_CLOEXEC, 0600, &log, NULL);
+		index->writable = index->tdb != NULL;
+		return index->tdb != NULL ? 0 : index_tdb_open_error(index, err);
+	}
+	fd = index_file_open(index, &st, &rdonly, &created, err);
+	if (fd < 0)
+		return -1;
+	if (created && !index->readonly && hash_size == 0)
 		hash_size = cs_maildir_suggest_hash_size(index->root);
-	index->tdb = tdb_open_ex(index->tdb_path,
+	/* tdb opens by name.  The name given is /proc/self/fd/N, our fd:
+	   opening it reaches the very object fstat() checked above (the
+	   magic link is not resolved by name again), so no rename in the
+	   Maildir between the check and tdb's open can hand tdb a FIFO or
+	   another file.  O_NONBLOCK stays on as a second guard (no read of
+	   tdb's can ever wait), and tdb's file is compared with ours by
+	   st_dev/st_ino after the open.  Readers open read-write too: a tdb
+	   opened O_RDONLY takes no locks, so it could read a transaction
+	   half-committed by a writer, and it can't run the recovery a writer
+	   killed mid-commit leaves behind; O_RDONLY only where writing is
+	   not allowed at all.  O_CREAT (tdb writes a new header) only for
+	   an empty file: one we just created, or one another opener created
+	   and is initialising under tdb's open lock.  Any other file tdb
+	   does not recognise (truncated, foreign) is refused, never
+	   replaced. */
+	open_flags = rdonly ? O_RDONLY : O_RDWR;
+	if (!index->readonly && st.st_size == 0)
+		open_flags |= O_CREAT;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (access(proc, F_OK) < 0) {
+		/* no /proc (a chroot): by name, O_NOFOLLOW; O_NONBLOCK and
+		   the st_dev/st_ino check below refuse whatever was swapped
+		   in meanwhile */
+		proc[0] = '\0';
+	}
+	index->tdb = tdb_open_ex(proc[0] != '\0' ? proc : index->db_path,
 				 hash_size != 0 ? (int)hash_size :
 				 CS_DEFAULT_HASH_SIZE, tdb_flags,
-				 open_flags | (index->bulk ? 0 : O_NOFOLLOW) |
-				 O_CLOEXEC, 0600, &log, NULL);
-	index->writable = index->tdb != NULL;
-	if (index->tdb == NULL && index->readonly &&
-	    (errno == EACCES || errno == EROFS))
-		index->tdb = tdb_open_ex(index->db_path, 0, tdb_flags,
-					 O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
-					 0600, &log, NULL);
-	if (index->tdb == NULL) {
-		if (errno == ENOENT && index->readonly)
-			return cs_error_set(err, CS_ERR_NOTFOUND,
-				"%s: no index yet (run 'condstore reindex')",
-				index->db_path);
-		if (errno == EIO || errno == EINVAL || errno == 0)
-			return cs_error_set(err, CS_ERR_CORRUPT,
-				"%s: cannot open the index (%s); rebuild it "
-				"with 'condstore reindex --rebuild'",
-				index->db_path, index->tdb_log[0] != '\0' ?
-				index->tdb_log : strerror(errno ? errno : EIO));
-		return cs_error_sys(err, "tdb_open(%s)", index->db_path);
+				 open_flags | O_NONBLOCK | O_CLOEXEC |
+				 (proc[0] != '\0' ? 0 : O_NOFOLLOW), 0600,
+				 &log, NULL);
+	/* no tdb lock is held between calls: closing our descriptor of the
+	   same file drops none */
+	close(fd);
+	if (index->tdb == NULL)
+		return index_tdb_open_error(index, err);
+	index->writable = !rdonly;
+	if (fstat(tdb_fd(index->tdb), &tdb_st) < 0 ||
+	    tdb_st.st_dev != st.st_dev || tdb_st.st_ino != st.st_ino ||
+	    !S_ISREG(tdb_st.st_mode)) {
+		tdb_close(index->tdb);
+		index->tdb = NULL;
+		return cs_error_set(err, CS_ERR_INVALID, "%s: the file "
+			"changed while it was opened: not used",
+			index->db_path);
 	}
 	return 0;
 }
@@ -626,8 +726,13 @@ static int index_open_with_floor(const struct cs_index_settings *set,
 	}
 	if (!index->readonly && hwm_sync_with_header(index, err) < 0)
 		goto fail;
+	if (!index->readonly && !index->bulk)
+		cs_file_clean_leftovers(index->db_path);
 	if (repack_if_recovered(index, err) < 0)
 		goto fail;
+	/* what tdb logged while opening is no cause of a later error */
+	index->tdb_log[0] = '\0';
+	index->tdb_log_errno = 0;
 	*index_r = index;
 	return 0;
 fail:
@@ -635,25 +740,73 @@ fail:
 	return -1;
 }
 
+/* Is the high-water mark above the index's ceiling?  Looked at again
+   inside a transaction, where no writer is between raising the file and
+   committing the header.  Returns 1/0/-1. */
+static int hwm_ahead(struct cs_index *index, uint64_t *hwm_r,
+		     struct cs_error *err)
+{
+	struct cs_hwm hwm;
+	int ret;
+
+	if (cs_hwm_read(index->hwm_path, &hwm, err) < 0)
+		return -1;
+	if (hwm.ceiling <= index->hdr.ceiling)
+		return 0;
+	if (cs_index_begin(index, err) < 0)
+		return -1;
+	ret = cs_hwm_read(index->hwm_path, &hwm, err);
+	cs_index_rollback(index);
+	if (ret < 0)
+		return -1;
+	*hwm_r = hwm.ceiling;
+	return hwm.ceiling > index->hdr.ceiling ? 1 : 0;
+}
+
+/* An index older than its high-water mark: restored from a backup while
+   the .hwm kept the newer value (or a raise whose transaction failed).
+   Modseqs between the two ceilings may have been handed out by the newer
+   index: every counter is raised above the file's ceiling, as after an
+   unclean nosync stop, and the index's ceiling brought up to it, so that
+   this happens once. */
+static int index_older_than_hwm(struct cs_index *index, struct cs_error *err)
+{
+	uint64_t hwm = 0;
+	int ret;
+
+	ret = hwm_ahead(index, &hwm, err);
+	if (ret <= 0)
+		return ret;
+	if (cs_index_raise_all(index, err) < 0 ||
+	    cs_index_begin(index, err) < 0)
+		return -1;
+	if (index->hdr.ceiling < hwm) {
+		index->hdr.ceiling = hwm;
+		index->hdr_dirty = true;
+	}
+	return cs_index_commit(index, err);
+}
+
 int cs_index_open(const struct cs_index_settings *set,
 		  struct cs_index **index_r, struct cs_error *err)
 {
 	if (index_open_with_floor(set, 0, NULL, index_r, err) < 0)
 		return -1;
-	if (!set->readonly && cs_index_nosync_check(*index_r, err) < 0) {
+	if (!set->readonly && (cs_index_nosync_check(*index_r, err) < 0 ||
+			       index_older_than_hwm(*index_r, err) < 0)) {
 		cs_index_close(index_r);
 		return -1;
 	}
 	return 0;
 }
 
-int cs_index_open_bulk(const struct cs_index_settings *set,
+int cs_index_open_bulk(const struct cs_index_settings *set, uint64_t floor,
 		       const char *tdb_path, struct cs_index **index_r,
 		       struct cs_error *err)
 {
 	/* no nosync check: the new index's counters are seeded above the
 	   high-water mark, which every modseq ever handed out is below */
-	return index_open_with_floor(set, 0, tdb_path, index_r, err);
+	return index_open_with_floor(set, floor, tdb_path, index_r, err);
 }
 
 void cs_index_close(struct cs_index **_index)
@@ -726,8 +879,7 @@ static int max_hms_cb(void *ctx, const char *name,
 	return 0;
 }
 
-/* The highest counter the old tdb knew, as far as it is readable. */
-static uint64_t old_index_floor(const struct cs_index_settings *set)
+uint64_t cs_index_floor(const struct cs_index_settings *set)
 {
 	struct cs_index_settings ro = *set;
 	struct cs_index *old;
@@ -753,7 +905,7 @@ int cs_index_rebuild(const struct cs_index_settings *set,
 		snprintf(path, sizeof(path), "%s", set->db_path);
 	else
 		snprintf(path, sizeof(path), "%s/%s", set->root, CS_DB_NAME);
-	floor = old_index_floor(set);
+	floor = cs_index_floor(set);
 	snprintf(old, sizeof(old), "%s.old", path);
 	if (rename(path, old) < 0 && errno != ENOENT)
 		return cs_error_sys(err, "rename(%s, %s)", path, old);

@@ -380,11 +380,11 @@ static int scan_dir(struct scan *sc, uint8_t location, struct cs_error *err)
 			loc_dirs[location]) < 0)
 		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
 				    sc->path);
-	dir = opendir(dirpath);
+	dir = cs_dir_opendir(cs_index_root(sc->index), dirpath);
 	if (dir == NULL) {
 		if (errno == ENOENT)
 			return 0;
-		return cs_error_sys(err, "opendir(%s)", dirpath);
+		return cs_dir_error(err, dirpath);
 	}
 	while (ret == 0 && (d = readdir(dir)) != NULL) {
 		if (!entry_is_file(sc, dirfd(dir), d, dirpath))
@@ -438,10 +438,9 @@ static int digest_dir(struct scan *sc, uint8_t location,
 			loc_dirs[location]) < 0)
 		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
 				    sc->path);
-	dir = opendir(dirpath);
+	dir = cs_dir_opendir(cs_index_root(sc->index), dirpath);
 	if (dir == NULL)
-		return errno == ENOENT ? 1 :
-			cs_error_sys(err, "opendir(%s)", dirpath);
+		return errno == ENOENT ? 1 : cs_dir_error(err, dirpath);
 	while ((d = readdir(dir)) != NULL) {
 		if (d->d_name[0] == '.')
 			continue;
@@ -528,10 +527,9 @@ static int sweep_collect_dir(struct sweep *sw, const char *dirpath,
 	struct dirent *d;
 	DIR *dir;
 
-	dir = opendir(dirpath);
+	dir = cs_dir_opendir(cs_index_root(sw->sc->index), dirpath);
 	if (dir == NULL)
-		return errno == ENOENT ? 0 :
-			cs_error_sys(err, "opendir(%s)", dirpath);
+		return errno == ENOENT ? 0 : cs_dir_error(err, dirpath);
 	while ((d = readdir(dir)) != NULL) {
 		/* a symlink or directory is no message, even under the name
 		   of one that was */
@@ -944,7 +942,7 @@ static uint64_t count_dir(const char *path)
 {
 	struct dirent *d;
 	uint64_t n = 0;
-	DIR *dir = opendir(path);
+	DIR *dir = cs_dir_opendir(NULL, path);
 
 	if (dir == NULL)
 		return 0;

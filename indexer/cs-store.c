@@ -66,10 +66,9 @@ static int find_in_dir(const char *dir, uint8_t location, const char *base,
 			loc_dirs[location]) < 0)
 		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
 				    dir);
-	dp = opendir(path);
+	dp = cs_dir_opendir(NULL, path);
 	if (dp == NULL)
-		return errno == ENOENT ? 0 :
-			cs_error_sys(err, "opendir(%s)", path);
+		return errno == ENOENT ? 0 : cs_dir_error(err, path);
 	while ((d = readdir(dp)) != NULL) {
 		if (strncmp(d->d_name, base, len) != 0 ||
 		    (d->d_name[len] != '\0' && d->d_name[len] != sep))

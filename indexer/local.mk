@@ -11,6 +11,7 @@ libcondstore_la_SOURCES = \
 	indexer/cs-file.h \
 	indexer/cs-lines.c \
 	indexer/cs-lines.h \
+	indexer/cs-owner.c \
 	indexer/cs-uidset.c \
 	indexer/cs-record.c \
 	indexer/cs-index.c \
@@ -45,6 +46,7 @@ noinst_HEADERS = \
 	include/cs-index.h \
 	include/cs-maildir.h \
 	include/cs-name.h \
+	include/cs-owner.h \
 	include/cs-record.h \
 	include/cs-sync.h \
 	include/cs-uidset.h \

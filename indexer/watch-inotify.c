@@ -9,11 +9,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "cs-file.h"
 #include "watch-inotify.h"
 
 #define WATCH_DIR_MASK (IN_CREATE | IN_DELETE | IN_MOVED_FROM | \
@@ -125,6 +127,30 @@ static int table_insert(struct watch_inotify *in,
 	return 0;
 }
 
+/* Watch the directory path of root.  A name can be swapped for a symlink
+   between any look at it and inotify_add_watch(path) (IN_DONT_FOLLOW
+   protects the last component only, at that instant): the directory is
+   opened first without following anything below the root
+   (cs_dir_open()), and the watch is added on that very object through
+   /proc/self/fd/N, a link to the open file, not a name looked up again.
+   What the watch reports is therefore always the directory that was
+   opened.  Returns the wd, or -1 with errno set. */
+static int watch_dir_add(int ifd, const char *root, const char *path)
+{
+	char proc[64];
+	int fd, wd, saved;
+
+	fd = cs_dir_open(root, path);
+	if (fd < 0)
+		return -1;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	wd = inotify_add_watch(ifd, proc, WATCH_DIR_MASK & ~IN_DONT_FOLLOW);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return wd;
+}
+
 int watch_inotify_add(struct watch_inotify *in, const char *path,
 		      enum watch_kind kind, struct watch_root *root,
 		      struct watch_box *box, int *wd_r, struct cs_error *err)
@@ -138,8 +164,10 @@ int watch_inotify_add(struct watch_inotify *in, const char *path,
 		in->limit_hit = true;
 		return 0;
 	}
-	wd = inotify_add_watch(in->fd, path, WATCH_DIR_MASK);
+	wd = watch_dir_add(in->fd, root->path, path);
 	if (wd < 0) {
+		if (errno == ELOOP || errno == ENOTDIR)
+			return cs_dir_error(err, path);
 		if (errno == ENOSPC) {
 			in->limit_hit = true;
 			return 0;

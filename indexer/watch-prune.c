@@ -37,12 +37,16 @@ static void prune_root(struct watch_daemon *d, struct watch_root *root)
 void watch_prune_idle(struct watch_daemon *d, uint64_t now_ms)
 {
 	struct watch_root *root;
+	struct cs_owner owner;
 
 	if (d->next_prune_ms != 0 && now_ms < d->next_prune_ms)
 		return;
 	d->next_prune_ms = now_ms + WATCH_PRUNE_INTERVAL_MS;
 	for (root = d->roots; root != NULL; root = root->next) {
-		if (root->started && !root->disabled && !root->gone)
+		if (root->started && !root->disabled && !root->gone &&
+		    watch_root_enter(d, root, &owner)) {
 			prune_root(d, root);
+			watch_root_leave(&owner);
+		}
 	}
 }

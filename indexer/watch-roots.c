@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cs-owner.h"
 #include "watch-events.h"
 #include "watch-inotify.h"
 #include "watch-lockwait.h"
@@ -38,6 +39,39 @@ static bool path_cat(char *buf, size_t size, const char *a, const char *sep,
 }
 
 static void root_watch(struct watch_daemon *d, struct watch_root *root);
+static void root_stop(struct watch_daemon *d, struct watch_root *root);
+
+/* (watch-roots.h) Only roots named with --maildir are resolved through
+   a symlink. */
+bool watch_root_enter(struct watch_daemon *d, struct watch_root *root,
+		      struct cs_owner *owner)
+{
+	struct cs_error err;
+	struct stat st;
+
+	if (root->from_glob && lstat(root->path, &st) == 0 &&
+	    S_ISLNK(st.st_mode)) {
+		watch_log(d->log, WATCH_LOG_WARN, "%s: became a symlink: not "
+			  "followed, no longer served", root->path);
+		root->disabled = true;
+		return false;
+	}
+	if (cs_owner_enter(root->path, owner, &err) < 0) {
+		/* a root that is gone: the caller finds it gone (and gives
+		   it up), nothing of it is there to touch */
+		if (err.sys_errno == ENOENT)
+			return true;
+		watch_log(d->log, WATCH_LOG_ERROR, "%s: %s", root->path,
+			  err.text);
+		return false;
+	}
+	return true;
+}
+
+void watch_root_leave(struct cs_owner *owner)
+{
+	cs_owner_leave(owner);
+}
 
 /* --- boxes --- */
 
@@ -363,25 +397,28 @@ fail:
 void watch_roots_start_all(struct watch_daemon *d)
 {
 	struct watch_root *root;
+	struct cs_owner owner;
 	struct cs_error busy;
 
 	for (root = d->roots; root != NULL; root = root->next) {
 		/* a root whose index is locked is started by its first
 		   round, with the retries of a busy root */
 		cs_error_clear(&busy);
-		if (!root->started && !root->gone && !root->disabled)
+		if (!root->started && !root->gone && !root->disabled &&
+		    watch_root_enter(d, root, &owner)) {
 			(void)root_start(d, root, &busy);
+			watch_root_leave(&owner);
+		}
 	}
 }
 
-static void root_stop(struct watch_daemon *d, struct watch_root *root)
+static void root_stop_as_owner(struct watch_daemon *d,
+			       struct watch_root *root)
 {
 	struct cs_index *index;
 	struct cs_error err;
 	char path[PATH_MAX];
 
-	if (!root->started)
-		return;
 	root->started = false;
 	if (watch_root_index(d, root, &index, &err) < 0 ||
 	    cs_daemon_unregister(index, &err) < 0) {
@@ -393,6 +430,20 @@ static void root_stop(struct watch_daemon *d, struct watch_root *root)
 	    unlink(path) < 0 && errno != ENOENT)
 		watch_log(d->log, WATCH_LOG_WARN, "unlink(%s): %s", path,
 			  strerror(errno));
+}
+
+static void root_stop(struct watch_daemon *d, struct watch_root *root)
+{
+	struct cs_owner owner;
+
+	if (!root->started)
+		return;
+	if (!watch_root_enter(d, root, &owner)) {
+		root->started = false;
+		return;
+	}
+	root_stop_as_owner(d, root);
+	watch_root_leave(&owner);
 }
 
 /* --- folders --- */
@@ -714,15 +765,18 @@ static int root_rescan_unwatched(struct watch_daemon *d,
 unsigned int watch_root_rescan_unwatched(struct watch_daemon *d,
 					 struct watch_root *root)
 {
+	struct cs_owner owner;
 	struct cs_error err;
 	int ret;
 
 	if (root->disabled || root->gone || !root->started ||
-	    watch_root_waiting(root, watch_now_ms()))
+	    watch_root_waiting(root, watch_now_ms()) ||
+	    !watch_root_enter(d, root, &owner))
 		return 0;
 	watch_lockwait_arm(WATCH_LOCK_WAIT_MS);
 	ret = root_rescan_unwatched(d, root, &err);
 	watch_lockwait_disarm();
+	watch_root_leave(&owner);
 	if (ret < 0) {
 		root_defer(d, root, &err);
 		return 0;
@@ -733,11 +787,14 @@ unsigned int watch_root_rescan_unwatched(struct watch_daemon *d,
 void watch_roots_poll_cookies(struct watch_daemon *d)
 {
 	struct watch_root *root;
+	struct cs_owner owner;
 
 	for (root = d->roots; root != NULL; root = root->next) {
 		if (root->wd < 0 && root->started && !root->gone &&
-		    !root->disabled)
+		    !root->disabled && watch_root_enter(d, root, &owner)) {
 			root_find_cookies(d, root);
+			watch_root_leave(&owner);
+		}
 	}
 }
 
@@ -816,6 +873,7 @@ static int root_round(struct watch_daemon *d, struct watch_root *root,
 
 void watch_root_process(struct watch_daemon *d, struct watch_root *root)
 {
+	struct cs_owner owner;
 	struct cs_error err;
 	int ret;
 
@@ -826,9 +884,12 @@ void watch_root_process(struct watch_daemon *d, struct watch_root *root)
 		watch_events_requeue_root(d, root);
 		return;
 	}
+	if (!watch_root_enter(d, root, &owner))
+		return;
 	watch_lockwait_arm(WATCH_LOCK_WAIT_MS);
 	ret = root_round(d, root, &err);
 	watch_lockwait_disarm();
+	watch_root_leave(&owner);
 	if (ret < 0)
 		root_defer(d, root, &err);
 	else if (!root->gone && !root->disabled)
@@ -838,16 +899,18 @@ void watch_root_process(struct watch_daemon *d, struct watch_root *root)
 void watch_roots_answer_cookies(struct watch_daemon *d)
 {
 	struct watch_root *root;
+	struct cs_owner owner;
 	struct cs_error err;
 	int ret;
 
 	for (root = d->roots; root != NULL; root = root->next) {
-		if (!root->cookies_due)
+		if (!root->cookies_due || !watch_root_enter(d, root, &owner))
 			continue;
 		root->cookies_due = false;
 		watch_lockwait_arm(WATCH_LOCK_WAIT_MS);
 		ret = root_answer_cookies(d, root, &err);
 		watch_lockwait_disarm();
+		watch_root_leave(&owner);
 		if (ret < 0)
 			root_defer(d, root, &err);
 	}
@@ -871,12 +934,15 @@ uint64_t watch_roots_next_retry(const struct watch_daemon *d)
 
 static void root_watch(struct watch_daemon *d, struct watch_root *root)
 {
+	struct cs_owner owner;
 	struct cs_error err;
 
-	if (root->wd < 0 && watch_inotify_add(d->in, root->path,
-					      WATCH_KIND_ROOT, root, NULL,
-					      &root->wd, &err) < 0)
+	if (root->wd >= 0 || !watch_root_enter(d, root, &owner))
+		return;
+	if (watch_inotify_add(d->in, root->path, WATCH_KIND_ROOT, root, NULL,
+			      &root->wd, &err) < 0)
 		watch_log(d->log, WATCH_LOG_ERROR, "%s", err.text);
+	watch_root_leave(&owner);
 }
 
 void watch_roots_watch_all(struct watch_daemon *d)
@@ -893,7 +959,16 @@ static void root_add(struct watch_daemon *d, const char *path, bool from_glob)
 {
 	char real[PATH_MAX];
 	struct watch_root *root;
+	struct stat st;
 
+	/* a glob match that is a symlink is not followed: a user who owns
+	   the directory holding their Maildir could point it anywhere; a
+	   root named with --maildir is resolved, as the admin wrote it */
+	if (from_glob && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		watch_log(d->log, WATCH_LOG_WARN, "%s: is a symlink: not "
+			  "followed, not served", path);
+		return;
+	}
 	if (realpath(path, real) == NULL || !dir_exists(real)) {
 		watch_log(d->log, WATCH_LOG_WARN, "%s: not a directory: not "
 			  "served", path);

@@ -8,7 +8,16 @@
 #ifndef WATCH_ROOTS_H
 #define WATCH_ROOTS_H
 
+#include "cs-owner.h"
 #include "watch.h"
+
+/* Act as root's owner (cs-owner.h) in this thread: every access to a
+   Maildir happens between watch_root_enter() and watch_root_leave().  A
+   glob match that became a symlink is no longer served.  Returns false
+   when the root must not be touched now (logged). */
+bool watch_root_enter(struct watch_daemon *d, struct watch_root *root,
+		      struct cs_owner *owner);
+void watch_root_leave(struct cs_owner *owner);
 
 /* Add the --maildir roots and the glob's matches; retire roots the glob
    no longer matches.  Returns the number of roots served. */

@@ -32,4 +32,4 @@ condstore_CPPFLAGS += $(SYSTEMD_CFLAGS)
 condstore_LDADD += $(SYSTEMD_LIBS)
 
 dist_man_MANS += man/condstore-watch.8
-EXTRA_DIST += doc/durability.md
+EXTRA_DIST += doc/durability.md doc/running-as-root.md

@@ -10,7 +10,8 @@ TESTS += \
 	tests/test_cli_fulldisk.py \
 	tests/test_cli_scan_race.py \
 	tests/test_cli_vanished.py \
-	tests/test_cli_bounds.py
+	tests/test_cli_bounds.py \
+	tests/test_cli_hostile_files.py
 
 EXTRA_DIST += \
 	tests/cstest.py \
@@ -22,4 +23,5 @@ EXTRA_DIST += \
 	tests/test_cli_fulldisk.py \
 	tests/test_cli_scan_race.py \
 	tests/test_cli_vanished.py \
-	tests/test_cli_bounds.py
+	tests/test_cli_bounds.py \
+	tests/test_cli_hostile_files.py

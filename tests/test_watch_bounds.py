@@ -41,7 +41,7 @@ class HostileUser(watchtest.WatchCase):
 
     def setUp(self):
         super().setUp()
-        self.user = usertest.User(self)
+        self.user = usertest.SystemUser(self)
         top = tempfile.mkdtemp(prefix="cstest-users.")
         self.addCleanup(subprocess.run, ["rm", "-rf", top])
         os.chmod(top, 0o755)

@@ -2,11 +2,14 @@
 """scripts/condstore-cron-check: "condstore check" over every Maildir
 matching a glob, problems prefixed with their Maildir, a summary line,
 exit 0 when all are clean, 1 when one is inconsistent, 2 when nothing
-matches."""
+matches; a check that hangs is stopped after --timeout, and SIGTERM
+stops the script and the check it runs."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cstest  # noqa: E402
@@ -66,6 +69,56 @@ class CronCheck(cstest.CondstoreCase):
         res = self.cron(os.path.join(self.vmail, "nobody*", "Maildir"))
         self.assertEqual(res.returncode, 2, res)
         self.assertIn("no Maildir matches", res.stderr)
+
+
+    def hanging_condstore(self):
+        """A condstore that never answers (as a check blocked on a file
+        would); it leaves its pid in a file."""
+        path = os.path.join(self.md.tmp, "hang")
+        pidfile = os.path.join(self.md.tmp, "hang.pid")
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\necho $$ > %s\nexec sleep 600\n" % pidfile)
+        os.chmod(path, 0o755)
+        return path, pidfile
+
+    def assert_gone(self, pidfile):
+        with open(pidfile) as f:
+            pid = int(f.read())
+        for _ in range(500):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.01)
+        os.kill(pid, signal.SIGKILL)
+        self.fail("the check (pid %d) was left running" % pid)
+
+    def test_timeout(self):
+        prog, pidfile = self.hanging_condstore()
+        res = subprocess.run(
+            [script(), "--condstore", prog, "--timeout", "1",
+             os.path.join(self.vmail, "alice", "Maildir")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            universal_newlines=True, timeout=120)
+        self.assertEqual(res.returncode, 2, res)
+        self.assertIn("no answer within 1 s", res.stderr)
+        self.assertIn("1 could not be checked", res.stdout)
+        self.assert_gone(pidfile)
+
+    def test_sigterm(self):
+        prog, pidfile = self.hanging_condstore()
+        proc = subprocess.Popen(
+            [script(), "--condstore", prog, self.pattern],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        for _ in range(3000):
+            if os.path.exists(pidfile) and os.path.getsize(pidfile) > 0:
+                break
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 143)
+        self.assert_gone(pidfile)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,11 @@ WATCH_TESTS = \
 	tests/test_watch_valgrind.py \
 	tests/test_watch_ready.py \
 	tests/test_watch_status.py \
-	tests/test_watch_bounds.py
+	tests/test_watch_bounds.py \
+	tests/test_watch_hostile.py \
+	tests/test_root_owner.py \
+	tests/test_watch_hostile_users.py
 
 TESTS += $(WATCH_TESTS)
-EXTRA_DIST += tests/watchtest.py tests/usertest.py $(WATCH_TESTS)
+EXTRA_DIST += tests/watchtest.py tests/usertest.py tests/hostile_attacks.py \
+	$(WATCH_TESTS)
