@@ -188,8 +188,9 @@ uint64_t condstore_mail_flags(struct mail *mail);
 /* The flag bits Dovecot can express (system letters and keywords). */
 uint64_t condstore_flags_visible_mask(void);
 
-/* condstore-transaction.c: the transaction vfuncs (DESIGN.md sections 5
-   and 6; the steps of the commit are described there). */
+/* condstore-transaction.c: the transaction vfuncs (doc/design.md
+   sections 4 and 8; the steps of the commit are described atop that
+   file). */
 struct mailbox_transaction_context *
 condstore_transaction_begin(struct mailbox *box,
 			    enum mailbox_transaction_flags flags,

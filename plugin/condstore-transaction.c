@@ -4,8 +4,8 @@
  * decides UNCHANGEDSINCE against the index and writes Dovecot's own
  * changes through to it.
  *
- * Commit, for a transaction that changed flags or expunged (DESIGN.md
- * sections 5 and 6):
+ * Commit, for a transaction that changed flags or expunged (doc/design.md
+ * sections 4 and 8):
  *   1. begin an index transaction (this serialises conditional stores of
  *      all processes on the tdb's transaction lock);
  *   2. reconcile each target with its file on disk, so a change another
