@@ -240,6 +240,20 @@ static int box_scan(struct watch_daemon *d, struct watch_box *box,
 	if (watch_root_index(d, box->root, &index, err) < 0 ||
 	    cs_index_probe(index, err) < 0 ||
 	    cs_maildir_scan(index, box->name, &set, &stats, err) < 0) {
+		if (err->code == CS_ERR_SYMLINK) {
+			/* a folder whose new/ or cur/ is a symlink is not
+			   part of the Maildir: nothing of it is recorded, so
+			   nothing waits on it (its sync cookies included);
+			   it is looked at again with the periodic rescans */
+			if (!box->symlinked)
+				watch_log(d->log, WATCH_LOG_WARN, "%s: %s: not "
+					  "served until it is a directory "
+					  "again: %s", box->root->path,
+					  box->name, err->text);
+			box->symlinked = true;
+			box->unwatched = true;
+			return 0;
+		}
 		box->need_scan = true;
 		if (err->code != CS_ERR_BUSY)
 			watch_log(d->log, WATCH_LOG_ERROR, "%s: %s: scan "
@@ -247,6 +261,10 @@ static int box_scan(struct watch_daemon *d, struct watch_box *box,
 				  err->text);
 		return -1;
 	}
+	if (box->symlinked)
+		watch_log(d->log, WATCH_LOG_INFO, "%s: %s: served again",
+			  box->root->path, box->name);
+	box->symlinked = false;
 	/* expunges a rename storm kept from being confirmed: look again
 	   before the next sync is answered and with the periodic rescans */
 	box->deferred = stats.deferred > 0;

@@ -83,6 +83,9 @@ struct watch_box {
 	char *path;		/* the mailbox directory */
 	int wd_new, wd_cur, wd_folder;	/* -1: none */
 	bool unwatched;		/* a watch is missing: rescanned instead */
+	bool symlinked;		/* its new/ or cur/ is a symlink: not
+				   served (rescanned like an unwatched
+				   mailbox) until it is a directory again */
 	bool deferred;		/* the last scan could not confirm some
 				   expunges (directory kept changing):
 				   rescanned like an unwatched mailbox */
