@@ -80,7 +80,8 @@ static int vanished_exact(struct cs_mailbox *box, uint64_t since,
 			cs_error_set(err, CS_ERR_IO, "out of memory");
 		return -1;
 	}
-	qsort(ua.uids, ua.count, sizeof(*ua.uids), cmp_u32);
+	if (ua.count > 0)
+		qsort(ua.uids, ua.count, sizeof(*ua.uids), cmp_u32);
 	for (i = 0; i < ua.count && ret == 0; i++) {
 		if (ua.uids[i] == 0 ||
 		    (within != NULL &&

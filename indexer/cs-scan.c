@@ -619,7 +619,8 @@ static int sweep_once(struct scan *sc, struct sweep *sw, bool *stable_r,
 				      cs_index_separator(sc->index), err) < 0)
 			return -1;
 	}
-	qsort(sw->hashes, sw->count, sizeof(uint64_t), cs_cmp_u64);
+	if (sw->count > 1)
+		qsort(sw->hashes, sw->count, sizeof(uint64_t), cs_cmp_u64);
 	if (cs_messages_iterate(sc->box, sweep_record, sw, err) < 0) {
 		if (err != NULL && err->code == CS_OK)
 			cs_error_set(err, CS_ERR_IO, "out of memory");
