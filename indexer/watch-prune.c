@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include "watch-lockwait.h"
 #include "watch-log.h"
 #include "watch-prune.h"
 #include "watch-roots.h"
@@ -21,8 +22,10 @@ static void prune_root(struct watch_daemon *d, struct watch_root *root)
 	if (watch_root_index(d, root, &index, &err) < 0 ||
 	    cs_index_prune(index, NULL, d->set->prune_age_usec, &pruned,
 			   &err) < 0) {
-		watch_log(d->log, WATCH_LOG_ERROR, "%s: prune: %s",
-			  root->path, err.text);
+		/* a lock someone holds: the next idle prune tries again */
+		watch_log(d->log, err.code == CS_ERR_BUSY ? WATCH_LOG_DEBUG :
+			  WATCH_LOG_ERROR, "%s: prune: %s", root->path,
+			  err.text);
 		return;
 	}
 	if (pruned > 0) {
@@ -43,9 +46,15 @@ void watch_prune_idle(struct watch_daemon *d, uint64_t now_ms)
 		return;
 	d->next_prune_ms = now_ms + WATCH_PRUNE_INTERVAL_MS;
 	for (root = d->roots; root != NULL; root = root->next) {
+		/* like every other access to an index, never waiting for a
+		   lock another process holds (a busy root waits for its
+		   retry; any other wait ends with the lock-wait timer) */
 		if (root->started && !root->disabled && !root->gone &&
+		    !watch_root_waiting(root, now_ms) &&
 		    watch_root_enter(d, root, &owner)) {
+			watch_lockwait_arm(WATCH_LOCK_WAIT_MS);
 			prune_root(d, root);
+			watch_lockwait_disarm();
 			watch_root_leave(&owner);
 		}
 	}
