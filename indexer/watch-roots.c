@@ -361,12 +361,22 @@ static int root_start(struct watch_daemon *d, struct watch_root *root,
 	unclean = watch_state_read(path, &state);
 	if (watch_root_index(d, root, &index, &err) < 0 ||
 	    cs_daemon_register(index, &err) < 0) {
-		if (err.code == CS_ERR_BUSY && (root->index == NULL ||
-		    cs_daemon_lookup(root->index, NULL, NULL) == 0)) {
+		struct cs_daemon_rec other;
+		int live = 0;
+
+		if (err.code == CS_ERR_BUSY && root->index != NULL)
+			live = cs_daemon_lookup(root->index, &other, NULL);
+		if (err.code == CS_ERR_BUSY && live == 0) {
 			/* a lock, not another daemon: the owner can't make
 			   the root go unserved */
 			*busy_r = err;
 			return -1;
+		}
+		if (err.code == CS_ERR_BUSY && live > 0) {
+			/* the lock was the other daemon's, in a commit */
+			cs_error_set(&err, CS_ERR_BUSY, "%s: already served "
+				     "by the watch daemon with pid %u",
+				     root->path, other.pid);
 		}
 		watch_log(d->log, WATCH_LOG_ERROR, "%s: not served: %s",
 			  root->path, err.text);
