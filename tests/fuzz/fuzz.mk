@@ -6,7 +6,7 @@ check_PROGRAMS += tests/fuzz/fuzz-replay
 tests_fuzz_fuzz_replay_SOURCES = \
 	tests/fuzz/fuzz-parsers.c \
 	tests/fuzz/replay.c
-tests_fuzz_fuzz_replay_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/indexer
+tests_fuzz_fuzz_replay_CPPFLAGS = $(AM_CPPFLAGS) -I$(srcdir)/indexer/lib
 tests_fuzz_fuzz_replay_LDADD = libcondstore.la $(TDB_LIBS)
 
 TESTS += tests/fuzz/run-fuzz

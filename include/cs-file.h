@@ -1,5 +1,6 @@
 /*
- * cs-file.h - opening files inside a Maildir safely (internal).
+ * cs-file.h - opening files inside a Maildir safely: relative to a
+ * directory fd, never following a symlink, regular files only.
  */
 #ifndef CS_FILE_H
 #define CS_FILE_H

@@ -1,8 +1,8 @@
 /*
  * cs-index-private.h - internals shared by the library's files
- * (indexer/cs-*.c: the index, its mailboxes, ranks, the change log,
+ * (indexer/lib/cs-*.c: the index, its mailboxes, ranks, the change log,
  * reconcile, scans, the store, the check, the first build, nosync).
- * Nothing outside indexer/cs-*.c includes this.
+ * Nothing outside indexer/lib/cs-*.c includes this.
  */
 #ifndef CS_INDEX_PRIVATE_H
 #define CS_INDEX_PRIVATE_H
