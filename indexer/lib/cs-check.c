@@ -19,6 +19,7 @@
 
 #include "cs-check.h"
 #include "cs-file.h"
+#include "cs-hash.h"
 #include "cs-hwm.h"
 #include "cs-index-private.h"
 #include "cs-maildir.h"

@@ -149,12 +149,16 @@ int cs_reconcile_arrival(struct cs_mailbox *box, const char *base,
 			 size_t base_len, const struct cs_disk_state *disk,
 			 struct cs_message *msg_r, struct cs_error *err);
 
-/* Write the change-log run gathered for box (at commit, and before a
-   walk of the log inside a transaction); forget it (rollback, close). */
+/* cs-change-run.c: add the entry of a new message at modseq to the run
+   gathered for box (writing the run first when modseq does not follow
+   it or it is full); write the run (at commit, and before a walk of the
+   log inside a transaction); forget it (rollback, close). */
+int cs_change_run_add(struct cs_mailbox *box, uint64_t modseq,
+		      const char *base, struct cs_error *err);
 int cs_change_run_flush(struct cs_mailbox *box, struct cs_error *err);
 void cs_change_run_reset(struct cs_mailbox *box);
 
-/* Read a message record by key.  Returns 1/0/-1. */
+/* cs-message.c: read a message record by key.  Returns 1/0/-1. */
 int cs_msg_fetch(struct cs_mailbox *box, const char *base, size_t base_len,
 		 struct cs_message *msg_r, struct cs_error *err);
 
@@ -173,15 +177,20 @@ int cs_db_traverse_prefix(struct cs_index *index, const uint8_t *prefix,
 			  size_t prefix_len, cs_key_fn *fn, void *ctx,
 			  struct cs_error *err);
 
-/* Jumps of a mailbox's counter (seed -> from pairs). */
+/* cs-jumps.c: the jumps of a mailbox's counter (seed -> from pairs):
+   read them all (1 with *jumps_r to free(), 0 none, -1), append one (in
+   a txn). */
 struct cs_jump {
 	uint64_t seed, from;
 };
 int cs_jumps_read(struct cs_mailbox *box, struct cs_jump **jumps_r,
 		  size_t *count_r, struct cs_error *err);
+int cs_jump_append(struct cs_mailbox *box, uint64_t seed, uint64_t from,
+		   struct cs_error *err);
 
-/* Make sure modseq is below the ceiling: when it is not, durably rewrite
-   the high-water-mark file with a higher one first.  In a txn. */
+/* cs-index.c: make sure modseq is below the ceiling: when it is not,
+   durably rewrite the high-water-mark file with a higher one first.  In
+   a txn. */
 int cs_ceiling_raise(struct cs_index *index, uint64_t modseq,
 		     struct cs_error *err);
 
@@ -218,11 +227,6 @@ int cs_rank_absent(struct cs_mailbox *box, const struct cs_uid_range *ranges,
    tdb hash size for an index of that many (cs-scan.c). */
 uint64_t cs_maildir_count_files(const char *root);
 unsigned int cs_hash_size_for(uint64_t files);
-
-/* The 64-bit hash of a base name that scans and check keep in sorted
-   arrays, and the comparison for qsort/bsearch over such arrays. */
-uint64_t cs_name_hash(const char *s, size_t len);
-int cs_cmp_u64(const void *a, const void *b);
 
 /* cs-nosync.c: at open for writing, raise the counters when a nosync
    writer ran under another boot, and (nosync) mark this boot.  Returns 0

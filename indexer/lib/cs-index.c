@@ -919,6 +919,26 @@ int cs_index_rebuild(const struct cs_index_settings *set,
 
 /* --- transactions --- */
 
+/* Raise the ceiling (and the hwm file, durably first) so that modseq is
+   below it. */
+int cs_ceiling_raise(struct cs_index *index, uint64_t modseq,
+		     struct cs_error *err)
+{
+	uint64_t ceiling;
+
+	if (modseq < index->hdr.ceiling)
+		return 0;
+	ceiling = modseq + CS_HWM_BLOCK;
+	if (ceiling > CS_MODSEQ_MAX)
+		ceiling = CS_MODSEQ_MAX;
+	if (cs_hwm_raise(index->hwm_path, ceiling, 0, err) < 0)
+		return -1;
+	index->hdr.ceiling = ceiling;
+	index->hdr_dirty = true;
+	return 0;
+}
+
+
 int cs_index_require_txn(struct cs_index *index, struct cs_error *err)
 {
 	if (!index->in_txn)

@@ -49,83 +49,8 @@ static int names_add(struct cs_index *index, const char *name,
 static int names_remove(struct cs_index *index, const char *name,
 			struct cs_error *err);
 
-/* Raise the ceiling (and the hwm file, durably first) so that modseq is
-   below it. */
-int cs_ceiling_raise(struct cs_index *index, uint64_t modseq,
-		     struct cs_error *err)
-{
-	uint64_t ceiling;
 
-	if (modseq < index->hdr.ceiling)
-		return 0;
-	ceiling = modseq + CS_HWM_BLOCK;
-	if (ceiling > CS_MODSEQ_MAX)
-		ceiling = CS_MODSEQ_MAX;
-	if (cs_hwm_raise(index->hwm_path, ceiling, 0, err) < 0)
-		return -1;
-	index->hdr.ceiling = ceiling;
-	index->hdr_dirty = true;
-	return 0;
-}
 
-int cs_jumps_read(struct cs_mailbox *box, struct cs_jump **jumps_r,
-		  size_t *count_r, struct cs_error *err)
-{
-	uint8_t key[CS_KEY_MAX], *data;
-	size_t size, i;
-	int ret;
-
-	*jumps_r = NULL;
-	*count_r = 0;
-	ret = cs_db_fetch(box->index, key, cs_key_jump(key, box->rec.id),
-			  &data, &size, err);
-	if (ret <= 0)
-		return ret;
-	if (size % 16 != 0) {
-		free(data);
-		return cs_error_set(err, CS_ERR_CORRUPT,
-			"%s: jump record of mailbox %s damaged",
-			box->index->db_path, box->name);
-	}
-	*jumps_r = calloc(size / 16 + 1, sizeof(**jumps_r));
-	if (*jumps_r == NULL) {
-		free(data);
-		return cs_error_set(err, CS_ERR_IO, "out of memory");
-	}
-	for (i = 0; i < size / 16; i++) {
-		(*jumps_r)[i].seed = cs_get_le64(data + i * 16);
-		(*jumps_r)[i].from = cs_get_le64(data + i * 16 + 8);
-	}
-	*count_r = size / 16;
-	free(data);
-	return 1;
-}
-
-/* Append (seed, from) to the mailbox's jump record. */
-static int jump_append(struct cs_mailbox *box, uint64_t seed, uint64_t from,
-		       struct cs_error *err)
-{
-	uint8_t key[CS_KEY_MAX], *data = NULL, *buf;
-	size_t size = 0, key_len = cs_key_jump(key, box->rec.id);
-	int ret;
-
-	ret = cs_db_fetch(box->index, key, key_len, &data, &size, err);
-	if (ret < 0)
-		return -1;
-	buf = malloc(size + 16);
-	if (buf == NULL) {
-		free(data);
-		return cs_error_set(err, CS_ERR_IO, "out of memory");
-	}
-	if (size > 0)
-		memcpy(buf, data, size);
-	cs_put_le64(buf + size, seed);
-	cs_put_le64(buf + size + 8, from);
-	ret = cs_db_store(box->index, key, key_len, buf, size + 16, err);
-	free(buf);
-	free(data);
-	return ret;
-}
 
 int cs_mailbox_raise(struct cs_mailbox *box, uint64_t seed,
 		     struct cs_error *err)
@@ -135,7 +60,7 @@ int cs_mailbox_raise(struct cs_mailbox *box, uint64_t seed,
 	if (seed <= box->rec.highestmodseq)
 		return 0;
 	if (cs_ceiling_raise(box->index, seed, err) < 0 ||
-	    jump_append(box, seed, box->rec.highestmodseq, err) < 0)
+	    cs_jump_append(box, seed, box->rec.highestmodseq, err) < 0)
 		return -1;
 	box->rec.highestmodseq = seed;
 	box->dirty = true;

@@ -6,6 +6,8 @@ libcondstore_la_SOURCES = \
 	indexer/lib/cs-error.c \
 	indexer/lib/cs-escape.c \
 	indexer/lib/cs-name.c \
+	indexer/lib/cs-hash.c \
+	indexer/lib/cs-hash.h \
 	indexer/lib/cs-keywords.c \
 	indexer/lib/cs-file.c \
 	indexer/lib/cs-lines.c \
@@ -15,6 +17,9 @@ libcondstore_la_SOURCES = \
 	indexer/lib/cs-record.c \
 	indexer/lib/cs-index.c \
 	indexer/lib/cs-index-lock.c \
+	indexer/lib/cs-message.c \
+	indexer/lib/cs-change-run.c \
+	indexer/lib/cs-jumps.c \
 	indexer/lib/cs-mailbox.c \
 	indexer/lib/cs-reconcile.c \
 	indexer/lib/cs-index-private.h \
