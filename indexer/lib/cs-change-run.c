@@ -73,3 +73,30 @@ int cs_change_run_add(struct cs_mailbox *box, uint64_t modseq,
 	run->count++;
 	return 0;
 }
+
+/* The index's hook: the runs gathered written at commit, forgotten when
+   the transaction ends. */
+static int run_hook_flush(struct cs_index *index, struct cs_error *err)
+{
+	struct cs_mailbox *box;
+
+	for (box = index->boxes; box != NULL; box = box->next) {
+		if (!box->gone && cs_change_run_flush(box, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void run_hook_reset(struct cs_index *index, bool committed)
+{
+	struct cs_mailbox *box;
+
+	(void)committed;
+	for (box = index->boxes; box != NULL; box = box->next)
+		cs_change_run_reset(box);
+}
+
+const struct cs_index_hook cs_change_run_hook = {
+	.flush = run_hook_flush,
+	.reset = run_hook_reset,
+};

@@ -7,6 +7,7 @@
 #ifndef CS_INDEX_PRIVATE_H
 #define CS_INDEX_PRIVATE_H
 
+#include <sys/types.h>
 #include <tdb.h>
 
 #include "cs-index.h"
@@ -47,6 +48,23 @@ struct cs_mailbox {
 	struct cs_change_run run;	/* cs-reconcile.c, likewise */
 };
 
+/* A module that keeps a write-back cache in the index's open mailbox
+   handles registers a hook with the index (cs_index_hook_add), which
+   calls it, in the order the hooks were added:
+   begin: at the start of a transaction, after the header is read (-1
+	  fails the begin);
+   flush: at commit, before the header is written (-1 rolls the
+	  transaction back);
+   reset: when the transaction has ended: committed, or (committed
+	  false) rolled back or failed to commit.
+   Any of them may be NULL. */
+struct cs_index_hook {
+	int (*begin)(struct cs_index *index, struct cs_error *err);
+	int (*flush)(struct cs_index *index, struct cs_error *err);
+	void (*reset)(struct cs_index *index, bool committed);
+};
+#define CS_INDEX_HOOKS_MAX 4
+
 struct cs_index {
 	struct tdb_context *tdb;
 	char *root, *db_path, *hwm_path;
@@ -68,7 +86,17 @@ struct cs_index {
 	bool bulk_damaged;		/* a rollback happened during a build */
 	char *tdb_path;			/* what tdb opened (the db_path, or
 					   for a build the unnamed file) */
+	const struct cs_index_hook *hooks[CS_INDEX_HOOKS_MAX];
+	unsigned int nhooks;
 };
+
+/* cs-index.c: add hook (once: adding it again does nothing). */
+void cs_index_hook_add(struct cs_index *index,
+		       const struct cs_index_hook *hook);
+/* The hooks of cs-rank.c, cs-change-run.c and cs-mailbox.c, which
+   cs_mailbox_open adds in this order (the caches first, the mailbox
+   records last). */
+extern const struct cs_index_hook cs_rank_hook, cs_change_run_hook;
 
 /* The same base name in new/ and cur/ of mailbox directory dir (a copy
    an agent left behind, or a hostile user): the file in cur/ is the
@@ -116,7 +144,22 @@ int cs_db_delete(struct cs_index *index, const uint8_t *key, size_t key_len,
 int cs_db_error(struct cs_index *index, const char *what,
 		struct cs_error *err);
 
-/* Open a brand-new index for a build (cs-build.c): set says where the
+/* cs-db.c: tdb's logging function (its private pointer is the index):
+   keeps what tdb logged for the next cs_db_error(). */
+void cs_db_log(struct tdb_context *tdb, enum tdb_debug_level level,
+	       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* cs-index.c: open the tdb of set and read (or, writable, create) its
+   header, counters of a new one seeded above floor; bulk_path: a build's
+   unnamed file (see cs_index_open_bulk); sizer: the hash size of a file
+   this creates when set gives none (NULL: a fixed default).  No recovery:
+   that is cs_index_open's (cs-open.c).  Returns 0 or -1. */
+typedef unsigned int cs_index_sizer(const char *root);
+int cs_index_open_raw(const struct cs_index_settings *set, uint64_t floor,
+		      const char *bulk_path, cs_index_sizer *sizer,
+		      struct cs_index **index_r, struct cs_error *err);
+
+/* cs-open.c: open a brand-new index for a build (cs-build.c): set says where the
    index will live (its db_path, the high-water-mark file beside it),
    tdb_path names the empty file to build it in.  Returns 0 or -1. */
 int cs_index_open_bulk(const struct cs_index_settings *set, uint64_t floor,

@@ -67,6 +67,51 @@ int cs_mailbox_raise(struct cs_mailbox *box, uint64_t seed,
 	return 0;
 }
 
+/* The index's hook for the records of its open handles: re-read at the
+   start of a transaction and after one failed, written at commit when
+   changed. */
+static int refresh_all(struct cs_index *index, struct cs_error *err)
+{
+	struct cs_mailbox *box;
+
+	for (box = index->boxes; box != NULL; box = box->next) {
+		if (cs_mailbox_refresh(box, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int mailbox_hook_flush(struct cs_index *index, struct cs_error *err)
+{
+	struct cs_mailbox *box;
+
+	for (box = index->boxes; box != NULL; box = box->next) {
+		if (!box->dirty || box->gone)
+			continue;
+		if (mailbox_write(index, box->name, &box->rec, err) < 0)
+			return -1;
+		box->dirty = false;
+	}
+	return 0;
+}
+
+static void mailbox_hook_reset(struct cs_index *index, bool committed)
+{
+	struct cs_mailbox *box;
+
+	if (committed)
+		return;
+	for (box = index->boxes; box != NULL; box = box->next)
+		box->dirty = false;
+	(void)refresh_all(index, NULL);
+}
+
+static const struct cs_index_hook mailbox_hook = {
+	.begin = refresh_all,
+	.flush = mailbox_hook_flush,
+	.reset = mailbox_hook_reset,
+};
+
 static struct cs_mailbox *mailbox_handle_new(struct cs_index *index,
 					     const char *name)
 {
@@ -84,6 +129,9 @@ static struct cs_mailbox *mailbox_handle_new(struct cs_index *index,
 	if (index->boxes != NULL)
 		index->boxes->prev = box;
 	index->boxes = box;
+	cs_index_hook_add(index, &cs_rank_hook);
+	cs_index_hook_add(index, &cs_change_run_hook);
+	cs_index_hook_add(index, &mailbox_hook);
 	return box;
 }
 

@@ -46,6 +46,33 @@ void cs_rank_reset(struct cs_mailbox *box)
 	memset(&box->rank, 0, sizeof(box->rank));
 }
 
+/* The index's hook: the cached summaries and chunks written at commit,
+   forgotten when the transaction ends. */
+static int rank_hook_flush(struct cs_index *index, struct cs_error *err)
+{
+	struct cs_mailbox *box;
+
+	for (box = index->boxes; box != NULL; box = box->next) {
+		if (!box->gone && cs_rank_flush(box, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void rank_hook_reset(struct cs_index *index, bool committed)
+{
+	struct cs_mailbox *box;
+
+	(void)committed;
+	for (box = index->boxes; box != NULL; box = box->next)
+		cs_rank_reset(box);
+}
+
+const struct cs_index_hook cs_rank_hook = {
+	.flush = rank_hook_flush,
+	.reset = rank_hook_reset,
+};
+
 /* Read the summary into counts (malloc'ed, *n_r entries). */
 static int sum_read(struct cs_mailbox *box, uint16_t **counts_r, size_t *n_r,
 		    struct cs_error *err)

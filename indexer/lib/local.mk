@@ -15,7 +15,9 @@ libcondstore_la_SOURCES = \
 	indexer/lib/cs-owner.c \
 	indexer/lib/cs-uidset.c \
 	indexer/lib/cs-record.c \
+	indexer/lib/cs-db.c \
 	indexer/lib/cs-index.c \
+	indexer/lib/cs-open.c \
 	indexer/lib/cs-index-lock.c \
 	indexer/lib/cs-message.c \
 	indexer/lib/cs-change-run.c \
