@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cs-array.h"
 #include "cs-index-private.h"
 
 typedef int change_fn(void *ctx, uint64_t modseq, const uint8_t *value,
@@ -236,7 +237,7 @@ int cs_tombstones_iterate(struct cs_mailbox *box, cs_expunge_cb *cb,
 struct prune_ctx {
 	uint32_t *uids;
 	uint64_t *modseqs;
-	size_t count, alloc;
+	size_t count, alloc, modseqs_alloc;
 	uint64_t horizon;
 };
 
@@ -246,20 +247,11 @@ static int prune_collect(void *ctx, uint32_t uid, uint64_t modseq)
 
 	if (modseq > pc->horizon)
 		return 0;
-	if (pc->count == pc->alloc) {
-		size_t alloc = pc->alloc == 0 ? 64 : pc->alloc * 2;
-		uint32_t *uids = realloc(pc->uids, alloc * sizeof(*uids));
-		uint64_t *modseqs;
-
-		if (uids == NULL)
-			return -1;
-		pc->uids = uids;
-		modseqs = realloc(pc->modseqs, alloc * sizeof(*modseqs));
-		if (modseqs == NULL)
-			return -1;
-		pc->modseqs = modseqs;
-		pc->alloc = alloc;
-	}
+	if (cs_array_grow(&pc->uids, sizeof(*pc->uids), pc->count,
+			  &pc->alloc, 64) < 0 ||
+	    cs_array_grow(&pc->modseqs, sizeof(*pc->modseqs), pc->count,
+			  &pc->modseqs_alloc, 64) < 0)
+		return -1;
 	pc->uids[pc->count] = uid;
 	pc->modseqs[pc->count++] = modseq;
 	return 0;

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cs-array.h"
 #include "cs-check.h"
 #include "cs-file.h"
 #include "cs-hash.h"
@@ -72,16 +73,9 @@ static void problem(struct check *ck, const char *mailbox, const char *fmt,
 
 static int remember_disk(struct check *ck, const char *base, size_t len)
 {
-	if (ck->ndisk == ck->disk_alloc) {
-		size_t alloc = ck->disk_alloc == 0 ? 4096 : ck->disk_alloc * 2;
-		uint64_t *h = realloc(ck->disk_hashes, alloc * sizeof(*h));
-
-		if (h == NULL)
-			return cs_error_set(ck->err, CS_ERR_IO,
-					    "out of memory");
-		ck->disk_hashes = h;
-		ck->disk_alloc = alloc;
-	}
+	if (cs_array_grow(&ck->disk_hashes, sizeof(*ck->disk_hashes),
+			  ck->ndisk, &ck->disk_alloc, 4096) < 0)
+		return cs_error_set(ck->err, CS_ERR_IO, "out of memory");
 	ck->disk_hashes[ck->ndisk++] = cs_name_hash(base, len);
 	return 0;
 }
@@ -220,18 +214,10 @@ static int collect_run(struct check *ck, uint64_t last, const uint8_t *data,
 		return 1;
 	modseq = last - (uint64_t)count + 1;
 	while (cs_change_run_next(&it, &base, &len) > 0) {
-		if (ck->nrun == ck->run_alloc) {
-			size_t alloc = ck->run_alloc == 0 ? 1024 :
-				ck->run_alloc * 2;
-			uint64_t *r = realloc(ck->run_entries,
-					      alloc * sizeof(*r));
-
-			if (r == NULL)
-				return cs_error_set(ck->err, CS_ERR_IO,
-						    "out of memory");
-			ck->run_entries = r;
-			ck->run_alloc = alloc;
-		}
+		if (cs_array_grow(&ck->run_entries, sizeof(*ck->run_entries),
+				  ck->nrun, &ck->run_alloc, 1024) < 0)
+			return cs_error_set(ck->err, CS_ERR_IO,
+					    "out of memory");
 		ck->run_entries[ck->nrun++] = run_entry_hash(modseq++, base,
 							     len);
 	}

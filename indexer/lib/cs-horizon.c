@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cs-array.h"
 #include "cs-index-private.h"
 #include "cs-horizon.h"
 
@@ -44,15 +45,9 @@ static int uid_array_add(void *ctx, uint32_t uid, uint64_t modseq)
 	struct uid_array *ua = ctx;
 
 	(void)modseq;
-	if (ua->count == ua->alloc) {
-		size_t alloc = ua->alloc == 0 ? 64 : ua->alloc * 2;
-		uint32_t *uids = realloc(ua->uids, alloc * sizeof(*uids));
-
-		if (uids == NULL)
-			return -1;
-		ua->uids = uids;
-		ua->alloc = alloc;
-	}
+	if (cs_array_grow(&ua->uids, sizeof(*ua->uids), ua->count,
+			  &ua->alloc, 64) < 0)
+		return -1;
 	ua->uids[ua->count++] = uid;
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cs-array.h"
 #include "cs-hwm.h"
 #include "cs-index-private.h"
 
@@ -269,7 +270,7 @@ struct cs_index *cs_mailbox_index(struct cs_mailbox *box)
 struct key_list {
 	uint8_t **keys;
 	size_t *lens;
-	size_t count, alloc;
+	size_t count, alloc, lens_alloc;
 };
 
 static int key_list_add(void *ctx, const uint8_t *key, size_t key_len,
@@ -279,20 +280,11 @@ static int key_list_add(void *ctx, const uint8_t *key, size_t key_len,
 
 	(void)data;
 	(void)size;
-	if (kl->count == kl->alloc) {
-		size_t alloc = kl->alloc == 0 ? 256 : kl->alloc * 2;
-		uint8_t **keys = realloc(kl->keys, alloc * sizeof(*keys));
-		size_t *lens;
-
-		if (keys == NULL)
-			return -1;
-		kl->keys = keys;
-		lens = realloc(kl->lens, alloc * sizeof(*lens));
-		if (lens == NULL)
-			return -1;
-		kl->lens = lens;
-		kl->alloc = alloc;
-	}
+	if (cs_array_grow(&kl->keys, sizeof(*kl->keys), kl->count,
+			  &kl->alloc, 256) < 0 ||
+	    cs_array_grow(&kl->lens, sizeof(*kl->lens), kl->count,
+			  &kl->lens_alloc, 256) < 0)
+		return -1;
 	kl->keys[kl->count] = malloc(key_len);
 	if (kl->keys[kl->count] == NULL)
 		return -1;

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cs-array.h"
 #include "cs-file.h"
 #include "cs-hash.h"
 #include "cs-index-private.h"
@@ -83,15 +84,9 @@ static int uid_map_add(void *ctx, uint32_t uid, const char *base,
 {
 	struct uid_map *map = ctx;
 
-	if (map->count == map->alloc) {
-		size_t alloc = map->alloc == 0 ? 1024 : map->alloc * 2;
-		struct uid_entry *e = realloc(map->entries,
-					      alloc * sizeof(*e));
-		if (e == NULL)
-			return -1;
-		map->entries = e;
-		map->alloc = alloc;
-	}
+	if (cs_array_grow(&map->entries, sizeof(*map->entries), map->count,
+			  &map->alloc, 1024) < 0)
+		return -1;
 	map->entries[map->count].hash = cs_name_hash(base, base_len);
 	map->entries[map->count++].uid = uid;
 	return 0;
@@ -520,17 +515,10 @@ static int sweep_collect_dir(struct sweep *sw, const char *dirpath,
 			continue;
 		if (cs_name_parse(d->d_name, sep, &name, NULL) < 0)
 			continue;
-		if (sw->count == sw->alloc) {
-			size_t alloc = sw->alloc == 0 ? 4096 : sw->alloc * 2;
-			uint64_t *h = realloc(sw->hashes, alloc * sizeof(*h));
-
-			if (h == NULL) {
-				closedir(dir);
-				return cs_error_set(err, CS_ERR_IO,
-						    "out of memory");
-			}
-			sw->hashes = h;
-			sw->alloc = alloc;
+		if (cs_array_grow(&sw->hashes, sizeof(*sw->hashes),
+				  sw->count, &sw->alloc, 4096) < 0) {
+			closedir(dir);
+			return cs_error_set(err, CS_ERR_IO, "out of memory");
 		}
 		sw->hashes[sw->count++] = cs_name_hash(name.base, name.base_len);
 	}
@@ -553,16 +541,9 @@ static int sweep_record(void *ctx, const struct cs_message *msg)
 			msg->suffix) == 0 && lstat(path, &st) == 0 &&
 	    S_ISREG(st.st_mode))
 		return 0;
-	if (sw->nmissing == sw->missing_alloc) {
-		size_t alloc = sw->missing_alloc == 0 ? 64 :
-			sw->missing_alloc * 2;
-		void *m = realloc(sw->missing, alloc * sizeof(*sw->missing));
-
-		if (m == NULL)
-			return -1;
-		sw->missing = m;
-		sw->missing_alloc = alloc;
-	}
+	if (cs_array_grow(&sw->missing, sizeof(*sw->missing), sw->nmissing,
+			  &sw->missing_alloc, 64) < 0)
+		return -1;
 	snprintf(sw->missing[sw->nmissing++], CS_NAME_MAX + 1, "%s",
 		 msg->base);
 	return 0;
@@ -804,15 +785,9 @@ static int scan_all_disk_cb(void *ctx, const char *name, const char *path)
 	struct scan_all *sa = ctx;
 
 	(void)path;
-	if (sa->ndisk == sa->alloc) {
-		size_t alloc = sa->alloc == 0 ? 16 : sa->alloc * 2;
-		char **n = realloc(sa->on_disk, alloc * sizeof(*n));
-
-		if (n == NULL)
-			return -1;
-		sa->on_disk = n;
-		sa->alloc = alloc;
-	}
+	if (cs_array_grow(&sa->on_disk, sizeof(*sa->on_disk), sa->ndisk,
+			  &sa->alloc, 16) < 0)
+		return -1;
 	sa->on_disk[sa->ndisk] = strdup(name);
 	if (sa->on_disk[sa->ndisk] == NULL)
 		return -1;

@@ -3,6 +3,7 @@
 
 noinst_LTLIBRARIES += libcondstore.la
 libcondstore_la_SOURCES = \
+	indexer/lib/cs-array.c \
 	indexer/lib/cs-error.c \
 	indexer/lib/cs-escape.c \
 	indexer/lib/cs-name.c \
@@ -44,6 +45,7 @@ libcondstore_la_LIBADD = $(TDB_LIBS)
 
 noinst_HEADERS = \
 	include/condstore.h \
+	include/cs-array.h \
 	include/cs-check.h \
 	include/cs-error.h \
 	include/cs-escape.h \
