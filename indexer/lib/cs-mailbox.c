@@ -501,6 +501,96 @@ int cs_mailbox_list(struct cs_index *index, cs_mailbox_cb *cb, void *ctx,
 	return ret;
 }
 
+struct names_ctx {
+	char **names;
+	size_t count, alloc;
+};
+
+static int names_collect(void *ctx, const char *name,
+			 const struct cs_mailbox_rec *rec)
+{
+	struct names_ctx *nc = ctx;
+
+	(void)rec;
+	/* room for the name and the NULL after it */
+	if (cs_array_grow(&nc->names, sizeof(*nc->names), nc->count + 1,
+			  &nc->alloc, 16) < 0)
+		return 1;
+	nc->names[nc->count] = strdup(name);
+	if (nc->names[nc->count] == NULL)
+		return 1;
+	nc->names[++nc->count] = NULL;
+	return 0;
+}
+
+int cs_mailbox_names(struct cs_index *index, char ***names_r,
+		     size_t *count_r, struct cs_error *err)
+{
+	struct names_ctx nc = { NULL, 0, 0 };
+	int ret;
+
+	*names_r = NULL;
+	*count_r = 0;
+	if (cs_array_grow(&nc.names, sizeof(*nc.names), 0, &nc.alloc,
+			  16) < 0)
+		return cs_error_set(err, CS_ERR_IO, "out of memory");
+	nc.names[0] = NULL;
+	ret = cs_mailbox_list(index, names_collect, &nc, err);
+	if (ret != 0) {
+		cs_mailbox_names_free(&nc.names);
+		return ret > 0 ? cs_error_set(err, CS_ERR_IO, "out of memory")
+			: -1;
+	}
+	*names_r = nc.names;
+	*count_r = nc.count;
+	return 0;
+}
+
+void cs_mailbox_names_free(char ***_names)
+{
+	char **names = *_names;
+	size_t i;
+
+	if (names == NULL)
+		return;
+	*_names = NULL;
+	for (i = 0; names[i] != NULL; i++)
+		free(names[i]);
+	free(names);
+}
+
+int cs_mailboxes_retire(struct cs_index *index, cs_mailbox_on_disk_fn *on_disk,
+			cs_mailbox_retired_fn *retired, void *ctx,
+			struct cs_error *err)
+{
+	char **names;
+	size_t i, count;
+	int ret = 0;
+
+	if (index->in_txn)
+		return cs_error_set(err, CS_ERR_INVALID,
+				    "%s: retiring mailboxes inside a "
+				    "transaction", index->db_path);
+	if (cs_mailbox_names(index, &names, &count, err) < 0)
+		return -1;
+	for (i = 0; i < count; i++) {
+		if (on_disk(ctx, names[i]))
+			continue;
+		if (cs_index_begin(index, err) < 0 ||
+		    cs_mailbox_delete(index, names[i], err) < 0 ||
+		    cs_index_commit(index, err) < 0) {
+			cs_index_rollback(index);
+			ret = -1;
+			break;
+		}
+		ret++;
+		if (retired != NULL)
+			retired(ctx, names[i]);
+	}
+	cs_mailbox_names_free(&names);
+	return ret;
+}
+
 /* Rewrite every message record of box with uid 0, and the digest with
    it (terms of records without a UID are the same under either UID
    source). */

@@ -806,57 +806,11 @@ static bool name_in(char *const *names, size_t count, const char *name)
 	return false;
 }
 
-struct stale_ctx {
-	struct scan_all *sa;
-	char **stale;
-	size_t count, alloc;
-};
-
-static int stale_cb(void *ctx, const char *name,
-		    const struct cs_mailbox_rec *rec)
+static bool on_disk_cb(void *ctx, const char *name)
 {
-	struct stale_ctx *st = ctx;
+	struct scan_all *sa = ctx;
 
-	(void)rec;
-	if (name_in(st->sa->on_disk, st->sa->ndisk, name))
-		return 0;
-	if (st->count == st->alloc) {
-		size_t alloc = st->alloc == 0 ? 8 : st->alloc * 2;
-		char **n = realloc(st->stale, alloc * sizeof(*n));
-
-		if (n == NULL)
-			return -1;
-		st->stale = n;
-		st->alloc = alloc;
-	}
-	st->stale[st->count] = strdup(name);
-	return st->stale[st->count++] == NULL ? -1 : 0;
-}
-
-/* Delete from the index the mailboxes that are no longer on disk. */
-static int retire_stale(struct scan_all *sa, struct cs_error *err)
-{
-	struct stale_ctx st = { .sa = sa };
-	size_t i;
-	int ret;
-
-	ret = cs_mailbox_list(sa->index, stale_cb, &st, err);
-	if (ret == 0 && st.count > 0) {
-		ret = cs_index_begin(sa->index, err);
-		for (i = 0; i < st.count && ret == 0; i++)
-			ret = cs_mailbox_delete(sa->index, st.stale[i], err) < 0
-				? -1 : 0;
-		if (ret == 0)
-			ret = cs_index_commit(sa->index, err);
-		else
-			cs_index_rollback(sa->index);
-	}
-	for (i = 0; i < st.count; i++)
-		free(st.stale[i]);
-	free(st.stale);
-	if (ret > 0)
-		ret = cs_error_set(err, CS_ERR_IO, "out of memory");
-	return ret;
+	return name_in(sa->on_disk, sa->ndisk, name);
 }
 
 int cs_maildir_scan_all(struct cs_index *index, const char *const *names,
@@ -874,8 +828,9 @@ int cs_maildir_scan_all(struct cs_index *index, const char *const *names,
 		ret = cs_maildir_list(cs_index_root(index), scan_all_disk_cb,
 				      &sa, set == NULL ? NULL : set->warn,
 				      set == NULL ? NULL : set->warn_ctx, err);
-		if (ret == 0)
-			ret = retire_stale(&sa, err);
+		if (ret == 0 &&
+		    cs_mailboxes_retire(index, on_disk_cb, NULL, &sa, err) < 0)
+			ret = -1;
 	}
 	for (i = 0; i < sa.ndisk; i++)
 		free(sa.on_disk[i]);
