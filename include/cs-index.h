@@ -71,8 +71,6 @@ void cs_index_close(struct cs_index **index);
 const char *cs_index_root(const struct cs_index *index);
 const char *cs_index_db_path(const struct cs_index *index);
 char cs_index_separator(const struct cs_index *index);
-/* The underlying tdb, for cs-check.c and tests only. */
-struct tdb_context *cs_index_tdb(struct cs_index *index);
 
 /* Rebuild: move the tdb away and create a fresh one whose counters start
    above everything the old one (if readable), the high-water-mark file
@@ -231,11 +229,6 @@ int cs_messages_iterate(struct cs_mailbox *box, cs_message_cb *cb,
 int cs_tombstones_iterate(struct cs_mailbox *box, cs_expunge_cb *cb,
 			  void *ctx, struct cs_error *err);
 
-/* Forget tombstones with modseq <= horizon (in a transaction); raises the
-   mailbox's horizon.  Returns the number forgotten (at most INT_MAX
-   counted), or -1. */
-int cs_tombstones_prune(struct cs_mailbox *box, uint64_t horizon,
-			struct cs_error *err);
 
 /* The message sequence number of uid (1-based rank among the mailbox's
    UIDs).  Returns 1 found, 0 if uid is not in the mailbox, -1 error. */

@@ -220,6 +220,12 @@ int cs_db_traverse_prefix(struct cs_index *index, const uint8_t *prefix,
 			  size_t prefix_len, cs_key_fn *fn, void *ctx,
 			  struct cs_error *err);
 
+/* cs-changes.c: forget tombstones with modseq <= horizon (in a
+   transaction; cs_mailbox_prune's); raises the mailbox's horizon.
+   Returns the number forgotten (at most INT_MAX counted), or -1. */
+int cs_tombstones_prune(struct cs_mailbox *box, uint64_t horizon,
+			struct cs_error *err);
+
 /* cs-jumps.c: the jumps of a mailbox's counter (seed -> from pairs):
    read them all (1 with *jumps_r to free(), 0 none, -1), append one (in
    a txn). */

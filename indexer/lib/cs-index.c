@@ -484,11 +484,6 @@ char cs_index_separator(const struct cs_index *index)
 	return index->sep;
 }
 
-struct tdb_context *cs_index_tdb(struct cs_index *index)
-{
-	return index->tdb;
-}
-
 int cs_index_hwm(struct cs_index *index, uint64_t *ceiling_r,
 		 struct cs_error *err)
 {

@@ -15,6 +15,7 @@
 
 #include <tdb.h>
 
+#include "cs-index-private.h"
 #include "unit.h"
 
 #define HOUR_USEC (UINT64_C(3600) * 1000000)
@@ -247,8 +248,8 @@ static void test_prune_by_clock(void)
 		TDB_DATA k;
 		int found = 0;
 
-		for (k = tdb_firstkey(cs_index_tdb(index)); k.dptr != NULL;) {
-			TDB_DATA next = tdb_nextkey(cs_index_tdb(index), k);
+		for (k = tdb_firstkey(index->tdb); k.dptr != NULL;) {
+			TDB_DATA next = tdb_nextkey(index->tdb, k);
 
 			if (k.dsize >= 1 && k.dptr[0] == prefix[0])
 				found++;

@@ -13,6 +13,7 @@
 
 #include <tdb.h>
 
+#include "cs-index-private.h"
 #include "unit.h"
 
 struct warnings {
@@ -352,7 +353,7 @@ static void put_mailbox_raw(struct cs_index *index, const uint8_t *buf,
 	TDB_DATA k = { key, sizeof(key) }, d = { (uint8_t *)buf, size };
 
 	CU_ASSERT_OK(cs_index_begin(index, NULL));
-	CU_ASSERT_EQUAL(tdb_store(cs_index_tdb(index), k, d, TDB_REPLACE), 0);
+	CU_ASSERT_EQUAL(tdb_store(index->tdb, k, d, TDB_REPLACE), 0);
 	CU_ASSERT_OK(cs_index_commit(index, NULL));
 }
 
@@ -663,7 +664,7 @@ static void test_change_runs(void)
 		cs_put_be32(key + 1, cs_mailbox_get_rec(box)->id);
 		cs_put_be64(key + 5, hms - 88);
 		CU_ASSERT_OK(cs_index_begin(index, NULL));
-		CU_ASSERT_EQUAL(tdb_store(cs_index_tdb(index), k, d,
+		CU_ASSERT_EQUAL(tdb_store(index->tdb, k, d,
 					  TDB_REPLACE), 0);
 		CU_ASSERT_OK(cs_index_commit(index, NULL));
 	}
