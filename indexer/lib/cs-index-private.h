@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <tdb.h>
 
+#include "cs-codec.h"
 #include "cs-index.h"
 #include "cs-uidset.h"
 

@@ -16,6 +16,7 @@ libcondstore_la_SOURCES = \
 	indexer/lib/cs-owner.c \
 	indexer/lib/cs-uidset.c \
 	indexer/lib/cs-record.c \
+	indexer/lib/cs-codec.h \
 	indexer/lib/cs-db.c \
 	indexer/lib/cs-index.c \
 	indexer/lib/cs-open.c \
