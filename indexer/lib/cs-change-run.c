@@ -78,22 +78,13 @@ int cs_change_run_add(struct cs_mailbox *box, uint64_t modseq,
    the transaction ends. */
 static int run_hook_flush(struct cs_index *index, struct cs_error *err)
 {
-	struct cs_mailbox *box;
-
-	for (box = index->boxes; box != NULL; box = box->next) {
-		if (!box->gone && cs_change_run_flush(box, err) < 0)
-			return -1;
-	}
-	return 0;
+	return cs_index_boxes_flush(index, cs_change_run_flush, err);
 }
 
 static void run_hook_reset(struct cs_index *index, bool committed)
 {
-	struct cs_mailbox *box;
-
 	(void)committed;
-	for (box = index->boxes; box != NULL; box = box->next)
-		cs_change_run_reset(box);
+	cs_index_boxes_reset(index, cs_change_run_reset);
 }
 
 const struct cs_index_hook cs_change_run_hook = {

@@ -94,6 +94,15 @@ struct cs_index {
 /* cs-index.c: add hook (once: adding it again does nothing). */
 void cs_index_hook_add(struct cs_index *index,
 		       const struct cs_index_hook *hook);
+/* For hooks: call flush for every open handle of index whose mailbox is
+   not gone, stopping at the first that returns -1 (then -1); call reset
+   for every open handle. */
+int cs_index_boxes_flush(struct cs_index *index,
+			 int (*flush)(struct cs_mailbox *box,
+				      struct cs_error *err),
+			 struct cs_error *err);
+void cs_index_boxes_reset(struct cs_index *index,
+			  void (*reset)(struct cs_mailbox *box));
 /* The hooks of cs-rank.c, cs-change-run.c and cs-mailbox.c, which
    cs_mailbox_open adds in this order (the caches first, the mailbox
    records last). */

@@ -544,6 +544,29 @@ void cs_index_hook_add(struct cs_index *index,
 	index->hooks[index->nhooks++] = hook;
 }
 
+int cs_index_boxes_flush(struct cs_index *index,
+			 int (*flush)(struct cs_mailbox *box,
+				      struct cs_error *err),
+			 struct cs_error *err)
+{
+	struct cs_mailbox *box;
+
+	for (box = index->boxes; box != NULL; box = box->next) {
+		if (!box->gone && flush(box, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void cs_index_boxes_reset(struct cs_index *index,
+			  void (*reset)(struct cs_mailbox *box))
+{
+	struct cs_mailbox *box;
+
+	for (box = index->boxes; box != NULL; box = box->next)
+		reset(box);
+}
+
 static int hooks_begin(struct cs_index *index, struct cs_error *err)
 {
 	unsigned int i;

@@ -50,22 +50,13 @@ void cs_rank_reset(struct cs_mailbox *box)
    forgotten when the transaction ends. */
 static int rank_hook_flush(struct cs_index *index, struct cs_error *err)
 {
-	struct cs_mailbox *box;
-
-	for (box = index->boxes; box != NULL; box = box->next) {
-		if (!box->gone && cs_rank_flush(box, err) < 0)
-			return -1;
-	}
-	return 0;
+	return cs_index_boxes_flush(index, cs_rank_flush, err);
 }
 
 static void rank_hook_reset(struct cs_index *index, bool committed)
 {
-	struct cs_mailbox *box;
-
 	(void)committed;
-	for (box = index->boxes; box != NULL; box = box->next)
-		cs_rank_reset(box);
+	cs_index_boxes_reset(index, cs_rank_reset);
 }
 
 const struct cs_index_hook cs_rank_hook = {
