@@ -169,14 +169,15 @@ int cs_expunges_since(struct cs_mailbox *box, uint64_t since,
 /* --- iteration --- */
 
 static int iterate_msg_fn(void *ctx, const uint8_t *key, size_t key_len,
-			  const uint8_t *data, size_t size)
+			  const uint8_t *data, size_t size,
+			  struct cs_error *err)
 {
 	struct msg_walk_ctx *wc = ctx;
 	struct cs_message msg;
 
 	if (key_len <= 5 || key_len - 5 > CS_NAME_MAX ||
 	    cs_msg_rec_decode(data, size, &msg.rec, msg.suffix) < 0)
-		return cs_error_set(wc->err, CS_ERR_CORRUPT,
+		return cs_error_set(err, CS_ERR_CORRUPT,
 			"%s: a message record of %s is damaged; rebuild the "
 			"index with 'condstore reindex --rebuild'",
 			wc->box->index->db_path, wc->box->name);
@@ -207,12 +208,13 @@ struct tomb_walk_ctx {
 };
 
 static int iterate_tomb_fn(void *ctx, const uint8_t *key, size_t key_len,
-			   const uint8_t *data, size_t size)
+			   const uint8_t *data, size_t size,
+			   struct cs_error *err)
 {
 	struct tomb_walk_ctx *tc = ctx;
 
 	if (key_len != 9 || size != 8)
-		return cs_error_set(tc->err, CS_ERR_CORRUPT,
+		return cs_error_set(err, CS_ERR_CORRUPT,
 			"%s: a tombstone of %s is damaged",
 			tc->box->index->db_path, tc->box->name);
 	return tc->cb(tc->ctx, cs_get_be32(key + 5), cs_get_le64(data));

@@ -369,7 +369,8 @@ static int check_tombstone(void *ctx, uint32_t uid, uint64_t modseq)
 
 /* Every change-log entry must point back (invariant 5). */
 static int check_change(void *ctx, const uint8_t *key, size_t key_len,
-			const uint8_t *data, size_t size)
+			const uint8_t *data, size_t size,
+			struct cs_error *err)
 {
 	struct check *ck = ctx;
 	uint64_t modseq;
@@ -390,7 +391,7 @@ static int check_change(void *ctx, const uint8_t *key, size_t key_len,
 			return ret < 0 ? -1 : 0;
 	} else if (data[0] == CS_CHANGE_MESSAGE) {
 		ret = cs_msg_fetch(ck->box, (const char *)data + 1, size - 1,
-				   &msg, ck->err);
+				   &msg, err);
 		if (ret < 0)
 			return -1;
 		if (ret > 0 && msg.rec.modseq == modseq)
@@ -402,7 +403,7 @@ static int check_change(void *ctx, const uint8_t *key, size_t key_len,
 		ret = cs_db_fetch(ck->index, tkey,
 				  cs_key_tomb(tkey, ck->box->rec.id,
 					      cs_get_le32(data + 1)),
-				  &tdata, &tsize, ck->err);
+				  &tdata, &tsize, err);
 		if (ret < 0)
 			return -1;
 		if (ret > 0) {
@@ -484,17 +485,18 @@ static int repair_record(void *ctx, const struct cs_message *msg)
 }
 
 static int drop_stale_change(void *ctx, const uint8_t *key, size_t key_len,
-			     const uint8_t *data, size_t size)
+			     const uint8_t *data, size_t size,
+			     struct cs_error *err)
 {
 	struct check *ck = ctx;
 	int before = ck->problems;
 
-	if (check_change(ck, key, key_len, data, size) < 0)
+	if (check_change(ck, key, key_len, data, size, err) < 0)
 		return -1;
 	if (ck->problems == before)
 		return 0;
 	ck->problems = before;
-	return cs_db_delete(ck->index, key, key_len, ck->err);
+	return cs_db_delete(ck->index, key, key_len, err);
 }
 
 static int repair_log(struct check *ck)

@@ -277,6 +277,7 @@ struct traverse_ctx {
 	size_t prefix_len;
 	cs_key_fn *fn;
 	void *ctx;
+	struct cs_error *err;
 	int ret;
 };
 
@@ -289,7 +290,8 @@ static int traverse_prefix_cb(struct tdb_context *tdb, TDB_DATA key,
 	if (key.dsize < tc->prefix_len ||
 	    memcmp(key.dptr, tc->prefix, tc->prefix_len) != 0)
 		return 0;
-	tc->ret = tc->fn(tc->ctx, key.dptr, key.dsize, data.dptr, data.dsize);
+	tc->ret = tc->fn(tc->ctx, key.dptr, key.dsize, data.dptr, data.dsize,
+			 tc->err);
 	return tc->ret != 0 ? 1 : 0;
 }
 
@@ -297,7 +299,7 @@ int cs_db_traverse_prefix(struct cs_index *index, const uint8_t *prefix,
 			  size_t prefix_len, cs_key_fn *fn, void *ctx,
 			  struct cs_error *err)
 {
-	struct traverse_ctx tc = { prefix, prefix_len, fn, ctx, 0 };
+	struct traverse_ctx tc = { prefix, prefix_len, fn, ctx, err, 0 };
 	int ret;
 
 	if (index->in_txn)

@@ -223,9 +223,11 @@ uint64_t cs_msg_digest_term(const struct cs_mailbox *box,
 int cs_mailbox_digest_rebuild(struct cs_mailbox *box, struct cs_error *err);
 
 /* Call fn for every key starting with prefix (tdb_traverse_read, or
-   tdb_traverse inside a transaction).  fn returns 0 to go on. */
+   tdb_traverse inside a transaction), with the traversal's err.  fn
+   returns 0 to go on, -1 with err set to stop with that error, or 1 to
+   stop (returned). */
 typedef int cs_key_fn(void *ctx, const uint8_t *key, size_t key_len,
-		      const uint8_t *data, size_t size);
+		      const uint8_t *data, size_t size, struct cs_error *err);
 int cs_db_traverse_prefix(struct cs_index *index, const uint8_t *prefix,
 			  size_t prefix_len, cs_key_fn *fn, void *ctx,
 			  struct cs_error *err);

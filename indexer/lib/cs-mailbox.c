@@ -274,7 +274,8 @@ struct key_list {
 };
 
 static int key_list_add(void *ctx, const uint8_t *key, size_t key_len,
-			const uint8_t *data, size_t size)
+			const uint8_t *data, size_t size,
+			struct cs_error *err)
 {
 	struct key_list *kl = ctx;
 
@@ -283,11 +284,9 @@ static int key_list_add(void *ctx, const uint8_t *key, size_t key_len,
 	if (cs_array_grow(&kl->keys, sizeof(*kl->keys), kl->count,
 			  &kl->alloc, 256) < 0 ||
 	    cs_array_grow(&kl->lens, sizeof(*kl->lens), kl->count,
-			  &kl->lens_alloc, 256) < 0)
-		return -1;
-	kl->keys[kl->count] = malloc(key_len);
-	if (kl->keys[kl->count] == NULL)
-		return -1;
+			  &kl->lens_alloc, 256) < 0 ||
+	    (kl->keys[kl->count] = malloc(key_len)) == NULL)
+		return cs_error_set(err, CS_ERR_IO, "out of memory");
 	memcpy(kl->keys[kl->count], key, key_len);
 	kl->lens[kl->count++] = key_len;
 	return 0;
@@ -313,11 +312,8 @@ static int collect_keys(struct cs_index *index, char tag, uint32_t id,
 	prefix[0] = (uint8_t)tag;
 	cs_put_be32(prefix + 1, id);
 	if (cs_db_traverse_prefix(index, prefix, sizeof(prefix), key_list_add,
-				  kl, err) < 0) {
-		if (err != NULL && err->code == CS_OK)
-			cs_error_set(err, CS_ERR_IO, "out of memory");
+				  kl, err) < 0)
 		return -1;
-	}
 	return 0;
 }
 
