@@ -5,6 +5,7 @@
 #ifndef CONDSTORE_H
 #define CONDSTORE_H
 
+#include "cs-array.h"
 #include "cs-error.h"
 #include "cs-escape.h"
 #include "cs-name.h"

@@ -71,8 +71,6 @@ void cs_index_close(struct cs_index **index);
 const char *cs_index_root(const struct cs_index *index);
 const char *cs_index_db_path(const struct cs_index *index);
 char cs_index_separator(const struct cs_index *index);
-/* The underlying tdb, for cs-check.c and tests only. */
-struct tdb_context *cs_index_tdb(struct cs_index *index);
 
 /* Rebuild: move the tdb away and create a fresh one whose counters start
    above everything the old one (if readable), the high-water-mark file
@@ -114,6 +112,17 @@ struct cs_index *cs_mailbox_index(struct cs_mailbox *box);
 /* Delete a mailbox and all its records (in a transaction). */
 int cs_mailbox_delete(struct cs_index *index, const char *name,
 		      struct cs_error *err);
+/* Retire the mailboxes gone from disk: delete from the index every
+   mailbox for which on_disk(ctx, name) is false, each in a transaction
+   of its own (outside a transaction), so that no writer waits for the
+   whole list and a failure leaves the ones before it deleted; then call
+   retired(ctx, name) when not NULL.  Returns the number deleted, or -1
+   (stopping at the first failure). */
+typedef bool cs_mailbox_on_disk_fn(void *ctx, const char *name);
+typedef void cs_mailbox_retired_fn(void *ctx, const char *name);
+int cs_mailboxes_retire(struct cs_index *index, cs_mailbox_on_disk_fn *on_disk,
+			cs_mailbox_retired_fn *retired, void *ctx,
+			struct cs_error *err);
 /* Rename a mailbox (in a transaction).  Its records follow it. */
 int cs_mailbox_rename(struct cs_index *index, const char *old_name,
 		      const char *new_name, struct cs_error *err);
@@ -124,6 +133,13 @@ typedef int cs_mailbox_cb(void *ctx, const char *name,
 			  const struct cs_mailbox_rec *rec);
 int cs_mailbox_list(struct cs_index *index, cs_mailbox_cb *cb, void *ctx,
 		    struct cs_error *err);
+/* The names of the mailboxes in the index (those cs_mailbox_list calls
+   back for, in its order): *names_r is a NULL-terminated array of
+   *count_r names, each and the array malloc'ed; free them with
+   cs_mailbox_names_free().  Returns 0 or -1. */
+int cs_mailbox_names(struct cs_index *index, char ***names_r,
+		     size_t *count_r, struct cs_error *err);
+void cs_mailbox_names_free(char ***names);
 
 /* Switch a mailbox to Dovecot's UIDs (in a transaction): the own UID map
    is dropped, UIDs of messages are set to 0 until cs_reconcile gives them
@@ -213,11 +229,6 @@ int cs_messages_iterate(struct cs_mailbox *box, cs_message_cb *cb,
 int cs_tombstones_iterate(struct cs_mailbox *box, cs_expunge_cb *cb,
 			  void *ctx, struct cs_error *err);
 
-/* Forget tombstones with modseq <= horizon (in a transaction); raises the
-   mailbox's horizon.  Returns the number forgotten (at most INT_MAX
-   counted), or -1. */
-int cs_tombstones_prune(struct cs_mailbox *box, uint64_t horizon,
-			struct cs_error *err);
 
 /* The message sequence number of uid (1-based rank among the mailbox's
    UIDs).  Returns 1 found, 0 if uid is not in the mailbox, -1 error. */

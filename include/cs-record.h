@@ -4,7 +4,9 @@
  * One tdb per Maildir root (default ROOT/condstore.tdb).  Keys start with a
  * one-byte tag; integers inside keys are big-endian so that keys of one
  * kind sort by number in a dump; integers inside values are little-endian.
- * Every value starts with a version byte.  Offsets are in bytes.
+ * Every value starts with a version byte.  Offsets are in bytes.  The
+ * codec that reads and writes these records is the library's own
+ * (indexer/lib/cs-codec.h).
  *
  *  key                                   value
  *  "H"                                   struct cs_header_rec
@@ -157,57 +159,5 @@ struct cs_daemon_rec {
 	uint64_t since;		/* 16: when it started serving, microseconds */
 };
 #define CS_DAEMON_REC_SIZE 24
-
-/* The digest term of a message file: a 64-bit hash of its name as it is
-   on disk (base name and suffix, i.e. the "m" key's base followed by the
-   record's suffix), its location (CS_LOC_*), and uid - the record's UID
-   for mailboxes with Dovecot's UIDs (the UID dovecot-uidlist gives the
-   file), 0 for UIDs of the index's own.  Not a cryptographic hash: names
-   crafted to collide can hide a change from the quick comparison (never
-   from the daemon, nor from a scan whose counts differ). */
-uint64_t cs_digest_term(uint8_t location, const char *name, size_t len,
-			uint32_t uid);
-
-/* Encoders write exactly the SIZE bytes above; decoders return 0, or -1
-   if the buffer has the wrong size or version. */
-void cs_header_rec_encode(const struct cs_header_rec *rec, uint8_t *buf);
-int cs_header_rec_decode(const uint8_t *buf, size_t size,
-			 struct cs_header_rec *rec_r);
-void cs_mailbox_rec_encode(const struct cs_mailbox_rec *rec, uint8_t *buf);
-int cs_mailbox_rec_decode(const uint8_t *buf, size_t size,
-			  struct cs_mailbox_rec *rec_r);
-/* buf must hold CS_MSG_REC_FIXED_SIZE + rec->suffix_len bytes. */
-void cs_msg_rec_encode(const struct cs_msg_rec *rec, const char *suffix,
-		       uint8_t *buf);
-/* suffix_r gets a NUL-terminated copy; it must hold CS_SUFFIX_MAX+1. */
-int cs_msg_rec_decode(const uint8_t *buf, size_t size,
-		      struct cs_msg_rec *rec_r, char *suffix_r);
-void cs_daemon_rec_encode(const struct cs_daemon_rec *rec, uint8_t *buf);
-int cs_daemon_rec_decode(const uint8_t *buf, size_t size,
-			 struct cs_daemon_rec *rec_r);
-
-/* Reading a CS_CHANGE_RUN value (the whole value, type byte first). */
-struct cs_change_run_iter {
-	const uint8_t *p, *end;
-	unsigned int left;
-};
-/* Returns the number of entries, or -1 if the value is no well-formed
-   run (wrong type, count or sizes). */
-int cs_change_run_init(const uint8_t *value, size_t size,
-		       struct cs_change_run_iter *iter_r);
-/* The next entry, oldest first: returns 1 with its base name (not
-   NUL-terminated), 0 after the last. */
-int cs_change_run_next(struct cs_change_run_iter *iter, const char **base_r,
-		       size_t *len_r);
-
-/* Little-endian helpers. */
-void cs_put_le32(uint8_t *p, uint32_t v);
-void cs_put_le64(uint8_t *p, uint64_t v);
-uint32_t cs_get_le32(const uint8_t *p);
-uint64_t cs_get_le64(const uint8_t *p);
-void cs_put_be32(uint8_t *p, uint32_t v);
-void cs_put_be64(uint8_t *p, uint64_t v);
-uint32_t cs_get_be32(const uint8_t *p);
-uint64_t cs_get_be64(const uint8_t *p);
 
 #endif

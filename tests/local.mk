@@ -17,3 +17,7 @@ include $(srcdir)/tests/plugin.mk
 include $(srcdir)/tests/cli.mk
 include $(srcdir)/tests/watch.mk
 include $(srcdir)/tests/fuzz/fuzz.mk
+
+# the library's files call only downward (scripts/libgraph)
+TESTS += tests/test_layers.py
+EXTRA_DIST += tests/test_layers.py scripts/libgraph

@@ -14,5 +14,8 @@ tests_unit_unit_tests_SOURCES = \
 	tests/unit/test-crash.c \
 	tests/unit/test-nosync.c \
 	tests/unit/test-horizon.c
+# the tests reach the library's private headers (raw tdb access, the
+# record codec); nothing else does
+tests_unit_unit_tests_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/indexer/lib
 tests_unit_unit_tests_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(TDB_CFLAGS)
 tests_unit_unit_tests_LDADD = libcondstore.la $(CUNIT_LIBS)

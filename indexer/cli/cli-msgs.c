@@ -11,19 +11,11 @@
 
 int cli_msgs_add(struct cli_msgs *list, const struct cs_message *msg)
 {
-	struct cli_msg *grown;
-	size_t alloc;
-
 	if (msg->rec.uid == 0)
 		return 0;
-	if (list->count == list->alloc) {
-		alloc = list->alloc == 0 ? 64 : list->alloc * 2;
-		grown = realloc(list->msgs, alloc * sizeof(*grown));
-		if (grown == NULL)
-			return -1;
-		list->msgs = grown;
-		list->alloc = alloc;
-	}
+	if (cs_array_grow(&list->msgs, sizeof(*list->msgs), list->count,
+			  &list->alloc, 64) < 0)
+		return -1;
 	list->msgs[list->count].uid = msg->rec.uid;
 	list->msgs[list->count].modseq = msg->rec.modseq;
 	list->msgs[list->count].flags = msg->rec.flags;

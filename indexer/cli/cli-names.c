@@ -11,17 +11,11 @@
 
 static int cli_names_add(struct cli_names *names, const char *name)
 {
-	char **grown, *copy;
-	size_t alloc;
+	char *copy;
 
-	if (names->count == names->alloc) {
-		alloc = names->alloc == 0 ? 16 : names->alloc * 2;
-		grown = realloc(names->names, alloc * sizeof(*grown));
-		if (grown == NULL)
-			return -1;
-		names->names = grown;
-		names->alloc = alloc;
-	}
+	if (cs_array_grow(&names->names, sizeof(*names->names), names->count,
+			  &names->alloc, 16) < 0)
+		return -1;
 	copy = strdup(name);
 	if (copy == NULL)
 		return -1;
@@ -75,27 +69,18 @@ int cli_names_from_args(const struct cli_global *g, int argc, char **argv,
 	return 0;
 }
 
-static int cli_names_index_cb(void *ctx, const char *name,
-			      const struct cs_mailbox_rec *rec ATTR_UNUSED)
-{
-	return cli_names_add(ctx, name) < 0 ? -1 : 0;
-}
-
 int cli_names_from_index(const struct cli_global *g, struct cs_index *index,
 			 struct cli_names *names_r)
 {
 	struct cs_error err;
 
 	memset(names_r, 0, sizeof(*names_r));
-	cs_error_clear(&err);
-	if (cs_mailbox_list(index, cli_names_index_cb, names_r, &err) != 0) {
-		if (err.code == CS_OK)
-			cli_error(g, "out of memory");
-		else
-			cli_error_cs(g, &err);
-		cli_names_free(names_r);
+	if (cs_mailbox_names(index, &names_r->names, &names_r->count,
+			     &err) < 0) {
+		cli_error_cs(g, &err);
 		return -1;
 	}
+	names_r->alloc = names_r->count + 1;
 	/* qsort's pointer must be valid even for no element */
 	if (names_r->count > 1)
 		qsort(names_r->names, names_r->count,

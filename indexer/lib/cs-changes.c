@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cs-array.h"
 #include "cs-index-private.h"
 
 typedef int change_fn(void *ctx, uint64_t modseq, const uint8_t *value,
@@ -168,14 +169,15 @@ int cs_expunges_since(struct cs_mailbox *box, uint64_t since,
 /* --- iteration --- */
 
 static int iterate_msg_fn(void *ctx, const uint8_t *key, size_t key_len,
-			  const uint8_t *data, size_t size)
+			  const uint8_t *data, size_t size,
+			  struct cs_error *err)
 {
 	struct msg_walk_ctx *wc = ctx;
 	struct cs_message msg;
 
 	if (key_len <= 5 || key_len - 5 > CS_NAME_MAX ||
 	    cs_msg_rec_decode(data, size, &msg.rec, msg.suffix) < 0)
-		return cs_error_set(wc->err, CS_ERR_CORRUPT,
+		return cs_error_set(err, CS_ERR_CORRUPT,
 			"%s: a message record of %s is damaged; rebuild the "
 			"index with 'condstore reindex --rebuild'",
 			wc->box->index->db_path, wc->box->name);
@@ -206,12 +208,13 @@ struct tomb_walk_ctx {
 };
 
 static int iterate_tomb_fn(void *ctx, const uint8_t *key, size_t key_len,
-			   const uint8_t *data, size_t size)
+			   const uint8_t *data, size_t size,
+			   struct cs_error *err)
 {
 	struct tomb_walk_ctx *tc = ctx;
 
 	if (key_len != 9 || size != 8)
-		return cs_error_set(tc->err, CS_ERR_CORRUPT,
+		return cs_error_set(err, CS_ERR_CORRUPT,
 			"%s: a tombstone of %s is damaged",
 			tc->box->index->db_path, tc->box->name);
 	return tc->cb(tc->ctx, cs_get_be32(key + 5), cs_get_le64(data));
@@ -236,7 +239,7 @@ int cs_tombstones_iterate(struct cs_mailbox *box, cs_expunge_cb *cb,
 struct prune_ctx {
 	uint32_t *uids;
 	uint64_t *modseqs;
-	size_t count, alloc;
+	size_t count, alloc, modseqs_alloc;
 	uint64_t horizon;
 };
 
@@ -246,20 +249,11 @@ static int prune_collect(void *ctx, uint32_t uid, uint64_t modseq)
 
 	if (modseq > pc->horizon)
 		return 0;
-	if (pc->count == pc->alloc) {
-		size_t alloc = pc->alloc == 0 ? 64 : pc->alloc * 2;
-		uint32_t *uids = realloc(pc->uids, alloc * sizeof(*uids));
-		uint64_t *modseqs;
-
-		if (uids == NULL)
-			return -1;
-		pc->uids = uids;
-		modseqs = realloc(pc->modseqs, alloc * sizeof(*modseqs));
-		if (modseqs == NULL)
-			return -1;
-		pc->modseqs = modseqs;
-		pc->alloc = alloc;
-	}
+	if (cs_array_grow(&pc->uids, sizeof(*pc->uids), pc->count,
+			  &pc->alloc, 64) < 0 ||
+	    cs_array_grow(&pc->modseqs, sizeof(*pc->modseqs), pc->count,
+			  &pc->modseqs_alloc, 64) < 0)
+		return -1;
 	pc->uids[pc->count] = uid;
 	pc->modseqs[pc->count++] = modseq;
 	return 0;

@@ -17,8 +17,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cs-array.h"
 #include "cs-check.h"
 #include "cs-file.h"
+#include "cs-hash.h"
 #include "cs-hwm.h"
 #include "cs-index-private.h"
 #include "cs-maildir.h"
@@ -71,16 +73,9 @@ static void problem(struct check *ck, const char *mailbox, const char *fmt,
 
 static int remember_disk(struct check *ck, const char *base, size_t len)
 {
-	if (ck->ndisk == ck->disk_alloc) {
-		size_t alloc = ck->disk_alloc == 0 ? 4096 : ck->disk_alloc * 2;
-		uint64_t *h = realloc(ck->disk_hashes, alloc * sizeof(*h));
-
-		if (h == NULL)
-			return cs_error_set(ck->err, CS_ERR_IO,
-					    "out of memory");
-		ck->disk_hashes = h;
-		ck->disk_alloc = alloc;
-	}
+	if (cs_array_grow(&ck->disk_hashes, sizeof(*ck->disk_hashes),
+			  ck->ndisk, &ck->disk_alloc, 4096) < 0)
+		return cs_error_set(ck->err, CS_ERR_IO, "out of memory");
 	ck->disk_hashes[ck->ndisk++] = cs_name_hash(base, len);
 	return 0;
 }
@@ -219,18 +214,10 @@ static int collect_run(struct check *ck, uint64_t last, const uint8_t *data,
 		return 1;
 	modseq = last - (uint64_t)count + 1;
 	while (cs_change_run_next(&it, &base, &len) > 0) {
-		if (ck->nrun == ck->run_alloc) {
-			size_t alloc = ck->run_alloc == 0 ? 1024 :
-				ck->run_alloc * 2;
-			uint64_t *r = realloc(ck->run_entries,
-					      alloc * sizeof(*r));
-
-			if (r == NULL)
-				return cs_error_set(ck->err, CS_ERR_IO,
-						    "out of memory");
-			ck->run_entries = r;
-			ck->run_alloc = alloc;
-		}
+		if (cs_array_grow(&ck->run_entries, sizeof(*ck->run_entries),
+				  ck->nrun, &ck->run_alloc, 1024) < 0)
+			return cs_error_set(ck->err, CS_ERR_IO,
+					    "out of memory");
 		ck->run_entries[ck->nrun++] = run_entry_hash(modseq++, base,
 							     len);
 	}
@@ -382,7 +369,8 @@ static int check_tombstone(void *ctx, uint32_t uid, uint64_t modseq)
 
 /* Every change-log entry must point back (invariant 5). */
 static int check_change(void *ctx, const uint8_t *key, size_t key_len,
-			const uint8_t *data, size_t size)
+			const uint8_t *data, size_t size,
+			struct cs_error *err)
 {
 	struct check *ck = ctx;
 	uint64_t modseq;
@@ -403,7 +391,7 @@ static int check_change(void *ctx, const uint8_t *key, size_t key_len,
 			return ret < 0 ? -1 : 0;
 	} else if (data[0] == CS_CHANGE_MESSAGE) {
 		ret = cs_msg_fetch(ck->box, (const char *)data + 1, size - 1,
-				   &msg, ck->err);
+				   &msg, err);
 		if (ret < 0)
 			return -1;
 		if (ret > 0 && msg.rec.modseq == modseq)
@@ -415,7 +403,7 @@ static int check_change(void *ctx, const uint8_t *key, size_t key_len,
 		ret = cs_db_fetch(ck->index, tkey,
 				  cs_key_tomb(tkey, ck->box->rec.id,
 					      cs_get_le32(data + 1)),
-				  &tdata, &tsize, ck->err);
+				  &tdata, &tsize, err);
 		if (ret < 0)
 			return -1;
 		if (ret > 0) {
@@ -497,17 +485,18 @@ static int repair_record(void *ctx, const struct cs_message *msg)
 }
 
 static int drop_stale_change(void *ctx, const uint8_t *key, size_t key_len,
-			     const uint8_t *data, size_t size)
+			     const uint8_t *data, size_t size,
+			     struct cs_error *err)
 {
 	struct check *ck = ctx;
 	int before = ck->problems;
 
-	if (check_change(ck, key, key_len, data, size) < 0)
+	if (check_change(ck, key, key_len, data, size, err) < 0)
 		return -1;
 	if (ck->problems == before)
 		return 0;
 	ck->problems = before;
-	return cs_db_delete(ck->index, key, key_len, ck->err);
+	return cs_db_delete(ck->index, key, key_len, err);
 }
 
 static int repair_log(struct check *ck)

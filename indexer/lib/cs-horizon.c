@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cs-array.h"
 #include "cs-index-private.h"
 #include "cs-horizon.h"
 
@@ -44,15 +45,9 @@ static int uid_array_add(void *ctx, uint32_t uid, uint64_t modseq)
 	struct uid_array *ua = ctx;
 
 	(void)modseq;
-	if (ua->count == ua->alloc) {
-		size_t alloc = ua->alloc == 0 ? 64 : ua->alloc * 2;
-		uint32_t *uids = realloc(ua->uids, alloc * sizeof(*uids));
-
-		if (uids == NULL)
-			return -1;
-		ua->uids = uids;
-		ua->alloc = alloc;
-	}
+	if (cs_array_grow(&ua->uids, sizeof(*ua->uids), ua->count,
+			  &ua->alloc, 64) < 0)
+		return -1;
 	ua->uids[ua->count++] = uid;
 	return 0;
 }
@@ -280,32 +275,6 @@ int cs_mailbox_prune(struct cs_mailbox *box, uint64_t age_usec,
 	return 0;
 }
 
-struct name_list {
-	char **names;
-	size_t count, alloc;
-};
-
-static int name_list_add(void *ctx, const char *name,
-			 const struct cs_mailbox_rec *rec)
-{
-	struct name_list *nl = ctx;
-
-	(void)rec;
-	if (nl->count == nl->alloc) {
-		size_t alloc = nl->alloc == 0 ? 16 : nl->alloc * 2;
-		char **names = realloc(nl->names, alloc * sizeof(*names));
-
-		if (names == NULL)
-			return -1;
-		nl->names = names;
-		nl->alloc = alloc;
-	}
-	if ((nl->names[nl->count] = strdup(name)) == NULL)
-		return -1;
-	nl->count++;
-	return 0;
-}
-
 /* One mailbox, in a transaction of its own. */
 static int prune_one(struct cs_index *index, const char *name,
 		     uint64_t age_usec, unsigned int *pruned_r,
@@ -335,26 +304,20 @@ int cs_index_prune(struct cs_index *index, const char *name,
 		   uint64_t age_usec, unsigned int *pruned_r,
 		   struct cs_error *err)
 {
-	struct name_list nl = { 0 };
 	unsigned int pruned, total = 0;
-	size_t i;
+	char **names = NULL;
+	size_t i, count = 0;
 	int ret = 0;
 
 	if (name != NULL)
-		ret = name_list_add(&nl, name, NULL);
-	else {
-		cs_error_clear(err);
-		ret = cs_mailbox_list(index, name_list_add, &nl, err);
-	}
-	if (ret != 0 && (err == NULL || err->code == CS_OK))
-		cs_error_set(err, CS_ERR_IO, "out of memory");
-	for (i = 0; i < nl.count && ret == 0; i++) {
-		ret = prune_one(index, nl.names[i], age_usec, &pruned, err);
+		ret = prune_one(index, name, age_usec, &total, err);
+	else if (cs_mailbox_names(index, &names, &count, err) < 0)
+		ret = -1;
+	for (i = 0; i < count && ret == 0; i++) {
+		ret = prune_one(index, names[i], age_usec, &pruned, err);
 		total += pruned;
 	}
-	for (i = 0; i < nl.count; i++)
-		free(nl.names[i]);
-	free(nl.names);
+	cs_mailbox_names_free(&names);
 	if (pruned_r != NULL)
 		*pruned_r = total;
 	return ret != 0 ? -1 : 0;

@@ -7,8 +7,10 @@
 #ifndef CS_INDEX_PRIVATE_H
 #define CS_INDEX_PRIVATE_H
 
+#include <sys/types.h>
 #include <tdb.h>
 
+#include "cs-codec.h"
 #include "cs-index.h"
 #include "cs-uidset.h"
 
@@ -47,6 +49,23 @@ struct cs_mailbox {
 	struct cs_change_run run;	/* cs-reconcile.c, likewise */
 };
 
+/* A module that keeps a write-back cache in the index's open mailbox
+   handles registers a hook with the index (cs_index_hook_add), which
+   calls it, in the order the hooks were added:
+   begin: at the start of a transaction, after the header is read (-1
+	  fails the begin);
+   flush: at commit, before the header is written (-1 rolls the
+	  transaction back);
+   reset: when the transaction has ended: committed, or (committed
+	  false) rolled back or failed to commit.
+   Any of them may be NULL. */
+struct cs_index_hook {
+	int (*begin)(struct cs_index *index, struct cs_error *err);
+	int (*flush)(struct cs_index *index, struct cs_error *err);
+	void (*reset)(struct cs_index *index, bool committed);
+};
+#define CS_INDEX_HOOKS_MAX 4
+
 struct cs_index {
 	struct tdb_context *tdb;
 	char *root, *db_path, *hwm_path;
@@ -68,7 +87,26 @@ struct cs_index {
 	bool bulk_damaged;		/* a rollback happened during a build */
 	char *tdb_path;			/* what tdb opened (the db_path, or
 					   for a build the unnamed file) */
+	const struct cs_index_hook *hooks[CS_INDEX_HOOKS_MAX];
+	unsigned int nhooks;
 };
+
+/* cs-index.c: add hook (once: adding it again does nothing). */
+void cs_index_hook_add(struct cs_index *index,
+		       const struct cs_index_hook *hook);
+/* For hooks: call flush for every open handle of index whose mailbox is
+   not gone, stopping at the first that returns -1 (then -1); call reset
+   for every open handle. */
+int cs_index_boxes_flush(struct cs_index *index,
+			 int (*flush)(struct cs_mailbox *box,
+				      struct cs_error *err),
+			 struct cs_error *err);
+void cs_index_boxes_reset(struct cs_index *index,
+			  void (*reset)(struct cs_mailbox *box));
+/* The hooks of cs-rank.c, cs-change-run.c and cs-mailbox.c, which
+   cs_mailbox_open adds in this order (the caches first, the mailbox
+   records last). */
+extern const struct cs_index_hook cs_rank_hook, cs_change_run_hook;
 
 /* The same base name in new/ and cur/ of mailbox directory dir (a copy
    an agent left behind, or a hostile user): the file in cur/ is the
@@ -116,7 +154,22 @@ int cs_db_delete(struct cs_index *index, const uint8_t *key, size_t key_len,
 int cs_db_error(struct cs_index *index, const char *what,
 		struct cs_error *err);
 
-/* Open a brand-new index for a build (cs-build.c): set says where the
+/* cs-db.c: tdb's logging function (its private pointer is the index):
+   keeps what tdb logged for the next cs_db_error(). */
+void cs_db_log(struct tdb_context *tdb, enum tdb_debug_level level,
+	       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* cs-index.c: open the tdb of set and read (or, writable, create) its
+   header, counters of a new one seeded above floor; bulk_path: a build's
+   unnamed file (see cs_index_open_bulk); sizer: the hash size of a file
+   this creates when set gives none (NULL: a fixed default).  No recovery:
+   that is cs_index_open's (cs-open.c).  Returns 0 or -1. */
+typedef unsigned int cs_index_sizer(const char *root);
+int cs_index_open_raw(const struct cs_index_settings *set, uint64_t floor,
+		      const char *bulk_path, cs_index_sizer *sizer,
+		      struct cs_index **index_r, struct cs_error *err);
+
+/* cs-open.c: open a brand-new index for a build (cs-build.c): set says where the
    index will live (its db_path, the high-water-mark file beside it),
    tdb_path names the empty file to build it in.  Returns 0 or -1. */
 int cs_index_open_bulk(const struct cs_index_settings *set, uint64_t floor,
@@ -149,12 +202,16 @@ int cs_reconcile_arrival(struct cs_mailbox *box, const char *base,
 			 size_t base_len, const struct cs_disk_state *disk,
 			 struct cs_message *msg_r, struct cs_error *err);
 
-/* Write the change-log run gathered for box (at commit, and before a
-   walk of the log inside a transaction); forget it (rollback, close). */
+/* cs-change-run.c: add the entry of a new message at modseq to the run
+   gathered for box (writing the run first when modseq does not follow
+   it or it is full); write the run (at commit, and before a walk of the
+   log inside a transaction); forget it (rollback, close). */
+int cs_change_run_add(struct cs_mailbox *box, uint64_t modseq,
+		      const char *base, struct cs_error *err);
 int cs_change_run_flush(struct cs_mailbox *box, struct cs_error *err);
 void cs_change_run_reset(struct cs_mailbox *box);
 
-/* Read a message record by key.  Returns 1/0/-1. */
+/* cs-message.c: read a message record by key.  Returns 1/0/-1. */
 int cs_msg_fetch(struct cs_mailbox *box, const char *base, size_t base_len,
 		 struct cs_message *msg_r, struct cs_error *err);
 
@@ -166,22 +223,35 @@ uint64_t cs_msg_digest_term(const struct cs_mailbox *box,
 int cs_mailbox_digest_rebuild(struct cs_mailbox *box, struct cs_error *err);
 
 /* Call fn for every key starting with prefix (tdb_traverse_read, or
-   tdb_traverse inside a transaction).  fn returns 0 to go on. */
+   tdb_traverse inside a transaction), with the traversal's err.  fn
+   returns 0 to go on, -1 with err set to stop with that error, or 1 to
+   stop (returned). */
 typedef int cs_key_fn(void *ctx, const uint8_t *key, size_t key_len,
-		      const uint8_t *data, size_t size);
+		      const uint8_t *data, size_t size, struct cs_error *err);
 int cs_db_traverse_prefix(struct cs_index *index, const uint8_t *prefix,
 			  size_t prefix_len, cs_key_fn *fn, void *ctx,
 			  struct cs_error *err);
 
-/* Jumps of a mailbox's counter (seed -> from pairs). */
+/* cs-changes.c: forget tombstones with modseq <= horizon (in a
+   transaction; cs_mailbox_prune's); raises the mailbox's horizon.
+   Returns the number forgotten (at most INT_MAX counted), or -1. */
+int cs_tombstones_prune(struct cs_mailbox *box, uint64_t horizon,
+			struct cs_error *err);
+
+/* cs-jumps.c: the jumps of a mailbox's counter (seed -> from pairs):
+   read them all (1 with *jumps_r to free(), 0 none, -1), append one (in
+   a txn). */
 struct cs_jump {
 	uint64_t seed, from;
 };
 int cs_jumps_read(struct cs_mailbox *box, struct cs_jump **jumps_r,
 		  size_t *count_r, struct cs_error *err);
+int cs_jump_append(struct cs_mailbox *box, uint64_t seed, uint64_t from,
+		   struct cs_error *err);
 
-/* Make sure modseq is below the ceiling: when it is not, durably rewrite
-   the high-water-mark file with a higher one first.  In a txn. */
+/* cs-index.c: make sure modseq is below the ceiling: when it is not,
+   durably rewrite the high-water-mark file with a higher one first.  In
+   a txn. */
 int cs_ceiling_raise(struct cs_index *index, uint64_t modseq,
 		     struct cs_error *err);
 
@@ -218,11 +288,6 @@ int cs_rank_absent(struct cs_mailbox *box, const struct cs_uid_range *ranges,
    tdb hash size for an index of that many (cs-scan.c). */
 uint64_t cs_maildir_count_files(const char *root);
 unsigned int cs_hash_size_for(uint64_t files);
-
-/* The 64-bit hash of a base name that scans and check keep in sorted
-   arrays, and the comparison for qsort/bsearch over such arrays. */
-uint64_t cs_name_hash(const char *s, size_t len);
-int cs_cmp_u64(const void *a, const void *b);
 
 /* cs-nosync.c: at open for writing, raise the counters when a nosync
    writer ran under another boot, and (nosync) mark this boot.  Returns 0

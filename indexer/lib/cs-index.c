@@ -1,6 +1,9 @@
 /*
- * cs-index.c - opening, closing and rebuilding the index, transactions,
- * key layout and the tdb wrappers every other part goes through.
+ * cs-index.c - the index file under the db layer's wrappers (cs-db.c):
+ * opening its tdb safely, the header and the durable ceiling, closing,
+ * and transactions, whose commit and rollback call the hooks of the
+ * modules that cache records in open mailbox handles (cs_index_hook_add).
+ * Opening with recovery and rebuilding are cs-open.c's.
  *
  * Design: one tdb per Maildir root, opened with TDB_DISALLOW_NESTING (a
  * nested transaction could be silently unrolled) and TDB_INCOMPATIBLE_HASH.
@@ -12,15 +15,14 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,307 +30,9 @@
 #include "cs-file.h"
 #include "cs-hwm.h"
 #include "cs-index-private.h"
-#include "cs-maildir.h"
 #include "cs-name.h"
 
 #define CS_DEFAULT_HASH_SIZE 10007
-
-uint64_t cs_now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-/* --- keys --- */
-
-size_t cs_key_mailbox(uint8_t *buf, const char *name)
-{
-	size_t len = strnlen(name, CS_KEY_MAX - 1);
-
-	buf[0] = CS_KEY_MAILBOX;
-	memcpy(buf + 1, name, len);
-	return 1 + len;
-}
-
-size_t cs_key_msg(uint8_t *buf, uint32_t id, const char *base, size_t len)
-{
-	buf[0] = CS_KEY_MESSAGE;
-	cs_put_be32(buf + 1, id);
-	if (len > CS_NAME_MAX)
-		len = CS_NAME_MAX;
-	memcpy(buf + 5, base, len);
-	return 5 + len;
-}
-
-size_t cs_key_uid(uint8_t *buf, uint32_t id, uint32_t uid)
-{
-	buf[0] = CS_KEY_UID;
-	cs_put_be32(buf + 1, id);
-	cs_put_be32(buf + 5, uid);
-	return 9;
-}
-
-size_t cs_key_change(uint8_t *buf, uint32_t id, uint64_t modseq)
-{
-	buf[0] = CS_KEY_CHANGE;
-	cs_put_be32(buf + 1, id);
-	cs_put_be64(buf + 5, modseq);
-	return 13;
-}
-
-size_t cs_key_tomb(uint8_t *buf, uint32_t id, uint32_t uid)
-{
-	buf[0] = CS_KEY_TOMB;
-	cs_put_be32(buf + 1, id);
-	cs_put_be32(buf + 5, uid);
-	return 9;
-}
-
-size_t cs_key_jump(uint8_t *buf, uint32_t id)
-{
-	buf[0] = CS_KEY_JUMP;
-	cs_put_be32(buf + 1, id);
-	return 5;
-}
-
-/* --- tdb wrappers --- */
-
-static void cs_tdb_log(struct tdb_context *tdb, enum tdb_debug_level level,
-		       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void cs_tdb_log(struct tdb_context *tdb, enum tdb_debug_level level,
-		       const char *fmt, ...)
-{
-	struct cs_index *index = tdb_get_logging_private(tdb);
-	size_t len;
-	va_list args;
-
-	if (index == NULL)
-		return;
-	/* tdb just rolled back a transaction that a crash interrupted */
-	if (strncmp(fmt, "tdb_transaction_recover: recovered", 34) == 0)
-		index->recovered = true;
-	if (level > TDB_DEBUG_WARNING)
-		return;
-	/* tdb logs right after the failing call: keep its errno, which
-	   tdb's cleanup may overwrite before the error reaches us */
-	if (errno == ENOSPC || errno == EDQUOT)
-		index->tdb_log_errno = errno;
-	/* keep the first message of a failure (the cause) and append the
-	   ones that follow it */
-	len = strlen(index->tdb_log);
-	if (len > 0 && len + 3 < sizeof(index->tdb_log)) {
-		strcpy(index->tdb_log + len, "; ");
-		len += 2;
-	} else {
-		len = 0;
-	}
-	va_start(args, fmt);
-	vsnprintf(index->tdb_log + len, sizeof(index->tdb_log) - len, fmt,
-		  args);
-	va_end(args);
-	len = strlen(index->tdb_log);
-	while (len > 0 && index->tdb_log[len - 1] == '\n')
-		index->tdb_log[--len] = '\0';
-}
-
-/* tdb does not always pass ENOSPC on (posix_fallocate returns it without
-   setting errno): after an I/O error, look at the file system itself. */
-static bool fs_is_full(const char *path)
-{
-	struct statvfs st;
-
-	if (statvfs(path, &st) < 0)
-		return false;
-	return (uint64_t)st.f_bavail * st.f_frsize < 256 * 1024 ||
-		(st.f_files != 0 && st.f_favail == 0);
-}
-
-int cs_db_error(struct cs_index *index, const char *what,
-		struct cs_error *err)
-{
-	enum TDB_ERROR ecode = tdb_error(index->tdb);
-	const char *detail = index->tdb_log[0] != '\0' ? index->tdb_log :
-		tdb_errorstr(index->tdb);
-	int saved_errno = errno;
-
-	/* tdb reports a file it could not grow as TDB_ERR_IO, or not at all
-	   (growing the recovery area at a commit leaves no error code) */
-	bool io = ecode == TDB_ERR_IO || ecode == TDB_SUCCESS;
-
-	if (index->tdb_log_errno == ENOSPC || index->tdb_log_errno == EDQUOT)
-		saved_errno = index->tdb_log_errno;
-	else if (io && fs_is_full(index->db_path))
-		saved_errno = ENOSPC;
-	if (io && (saved_errno == ENOSPC || saved_errno == EDQUOT)) {
-		/* the transaction was cancelled: nothing is damaged */
-		cs_error_set(err, CS_ERR_IO, "%s: %s: %s (%s); nothing was "
-			     "recorded: make room and run the command again",
-			     index->db_path, what, strerror(saved_errno),
-			     detail);
-		if (err != NULL)
-			err->sys_errno = saved_errno;
-		return -1;
-	}
-	switch (ecode) {
-	case TDB_ERR_CORRUPT:
-	case TDB_ERR_IO:
-		return cs_error_set(err, CS_ERR_CORRUPT,
-			"%s: index damaged (%s: %s); rebuild it with "
-			"'condstore reindex --rebuild'", index->db_path, what,
-			detail);
-	case TDB_ERR_LOCK:
-	case TDB_ERR_NOLOCK:
-	case TDB_ERR_LOCK_TIMEOUT:
-		return cs_error_set(err, CS_ERR_BUSY, "%s: %s: locked by "
-				    "another process (%s)", index->db_path,
-				    what, detail);
-	case TDB_ERR_RDONLY:
-		return cs_error_set(err, CS_ERR_IO,
-				    "%s: %s: index opened read-only",
-				    index->db_path, what);
-	default:
-		return cs_error_set(err, CS_ERR_IO, "%s: %s: %s",
-				    index->db_path, what, detail);
-	}
-}
-
-int cs_db_fetch(struct cs_index *index, const uint8_t *key, size_t key_len,
-		uint8_t **data_r, size_t *size_r, struct cs_error *err)
-{
-	TDB_DATA k = { (unsigned char *)key, key_len }, d;
-
-	d = tdb_fetch(index->tdb, k);
-	if (d.dptr == NULL) {
-		if (tdb_error(index->tdb) == TDB_ERR_NOEXIST)
-			return 0;
-		return cs_db_error(index, "fetch", err);
-	}
-	*data_r = d.dptr;
-	*size_r = d.dsize;
-	return 1;
-}
-
-struct parse_ctx {
-	cs_db_parser *parser;
-	void *ctx;
-	int ret;
-};
-
-static int parse_cb(TDB_DATA key, TDB_DATA data, void *private_data)
-{
-	struct parse_ctx *pc = private_data;
-
-	(void)key;
-	pc->ret = pc->parser(data.dptr, data.dsize, pc->ctx);
-	return 0;
-}
-
-int cs_db_parse(struct cs_index *index, const uint8_t *key, size_t key_len,
-		cs_db_parser *parser, void *ctx, int *parser_ret_r,
-		struct cs_error *err)
-{
-	TDB_DATA k = { (unsigned char *)key, key_len };
-	struct parse_ctx pc = { parser, ctx, 0 };
-
-	if (tdb_parse_record(index->tdb, k, parse_cb, &pc) != 0) {
-		if (tdb_error(index->tdb) == TDB_ERR_NOEXIST)
-			return 0;
-		return cs_db_error(index, "fetch", err);
-	}
-	*parser_ret_r = pc.ret;
-	return 1;
-}
-
-int cs_db_store(struct cs_index *index, const uint8_t *key, size_t key_len,
-		const void *data, size_t size, struct cs_error *err)
-{
-	TDB_DATA k = { (unsigned char *)key, key_len };
-	TDB_DATA d = { (unsigned char *)data, size };
-
-	if (tdb_store(index->tdb, k, d, TDB_REPLACE) != 0)
-		return cs_db_error(index, "store", err);
-	return 0;
-}
-
-int cs_db_insert(struct cs_index *index, const uint8_t *key, size_t key_len,
-		 const void *data, size_t size, struct cs_error *err)
-{
-	TDB_DATA k = { (unsigned char *)key, key_len };
-	TDB_DATA d = { (unsigned char *)data, size };
-
-	if (tdb_store(index->tdb, k, d, TDB_INSERT) == 0)
-		return 0;
-	if (tdb_error(index->tdb) != TDB_ERR_EXISTS)
-		return cs_db_error(index, "store", err);
-	/* a leftover the caller did not expect: replace it */
-	return cs_db_store(index, key, key_len, data, size, err);
-}
-
-int cs_db_add(struct cs_index *index, const uint8_t *key, size_t key_len,
-	      const void *data, size_t size, struct cs_error *err)
-{
-	TDB_DATA k = { (unsigned char *)key, key_len };
-	TDB_DATA d = { (unsigned char *)data, size };
-
-	if (tdb_store(index->tdb, k, d, TDB_INSERT) == 0)
-		return 1;
-	if (tdb_error(index->tdb) == TDB_ERR_EXISTS)
-		return 0;
-	return cs_db_error(index, "store", err);
-}
-
-int cs_db_delete(struct cs_index *index, const uint8_t *key, size_t key_len,
-		 struct cs_error *err)
-{
-	TDB_DATA k = { (unsigned char *)key, key_len };
-
-	if (tdb_delete(index->tdb, k) != 0 &&
-	    tdb_error(index->tdb) != TDB_ERR_NOEXIST)
-		return cs_db_error(index, "delete", err);
-	return 0;
-}
-
-struct traverse_ctx {
-	const uint8_t *prefix;
-	size_t prefix_len;
-	cs_key_fn *fn;
-	void *ctx;
-	int ret;
-};
-
-static int traverse_prefix_cb(struct tdb_context *tdb, TDB_DATA key,
-			      TDB_DATA data, void *private_data)
-{
-	struct traverse_ctx *tc = private_data;
-
-	(void)tdb;
-	if (key.dsize < tc->prefix_len ||
-	    memcmp(key.dptr, tc->prefix, tc->prefix_len) != 0)
-		return 0;
-	tc->ret = tc->fn(tc->ctx, key.dptr, key.dsize, data.dptr, data.dsize);
-	return tc->ret != 0 ? 1 : 0;
-}
-
-int cs_db_traverse_prefix(struct cs_index *index, const uint8_t *prefix,
-			  size_t prefix_len, cs_key_fn *fn, void *ctx,
-			  struct cs_error *err)
-{
-	struct traverse_ctx tc = { prefix, prefix_len, fn, ctx, 0 };
-	int ret;
-
-	if (index->in_txn)
-		ret = tdb_traverse(index->tdb, traverse_prefix_cb, &tc);
-	else
-		ret = tdb_traverse_read(index->tdb, traverse_prefix_cb, &tc);
-	if (ret < 0 && tc.ret == 0)
-		return cs_db_error(index, "traverse", err);
-	if (tc.ret < 0)
-		return -1;
-	return tc.ret;
-}
 
 /* --- tdb transactions (none while building: see cs-build.c) --- */
 
@@ -585,9 +289,9 @@ static int index_tdb_open_error(struct cs_index *index, struct cs_error *err)
 }
 
 static int index_tdb_open(struct cs_index *index, unsigned int hash_size,
-			  struct cs_error *err)
+			  cs_index_sizer *sizer, struct cs_error *err)
 {
-	struct tdb_logging_context log = { cs_tdb_log, index };
+	struct tdb_logging_context log = { cs_db_log, index };
 	int tdb_flags = TDB_DISALLOW_NESTING | TDB_INCOMPATIBLE_HASH;
 	char proc[64];
 	struct stat st, tdb_st;
@@ -609,8 +313,8 @@ static int index_tdb_open(struct cs_index *index, unsigned int hash_size,
 	fd = index_file_open(index, &st, &rdonly, &created, err);
 	if (fd < 0)
 		return -1;
-	if (created && !index->readonly && hash_size == 0)
-		hash_size = cs_maildir_suggest_hash_size(index->root);
+	if (created && !index->readonly && hash_size == 0 && sizer != NULL)
+		hash_size = sizer(index->root);
 	/* tdb opens by name.  The name given is /proc/self/fd/N, our fd:
 	   opening it reaches the very object fstat() checked above (the
 	   magic link is not resolved by name again), so no rename in the
@@ -674,10 +378,9 @@ static int repack_if_recovered(struct cs_index *index, struct cs_error *err)
 	return 0;
 }
 
-static int index_open_with_floor(const struct cs_index_settings *set,
-				 uint64_t floor, const char *bulk_path,
-				 struct cs_index **index_r,
-				 struct cs_error *err)
+int cs_index_open_raw(const struct cs_index_settings *set, uint64_t floor,
+		      const char *bulk_path, cs_index_sizer *sizer,
+		      struct cs_index **index_r, struct cs_error *err)
 {
 	struct cs_index *index;
 	int guard = -1, ret;
@@ -704,7 +407,7 @@ static int index_open_with_floor(const struct cs_index_settings *set,
 	if (check_root(index->root, err) < 0 ||
 	    (index->nonblock && cs_index_open_guard(index, &guard, err) < 0))
 		goto fail;
-	ret = index_tdb_open(index, set->hash_size, err);
+	ret = index_tdb_open(index, set->hash_size, sizer, err);
 	cs_index_open_unguard(&guard);
 	if (ret < 0)
 		goto fail;
@@ -738,75 +441,6 @@ static int index_open_with_floor(const struct cs_index_settings *set,
 fail:
 	cs_index_close(&index);
 	return -1;
-}
-
-/* Is the high-water mark above the index's ceiling?  Looked at again
-   inside a transaction, where no writer is between raising the file and
-   committing the header.  Returns 1/0/-1. */
-static int hwm_ahead(struct cs_index *index, uint64_t *hwm_r,
-		     struct cs_error *err)
-{
-	struct cs_hwm hwm;
-	int ret;
-
-	if (cs_hwm_read(index->hwm_path, &hwm, err) < 0)
-		return -1;
-	if (hwm.ceiling <= index->hdr.ceiling)
-		return 0;
-	if (cs_index_begin(index, err) < 0)
-		return -1;
-	ret = cs_hwm_read(index->hwm_path, &hwm, err);
-	cs_index_rollback(index);
-	if (ret < 0)
-		return -1;
-	*hwm_r = hwm.ceiling;
-	return hwm.ceiling > index->hdr.ceiling ? 1 : 0;
-}
-
-/* An index older than its high-water mark: restored from a backup while
-   the .hwm kept the newer value (or a raise whose transaction failed).
-   Modseqs between the two ceilings may have been handed out by the newer
-   index: every counter is raised above the file's ceiling, as after an
-   unclean nosync stop, and the index's ceiling brought up to it, so that
-   this happens once. */
-static int index_older_than_hwm(struct cs_index *index, struct cs_error *err)
-{
-	uint64_t hwm = 0;
-	int ret;
-
-	ret = hwm_ahead(index, &hwm, err);
-	if (ret <= 0)
-		return ret;
-	if (cs_index_raise_all(index, err) < 0 ||
-	    cs_index_begin(index, err) < 0)
-		return -1;
-	if (index->hdr.ceiling < hwm) {
-		index->hdr.ceiling = hwm;
-		index->hdr_dirty = true;
-	}
-	return cs_index_commit(index, err);
-}
-
-int cs_index_open(const struct cs_index_settings *set,
-		  struct cs_index **index_r, struct cs_error *err)
-{
-	if (index_open_with_floor(set, 0, NULL, index_r, err) < 0)
-		return -1;
-	if (!set->readonly && (cs_index_nosync_check(*index_r, err) < 0 ||
-			       index_older_than_hwm(*index_r, err) < 0)) {
-		cs_index_close(index_r);
-		return -1;
-	}
-	return 0;
-}
-
-int cs_index_open_bulk(const struct cs_index_settings *set, uint64_t floor,
-		       const char *tdb_path, struct cs_index **index_r,
-		       struct cs_error *err)
-{
-	/* no nosync check: the new index's counters are seeded above the
-	   high-water mark, which every modseq ever handed out is below */
-	return index_open_with_floor(set, floor, tdb_path, index_r, err);
 }
 
 void cs_index_close(struct cs_index **_index)
@@ -850,11 +484,6 @@ char cs_index_separator(const struct cs_index *index)
 	return index->sep;
 }
 
-struct tdb_context *cs_index_tdb(struct cs_index *index)
-{
-	return index->tdb;
-}
-
 int cs_index_hwm(struct cs_index *index, uint64_t *ceiling_r,
 		 struct cs_error *err)
 {
@@ -866,58 +495,27 @@ int cs_index_hwm(struct cs_index *index, uint64_t *ceiling_r,
 	return ret;
 }
 
-/* --- rebuild --- */
+/* --- transactions --- */
 
-static int max_hms_cb(void *ctx, const char *name,
-		      const struct cs_mailbox_rec *rec)
-{
-	uint64_t *max = ctx;
-
-	(void)name;
-	if (rec->highestmodseq > *max)
-		*max = rec->highestmodseq;
-	return 0;
-}
-
-uint64_t cs_index_floor(const struct cs_index_settings *set)
-{
-	struct cs_index_settings ro = *set;
-	struct cs_index *old;
-	uint64_t max = 0;
-
-	ro.readonly = true;
-	if (cs_index_open(&ro, &old, NULL) < 0)
-		return 0;
-	max = old->hdr.ceiling;
-	(void)cs_mailbox_list(old, max_hms_cb, &max, NULL);
-	cs_index_close(&old);
-	return max;
-}
-
-int cs_index_rebuild(const struct cs_index_settings *set,
+/* Raise the ceiling (and the hwm file, durably first) so that modseq is
+   below it. */
+int cs_ceiling_raise(struct cs_index *index, uint64_t modseq,
 		     struct cs_error *err)
 {
-	struct cs_index *index;
-	char path[PATH_MAX], old[PATH_MAX + 8];
-	uint64_t floor;
+	uint64_t ceiling;
 
-	if (set->db_path != NULL)
-		snprintf(path, sizeof(path), "%s", set->db_path);
-	else
-		snprintf(path, sizeof(path), "%s/%s", set->root, CS_DB_NAME);
-	floor = cs_index_floor(set);
-	snprintf(old, sizeof(old), "%s.old", path);
-	if (rename(path, old) < 0 && errno != ENOENT)
-		return cs_error_sys(err, "rename(%s, %s)", path, old);
-	if (index_open_with_floor(set, floor, NULL, &index, err) < 0)
+	if (modseq < index->hdr.ceiling)
+		return 0;
+	ceiling = modseq + CS_HWM_BLOCK;
+	if (ceiling > CS_MODSEQ_MAX)
+		ceiling = CS_MODSEQ_MAX;
+	if (cs_hwm_raise(index->hwm_path, ceiling, 0, err) < 0)
 		return -1;
-	cs_index_close(&index);
-	if (unlink(old) < 0 && errno != ENOENT)
-		return cs_error_sys(err, "unlink(%s)", old);
+	index->hdr.ceiling = ceiling;
+	index->hdr_dirty = true;
 	return 0;
 }
 
-/* --- transactions --- */
 
 int cs_index_require_txn(struct cs_index *index, struct cs_error *err)
 {
@@ -933,15 +531,74 @@ bool cs_index_in_transaction(const struct cs_index *index)
 	return index->in_txn;
 }
 
-static int refresh_all(struct cs_index *index, struct cs_error *err)
+void cs_index_hook_add(struct cs_index *index,
+		       const struct cs_index_hook *hook)
+{
+	unsigned int i;
+
+	for (i = 0; i < index->nhooks; i++) {
+		if (index->hooks[i] == hook)
+			return;
+	}
+	assert(index->nhooks < CS_INDEX_HOOKS_MAX);
+	index->hooks[index->nhooks++] = hook;
+}
+
+int cs_index_boxes_flush(struct cs_index *index,
+			 int (*flush)(struct cs_mailbox *box,
+				      struct cs_error *err),
+			 struct cs_error *err)
 {
 	struct cs_mailbox *box;
 
 	for (box = index->boxes; box != NULL; box = box->next) {
-		if (cs_mailbox_refresh(box, err) < 0)
+		if (!box->gone && flush(box, err) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+void cs_index_boxes_reset(struct cs_index *index,
+			  void (*reset)(struct cs_mailbox *box))
+{
+	struct cs_mailbox *box;
+
+	for (box = index->boxes; box != NULL; box = box->next)
+		reset(box);
+}
+
+static int hooks_begin(struct cs_index *index, struct cs_error *err)
+{
+	unsigned int i;
+
+	for (i = 0; i < index->nhooks; i++) {
+		if (index->hooks[i]->begin != NULL &&
+		    index->hooks[i]->begin(index, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int hooks_flush(struct cs_index *index, struct cs_error *err)
+{
+	unsigned int i;
+
+	for (i = 0; i < index->nhooks; i++) {
+		if (index->hooks[i]->flush != NULL &&
+		    index->hooks[i]->flush(index, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void hooks_reset(struct cs_index *index, bool committed)
+{
+	unsigned int i;
+
+	for (i = 0; i < index->nhooks; i++) {
+		if (index->hooks[i]->reset != NULL)
+			index->hooks[i]->reset(index, committed);
+	}
 }
 
 int cs_index_begin(struct cs_index *index, struct cs_error *err)
@@ -960,7 +617,7 @@ int cs_index_begin(struct cs_index *index, struct cs_error *err)
 		return cs_db_error(index, "transaction start", err);
 	index->in_txn = true;
 	index->hdr_dirty = false;
-	if (header_read(index, err) <= 0 || refresh_all(index, err) < 0) {
+	if (header_read(index, err) <= 0 || hooks_begin(index, err) < 0) {
 		if (err != NULL && err->code == CS_OK)
 			cs_error_set(err, CS_ERR_CORRUPT,
 				     "%s: index header missing",
@@ -971,25 +628,11 @@ int cs_index_begin(struct cs_index *index, struct cs_error *err)
 	return 0;
 }
 
+/* What the hooks cached, then the header. */
 static int write_dirty(struct cs_index *index, struct cs_error *err)
 {
-	uint8_t key[CS_KEY_MAX], buf[CS_MAILBOX_REC_SIZE];
-	struct cs_mailbox *box;
-
-	for (box = index->boxes; box != NULL; box = box->next) {
-		if (!box->gone && (cs_rank_flush(box, err) < 0 ||
-				   cs_change_run_flush(box, err) < 0))
-			return -1;
-		cs_rank_reset(box);
-		cs_change_run_reset(box);
-		if (!box->dirty || box->gone)
-			continue;
-		cs_mailbox_rec_encode(&box->rec, buf);
-		if (cs_db_store(index, key, cs_key_mailbox(key, box->name),
-				buf, sizeof(buf), err) < 0)
-			return -1;
-		box->dirty = false;
-	}
+	if (hooks_flush(index, err) < 0)
+		return -1;
 	if (index->hdr_dirty && header_write(index, err) < 0)
 		return -1;
 	index->hdr_dirty = false;
@@ -1007,24 +650,18 @@ int cs_index_commit(struct cs_index *index, struct cs_error *err)
 	index->in_txn = false;
 	if (db_txn_commit(index) != 0) {
 		cs_db_error(index, "transaction commit", err);
-		(void)refresh_all(index, NULL);
+		hooks_reset(index, false);
 		return -1;
 	}
+	hooks_reset(index, true);
 	return repack_if_recovered(index, err);
 }
 
 void cs_index_rollback(struct cs_index *index)
 {
-	struct cs_mailbox *box;
-
 	if (!index->in_txn)
 		return;
 	index->in_txn = false;
 	db_txn_cancel(index);
-	for (box = index->boxes; box != NULL; box = box->next) {
-		box->dirty = false;
-		cs_rank_reset(box);
-		cs_change_run_reset(box);
-	}
-	(void)refresh_all(index, NULL);
+	hooks_reset(index, false);
 }

@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "cs-array.h"
 #include "cs-maildir.h"
 
 int cs_mailbox_name_check(const char *name, struct cs_error *err)
@@ -169,15 +170,9 @@ static int list_folders(const char *root, char ***names_r, size_t *count_r,
 			      "mailbox name skipped", path);
 			continue;
 		}
-		if (count == alloc) {
-			char **n;
-
-			alloc = alloc == 0 ? 16 : alloc * 2;
-			n = realloc(names, alloc * sizeof(*names));
-			if (n == NULL)
-				break;
-			names = n;
-		}
+		if (cs_array_grow(&names, sizeof(*names), count, &alloc,
+				  16) < 0)
+			break;
 		names[count] = strdup(name);
 		if (names[count] == NULL)
 			break;

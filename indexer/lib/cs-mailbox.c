@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cs-array.h"
 #include "cs-hwm.h"
 #include "cs-index-private.h"
 
@@ -49,83 +50,8 @@ static int names_add(struct cs_index *index, const char *name,
 static int names_remove(struct cs_index *index, const char *name,
 			struct cs_error *err);
 
-/* Raise the ceiling (and the hwm file, durably first) so that modseq is
-   below it. */
-int cs_ceiling_raise(struct cs_index *index, uint64_t modseq,
-		     struct cs_error *err)
-{
-	uint64_t ceiling;
 
-	if (modseq < index->hdr.ceiling)
-		return 0;
-	ceiling = modseq + CS_HWM_BLOCK;
-	if (ceiling > CS_MODSEQ_MAX)
-		ceiling = CS_MODSEQ_MAX;
-	if (cs_hwm_raise(index->hwm_path, ceiling, 0, err) < 0)
-		return -1;
-	index->hdr.ceiling = ceiling;
-	index->hdr_dirty = true;
-	return 0;
-}
 
-int cs_jumps_read(struct cs_mailbox *box, struct cs_jump **jumps_r,
-		  size_t *count_r, struct cs_error *err)
-{
-	uint8_t key[CS_KEY_MAX], *data;
-	size_t size, i;
-	int ret;
-
-	*jumps_r = NULL;
-	*count_r = 0;
-	ret = cs_db_fetch(box->index, key, cs_key_jump(key, box->rec.id),
-			  &data, &size, err);
-	if (ret <= 0)
-		return ret;
-	if (size % 16 != 0) {
-		free(data);
-		return cs_error_set(err, CS_ERR_CORRUPT,
-			"%s: jump record of mailbox %s damaged",
-			box->index->db_path, box->name);
-	}
-	*jumps_r = calloc(size / 16 + 1, sizeof(**jumps_r));
-	if (*jumps_r == NULL) {
-		free(data);
-		return cs_error_set(err, CS_ERR_IO, "out of memory");
-	}
-	for (i = 0; i < size / 16; i++) {
-		(*jumps_r)[i].seed = cs_get_le64(data + i * 16);
-		(*jumps_r)[i].from = cs_get_le64(data + i * 16 + 8);
-	}
-	*count_r = size / 16;
-	free(data);
-	return 1;
-}
-
-/* Append (seed, from) to the mailbox's jump record. */
-static int jump_append(struct cs_mailbox *box, uint64_t seed, uint64_t from,
-		       struct cs_error *err)
-{
-	uint8_t key[CS_KEY_MAX], *data = NULL, *buf;
-	size_t size = 0, key_len = cs_key_jump(key, box->rec.id);
-	int ret;
-
-	ret = cs_db_fetch(box->index, key, key_len, &data, &size, err);
-	if (ret < 0)
-		return -1;
-	buf = malloc(size + 16);
-	if (buf == NULL) {
-		free(data);
-		return cs_error_set(err, CS_ERR_IO, "out of memory");
-	}
-	if (size > 0)
-		memcpy(buf, data, size);
-	cs_put_le64(buf + size, seed);
-	cs_put_le64(buf + size + 8, from);
-	ret = cs_db_store(box->index, key, key_len, buf, size + 16, err);
-	free(buf);
-	free(data);
-	return ret;
-}
 
 int cs_mailbox_raise(struct cs_mailbox *box, uint64_t seed,
 		     struct cs_error *err)
@@ -135,12 +61,57 @@ int cs_mailbox_raise(struct cs_mailbox *box, uint64_t seed,
 	if (seed <= box->rec.highestmodseq)
 		return 0;
 	if (cs_ceiling_raise(box->index, seed, err) < 0 ||
-	    jump_append(box, seed, box->rec.highestmodseq, err) < 0)
+	    cs_jump_append(box, seed, box->rec.highestmodseq, err) < 0)
 		return -1;
 	box->rec.highestmodseq = seed;
 	box->dirty = true;
 	return 0;
 }
+
+/* The index's hook for the records of its open handles: re-read at the
+   start of a transaction and after one failed, written at commit when
+   changed. */
+static int refresh_all(struct cs_index *index, struct cs_error *err)
+{
+	struct cs_mailbox *box;
+
+	for (box = index->boxes; box != NULL; box = box->next) {
+		if (cs_mailbox_refresh(box, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int mailbox_hook_flush(struct cs_index *index, struct cs_error *err)
+{
+	struct cs_mailbox *box;
+
+	for (box = index->boxes; box != NULL; box = box->next) {
+		if (!box->dirty || box->gone)
+			continue;
+		if (mailbox_write(index, box->name, &box->rec, err) < 0)
+			return -1;
+		box->dirty = false;
+	}
+	return 0;
+}
+
+static void mailbox_hook_reset(struct cs_index *index, bool committed)
+{
+	struct cs_mailbox *box;
+
+	if (committed)
+		return;
+	for (box = index->boxes; box != NULL; box = box->next)
+		box->dirty = false;
+	(void)refresh_all(index, NULL);
+}
+
+static const struct cs_index_hook mailbox_hook = {
+	.begin = refresh_all,
+	.flush = mailbox_hook_flush,
+	.reset = mailbox_hook_reset,
+};
 
 static struct cs_mailbox *mailbox_handle_new(struct cs_index *index,
 					     const char *name)
@@ -159,6 +130,9 @@ static struct cs_mailbox *mailbox_handle_new(struct cs_index *index,
 	if (index->boxes != NULL)
 		index->boxes->prev = box;
 	index->boxes = box;
+	cs_index_hook_add(index, &cs_rank_hook);
+	cs_index_hook_add(index, &cs_change_run_hook);
+	cs_index_hook_add(index, &mailbox_hook);
 	return box;
 }
 
@@ -296,33 +270,23 @@ struct cs_index *cs_mailbox_index(struct cs_mailbox *box)
 struct key_list {
 	uint8_t **keys;
 	size_t *lens;
-	size_t count, alloc;
+	size_t count, alloc, lens_alloc;
 };
 
 static int key_list_add(void *ctx, const uint8_t *key, size_t key_len,
-			const uint8_t *data, size_t size)
+			const uint8_t *data, size_t size,
+			struct cs_error *err)
 {
 	struct key_list *kl = ctx;
 
 	(void)data;
 	(void)size;
-	if (kl->count == kl->alloc) {
-		size_t alloc = kl->alloc == 0 ? 256 : kl->alloc * 2;
-		uint8_t **keys = realloc(kl->keys, alloc * sizeof(*keys));
-		size_t *lens;
-
-		if (keys == NULL)
-			return -1;
-		kl->keys = keys;
-		lens = realloc(kl->lens, alloc * sizeof(*lens));
-		if (lens == NULL)
-			return -1;
-		kl->lens = lens;
-		kl->alloc = alloc;
-	}
-	kl->keys[kl->count] = malloc(key_len);
-	if (kl->keys[kl->count] == NULL)
-		return -1;
+	if (cs_array_grow(&kl->keys, sizeof(*kl->keys), kl->count,
+			  &kl->alloc, 256) < 0 ||
+	    cs_array_grow(&kl->lens, sizeof(*kl->lens), kl->count,
+			  &kl->lens_alloc, 256) < 0 ||
+	    (kl->keys[kl->count] = malloc(key_len)) == NULL)
+		return cs_error_set(err, CS_ERR_IO, "out of memory");
 	memcpy(kl->keys[kl->count], key, key_len);
 	kl->lens[kl->count++] = key_len;
 	return 0;
@@ -348,11 +312,8 @@ static int collect_keys(struct cs_index *index, char tag, uint32_t id,
 	prefix[0] = (uint8_t)tag;
 	cs_put_be32(prefix + 1, id);
 	if (cs_db_traverse_prefix(index, prefix, sizeof(prefix), key_list_add,
-				  kl, err) < 0) {
-		if (err != NULL && err->code == CS_OK)
-			cs_error_set(err, CS_ERR_IO, "out of memory");
+				  kl, err) < 0)
 		return -1;
-	}
 	return 0;
 }
 
@@ -533,6 +494,96 @@ int cs_mailbox_list(struct cs_index *index, cs_mailbox_cb *cb, void *ctx,
 			ret = cb(ctx, name, &rec);
 	}
 	free(data);
+	return ret;
+}
+
+struct names_ctx {
+	char **names;
+	size_t count, alloc;
+};
+
+static int names_collect(void *ctx, const char *name,
+			 const struct cs_mailbox_rec *rec)
+{
+	struct names_ctx *nc = ctx;
+
+	(void)rec;
+	/* room for the name and the NULL after it */
+	if (cs_array_grow(&nc->names, sizeof(*nc->names), nc->count + 1,
+			  &nc->alloc, 16) < 0)
+		return 1;
+	nc->names[nc->count] = strdup(name);
+	if (nc->names[nc->count] == NULL)
+		return 1;
+	nc->names[++nc->count] = NULL;
+	return 0;
+}
+
+int cs_mailbox_names(struct cs_index *index, char ***names_r,
+		     size_t *count_r, struct cs_error *err)
+{
+	struct names_ctx nc = { NULL, 0, 0 };
+	int ret;
+
+	*names_r = NULL;
+	*count_r = 0;
+	if (cs_array_grow(&nc.names, sizeof(*nc.names), 0, &nc.alloc,
+			  16) < 0)
+		return cs_error_set(err, CS_ERR_IO, "out of memory");
+	nc.names[0] = NULL;
+	ret = cs_mailbox_list(index, names_collect, &nc, err);
+	if (ret != 0) {
+		cs_mailbox_names_free(&nc.names);
+		return ret > 0 ? cs_error_set(err, CS_ERR_IO, "out of memory")
+			: -1;
+	}
+	*names_r = nc.names;
+	*count_r = nc.count;
+	return 0;
+}
+
+void cs_mailbox_names_free(char ***_names)
+{
+	char **names = *_names;
+	size_t i;
+
+	if (names == NULL)
+		return;
+	*_names = NULL;
+	for (i = 0; names[i] != NULL; i++)
+		free(names[i]);
+	free(names);
+}
+
+int cs_mailboxes_retire(struct cs_index *index, cs_mailbox_on_disk_fn *on_disk,
+			cs_mailbox_retired_fn *retired, void *ctx,
+			struct cs_error *err)
+{
+	char **names;
+	size_t i, count;
+	int ret = 0;
+
+	if (index->in_txn)
+		return cs_error_set(err, CS_ERR_INVALID,
+				    "%s: retiring mailboxes inside a "
+				    "transaction", index->db_path);
+	if (cs_mailbox_names(index, &names, &count, err) < 0)
+		return -1;
+	for (i = 0; i < count; i++) {
+		if (on_disk(ctx, names[i]))
+			continue;
+		if (cs_index_begin(index, err) < 0 ||
+		    cs_mailbox_delete(index, names[i], err) < 0 ||
+		    cs_index_commit(index, err) < 0) {
+			cs_index_rollback(index);
+			ret = -1;
+			break;
+		}
+		ret++;
+		if (retired != NULL)
+			retired(ctx, names[i]);
+	}
+	cs_mailbox_names_free(&names);
 	return ret;
 }
 

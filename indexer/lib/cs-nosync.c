@@ -87,56 +87,25 @@ static int raise_one(struct cs_index *index, const char *name,
 	return ret < 0 ? -1 : 0;
 }
 
-struct raise_names {
-	char *names;	/* NUL-separated */
-	size_t used, size;
-};
-
-static int raise_names_cb(void *ctx, const char *name,
-			  const struct cs_mailbox_rec *rec)
-{
-	struct raise_names *rn = ctx;
-	size_t len = strlen(name) + 1;
-	char *grown;
-
-	(void)rec;
-	if (rn->used + len > rn->size) {
-		rn->size = (rn->used + len) * 2;
-		grown = realloc(rn->names, rn->size);
-		if (grown == NULL)
-			return -1;
-		rn->names = grown;
-	}
-	memcpy(rn->names + rn->used, name, len);
-	rn->used += len;
-	return 0;
-}
-
 int cs_index_raise_all(struct cs_index *index, struct cs_error *err)
 {
-	struct raise_names rn = { NULL, 0, 0 };
 	uint64_t ceiling = 0;
 	bool nosync = index->nosync;
-	size_t pos;
-	int ret;
+	char **names;
+	size_t i, count;
+	int ret = 0;
 
-	if (cs_index_hwm(index, &ceiling, err) < 0)
+	if (cs_index_hwm(index, &ceiling, err) < 0 ||
+	    cs_mailbox_names(index, &names, &count, err) < 0)
 		return -1;
-	ret = cs_mailbox_list(index, raise_names_cb, &rn, err);
-	if (ret != 0) {
-		free(rn.names);
-		return ret > 0 ? cs_error_set(err, CS_ERR_IO, "out of memory")
-			: -1;
-	}
 	/* the raise itself must survive the next crash */
 	if (nosync)
 		tdb_remove_flags(index->tdb, TDB_NOSYNC);
-	for (pos = 0; pos < rn.used && ret == 0;
-	     pos += strlen(rn.names + pos) + 1)
-		ret = raise_one(index, rn.names + pos, ceiling, err);
+	for (i = 0; i < count && ret == 0; i++)
+		ret = raise_one(index, names[i], ceiling, err);
 	if (nosync)
 		tdb_add_flags(index->tdb, TDB_NOSYNC);
-	free(rn.names);
+	cs_mailbox_names_free(&names);
 	return ret;
 }
 

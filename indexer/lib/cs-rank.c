@@ -46,6 +46,24 @@ void cs_rank_reset(struct cs_mailbox *box)
 	memset(&box->rank, 0, sizeof(box->rank));
 }
 
+/* The index's hook: the cached summaries and chunks written at commit,
+   forgotten when the transaction ends. */
+static int rank_hook_flush(struct cs_index *index, struct cs_error *err)
+{
+	return cs_index_boxes_flush(index, cs_rank_flush, err);
+}
+
+static void rank_hook_reset(struct cs_index *index, bool committed)
+{
+	(void)committed;
+	cs_index_boxes_reset(index, cs_rank_reset);
+}
+
+const struct cs_index_hook cs_rank_hook = {
+	.flush = rank_hook_flush,
+	.reset = rank_hook_reset,
+};
+
 /* Read the summary into counts (malloc'ed, *n_r entries). */
 static int sum_read(struct cs_mailbox *box, uint16_t **counts_r, size_t *n_r,
 		    struct cs_error *err)
@@ -284,30 +302,26 @@ int cs_rank_counts(struct cs_mailbox *box, uint16_t **counts_r, size_t *n_r,
 	return sum_read(box, counts_r, n_r, err);
 }
 
-struct drop_ctx {
-	struct cs_index *index;
-	struct cs_error *err;
-};
-
 static int drop_cb(void *ctx, const uint8_t *key, size_t key_len,
-		   const uint8_t *data, size_t size)
+		   const uint8_t *data, size_t size,
+		   struct cs_error *err)
 {
-	struct drop_ctx *dc = ctx;
+	struct cs_index *index = ctx;
 
 	(void)data;
 	(void)size;
-	return cs_db_delete(dc->index, key, key_len, dc->err);
+	return cs_db_delete(index, key, key_len, err);
 }
 
 int cs_rank_drop(struct cs_mailbox *box, struct cs_error *err)
 {
-	struct drop_ctx dc = { box->index, err };
 	uint8_t key[CS_KEY_MAX];
 
 	cs_rank_reset(box);
 	key[0] = CS_KEY_RANK_MAP;
 	cs_put_be32(key + 1, box->rec.id);
-	if (cs_db_traverse_prefix(box->index, key, 5, drop_cb, &dc, err) < 0)
+	if (cs_db_traverse_prefix(box->index, key, 5, drop_cb, box->index,
+				  err) < 0)
 		return -1;
 	return cs_db_delete(box->index, key, key_sum(key, box->rec.id), err);
 }

@@ -20,81 +20,10 @@
 
 #include "cs-index-private.h"
 
-static int msg_decode(const uint8_t *data, size_t size, void *ctx)
-{
-	struct cs_message *msg = ctx;
 
-	return cs_msg_rec_decode(data, size, &msg->rec, msg->suffix);
-}
 
-int cs_msg_fetch(struct cs_mailbox *box, const char *base, size_t base_len,
-		 struct cs_message *msg_r, struct cs_error *err)
-{
-	uint8_t key[CS_KEY_MAX];
-	int ret, parse_ret;
 
-	if (base_len == 0 || base_len > CS_NAME_MAX)
-		return 0;
-	/* decoded in place: no copy of the record */
-	ret = cs_db_parse(box->index, key,
-			  cs_key_msg(key, box->rec.id, base, base_len),
-			  msg_decode, msg_r, &parse_ret, err);
-	if (ret <= 0)
-		return ret;
-	if (parse_ret < 0)
-		return cs_error_set(err, CS_ERR_CORRUPT,
-			"%s: record of %s/%.*s damaged; rebuild the index "
-			"with 'condstore reindex --rebuild'",
-			box->index->db_path, box->name, (int)base_len, base);
-	memcpy(msg_r->base, base, base_len);
-	msg_r->base[base_len] = '\0';
-	return 1;
-}
 
-int cs_message_lookup(struct cs_mailbox *box, const char *base,
-		      size_t base_len, struct cs_message *msg_r,
-		      struct cs_error *err)
-{
-	if (box->gone)
-		return 0;
-	return cs_msg_fetch(box, base, base_len, msg_r, err);
-}
-
-int cs_message_lookup_uid(struct cs_mailbox *box, uint32_t uid,
-			  struct cs_message *msg_r, struct cs_error *err)
-{
-	uint8_t key[CS_KEY_MAX], *data;
-	size_t size;
-	int ret;
-
-	if (box->gone || uid == 0)
-		return 0;
-	ret = cs_db_fetch(box->index, key, cs_key_uid(key, box->rec.id, uid),
-			  &data, &size, err);
-	if (ret <= 0)
-		return ret;
-	ret = cs_msg_fetch(box, (const char *)data, size, msg_r, err);
-	free(data);
-	if (ret == 0)
-		return cs_error_set(err, CS_ERR_CORRUPT,
-			"%s: %s: UID %u points at a missing message; run "
-			"'condstore check --repair'", box->index->db_path,
-			box->name, uid);
-	return ret;
-}
-
-uint64_t cs_msg_digest_term(const struct cs_mailbox *box,
-			    const struct cs_message *msg)
-{
-	char name[CS_NAME_MAX + CS_SUFFIX_MAX + 1];
-	size_t base_len = strlen(msg->base), suffix_len = msg->rec.suffix_len;
-
-	memcpy(name, msg->base, base_len);
-	memcpy(name + base_len, msg->suffix, suffix_len);
-	return cs_digest_term(msg->rec.location, name, base_len + suffix_len,
-			      box->rec.uid_source == CS_UIDSRC_DOVECOT ?
-			      msg->rec.uid : 0);
-}
 
 struct digest_ctx {
 	const struct cs_mailbox *box;
@@ -171,69 +100,9 @@ static int change_store_msg(struct cs_mailbox *box, uint64_t modseq,
 			    1 + len, err);
 }
 
-/* --- change-log runs (CS_CHANGE_RUN, see cs-record.h) --- */
 
-void cs_change_run_reset(struct cs_mailbox *box)
-{
-	free(box->run.buf);
-	memset(&box->run, 0, sizeof(box->run));
-}
 
-int cs_change_run_flush(struct cs_mailbox *box, struct cs_error *err)
-{
-	struct cs_change_run *run = &box->run;
-	uint8_t key[CS_KEY_MAX], *value = run->buf;
-	size_t size = run->len;
-	unsigned int count = run->count;
 
-	if (count == 0)
-		return 0;
-	run->count = 0;
-	if (count == 1) {
-		/* one modseq: an ordinary entry (type, then the name that
-		   follows the entry's length byte) */
-		value = run->buf + 3;
-		size = 1 + value[0];
-		value[0] = CS_CHANGE_MESSAGE;
-	} else {
-		value[0] = CS_CHANGE_RUN;
-		value[1] = (uint8_t)count;
-		value[2] = (uint8_t)(count >> 8);
-	}
-	/* keyed by its last modseq: a walk from the top meets it first */
-	return cs_db_insert(box->index, key,
-			    cs_key_change(key, box->rec.id,
-					  run->first + count - 1),
-			    value, size, err);
-}
-
-/* The change-log entry of a new message, gathered into the run. */
-static int change_run_add(struct cs_mailbox *box, uint64_t modseq,
-			  const char *base, struct cs_error *err)
-{
-	struct cs_change_run *run = &box->run;
-	size_t len = strlen(base);
-
-	if (run->count > 0 && (modseq != run->first + run->count ||
-			       run->count == CS_CHANGE_RUN_MAX) &&
-	    cs_change_run_flush(box, err) < 0)
-		return -1;
-	if (run->buf == NULL) {
-		run->buf = malloc(CS_CHANGE_RUN_BYTES);
-		if (run->buf == NULL)
-			return cs_error_set(err, CS_ERR_IO, "out of memory");
-	}
-	if (run->count == 0) {
-		run->first = modseq;
-		run->len = 3;
-	}
-	run->last_off = run->len;
-	run->buf[run->len] = (uint8_t)len;
-	memcpy(run->buf + run->len + 1, base, len);
-	run->len += 1 + len;
-	run->count++;
-	return 0;
-}
 
 static int change_type(const uint8_t *data, size_t size, void *ctx)
 {
@@ -379,7 +248,7 @@ static int reconcile_new(struct cs_mailbox *box, const char *base,
 	   modseqs */
 	if ((msg->rec.uid != 0 &&
 	     uid_map_store(box, msg->rec.uid, msg->base, err) < 0) ||
-	    (probe ? change_run_add(box, msg->rec.modseq, msg->base, err) :
+	    (probe ? cs_change_run_add(box, msg->rec.modseq, msg->base, err) :
 	     change_store_msg(box, msg->rec.modseq, msg->base, err)) < 0 ||
 	    (!probe && msg_store(box, msg, true, err) < 0))
 		return -1;

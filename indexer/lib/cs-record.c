@@ -10,7 +10,7 @@
 #include <endian.h>
 #include <string.h>
 
-#include "cs-record.h"
+#include "cs-codec.h"
 
 void cs_put_le32(uint8_t *p, uint32_t v)
 {

@@ -27,7 +27,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cs-array.h"
 #include "cs-file.h"
+#include "cs-hash.h"
 #include "cs-index-private.h"
 #include "cs-maildir.h"
 #include "cs-name.h"
@@ -73,25 +75,7 @@ struct scan {
 	uint64_t done;
 };
 
-uint64_t cs_name_hash(const char *s, size_t len)
-{
-	/* FNV-1a, 64 bits */
-	uint64_t h = UINT64_C(14695981039346656037);
-	size_t i;
 
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= UINT64_C(1099511628211);
-	}
-	return h;
-}
-
-int cs_cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y ? 1 : 0;
-}
 
 /* --- dovecot-uidlist --- */
 
@@ -100,15 +84,9 @@ static int uid_map_add(void *ctx, uint32_t uid, const char *base,
 {
 	struct uid_map *map = ctx;
 
-	if (map->count == map->alloc) {
-		size_t alloc = map->alloc == 0 ? 1024 : map->alloc * 2;
-		struct uid_entry *e = realloc(map->entries,
-					      alloc * sizeof(*e));
-		if (e == NULL)
-			return -1;
-		map->entries = e;
-		map->alloc = alloc;
-	}
+	if (cs_array_grow(&map->entries, sizeof(*map->entries), map->count,
+			  &map->alloc, 1024) < 0)
+		return -1;
 	map->entries[map->count].hash = cs_name_hash(base, base_len);
 	map->entries[map->count++].uid = uid;
 	return 0;
@@ -537,17 +515,10 @@ static int sweep_collect_dir(struct sweep *sw, const char *dirpath,
 			continue;
 		if (cs_name_parse(d->d_name, sep, &name, NULL) < 0)
 			continue;
-		if (sw->count == sw->alloc) {
-			size_t alloc = sw->alloc == 0 ? 4096 : sw->alloc * 2;
-			uint64_t *h = realloc(sw->hashes, alloc * sizeof(*h));
-
-			if (h == NULL) {
-				closedir(dir);
-				return cs_error_set(err, CS_ERR_IO,
-						    "out of memory");
-			}
-			sw->hashes = h;
-			sw->alloc = alloc;
+		if (cs_array_grow(&sw->hashes, sizeof(*sw->hashes),
+				  sw->count, &sw->alloc, 4096) < 0) {
+			closedir(dir);
+			return cs_error_set(err, CS_ERR_IO, "out of memory");
 		}
 		sw->hashes[sw->count++] = cs_name_hash(name.base, name.base_len);
 	}
@@ -570,16 +541,9 @@ static int sweep_record(void *ctx, const struct cs_message *msg)
 			msg->suffix) == 0 && lstat(path, &st) == 0 &&
 	    S_ISREG(st.st_mode))
 		return 0;
-	if (sw->nmissing == sw->missing_alloc) {
-		size_t alloc = sw->missing_alloc == 0 ? 64 :
-			sw->missing_alloc * 2;
-		void *m = realloc(sw->missing, alloc * sizeof(*sw->missing));
-
-		if (m == NULL)
-			return -1;
-		sw->missing = m;
-		sw->missing_alloc = alloc;
-	}
+	if (cs_array_grow(&sw->missing, sizeof(*sw->missing), sw->nmissing,
+			  &sw->missing_alloc, 64) < 0)
+		return -1;
 	snprintf(sw->missing[sw->nmissing++], CS_NAME_MAX + 1, "%s",
 		 msg->base);
 	return 0;
@@ -821,15 +785,9 @@ static int scan_all_disk_cb(void *ctx, const char *name, const char *path)
 	struct scan_all *sa = ctx;
 
 	(void)path;
-	if (sa->ndisk == sa->alloc) {
-		size_t alloc = sa->alloc == 0 ? 16 : sa->alloc * 2;
-		char **n = realloc(sa->on_disk, alloc * sizeof(*n));
-
-		if (n == NULL)
-			return -1;
-		sa->on_disk = n;
-		sa->alloc = alloc;
-	}
+	if (cs_array_grow(&sa->on_disk, sizeof(*sa->on_disk), sa->ndisk,
+			  &sa->alloc, 16) < 0)
+		return -1;
 	sa->on_disk[sa->ndisk] = strdup(name);
 	if (sa->on_disk[sa->ndisk] == NULL)
 		return -1;
@@ -848,57 +806,11 @@ static bool name_in(char *const *names, size_t count, const char *name)
 	return false;
 }
 
-struct stale_ctx {
-	struct scan_all *sa;
-	char **stale;
-	size_t count, alloc;
-};
-
-static int stale_cb(void *ctx, const char *name,
-		    const struct cs_mailbox_rec *rec)
+static bool on_disk_cb(void *ctx, const char *name)
 {
-	struct stale_ctx *st = ctx;
+	struct scan_all *sa = ctx;
 
-	(void)rec;
-	if (name_in(st->sa->on_disk, st->sa->ndisk, name))
-		return 0;
-	if (st->count == st->alloc) {
-		size_t alloc = st->alloc == 0 ? 8 : st->alloc * 2;
-		char **n = realloc(st->stale, alloc * sizeof(*n));
-
-		if (n == NULL)
-			return -1;
-		st->stale = n;
-		st->alloc = alloc;
-	}
-	st->stale[st->count] = strdup(name);
-	return st->stale[st->count++] == NULL ? -1 : 0;
-}
-
-/* Delete from the index the mailboxes that are no longer on disk. */
-static int retire_stale(struct scan_all *sa, struct cs_error *err)
-{
-	struct stale_ctx st = { .sa = sa };
-	size_t i;
-	int ret;
-
-	ret = cs_mailbox_list(sa->index, stale_cb, &st, err);
-	if (ret == 0 && st.count > 0) {
-		ret = cs_index_begin(sa->index, err);
-		for (i = 0; i < st.count && ret == 0; i++)
-			ret = cs_mailbox_delete(sa->index, st.stale[i], err) < 0
-				? -1 : 0;
-		if (ret == 0)
-			ret = cs_index_commit(sa->index, err);
-		else
-			cs_index_rollback(sa->index);
-	}
-	for (i = 0; i < st.count; i++)
-		free(st.stale[i]);
-	free(st.stale);
-	if (ret > 0)
-		ret = cs_error_set(err, CS_ERR_IO, "out of memory");
-	return ret;
+	return name_in(sa->on_disk, sa->ndisk, name);
 }
 
 int cs_maildir_scan_all(struct cs_index *index, const char *const *names,
@@ -916,8 +828,9 @@ int cs_maildir_scan_all(struct cs_index *index, const char *const *names,
 		ret = cs_maildir_list(cs_index_root(index), scan_all_disk_cb,
 				      &sa, set == NULL ? NULL : set->warn,
 				      set == NULL ? NULL : set->warn_ctx, err);
-		if (ret == 0)
-			ret = retire_stale(&sa, err);
+		if (ret == 0 &&
+		    cs_mailboxes_retire(index, on_disk_cb, NULL, &sa, err) < 0)
+			ret = -1;
 	}
 	for (i = 0; i < sa.ndisk; i++)
 		free(sa.on_disk[i]);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cs-array.h"
 #include "cs-file.h"
 #include "cs-index-private.h"
 #include "cs-maildir.h"
@@ -302,16 +303,9 @@ static int results_add_failed(struct store_results *res, uint32_t uid,
 {
 	char *reason;
 
-	if (res->nfailed == res->failed_alloc) {
-		size_t alloc = res->failed_alloc == 0 ? 4 :
-			res->failed_alloc * 2;
-		struct store_failure *f = realloc(res->failed,
-						  alloc * sizeof(*f));
-		if (f == NULL)
-			return -1;
-		res->failed = f;
-		res->failed_alloc = alloc;
-	}
+	if (cs_array_grow(&res->failed, sizeof(*res->failed), res->nfailed,
+			  &res->failed_alloc, 4) < 0)
+		return -1;
 	reason = strdup(why->text);
 	if (reason == NULL)
 		return -1;
@@ -334,15 +328,9 @@ static void results_free(struct store_results *res)
 static int results_add_stored(struct store_results *res,
 			      const struct cs_message *msg)
 {
-	if (res->nstored == res->alloc) {
-		size_t alloc = res->alloc == 0 ? 16 : res->alloc * 2;
-		struct cs_message *m = realloc(res->stored,
-					       alloc * sizeof(*m));
-		if (m == NULL)
-			return -1;
-		res->stored = m;
-		res->alloc = alloc;
-	}
+	if (cs_array_grow(&res->stored, sizeof(*res->stored), res->nstored,
+			  &res->alloc, 16) < 0)
+		return -1;
 	res->stored[res->nstored++] = *msg;
 	return 0;
 }

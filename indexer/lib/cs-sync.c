@@ -18,10 +18,10 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <tdb.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cs-index-private.h"
 #include "cs-name.h"
 #include "cs-sync.h"
 
@@ -30,13 +30,7 @@
 /* polling step when no inotify instance is available */
 #define CS_SYNC_POLL_MS 5
 
-static TDB_DATA daemon_key(void)
-{
-	static const unsigned char key[1] = { CS_KEY_DAEMON };
-	TDB_DATA k = { (unsigned char *)key, sizeof(key) };
-
-	return k;
-}
+static const uint8_t daemon_key[1] = { CS_KEY_DAEMON };
 
 /* Start time of process pid in clock ticks since boot.  Returns 1, 0 if
    there is no such process, -1 if /proc could not be read. */
@@ -78,20 +72,16 @@ static int proc_start_time(pid_t pid, uint64_t *start_r)
 static int daemon_rec_read(struct cs_index *index, struct cs_daemon_rec *rec_r,
 			   struct cs_error *err)
 {
-	struct tdb_context *tdb = cs_index_tdb(index);
-	TDB_DATA data;
+	uint8_t *data;
+	size_t size;
 	int ret;
 
-	data = tdb_fetch(tdb, daemon_key());
-	if (data.dptr == NULL) {
-		if (tdb_error(tdb) == TDB_ERR_NOEXIST)
-			return 0;
-		return cs_error_set(err, CS_ERR_IO, "%s: reading the daemon "
-				    "record: %s", cs_index_db_path(index),
-				    tdb_errorstr(tdb));
-	}
-	ret = cs_daemon_rec_decode(data.dptr, data.dsize, rec_r);
-	free(data.dptr);
+	ret = cs_db_fetch(index, daemon_key, sizeof(daemon_key), &data,
+			  &size, err);
+	if (ret <= 0)
+		return ret;
+	ret = cs_daemon_rec_decode(data, size, rec_r);
+	free(data);
 	if (ret < 0)
 		return cs_error_set(err, CS_ERR_CORRUPT, "%s: damaged daemon "
 				    "record", cs_index_db_path(index));
@@ -133,10 +123,8 @@ static int daemon_rec_write(struct cs_index *index,
 			    const struct cs_daemon_rec *rec, bool only_own,
 			    struct cs_error *err)
 {
-	struct tdb_context *tdb = cs_index_tdb(index);
 	uint8_t buf[CS_DAEMON_REC_SIZE];
 	struct cs_daemon_rec old;
-	TDB_DATA data = { buf, sizeof(buf) };
 	int ret;
 
 	if (cs_index_begin(index, err) < 0)
@@ -159,17 +147,13 @@ static int daemon_rec_write(struct cs_index *index,
 	}
 	if (rec != NULL) {
 		cs_daemon_rec_encode(rec, buf);
-		ret = tdb_store(tdb, daemon_key(), data, TDB_REPLACE);
+		ret = cs_db_store(index, daemon_key, sizeof(daemon_key), buf,
+				  sizeof(buf), err);
 	} else {
-		ret = tdb_delete(tdb, daemon_key());
-		if (ret != 0 && tdb_error(tdb) == TDB_ERR_NOEXIST)
-			ret = 0;
+		ret = cs_db_delete(index, daemon_key, sizeof(daemon_key), err);
 	}
-	if (ret != 0) {
-		cs_error_set(err, CS_ERR_IO, "%s: writing the daemon record: "
-			     "%s", cs_index_db_path(index), tdb_errorstr(tdb));
+	if (ret < 0)
 		goto fail;
-	}
 done:
 	return cs_index_commit(index, err);
 fail:

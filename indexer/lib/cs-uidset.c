@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cs-array.h"
 #include "cs-uidset.h"
 
 void cs_uidset_init(struct cs_uidset *set)
@@ -23,15 +24,8 @@ void cs_uidset_free(struct cs_uidset *set)
 
 static int uidset_grow(struct cs_uidset *set)
 {
-	size_t alloc = set->alloc == 0 ? 8 : set->alloc * 2;
-	struct cs_uid_range *ranges;
-
-	ranges = realloc(set->ranges, alloc * sizeof(*ranges));
-	if (ranges == NULL)
-		return -1;
-	set->ranges = ranges;
-	set->alloc = alloc;
-	return 0;
+	return cs_array_grow(&set->ranges, sizeof(*set->ranges), set->alloc,
+			     &set->alloc, 8);
 }
 
 int cs_uidset_add_range(struct cs_uidset *set, uint32_t first, uint32_t last)

@@ -3,9 +3,12 @@
 
 noinst_LTLIBRARIES += libcondstore.la
 libcondstore_la_SOURCES = \
+	indexer/lib/cs-array.c \
 	indexer/lib/cs-error.c \
 	indexer/lib/cs-escape.c \
 	indexer/lib/cs-name.c \
+	indexer/lib/cs-hash.c \
+	indexer/lib/cs-hash.h \
 	indexer/lib/cs-keywords.c \
 	indexer/lib/cs-file.c \
 	indexer/lib/cs-lines.c \
@@ -13,8 +16,14 @@ libcondstore_la_SOURCES = \
 	indexer/lib/cs-owner.c \
 	indexer/lib/cs-uidset.c \
 	indexer/lib/cs-record.c \
+	indexer/lib/cs-codec.h \
+	indexer/lib/cs-db.c \
 	indexer/lib/cs-index.c \
+	indexer/lib/cs-open.c \
 	indexer/lib/cs-index-lock.c \
+	indexer/lib/cs-message.c \
+	indexer/lib/cs-change-run.c \
+	indexer/lib/cs-jumps.c \
 	indexer/lib/cs-mailbox.c \
 	indexer/lib/cs-reconcile.c \
 	indexer/lib/cs-index-private.h \
@@ -37,6 +46,7 @@ libcondstore_la_LIBADD = $(TDB_LIBS)
 
 noinst_HEADERS = \
 	include/condstore.h \
+	include/cs-array.h \
 	include/cs-check.h \
 	include/cs-error.h \
 	include/cs-escape.h \

@@ -574,35 +574,34 @@ static int list_cb(void *ctx, const char *name, const char *path)
 	return 0;
 }
 
+static bool stale_on_disk(void *ctx, const char *name)
+{
+	const struct list_ctx *lc = ctx;
+
+	return box_find(lc->root, name) != NULL;
+}
+
+static void stale_retired(void *ctx, const char *name)
+{
+	const struct list_ctx *lc = ctx;
+
+	watch_log(lc->d->log, WATCH_LOG_INFO, "%s: folder %s is gone: "
+		  "removed from the index", lc->root->path, name);
+}
+
 /* Delete index mailboxes whose folder is gone (names of no live box). */
 static int root_delete_stale_mailboxes(struct watch_daemon *d,
 				       struct watch_root *root,
 				       struct cs_error *err)
 {
+	struct list_ctx lc = { d, root };
 	struct cs_index *index;
-	unsigned int i, count;
-	char **names;
-	int ret = 0;
 
 	if (watch_root_index(d, root, &index, err) < 0 ||
-	    watch_index_names(index, &names, &count, err) < 0)
+	    cs_mailboxes_retire(index, stale_on_disk, stale_retired, &lc,
+				err) < 0)
 		return -1;
-	for (i = 0; i < count && ret == 0; i++) {
-		if (box_find(root, names[i]) != NULL)
-			continue;
-		if (cs_index_begin(index, err) < 0 ||
-		    cs_mailbox_delete(index, names[i], err) < 0 ||
-		    cs_index_commit(index, err) < 0) {
-			if (cs_index_in_transaction(index))
-				cs_index_rollback(index);
-			ret = -1;
-			break;
-		}
-		watch_log(d->log, WATCH_LOG_INFO, "%s: folder %s is gone: "
-			  "removed from the index", root->path, names[i]);
-	}
-	watch_names_free(names, count);
-	return ret;
+	return 0;
 }
 
 /* Make our mailboxes match the folders on disk; with scan_all scan every

@@ -34,10 +34,5 @@ int watch_state_write(const char *path, bool nosync, struct cs_error *err);
 /* Does the unclean stop described by state need the counters raised (it
    ran with --nosync and the system restarted since)? */
 bool watch_state_lost_commits(const struct watch_state *state);
-/* The names of the mailboxes of index (free with watch_names_free).
-   Returns 0 or -1. */
-int watch_index_names(struct cs_index *index, char ***names_r,
-		      unsigned int *count_r, struct cs_error *err);
-void watch_names_free(char **names, unsigned int count);
 
 #endif

@@ -38,6 +38,7 @@
 #include <tdb.h>
 
 #include "condstore.h"
+#include "cs-codec.h"
 
 struct floor_ctx {
 	struct tdb_context *tdb;	/* NULL: bare readdir */

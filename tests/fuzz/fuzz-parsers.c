@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "condstore.h"
+#include "cs-codec.h"
 #include "cs-hwm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

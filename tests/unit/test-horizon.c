@@ -15,6 +15,7 @@
 
 #include <tdb.h>
 
+#include "cs-index-private.h"
 #include "unit.h"
 
 #define HOUR_USEC (UINT64_C(3600) * 1000000)
@@ -46,7 +47,7 @@ static void unlink_uid(const char *root, struct cs_mailbox *box, uint32_t uid)
 	struct cs_message msg;
 	char path[4200];
 
-	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
+	CU_ASSERT_OK(cs_mailbox_refresh(box, CU_ERR));
 	CU_ASSERT_EQUAL_FATAL(cs_message_lookup_uid(box, uid, &msg, NULL), 1);
 	snprintf(path, sizeof(path), "%s/cur/%s%s", root, msg.base,
 		 msg.suffix);
@@ -97,7 +98,7 @@ static void test_horizon_rule(void)
 	scan_all(index);
 	box = inbox(index);
 	/* the horizon is where the mailbox began */
-	CU_ASSERT_OK(cs_mailbox_horizon(box, &horizon, NULL));
+	CU_ASSERT_OK(cs_mailbox_horizon(box, &horizon, CU_ERR));
 	CU_ASSERT(horizon > 0);
 	CU_ASSERT(horizon < cs_mailbox_get_rec(box)->highestmodseq);
 	built = cs_mailbox_get_rec(box)->highestmodseq;
@@ -106,7 +107,7 @@ static void test_horizon_rule(void)
 	unlink_uid(root, box, 7);
 	unlink_uid(root, box, 8);
 	scan_all(index);
-	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
+	CU_ASSERT_OK(cs_mailbox_refresh(box, CU_ERR));
 	/* above the horizon: exactly the tombstones */
 	vanished_text(box, built, NULL, text, sizeof(text), &below);
 	CU_ASSERT_STRING_EQUAL(text, "3,7:8");
@@ -158,7 +159,7 @@ static void test_horizon_uidlist_gaps(void)
 	scan_all(index);
 	box = inbox(index);
 	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->uidnext, 4294967295U);
-	CU_ASSERT_OK(cs_mailbox_horizon(box, &horizon, NULL));
+	CU_ASSERT_OK(cs_mailbox_horizon(box, &horizon, CU_ERR));
 	/* from the horizon on nothing was expunged */
 	vanished_text(box, horizon, NULL, text, sizeof(text), &below);
 	CU_ASSERT_STRING_EQUAL(text, "");
@@ -210,14 +211,14 @@ static void test_prune_by_clock(void)
 	h1 = cs_mailbox_get_rec(box)->highestmodseq;
 	unlink_uid(root, box, 6);
 	scan_all(index);
-	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
+	CU_ASSERT_OK(cs_mailbox_refresh(box, CU_ERR));
 	/* an hour later, with a day's age: still nothing */
 	CU_ASSERT_EQUAL(prune(index, box, 24 * HOUR_USEC, t0 + HOUR_USEC), 0);
 	h2 = cs_mailbox_get_rec(box)->highestmodseq;
 	/* a day after the first mark: what it covered goes, not UID 6 */
 	CU_ASSERT_EQUAL(prune(index, box, 24 * HOUR_USEC,
 			      t0 + 24 * HOUR_USEC + HOUR_USEC / 2), 2);
-	CU_ASSERT_OK(cs_mailbox_horizon(box, &horizon, NULL));
+	CU_ASSERT_OK(cs_mailbox_horizon(box, &horizon, CU_ERR));
 	CU_ASSERT_EQUAL(horizon, h1);
 	vanished_text(box, h1, NULL, text, sizeof(text), &below);
 	CU_ASSERT_STRING_EQUAL(text, "6");
@@ -228,7 +229,7 @@ static void test_prune_by_clock(void)
 	CU_ASSERT(below);
 	/* age 0: everything, the horizon at HIGHESTMODSEQ */
 	CU_ASSERT_EQUAL(prune(index, box, 0, t0 + 26 * HOUR_USEC), 1);
-	CU_ASSERT_OK(cs_mailbox_horizon(box, &horizon, NULL));
+	CU_ASSERT_OK(cs_mailbox_horizon(box, &horizon, CU_ERR));
 	CU_ASSERT_EQUAL(horizon, h2);
 	vanished_text(box, h2, NULL, text, sizeof(text), &below);
 	CU_ASSERT_STRING_EQUAL(text, "");
@@ -237,18 +238,18 @@ static void test_prune_by_clock(void)
 	CU_ASSERT(below);
 	CU_ASSERT_EQUAL(cs_check(index, NULL, &cset, NULL), 0);
 	/* the whole index at once, and a deleted mailbox takes its marks */
-	CU_ASSERT_OK(cs_index_prune(index, NULL, 0, NULL, NULL));
+	CU_ASSERT_OK(cs_index_prune(index, NULL, 0, NULL, CU_ERR));
 	cs_mailbox_close(&box);
-	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
 	CU_ASSERT_EQUAL(cs_mailbox_delete(index, "INBOX", NULL), 1);
-	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
 	{
 		uint8_t prefix[1] = { CS_KEY_CLOCK };
 		TDB_DATA k;
 		int found = 0;
 
-		for (k = tdb_firstkey(cs_index_tdb(index)); k.dptr != NULL;) {
-			TDB_DATA next = tdb_nextkey(cs_index_tdb(index), k);
+		for (k = tdb_firstkey(index->tdb); k.dptr != NULL;) {
+			TDB_DATA next = tdb_nextkey(index->tdb, k);
 
 			if (k.dsize >= 1 && k.dptr[0] == prefix[0])
 				found++;
@@ -358,7 +359,7 @@ static void test_kill9_during_prune(void)
 	index = unit_open(root);
 	scan_all(index);
 	box = inbox(index);
-	CU_ASSERT_OK(cs_mailbox_horizon(box, &first_horizon, NULL));
+	CU_ASSERT_OK(cs_mailbox_horizon(box, &first_horizon, CU_ERR));
 	cs_mailbox_close(&box);
 	cs_index_close(&index);
 	for (round = 0; round < PRUNE_ROUNDS; round++) {
@@ -376,12 +377,12 @@ static void test_kill9_during_prune(void)
 		CU_ASSERT(cs_check(index, NULL, &cset, NULL) >= 0);
 		CU_ASSERT_EQUAL(box_problems, 0);
 		box = inbox(index);
-		CU_ASSERT_OK(cs_mailbox_horizon(box, &horizon, NULL));
+		CU_ASSERT_OK(cs_mailbox_horizon(box, &horizon, CU_ERR));
 		/* the horizon never goes down, no tombstone lies below it */
 		CU_ASSERT(horizon >= prev_horizon);
 		prev_horizon = horizon;
 		memset(&cur, 0, sizeof(cur));
-		CU_ASSERT_OK(cs_tombstones_iterate(box, tombs_cb, &cur, NULL));
+		CU_ASSERT_OK(cs_tombstones_iterate(box, tombs_cb, &cur, CU_ERR));
 		CU_ASSERT(cur.min == 0 || cur.min > horizon);
 		/* a tombstone went only with the horizon raised past it (one
 		   commit: never the one without the other) */

@@ -93,7 +93,7 @@ static void test_reconcile_rule(void)
 
 	unit_make_root(root, sizeof(root));
 	index = unit_open(root);
-	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
 	box = open_box(index, "INBOX");
 	/* the counter starts above the clock: nothing issued before can be
 	   reissued even if an older index existed */
@@ -130,25 +130,25 @@ static void test_reconcile_rule(void)
 	CU_ASSERT_EQUAL(reconcile(box, "b", &d, &msg), 1);
 	CU_ASSERT_EQUAL(msg.rec.uid, 2);
 	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->messages, 2);
-	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
 
 	/* CHANGEDSINCE m1: a (m2) and b (m2+1), not a's old entry */
 	memset(&c, 0, sizeof(c));
-	CU_ASSERT_OK(cs_changes_since(box, m1, collect_msg, &c, NULL));
+	CU_ASSERT_OK(cs_changes_since(box, m1, collect_msg, &c, CU_ERR));
 	CU_ASSERT_EQUAL(c.count, 2);
 	CU_ASSERT_EQUAL(c.uids[0], 2);	/* descending modseq */
 	CU_ASSERT_EQUAL(c.uids[1], 1);
 	CU_ASSERT_EQUAL(c.modseqs[1], m2);
 	memset(&c, 0, sizeof(c));
-	CU_ASSERT_OK(cs_changes_since(box, m2 + 1, collect_msg, &c, NULL));
+	CU_ASSERT_OK(cs_changes_since(box, m2 + 1, collect_msg, &c, CU_ERR));
 	CU_ASSERT_EQUAL(c.count, 0);
 	/* since 0 walks through the seeding jump in one step */
 	memset(&c, 0, sizeof(c));
-	CU_ASSERT_OK(cs_changes_since(box, 0, collect_msg, &c, NULL));
+	CU_ASSERT_OK(cs_changes_since(box, 0, collect_msg, &c, CU_ERR));
 	CU_ASSERT_EQUAL(c.count, 2);
 
 	/* expunge: tombstone with a fresh modseq */
-	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
 	hms = cs_mailbox_get_rec(box)->highestmodseq;
 	d.present = false;
 	CU_ASSERT_EQUAL(reconcile(box, "a", &d, &msg), 1);
@@ -157,14 +157,14 @@ static void test_reconcile_rule(void)
 	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->messages, 1);
 	/* expunging again changes nothing */
 	CU_ASSERT_EQUAL(reconcile(box, "a", &d, &msg), 0);
-	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
 	memset(&c, 0, sizeof(c));
-	CU_ASSERT_OK(cs_expunges_since(box, hms, collect_exp, &c, NULL));
+	CU_ASSERT_OK(cs_expunges_since(box, hms, collect_exp, &c, CU_ERR));
 	CU_ASSERT_EQUAL(c.count, 1);
 	CU_ASSERT_EQUAL(c.uids[0], 1);
 	CU_ASSERT_EQUAL(c.modseqs[0], hms + 1);
 	memset(&c, 0, sizeof(c));
-	CU_ASSERT_OK(cs_changes_since(box, 0, collect_msg, &c, NULL));
+	CU_ASSERT_OK(cs_changes_since(box, 0, collect_msg, &c, CU_ERR));
 	CU_ASSERT_EQUAL(c.count, 1);
 	CU_ASSERT_EQUAL(cs_message_lookup_uid(box, 1, &msg, NULL), 0);
 	CU_ASSERT_EQUAL(cs_message_lookup_uid(box, 2, &msg, NULL), 1);
@@ -192,13 +192,13 @@ static void test_writes_need_transaction(void)
 	CU_ASSERT_EQUAL(cs_mailbox_open(index, "INBOX", true, 0, 0, &box,
 					&err), -1);
 	CU_ASSERT_EQUAL(err.code, CS_ERR_INVALID);
-	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
 	box = open_box(index, "INBOX");
 	CU_ASSERT_EQUAL(cs_index_begin(index, &err), -1);
-	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
 	CU_ASSERT_EQUAL(cs_reconcile(box, "a", 1, &d, NULL, &err), -1);
 	/* a rolled-back change leaves nothing behind */
-	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
 	CU_ASSERT_EQUAL(reconcile(box, "a", &d, NULL), 1);
 	cs_index_rollback(index);
 	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->messages, 0);
@@ -214,10 +214,10 @@ static uint64_t hms_of(const char *root, const char *name)
 	struct cs_mailbox *box = NULL;
 	uint64_t hms = 0;
 
-	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
 	if (cs_mailbox_open(index, name, true, 0, 0, &box, NULL) == 1)
 		hms = cs_mailbox_get_rec(box)->highestmodseq;
-	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
 	cs_mailbox_close(&box);
 	cs_index_close(&index);
 	return hms;
@@ -231,15 +231,15 @@ static uint64_t bump_far(const char *root)
 	struct cs_disk_state d = disk_state("", CS_LOC_NEW, 0);
 	uint64_t seed, hms;
 
-	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
 	box = open_box(index, "INBOX");
 	seed = cs_mailbox_get_rec(box)->highestmodseq +
 		UINT64_C(1000000000000);
-	CU_ASSERT_OK(cs_mailbox_raise(box, seed, NULL));
+	CU_ASSERT_OK(cs_mailbox_raise(box, seed, CU_ERR));
 	CU_ASSERT_EQUAL(reconcile(box, "m", &d, NULL), 1);
 	hms = cs_mailbox_get_rec(box)->highestmodseq;
 	CU_ASSERT_EQUAL(hms, seed + 1);
-	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
 	cs_mailbox_close(&box);
 	cs_index_close(&index);
 	return hms;
@@ -272,7 +272,7 @@ static void test_hwm_survives_loss(void)
 	{
 		struct cs_index_settings set = { .root = root };
 
-		CU_ASSERT_OK(cs_index_rebuild(&set, NULL));
+		CU_ASSERT_OK(cs_index_rebuild(&set, CU_ERR));
 	}
 	again = hms_of(root, "INBOX");
 	CU_ASSERT(again > far);
@@ -294,7 +294,7 @@ static void test_damaged_tdb(void)
 	set.root = root;
 	snprintf(db, sizeof(db), "%s/condstore.tdb", root);
 	index = unit_open(root);
-	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
 	box = open_box(index, "INBOX");
 	for (i = 0; i < 2000; i++) {
 		char base[32];
@@ -304,7 +304,7 @@ static void test_damaged_tdb(void)
 		CU_ASSERT_EQUAL(reconcile(box, base, &d, NULL), 1);
 	}
 	far = cs_mailbox_get_rec(box)->highestmodseq;
-	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
 	cs_mailbox_close(&box);
 	cs_index_close(&index);
 
@@ -342,14 +342,14 @@ static void test_uid_source_and_seq(void)
 
 	unit_make_root(root, sizeof(root));
 	index = unit_open(root);
-	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
 	box = open_box(index, "INBOX");
 	d = disk_state(":2,S", CS_LOC_CUR, 0);
 	CU_ASSERT_EQUAL(reconcile(box, "a", &d, &msg), 1);
 	CU_ASSERT_EQUAL(reconcile(box, "b", &d, &msg), 1);
 	m = msg.rec.modseq;
 	CU_ASSERT_OK(cs_mailbox_set_uid_source(box, CS_UIDSRC_DOVECOT, 1234,
-					       10, NULL));
+					       10, CU_ERR));
 	CU_ASSERT_EQUAL(cs_message_lookup(box, "b", 1, &msg, NULL), 1);
 	CU_ASSERT_EQUAL(msg.rec.uid, 0);
 	/* learning Dovecot's UID does not change the modseq */
@@ -365,7 +365,7 @@ static void test_uid_source_and_seq(void)
 	d = disk_state("", CS_LOC_NEW, 0);
 	CU_ASSERT_EQUAL(reconcile(box, "c", &d, &msg), 1);
 	CU_ASSERT_EQUAL(msg.rec.uid, 0);
-	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
 
 	CU_ASSERT_EQUAL(cs_message_seq(box, 3, &seq, NULL), 1);
 	CU_ASSERT_EQUAL(seq, 1);
@@ -390,30 +390,30 @@ static void test_mailbox_rename_delete(void)
 
 	unit_make_root(root, sizeof(root));
 	index = unit_open(root);
-	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
 	box = open_box(index, "A");
 	CU_ASSERT_EQUAL(reconcile(box, "x", &d, NULL), 1);
-	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
 	cs_mailbox_close(&box);
-	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
 	CU_ASSERT_EQUAL(cs_mailbox_rename(index, "A", "B", NULL), 1);
-	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
 	CU_ASSERT_EQUAL(cs_mailbox_open(index, "A", false, 0, 0, &box, NULL),
 			0);
 	CU_ASSERT_EQUAL(cs_mailbox_open(index, "B", false, 0, 0, &box, NULL),
 			1);
 	CU_ASSERT_EQUAL(cs_message_lookup(box, "x", 1, &msg, NULL), 1);
 	uv = cs_mailbox_get_rec(box)->uidvalidity;
-	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
 	CU_ASSERT_EQUAL(cs_mailbox_delete(index, "B", NULL), 1);
-	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
 	CU_ASSERT_EQUAL(cs_message_lookup(box, "x", 1, &msg, NULL), 0);
 	cs_mailbox_close(&box);
 	/* recreated within the same second: a new UIDVALIDITY all the same */
-	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
 	box = open_box(index, "B");
 	CU_ASSERT(cs_mailbox_get_rec(box)->uidvalidity > uv);
-	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
 	cs_mailbox_close(&box);
 	cs_index_close(&index);
 	unit_remove_tree(root);
@@ -432,10 +432,10 @@ static void test_sequence_numbers(void)
 
 	unit_make_root(root, sizeof(root));
 	index = unit_open(root);
-	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
 	box = open_box(index, "INBOX");
 	CU_ASSERT_OK(cs_mailbox_set_uid_source(box, CS_UIDSRC_DOVECOT, 1, 1,
-					       NULL));
+					       CU_ERR));
 	for (i = 0; i < sizeof(uids) / sizeof(uids[0]); i++) {
 		snprintf(base, sizeof(base), "m%u", uids[i]);
 		d = disk_state(":2,S", CS_LOC_CUR, uids[i]);
@@ -444,7 +444,7 @@ static void test_sequence_numbers(void)
 	/* inside the transaction too */
 	CU_ASSERT_EQUAL(cs_message_seq(box, 9000, &seq, NULL), 1);
 	CU_ASSERT_EQUAL(seq, 6);
-	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
 	for (i = 0; i < sizeof(uids) / sizeof(uids[0]); i++) {
 		CU_ASSERT_EQUAL(cs_message_seq(box, uids[i], &seq, NULL), 1);
 		CU_ASSERT_EQUAL(seq, i + 1);
@@ -452,10 +452,10 @@ static void test_sequence_numbers(void)
 	CU_ASSERT_EQUAL(cs_message_seq(box, 3, &seq, NULL), 0);
 	CU_ASSERT_EQUAL(cs_message_seq(box, 100000, &seq, NULL), 0);
 	/* an expunge renumbers what follows */
-	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
 	d.present = false;
 	CU_ASSERT_EQUAL(reconcile(box, "m4096", &d, &msg), 1);
-	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
 	CU_ASSERT_EQUAL(cs_message_seq(box, 4096, &seq, NULL), 0);
 	CU_ASSERT_EQUAL(cs_message_seq(box, 70000, &seq, NULL), 1);
 	CU_ASSERT_EQUAL(seq, 6);

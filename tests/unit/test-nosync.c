@@ -122,7 +122,7 @@ static void test_power_loss(void)
 	read_line(marker, line, sizeof(line));
 	CU_ASSERT_STRING_EQUAL(line, boot);
 	memset(&st, 0, sizeof(st));
-	CU_ASSERT_OK(cs_maildir_scan_all(index, NULL, NULL, &st, NULL));
+	CU_ASSERT_OK(cs_maildir_scan_all(index, NULL, NULL, &st, CU_ERR));
 	before = inbox_hms(index);
 	cs_index_close(&index);
 	copy_file(db, copy);

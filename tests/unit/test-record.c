@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "cs-codec.h"
 #include "unit.h"
 
 /* cs_digest_term(CS_LOC_CUR, "1700000000.M1P2.host,S=123:2,FS", 31, 0) */

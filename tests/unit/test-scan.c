@@ -13,6 +13,7 @@
 
 #include <tdb.h>
 
+#include "cs-index-private.h"
 #include "unit.h"
 
 struct warnings {
@@ -117,7 +118,7 @@ static void test_scan_changes(void)
 	CU_ASSERT_EQUAL(st.changed, 1);
 	CU_ASSERT_EQUAL(st.updated, 1);
 	CU_ASSERT_EQUAL(st.expunged, 1);
-	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
+	CU_ASSERT_OK(cs_mailbox_refresh(box, CU_ERR));
 	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->highestmodseq, hms + 2);
 	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->messages, 3);
 	CU_ASSERT_EQUAL(cs_message_lookup(box, "2.M2P2.h", 8, &msg, NULL), 1);
@@ -184,9 +185,9 @@ static void test_store_cas(void)
 
 	/* unconditional +FLAGS on all: renames, new/ moves to cur/ */
 	cs_uidset_init(&uids);
-	CU_ASSERT_OK(cs_uidset_parse("1:*", &uids, NULL));
+	CU_ASSERT_OK(cs_uidset_parse("1:*", &uids, CU_ERR));
 	CU_ASSERT_OK(cs_maildir_store(box, &uids, CS_STORE_ADD,
-				      CS_FLAG_FLAGGED, 0, &cbs, NULL));
+				      CS_FLAG_FLAGGED, 0, &cbs, CU_ERR));
 	CU_ASSERT_EQUAL(out.stored, 3);
 	snprintf(path, sizeof(path), "%s/cur/2.M2P2.h:2,F", root);
 	CU_ASSERT_EQUAL(stat(path, &sb), 0);
@@ -197,9 +198,9 @@ static void test_store_cas(void)
 	/* UNCHANGEDSINCE the old modseq: MODIFIED, nothing renamed */
 	memset(&out, 0, sizeof(out));
 	cs_uidset_free(&uids);
-	CU_ASSERT_OK(cs_uidset_parse(uidstr, &uids, NULL));
+	CU_ASSERT_OK(cs_uidset_parse(uidstr, &uids, CU_ERR));
 	CU_ASSERT_OK(cs_maildir_store(box, &uids, CS_STORE_ADD,
-				      CS_FLAG_DELETED, m1, &cbs, NULL));
+				      CS_FLAG_DELETED, m1, &cbs, CU_ERR));
 	CU_ASSERT_EQUAL(out.stored, 0);
 	CU_ASSERT_EQUAL(out.modified, 1);
 	CU_ASSERT_EQUAL(out.last_modified, 2);
@@ -207,25 +208,25 @@ static void test_store_cas(void)
 	CU_ASSERT_EQUAL(stat(path, &sb), 0);
 
 	/* an external rename after reading the modseq: MODIFIED */
-	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
+	CU_ASSERT_OK(cs_mailbox_refresh(box, CU_ERR));
 	CU_ASSERT_EQUAL(cs_message_lookup(box, "1.M1P1.h", 8, &msg, NULL), 1);
 	m1 = msg.rec.modseq;
 	rename_in(root, "cur/1.M1P1.h:2,FS", "cur/1.M1P1.h:2,FRS");
 	memset(&out, 0, sizeof(out));
 	CU_ASSERT_OK(cs_maildir_store(box, &uids, CS_STORE_REMOVE,
-				      CS_FLAG_SEEN, m1, &cbs, NULL));
+				      CS_FLAG_SEEN, m1, &cbs, CU_ERR));
 	CU_ASSERT_EQUAL(out.modified, 1);
 	CU_ASSERT_EQUAL(stat(path, &sb), -1);
 	snprintf(path, sizeof(path), "%s/cur/1.M1P1.h:2,FRS", root);
 	CU_ASSERT_EQUAL(stat(path, &sb), 0);
 	/* and with the current modseq it wins */
-	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
+	CU_ASSERT_OK(cs_mailbox_refresh(box, CU_ERR));
 	CU_ASSERT_EQUAL(cs_message_lookup(box, "1.M1P1.h", 8, &msg, NULL), 1);
 	CU_ASSERT(msg.rec.modseq > m1);
 	memset(&out, 0, sizeof(out));
 	CU_ASSERT_OK(cs_maildir_store(box, &uids, CS_STORE_REMOVE,
 				      CS_FLAG_SEEN, msg.rec.modseq, &cbs,
-				      NULL));
+				      CU_ERR));
 	CU_ASSERT_EQUAL(out.stored, 1);
 	snprintf(path, sizeof(path), "%s/cur/1.M1P1.h:2,FR", root);
 	CU_ASSERT_EQUAL(stat(path, &sb), 0);
@@ -263,7 +264,7 @@ static void test_uidlist_and_folders(void)
 						.warn_ctx = &w };
 
 		CU_ASSERT_OK(cs_maildir_scan_all(index, NULL, &set, &st,
-						 NULL));
+						 CU_ERR));
 	}
 	CU_ASSERT_EQUAL(st.arrived, 3);
 	CU_ASSERT(w.count >= 1);
@@ -285,7 +286,7 @@ static void test_uidlist_and_folders(void)
 	fclose(fp);
 	CU_ASSERT_EQUAL(check(index, false) > 0, 1);
 	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
-	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
+	CU_ASSERT_OK(cs_mailbox_refresh(box, CU_ERR));
 	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->uid_source,
 			CS_UIDSRC_DOVECOT);
 	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->uidvalidity, 1500000000);
@@ -299,7 +300,7 @@ static void test_uidlist_and_folders(void)
 	/* a folder removed from disk is retired by a full scan */
 	snprintf(path, sizeof(path), "%s/.Work", root);
 	unit_remove_tree(path);
-	CU_ASSERT_OK(cs_maildir_scan_all(index, NULL, NULL, &st, NULL));
+	CU_ASSERT_OK(cs_maildir_scan_all(index, NULL, NULL, &st, CU_ERR));
 	CU_ASSERT_EQUAL(cs_mailbox_open(index, "Work", false, 0, 0, &box,
 					NULL), 0);
 	/* scanning a missing folder by name is an error naming it */
@@ -328,11 +329,11 @@ static void test_check_repair(void)
 	index = unit_open(root);
 	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
 	/* plant a record for a file that does not exist */
-	CU_ASSERT_OK(cs_index_begin(index, NULL));
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
 	CU_ASSERT_EQUAL(cs_mailbox_open(index, "INBOX", false, 0, 0, &box,
 					NULL), 1);
 	CU_ASSERT_EQUAL(cs_reconcile(box, "ghost", 5, &d, NULL, NULL), 1);
-	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
 	/* and rename a file behind the index's back */
 	rename_in(root, "cur/1.M1P1.h:2,S", "cur/1.M1P1.h:2,ST");
 	CU_ASSERT_EQUAL(check(index, false), 2);
@@ -351,9 +352,9 @@ static void put_mailbox_raw(struct cs_index *index, const uint8_t *buf,
 	uint8_t key[] = { CS_KEY_MAILBOX, 'I', 'N', 'B', 'O', 'X' };
 	TDB_DATA k = { key, sizeof(key) }, d = { (uint8_t *)buf, size };
 
-	CU_ASSERT_OK(cs_index_begin(index, NULL));
-	CU_ASSERT_EQUAL(tdb_store(cs_index_tdb(index), k, d, TDB_REPLACE), 0);
-	CU_ASSERT_OK(cs_index_commit(index, NULL));
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
+	CU_ASSERT_EQUAL(tdb_store(index->tdb, k, d, TDB_REPLACE), 0);
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
 }
 
 static void test_scan_digest(void)
@@ -391,7 +392,7 @@ static void test_scan_digest(void)
 	CU_ASSERT_EQUAL(st.files, 3);
 	CU_ASSERT_EQUAL(st.changed, 1);
 	CU_ASSERT_EQUAL(st.updated, 1);
-	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
+	CU_ASSERT_OK(cs_mailbox_refresh(box, CU_ERR));
 	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->highestmodseq, hms + 1);
 	CU_ASSERT_NOT_EQUAL(cs_mailbox_get_rec(box)->digest, digest);
 	CU_ASSERT_EQUAL(check(index, false), 0);
@@ -400,7 +401,7 @@ static void test_scan_digest(void)
 	rename_in(root, "cur/1.M1P1.h:2,", "new/1.M1P1.h");
 	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
 	CU_ASSERT_EQUAL(st.changed, 1);
-	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
+	CU_ASSERT_OK(cs_mailbox_refresh(box, CU_ERR));
 	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->digest, digest);
 
 	/* a damaged digest: check says so, repair recomputes it, and a
@@ -417,17 +418,17 @@ static void test_scan_digest(void)
 	CU_ASSERT_EQUAL(check(index, false), 0);
 
 	/* a record of the first layout: the next scan computes it */
-	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
+	CU_ASSERT_OK(cs_mailbox_refresh(box, CU_ERR));
 	rec = *cs_mailbox_get_rec(box);
 	digest = rec.digest;
 	cs_mailbox_rec_encode(&rec, buf);
 	put_mailbox_raw(index, buf, CS_MAILBOX_REC_SIZE_V1);
-	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
+	CU_ASSERT_OK(cs_mailbox_refresh(box, CU_ERR));
 	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->flags, 0);
 	CU_ASSERT_EQUAL(check(index, false), 0);
 	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
 	CU_ASSERT_EQUAL(st.arrived + st.changed + st.updated + st.expunged, 0);
-	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
+	CU_ASSERT_OK(cs_mailbox_refresh(box, CU_ERR));
 	CU_ASSERT(cs_mailbox_get_rec(box)->flags & CS_MAILBOX_F_DIGEST);
 	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->digest, digest);
 	CU_ASSERT_EQUAL(check(index, false), 0);
@@ -460,7 +461,7 @@ static void rival_progress(void *ctx, const char *mailbox, uint64_t done,
 	unit_touch(r->root, "cur", "rival.M9P9.h:2,F");
 	index = unit_open(r->root);
 	memset(&st, 0, sizeof(st));
-	CU_ASSERT_OK(cs_maildir_scan(index, "INBOX", NULL, &st, NULL));
+	CU_ASSERT_OK(cs_maildir_scan(index, "INBOX", NULL, &st, CU_ERR));
 	CU_ASSERT_EQUAL(st.arrived, 4);
 	cs_index_close(&index);
 }
@@ -540,7 +541,7 @@ static void test_build_index(void)
 					NULL), 0);
 	/* the ordinary reindex then completes it */
 	memset(&st, 0, sizeof(st));
-	CU_ASSERT_OK(cs_maildir_scan_all(index, NULL, NULL, &st, NULL));
+	CU_ASSERT_OK(cs_maildir_scan_all(index, NULL, NULL, &st, CU_ERR));
 	CU_ASSERT_EQUAL(st.arrived, 1);
 	CU_ASSERT_EQUAL(check(index, false), 0);
 	cs_index_close(&index);
@@ -579,8 +580,8 @@ static int changes(struct cs_mailbox *box, uint64_t since)
 {
 	struct walk w = { .descending = true };
 
-	CU_ASSERT_OK(cs_mailbox_refresh(box, NULL));
-	CU_ASSERT_OK(cs_changes_since(box, since, walk_cb, &w, NULL));
+	CU_ASSERT_OK(cs_mailbox_refresh(box, CU_ERR));
+	CU_ASSERT_OK(cs_changes_since(box, since, walk_cb, &w, CU_ERR));
 	CU_ASSERT(w.descending);
 	return w.count;
 }
@@ -649,7 +650,7 @@ static void test_change_runs(void)
 	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
 	CU_ASSERT_EQUAL(st.expunged, 1);
 	CU_ASSERT_EQUAL(changes(box, 0), 599);
-	CU_ASSERT_OK(cs_expunges_since(box, hms, walk_exp_cb, &ex, NULL));
+	CU_ASSERT_OK(cs_expunges_since(box, hms, walk_exp_cb, &ex, CU_ERR));
 	CU_ASSERT_EQUAL(ex.count, 1);
 	CU_ASSERT_EQUAL(ex.uid, 300);
 	CU_ASSERT_EQUAL(check(index, false), 0);
@@ -662,10 +663,10 @@ static void test_change_runs(void)
 		key[0] = CS_KEY_CHANGE;
 		cs_put_be32(key + 1, cs_mailbox_get_rec(box)->id);
 		cs_put_be64(key + 5, hms - 88);
-		CU_ASSERT_OK(cs_index_begin(index, NULL));
-		CU_ASSERT_EQUAL(tdb_store(cs_index_tdb(index), k, d,
+		CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
+		CU_ASSERT_EQUAL(tdb_store(index->tdb, k, d,
 					  TDB_REPLACE), 0);
-		CU_ASSERT_OK(cs_index_commit(index, NULL));
+		CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
 	}
 	CU_ASSERT(check(index, false) > 0);
 	CU_ASSERT(check(index, true) > 0);

@@ -5,6 +5,8 @@
 #ifndef UNIT_H
 #define UNIT_H
 
+#include <stdio.h>
+
 #include <CUnit/CUnit.h>
 
 #include "condstore.h"
@@ -32,11 +34,21 @@ struct cs_index *unit_open(const char *root);
 /* The same with settings of the caller's. */
 struct cs_index *unit_open_set(const struct cs_index_settings *set);
 
+/* Assert that expr returns 0, fatally.  expr passes CU_ERR as its
+   struct cs_error *: when it fails, the error's text is printed with the
+   expression and its return value. */
+#define CU_ERR (&cu_err_)
 #define CU_ASSERT_OK(expr) do { \
-	struct cs_error err_; \
-	cs_error_clear(&err_); \
-	(void)err_; \
-	CU_ASSERT_EQUAL_FATAL((expr), 0); \
+	struct cs_error cu_err_; \
+	int cu_ret_; \
+	cs_error_clear(&cu_err_); \
+	cu_ret_ = (expr); \
+	if (cu_ret_ != 0) \
+		fprintf(stderr, "\n  %s:%d: %s returned %d: %s\n", \
+			__FILE__, __LINE__, #expr, cu_ret_, \
+			cu_err_.text[0] != '\0' ? cu_err_.text : \
+			"(the error is in the caller's struct)"); \
+	CU_ASSERT_EQUAL_FATAL(cu_ret_, 0); \
 } while (0)
 
 #endif
