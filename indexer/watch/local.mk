@@ -11,6 +11,8 @@ libcondstore_watch_la_SOURCES = \
 	indexer/watch/watch-inotify.h \
 	indexer/watch/watch-reader.c \
 	indexer/watch/watch-reader.h \
+	indexer/watch/watch-tree.c \
+	indexer/watch/watch-tree.h \
 	indexer/watch/watch-events.c \
 	indexer/watch/watch-events.h \
 	indexer/watch/watch-roots.c \

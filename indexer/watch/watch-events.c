@@ -27,8 +27,8 @@
 #include "watch-events.h"
 #include "watch-inotify.h"
 #include "watch-log.h"
-#include "watch-roots.h"
 #include "watch-status.h"
+#include "watch-tree.h"
 
 #define ITEM_HASH_SIZE 32768	/* power of two, > WATCH_BATCH_MAX_ITEMS */
 
@@ -789,9 +789,8 @@ static void root_mboxes_close(struct watch_daemon *d, struct watch_root *root)
 }
 
 int watch_events_commit_root(struct watch_daemon *d, struct watch_root *root,
-			     struct cs_error *err)
+			     struct cs_index *index, struct cs_error *err)
 {
-	struct cs_index *index;
 	struct watch_item *item;
 	struct watch_box *box;
 	uint64_t changes = 0;
@@ -799,8 +798,7 @@ int watch_events_commit_root(struct watch_daemon *d, struct watch_root *root,
 
 	if (root->first_item < 0)
 		return 0;
-	if (watch_root_index(d, root, &index, err) < 0 ||
-	    cs_index_begin(index, err) < 0)
+	if (cs_index_begin(index, err) < 0)
 		return -1;
 	for (i = root->first_item; i >= 0; i = item->next_root) {
 		item = &d->ev->items[i];

@@ -39,11 +39,12 @@ unsigned int watch_events_item_count(const struct watch_daemon *d);
    time of the next deadline, or 0 when nothing is pending. */
 uint64_t watch_events_expire(struct watch_daemon *d, bool force);
 
-/* Reconcile the batch's items of root in one transaction.  Items of
-   mailboxes scanned in this round are skipped (the scan covered them).
-   Returns 0, or -1 (the transaction was rolled back). */
+/* Reconcile the batch's items of root in one transaction of index (the
+   root's index, which the caller opened).  Items of mailboxes scanned in
+   this round are skipped (the scan covered them).  Returns 0, or -1 (the
+   transaction was rolled back). */
 int watch_events_commit_root(struct watch_daemon *d, struct watch_root *root,
-			     struct cs_error *err);
+			     struct cs_index *index, struct cs_error *err);
 
 /* Before the root's scans: a mailbox with WATCH_SETTLE_SCAN_MIN or more
    items that must be settled from the directory (unpaired MOVED_FROMs:

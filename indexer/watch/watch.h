@@ -5,6 +5,8 @@
  *   watch-log.c      logging to stderr, a file or syslog
  *   watch-inotify.c  the inotify fd, watches, the wd table, limits
  *   watch-reader.c   the thread draining inotify into a queue in memory
+ *   watch-tree.c     the model: a root's mailboxes, queued folder
+ *                    renames, sync cookies
  *   watch-events.c   raw events -> per-message work, cookie pairing,
  *                    coalescing, committing a batch
  *   watch-roots.c    roots and mailboxes: glob expansion, watching,
