@@ -21,6 +21,10 @@ libcondstore_watch_la_SOURCES = \
 	indexer/watch/watch-lockwait.h \
 	indexer/watch/watch-state.c \
 	indexer/watch/watch-state.h \
+	indexer/watch/watch-signals.c \
+	indexer/watch/watch-signals.h \
+	indexer/watch/watch-engine.c \
+	indexer/watch/watch-engine.h \
 	indexer/watch/watch-daemon.c \
 	indexer/watch/watch-daemon.h \
 	indexer/watch/watch-notify.c \

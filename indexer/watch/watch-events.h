@@ -31,8 +31,33 @@ void watch_events_deinit(struct watch_daemon *d);
 /* Take one event into the current batch. */
 void watch_events_handle(struct watch_daemon *d,
 			 const struct inotify_event *event);
+/* Take every event of buf (size bytes laid out as read(2) returns them
+   from an inotify fd, aligned as struct inotify_event) into the current
+   batch, in order.  Returns 0, or -1 with err when an event runs past the
+   end (the events before it were taken). */
+int watch_events_handle_buffer(struct watch_daemon *d, const void *buf,
+			       size_t size, struct cs_error *err);
 /* Items in the current batch. */
 unsigned int watch_events_item_count(const struct watch_daemon *d);
+/* MOVED_FROMs waiting for their MOVED_TO. */
+unsigned int watch_events_pending_count(const struct watch_daemon *d);
+
+/* What the batch holds about one message, as the commit will see it. */
+struct watch_item_state {
+	const char *name;	/* the newest name given (has_name), else
+				   one of its names */
+	uint8_t loc;		/* CS_LOC_NEW or CS_LOC_CUR, of name */
+	bool has_name;		/* it was given a name (CREATE, MOVED_TO) */
+	bool removed;		/* a name of it went away */
+	bool uncertain;		/* to be settled from the directory (an
+				   unpaired MOVED_FROM) */
+};
+/* The batch's item of the message with base name base in box.  Returns 1
+   with *state_r (valid until the batch changes), 0 when the batch has
+   none. */
+int watch_events_item_lookup(const struct watch_daemon *d,
+			     const struct watch_box *box, const char *base,
+			     struct watch_item_state *state_r);
 
 /* Move pending MOVED_FROMs whose wait ended (all of them with force) into
    the batch as items to be resolved from the disk.  Returns the monotonic

@@ -14,8 +14,9 @@
  *                    bounded set of open indexes
  *   watch-state.c    the unclean-stop marker and --nosync recovery
  *   watch-lockwait.c the bound on waits for another process's lock
- *   watch-daemon.c   the main loop, signals, periodic rescans, sync
- *                    cookies
+ *   watch-engine.c   rounds of work per root, full rescans
+ *   watch-signals.c  SIGTERM, SIGINT, SIGHUP through a signalfd
+ *   watch-daemon.c   the main loop, periodic rescans, sync cookies
  *   watch-status.c   figures per root and the status socket
  *   watch-notify.c   READY=1 and STATUS= for the service manager
  */
