@@ -548,6 +548,47 @@ static void test_not_messages(void)
 	teardown();
 }
 
+/* A folder renamed in the root: the cookie pairs the two directory
+   events into one rename, applied to the index by the next folder sync
+   (the mailbox keeps its records under its new name). */
+static void test_folder_rename(void)
+{
+	struct cs_index *index;
+	struct cs_mailbox *mbox;
+	struct cs_error err;
+	char from[PATH_MAX + 16], to[PATH_MAX + 16];
+	struct evbuf b = { .used = 0 };
+
+	setup();
+	snprintf(from, sizeof(from), "%s/.A", fx.root);
+	snprintf(to, sizeof(to), "%s/.B", fx.root);
+	CU_ASSERT_FATAL(rename(from, to) == 0);
+	ev(&b, fx.d.roots->wd, IN_MOVED_FROM | IN_ISDIR, 81, ".A");
+	CU_ASSERT_EQUAL(fx.d.roots->pending_folder_moves, 0);
+	feed(&b);
+	CU_ASSERT_EQUAL(fx.d.roots->pending_folder_moves, 1);
+	ev(&b, fx.d.roots->wd, IN_MOVED_TO | IN_ISDIR, 81, ".B");
+	feed(&b);
+	CU_ASSERT_EQUAL(fx.d.roots->pending_folder_moves, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fx.d.roots->renames);
+	CU_ASSERT_STRING_EQUAL(fx.d.roots->renames->from, "A");
+	CU_ASSERT_STRING_EQUAL(fx.d.roots->renames->to, "B");
+	CU_ASSERT_PTR_NULL(fx.d.roots->renames->next);
+
+	settle();
+	CU_ASSERT_PTR_NULL(fx.d.roots->renames);
+	CU_ASSERT_PTR_NULL(watch_box_find(fx.d.roots, "A"));
+	CU_ASSERT_PTR_NOT_NULL(watch_box_find(fx.d.roots, "B"));
+	CU_ASSERT_FATAL(watch_root_index(&fx.d, fx.d.roots, &index,
+					 &err) == 0);
+	CU_ASSERT_EQUAL(cs_mailbox_open(index, "A", false, 0, 0, &mbox,
+					&err), 0);
+	CU_ASSERT_EQUAL(cs_mailbox_open(index, "B", false, 0, 0, &mbox,
+					&err), 1);
+	cs_mailbox_close(&mbox);
+	teardown();
+}
+
 /* A buffer whose last event runs past its end is refused there, after
    the events before it were taken. */
 static void test_truncated_buffer(void)
@@ -588,6 +629,8 @@ void suite_watch_events_register(void)
 		    test_reader_overflow);
 	CU_add_test(s, "events for names that are not messages",
 		    test_not_messages);
+	CU_add_test(s, "a folder rename pairs by cookie in the root",
+		    test_folder_rename);
 	CU_add_test(s, "a truncated buffer of events", test_truncated_buffer);
 }
 
