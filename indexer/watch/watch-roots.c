@@ -327,28 +327,11 @@ static int root_start(struct watch_daemon *d, struct watch_root *root,
 		watch_status_give_up(d, root, err.text);
 		goto fail;
 	}
-	if (unclean > 0) {
+	if (unclean > 0)
 		watch_log(d->log, WATCH_LOG_WARN, "%s: the previous watch "
 			  "daemon (pid %ld) did not stop cleanly: full "
 			  "reconcile", root->path, state.pid);
-	}
-	if (unclean > 0 && watch_state_lost_commits(&state)) {
-		watch_log(d->log, WATCH_LOG_WARN, "%s: it ran with --nosync "
-			  "and the system restarted since: its last commits "
-			  "may be lost, so every counter is raised above the "
-			  "high-water mark before the rescan", root->path);
-		if (cs_index_raise_all(index, &err) < 0) {
-			if (err.code == CS_ERR_BUSY) {
-				*busy_r = err;
-				return -1;
-			}
-			watch_log(d->log, WATCH_LOG_ERROR, "%s: raising the "
-				  "counters failed: %s", root->path, err.text);
-			watch_status_give_up(d, root, err.text);
-			goto fail;
-		}
-	}
-	if (watch_state_write(path, d->set->nosync, &err) < 0)
+	if (watch_state_write(path, &err) < 0)
 		watch_log(d->log, WATCH_LOG_WARN, "%s: %s", root->path,
 			  err.text);
 	root->started = true;
