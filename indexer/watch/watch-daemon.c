@@ -23,11 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "watch-daemon.h"
 #include "watch-engine.h"
 #include "watch-events.h"
 #include "watch-inotify.h"
 #include "watch-lockwait.h"
+#include "watch-log.h"
 #include "watch-notify.h"
 #include "watch-prune.h"
 #include "watch-reader.h"
