@@ -20,7 +20,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "watch-engine.h"
@@ -39,14 +38,6 @@
    items), so that a round ends even when events keep coming faster than
    they coalesce */
 #define BATCH_MAX_BYTES (4 * 1024 * 1024)
-
-uint64_t watch_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static bool daemon_serves_any(const struct watch_daemon *d)
 {
