@@ -14,6 +14,7 @@ Started as another user, everything runs as that user.
 """
 
 import imaplib
+import importlib
 import os
 import pwd
 import grp
@@ -96,6 +97,24 @@ def require_settings_module():
               % (", ".join(sorted(set(names) - set(known))), p.stdout,
                  SETTINGS_SO, DOVECOT_SETTINGS_DIR))
         sys.exit(99)
+
+
+def start_test(*helpers):
+    """What every plugin test does first: exit 77 unless Dovecot and the
+    plugin are there (require), start over as "nobody" when run as root
+    (drop_privileges), then import the test helper modules named (e.g.
+    "cstest", "watchtest"), skipping when one is missing.  Returns the
+    modules in the order named."""
+    require()
+    drop_privileges()
+    modules = []
+    for name in helpers:
+        try:
+            modules.append(importlib.import_module(name))
+        except ImportError:
+            skip("tests/%s.py (a helper of the condstore tests) is missing"
+                 % name)
+    return modules
 
 
 def free_port():

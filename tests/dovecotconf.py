@@ -46,8 +46,9 @@ def home_var():
     """The variable a setting names the user's home with."""
     return "%{home}" if is_24() else "%h"
 
+# One template for both syntaxes; the parts that differ are in SYNTAX.
 CONFIG = """\
-# private Dovecot for maildir-condstore ({purpose})
+{preamble}# private Dovecot for maildir-condstore ({purpose})
 instance_name = {instance}
 base_dir = {tmp}/run
 state_dir = {tmp}/state
@@ -55,7 +56,7 @@ log_path = {tmp}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
 ssl = no
-disable_plaintext_auth = no
+{cleartext}
 auth_mechanisms = plain
 default_login_user = {user}
 default_internal_user = {user}
@@ -64,18 +65,9 @@ first_valid_uid = {uid}
 last_valid_uid = {uid}
 first_valid_gid = {gid}
 last_valid_gid = {gid}
-mail_location = maildir:~/Maildir
-{extra}passdb {{
-  driver = static
-  args = password={password}
-}}
-userdb {{
-  driver = static
-  args = uid={uid} gid={gid} home={home}
-}}
-service imap-login {{
+{mail}{extra}{databases}service imap-login {{
   inet_listener imap {{
-    address = 127.0.0.1
+    {listener_address} = 127.0.0.1
     port = {port}
   }}
   inet_listener imaps {{
@@ -93,30 +85,31 @@ protocol imap {{
 }}
 {plugin_block}"""
 
-# the same in 2.4's syntax
-CONFIG_24 = """\
-dovecot_config_version = 2.4.0
-dovecot_storage_version = 2.4.0
-# private Dovecot for maildir-condstore ({purpose})
-instance_name = {instance}
-base_dir = {tmp}/run
-state_dir = {tmp}/state
-log_path = {tmp}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-auth_allow_cleartext = yes
-auth_mechanisms = plain
-default_login_user = {user}
-default_internal_user = {user}
-default_internal_group = {group}
-first_valid_uid = {uid}
-last_valid_uid = {uid}
-first_valid_gid = {gid}
-last_valid_gid = {gid}
-mail_driver = maildir
-mail_path = ~/Maildir
-{extra}passdb static {{
+# What 2.3 and 2.4 write differently: the version lines, cleartext logins,
+# where mail is, the one user's passdb and userdb, the listener's address.
+SYNTAX = {
+    (2, 3): dict(
+        preamble="",
+        cleartext="disable_plaintext_auth = no",
+        mail="mail_location = maildir:~/Maildir\n",
+        databases="""\
+passdb {{
+  driver = static
+  args = password={password}
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={home}
+}}
+""",
+        listener_address="address"),
+    (2, 4): dict(
+        preamble="dovecot_config_version = 2.4.0\n"
+                 "dovecot_storage_version = 2.4.0\n",
+        cleartext="auth_allow_cleartext = yes",
+        mail="mail_driver = maildir\nmail_path = ~/Maildir\n",
+        databases="""\
+passdb static {{
   password = {password}
 }}
 userdb static {{
@@ -126,25 +119,9 @@ userdb static {{
     home = {home}
   }}
 }}
-service imap-login {{
-  inet_listener imap {{
-    listen = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-  chroot =
-}}
-service imap {{
-{imap_service}}}
-service anvil {{
-  chroot =
-}}
-protocol imap {{
-  mail_max_userip_connections = 100
-}}
-{plugin_block}"""
+""",
+        listener_address="listen"),
+}
 
 
 def config(purpose, instance, tmp, home, port, user, group, uid, gid,
@@ -175,7 +152,10 @@ def config(purpose, instance, tmp, home, port, user, group, uid, gid,
     elif settings:
         plugin_block = "plugin {\n%s}\n" % "".join(
             "  " + line + "\n" for line in settings.splitlines())
-    return (CONFIG_24 if is_24() else CONFIG).format(
+    syntax = dict(SYNTAX[(2, 4) if is_24() else (2, 3)])
+    syntax["databases"] = syntax["databases"].format(
+        password=password, uid=uid, gid=gid, home=home)
+    return CONFIG.format(
         purpose=purpose, instance=instance, tmp=tmp, home=home, port=port,
-        user=user, group=group, uid=uid, gid=gid, password=password,
-        extra=extra, imap_service=imap_service, plugin_block=plugin_block)
+        user=user, group=group, uid=uid, gid=gid, extra=extra,
+        imap_service=imap_service, plugin_block=plugin_block, **syntax)

@@ -87,8 +87,7 @@ def check_settings():
 
 
 def main():
-    dovecot.require()
-    dovecot.drop_privileges()
+    dovecot.start_test()
     home = tempfile.mkdtemp(prefix="cs-home-")
     try:
         make_maildir(home)

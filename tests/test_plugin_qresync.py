@@ -16,13 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dovecot  # noqa: E402
 import dovecotconf  # noqa: E402
 
-dovecot.require()
-dovecot.drop_privileges()
-try:
-    import cstest  # noqa: E402
-except ImportError:
-    dovecot.skip("tests/cstest.py (the condstore command's test helpers) "
-                 "is missing")
+[cstest] = dovecot.start_test("cstest")
 
 
 def close(imap):

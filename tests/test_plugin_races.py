@@ -26,13 +26,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dovecot  # noqa: E402
 
-dovecot.require()
-dovecot.drop_privileges()
-try:
-    import cstest  # noqa: E402
-except ImportError:
-    dovecot.skip("tests/cstest.py (the condstore command's test helpers) "
-                 "is missing")
+[cstest] = dovecot.start_test("cstest")
 
 COUNT = 12
 # tdb's first lock byte of the hash chains (after its 168-byte header): a

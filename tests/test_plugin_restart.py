@@ -11,13 +11,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dovecot  # noqa: E402
 
-dovecot.require()
-dovecot.drop_privileges()
-try:
-    import cstest  # noqa: E402
-except ImportError:
-    dovecot.skip("tests/cstest.py (the condstore command's test helpers) "
-                 "is missing")
+[cstest] = dovecot.start_test("cstest")
 
 
 class PluginRestartTest(cstest.CondstoreCase):

@@ -19,14 +19,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dovecot  # noqa: E402
 
-dovecot.require()
-dovecot.drop_privileges()
-try:
-    import cstest  # noqa: E402
-    import watchtest  # noqa: E402
-except ImportError:
-    dovecot.skip("tests/cstest.py or tests/watchtest.py (the condstore "
-                 "command's and the daemon's test helpers) is missing")
+cstest, watchtest = dovecot.start_test("cstest", "watchtest")
 
 APPLIED = "changes since"
 FAST = "applied from the index"

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "watch-status.h"
+#include "cs-watch.h"
 
 #define DSTATUS_DEFAULT_TIMEOUT_MS 10000
 #define DSTATUS_MAX_FIELDS 24

@@ -9,8 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "watch.h"
-#include "watch-lockwait.h"
+#include "cs-watch.h"
 
 #define SYNC_DEFAULT_TIMEOUT_MS 30000
 /* A daemon registers in every index it serves before its startup scan;

@@ -10,8 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "watch-daemon.h"
-#include "watch-status.h"
+#include "cs-watch.h"
 
 enum {
 	OPT_MAILDIR = 256,

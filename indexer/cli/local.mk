@@ -21,10 +21,9 @@ condstore_SOURCES = \
 	indexer/cli/cmd-watch.c \
 	indexer/cli/cmd-sync.c \
 	indexer/cli/cmd-daemon-status.c
-# The fronts of the daemon's commands include the headers of
-# libcondstore-watch that declare its entry points.
-condstore_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/indexer/cli \
-	-I$(top_srcdir)/indexer/watch
+# The fronts of the daemon's commands reach libcondstore-watch through
+# its public header, include/cs-watch.h, only.
+condstore_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/indexer/cli
 condstore_LDADD = libcondstore-watch.la libcondstore.la
 
 dist_man_MANS += man/condstore.1

@@ -11,6 +11,8 @@ libcondstore_watch_la_SOURCES = \
 	indexer/watch/watch-inotify.h \
 	indexer/watch/watch-reader.c \
 	indexer/watch/watch-reader.h \
+	indexer/watch/watch-tree.c \
+	indexer/watch/watch-tree.h \
 	indexer/watch/watch-events.c \
 	indexer/watch/watch-events.h \
 	indexer/watch/watch-roots.c \
@@ -19,14 +21,19 @@ libcondstore_watch_la_SOURCES = \
 	indexer/watch/watch-lockwait.h \
 	indexer/watch/watch-state.c \
 	indexer/watch/watch-state.h \
+	indexer/watch/watch-signals.c \
+	indexer/watch/watch-signals.h \
+	indexer/watch/watch-engine.c \
+	indexer/watch/watch-engine.h \
 	indexer/watch/watch-daemon.c \
-	indexer/watch/watch-daemon.h \
 	indexer/watch/watch-notify.c \
 	indexer/watch/watch-notify.h \
 	indexer/watch/watch-status.c \
 	indexer/watch/watch-status.h \
 	indexer/watch/watch-prune.c \
 	indexer/watch/watch-prune.h
+# its public header: what the condstore command calls
+noinst_HEADERS += include/cs-watch.h
 libcondstore_watch_la_CPPFLAGS = $(AM_CPPFLAGS) \
 	-I$(top_srcdir)/indexer/watch $(SYSTEMD_CFLAGS)
 libcondstore_watch_la_LIBADD = libcondstore.la $(SYSTEMD_LIBS)

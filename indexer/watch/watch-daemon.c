@@ -1,7 +1,8 @@
 /*
  * watch-daemon.c - the watch daemon's main loop: signals, taking inotify
- * events in batches, rounds of committing work per root, rescans after an
- * overflow, SIGHUP and periodically for what could not be watched.
+ * events in batches, handing the work to the engine (watch-engine.c:
+ * rounds per root, rescans after an overflow or SIGHUP), and periodic
+ * rescans of what could not be watched.
  *
  * A reader thread (watch-reader.c) drains the kernel's queue while this
  * loop commits or scans; it waits batch_delay_ms after a wakeup, so that
@@ -19,105 +20,24 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "watch-daemon.h"
+#include "watch-engine.h"
 #include "watch-events.h"
 #include "watch-inotify.h"
 #include "watch-lockwait.h"
+#include "watch-log.h"
 #include "watch-notify.h"
 #include "watch-prune.h"
 #include "watch-reader.h"
 #include "watch-roots.h"
+#include "watch-signals.h"
 #include "watch-status.h"
 
 /* a batch ends after this many bytes of events (or WATCH_BATCH_MAX_ITEMS
    items), so that a round ends even when events keep coming faster than
    they coalesce */
 #define BATCH_MAX_BYTES (4 * 1024 * 1024)
-
-uint64_t watch_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static unsigned int count_boxes(const struct watch_daemon *d)
-{
-	const struct watch_root *root;
-	const struct watch_box *box;
-	unsigned int n = 0;
-
-	for (root = d->roots; root != NULL; root = root->next) {
-		for (box = root->boxes; box != NULL; box = box->next)
-			n += box->gone ? 0 : 1;
-	}
-	return n;
-}
-
-/* Log what the scans since the last summary found, and reset. */
-static void log_scan_summary(struct watch_daemon *d, const char *what,
-			     uint64_t start_ms)
-{
-	const struct cs_scan_stats *s = &d->stats;
-
-	watch_log(d->log, WATCH_LOG_INFO, "%s: scanned %u mailboxes in %u "
-		  "Maildirs, %llu files in %llu ms: %llu new, %llu changed, "
-		  "%llu expunged, %llu renamed without a flag change; %u "
-		  "watches", what, d->boxes_scanned, d->root_count,
-		  (unsigned long long)s->files,
-		  (unsigned long long)(watch_now_ms() - start_ms),
-		  (unsigned long long)s->arrived,
-		  (unsigned long long)s->changed,
-		  (unsigned long long)s->expunged,
-		  (unsigned long long)s->updated, d->in->count);
-	memset(&d->stats, 0, sizeof(d->stats));
-	d->boxes_scanned = 0;
-}
-
-static void log_limit_once(struct watch_daemon *d)
-{
-	if (!d->in->limit_hit || d->limit_logged || d->in->fd < 0)
-		return;
-	d->limit_logged = true;
-	watch_log(d->log, WATCH_LOG_ERROR, "inotify watch limit reached at "
-		  "%u watches%s: mailboxes that could not be watched are "
-		  "rescanned every %.1f s instead (and before each sync); "
-		  "raise /proc/sys/fs/inotify/max_user_watches and send "
-		  "SIGHUP", d->in->count, d->set->max_watches > 0 ?
-		  " (--max-watches)" : "",
-		  d->set->rescan_interval_ms / 1000.0);
-}
-
-static bool daemon_has_work(const struct watch_daemon *d)
-{
-	const struct watch_root *root;
-	const struct watch_box *box;
-	uint64_t now = watch_now_ms();
-
-	if (watch_events_item_count(d) > 0)
-		return true;
-	for (root = d->roots; root != NULL; root = root->next) {
-		if (root->gone || root->disabled ||
-		    watch_root_waiting(root, now))
-			continue;
-		if (!root->started || root->need_full_scan ||
-		    root->cookie_count > 0 ||
-		    (root->need_folders && root->pending_folder_moves == 0))
-			return true;
-		for (box = root->boxes; box != NULL; box = box->next) {
-			if (!box->gone && (box->need_setup || box->need_scan))
-				return true;
-		}
-	}
-	return false;
-}
-
-static void signals_read(struct watch_daemon *d);
 
 static bool daemon_serves_any(const struct watch_daemon *d)
 {
@@ -128,48 +48,6 @@ static bool daemon_serves_any(const struct watch_daemon *d)
 			return true;
 	}
 	return false;
-}
-
-/* One round: every root with work commits it. */
-static void daemon_round(struct watch_daemon *d)
-{
-	struct watch_root *root;
-
-	d->round++;
-	for (root = d->roots; root != NULL; root = root->next) {
-		/* a stop during a long rescan (startup with thousands of
-		   Maildirs) leaves the remaining scans to the next start */
-		signals_read(d);
-		if (d->stop && root->need_full_scan)
-			continue;
-		watch_root_process(d, root);
-	}
-	watch_events_clear(d);
-	watch_roots_reap(d);
-	d->cookie_seen = false;
-	log_limit_once(d);
-}
-
-/* Rescan every root (startup, overflow, SIGHUP). */
-static void daemon_full_rescan(struct watch_daemon *d, const char *what)
-{
-	uint64_t start = watch_now_ms();
-	struct watch_root *root;
-
-	/* report this rescan's figures only */
-	memset(&d->stats, 0, sizeof(d->stats));
-	d->boxes_scanned = 0;
-	for (root = d->roots; root != NULL; root = root->next)
-		root->need_full_scan = true;
-	watch_roots_watch_all(d);
-	/* pending moves are settled by the scans */
-	(void)watch_events_expire(d, true);
-	/* a "sync" that waited for the rescan finds its summary logged */
-	d->hold_cookies = true;
-	daemon_round(d);
-	log_scan_summary(d, what, start);
-	d->hold_cookies = false;
-	watch_roots_answer_cookies(d);
 }
 
 static void daemon_periodic(struct watch_daemon *d, uint64_t now)
@@ -196,34 +74,10 @@ static void daemon_periodic(struct watch_daemon *d, uint64_t now)
 	}
 	if (d->stats.arrived + d->stats.changed + d->stats.expunged > 0 ||
 	    (count > 0 && watch_log_debug_enabled(d->log)))
-		log_scan_summary(d, "periodic rescan of unwatched mailboxes",
+		watch_engine_log_scans(d, "periodic rescan of unwatched mailboxes",
 				 start);
 	memset(&d->stats, 0, sizeof(d->stats));
 	d->boxes_scanned = 0;
-}
-
-static int signals_open(sigset_t *mask_r)
-{
-	sigemptyset(mask_r);
-	sigaddset(mask_r, SIGTERM);
-	sigaddset(mask_r, SIGINT);
-	sigaddset(mask_r, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, mask_r, NULL) < 0)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	return signalfd(-1, mask_r, SFD_NONBLOCK | SFD_CLOEXEC);
-}
-
-static void signals_read(struct watch_daemon *d)
-{
-	struct signalfd_siginfo si;
-
-	while (read(d->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (si.ssi_signo == SIGHUP)
-			d->hup = true;
-		else
-			d->stop = true;
-	}
 }
 
 /* Take what the reader thread has queued into the batch. */
@@ -338,17 +192,7 @@ static int daemon_loop(struct watch_daemon *d, int sfd)
 			watch_reader_queued(d->reader) > 0;
 		deadline = backlog && !d->cookie_seen ? 0 :
 			watch_events_expire(d, d->cookie_seen);
-		if (d->overflow) {
-			d->overflow = false;
-			watch_status_overflow(d);
-			watch_log(d->log, WATCH_LOG_WARN, "inotify event queue "
-				  "overflowed: rescanning all %u Maildirs "
-				  "(raise /proc/sys/fs/inotify/max_queued_events "
-				  "if this happens often)", d->root_count);
-			daemon_full_rescan(d, "rescan after overflow");
-		}
-		if (daemon_has_work(d))
-			daemon_round(d);
+		watch_engine_work(d);
 		/* a root whose start waited for a lock may have found
 		   another daemon serving it */
 		if (d->set->glob == NULL && !daemon_serves_any(d)) {
@@ -364,12 +208,12 @@ static int daemon_loop(struct watch_daemon *d, int sfd)
 					  err.text);
 			if (d->set->glob != NULL)
 				(void)watch_roots_expand(d);
-			daemon_full_rescan(d, "rescan on SIGHUP");
+			watch_engine_full_rescan(d, "rescan on SIGHUP");
 		}
-		if (daemon_has_work(d))
+		if (watch_engine_has_work(d))
 			continue;
 		if (backlog) {
-			signals_read(d);
+			watch_signals_read(d);
 			daemon_read(d);
 			continue;
 		}
@@ -386,7 +230,7 @@ static int daemon_loop(struct watch_daemon *d, int sfd)
 			watch_prune_idle(d, watch_now_ms());
 		}
 		if (ret > 0 && (fds[0].revents & POLLIN) != 0)
-			signals_read(d);
+			watch_signals_read(d);
 		if (ret > 0 && d->reader != NULL &&
 		    (fds[1].revents & POLLIN) != 0)
 			daemon_read(d);
@@ -395,7 +239,7 @@ static int daemon_loop(struct watch_daemon *d, int sfd)
 	}
 	/* finish the batch in hand */
 	(void)watch_events_expire(d, true);
-	daemon_round(d);
+	watch_engine_round(d);
 	return 0;
 }
 
@@ -412,7 +256,7 @@ int watch_daemon_run(const struct watch_settings *set, struct watch_log *log)
 	d.log = log;
 	d.sfd = -1;
 	d.in = &in;
-	sfd = signals_open(&mask);
+	sfd = watch_signals_open(&mask);
 	d.sfd = sfd;
 	if (sfd < 0) {
 		watch_log(log, WATCH_LOG_ERROR, "signalfd: %s", strerror(errno));
@@ -456,15 +300,15 @@ int watch_daemon_run(const struct watch_settings *set, struct watch_log *log)
 	d.next_rescan_ms = watch_now_ms() + set->rescan_interval_ms;
 	watch_notify_status("startup scan of %u Maildirs", d.root_count);
 	watch_roots_start_all(&d);
-	daemon_full_rescan(&d, "startup");
+	watch_engine_full_rescan(&d, "startup");
 	if (!d.stop && set->glob == NULL && !daemon_serves_any(&d)) {
 		watch_log(log, WATCH_LOG_ERROR, "no Maildir could be served");
 		goto out;
 	}
 	watch_log(log, WATCH_LOG_INFO, "watching %u Maildirs, %u mailboxes "
-		  "(%u watches)%s", d.root_count, count_boxes(&d), in.count,
+		  "(%u watches)%s", d.root_count, watch_engine_count_boxes(&d), in.count,
 		  set->nosync ? ", commits without fsync (--nosync)" : "");
-	watch_notify_ready(d.root_count, count_boxes(&d), in.count);
+	watch_notify_ready(d.root_count, watch_engine_count_boxes(&d), in.count);
 	exit_code = daemon_loop(&d, sfd);
 	watch_notify_stopping();
 	if (exit_code == 0)

@@ -27,8 +27,8 @@
 #include "watch-events.h"
 #include "watch-inotify.h"
 #include "watch-log.h"
-#include "watch-roots.h"
 #include "watch-status.h"
+#include "watch-tree.h"
 
 #define ITEM_HASH_SIZE 32768	/* power of two, > WATCH_BATCH_MAX_ITEMS */
 
@@ -113,6 +113,26 @@ static uint32_t item_hash(const struct watch_box *box, const char *base,
 	return h;
 }
 
+/* The index of the item of the base name (base_len bytes of name) in box
+   with hash, or -1. */
+static int item_find(const struct watch_events *ev,
+		     const struct watch_box *box, const char *name,
+		     size_t base_len, uint32_t hash)
+{
+	const struct watch_item *item;
+	int i;
+
+	for (i = ev->buckets[hash & (ITEM_HASH_SIZE - 1)]; i >= 0;
+	     i = ev->items[i].next_hash) {
+		item = &ev->items[i];
+		if (item->hash == hash && item->box == box &&
+		    item->base_len == base_len &&
+		    memcmp(item->name, name, base_len) == 0)
+			return i;
+	}
+	return -1;
+}
+
 /* The item of the message named name (base name: its first base_len
    bytes) in box, created if needed; NULL when out of memory. */
 static struct watch_item *item_get(struct watch_daemon *d,
@@ -125,14 +145,9 @@ static struct watch_item *item_get(struct watch_daemon *d,
 	struct watch_item *item, *grown;
 	int i;
 
-	for (i = ev->buckets[hash & (ITEM_HASH_SIZE - 1)]; i >= 0;
-	     i = ev->items[i].next_hash) {
-		item = &ev->items[i];
-		if (item->hash == hash && item->box == box &&
-		    item->base_len == base_len &&
-		    memcmp(item->name, name, base_len) == 0)
-			return item;
-	}
+	i = item_find(ev, box, name, base_len, hash);
+	if (i >= 0)
+		return &ev->items[i];
 	if (ev->count == ev->alloc) {
 		unsigned int alloc = ev->alloc == 0 ? 256 : ev->alloc * 2;
 
@@ -561,6 +576,54 @@ void watch_events_handle(struct watch_daemon *d,
 	}
 }
 
+unsigned int watch_events_pending_count(const struct watch_daemon *d)
+{
+	unsigned int i, count = 0;
+
+	for (i = 0; i < d->ev->pending_count; i++)
+		count += pending_at(d->ev, i)->alive ? 1 : 0;
+	return count;
+}
+
+int watch_events_item_lookup(const struct watch_daemon *d,
+			     const struct watch_box *box, const char *base,
+			     struct watch_item_state *state_r)
+{
+	size_t len = strlen(base);
+	const struct watch_item *item;
+	int i;
+
+	i = item_find(d->ev, box, base, len, item_hash(box, base, len));
+	if (i < 0)
+		return 0;
+	item = &d->ev->items[i];
+	state_r->name = item->name;
+	state_r->loc = item->loc;
+	state_r->has_name = item->has_name;
+	state_r->removed = item->removed;
+	state_r->uncertain = item->uncertain;
+	return 1;
+}
+
+int watch_events_handle_buffer(struct watch_daemon *d, const void *buf,
+			       size_t size, struct cs_error *err)
+{
+	const struct inotify_event *event;
+	const char *p = buf, *end = p + size;
+
+	while (p < end) {
+		event = (const struct inotify_event *)(const void *)p;
+		if ((size_t)(end - p) < sizeof(*event) ||
+		    (size_t)(end - p) - sizeof(*event) < event->len)
+			return cs_error_set(err, CS_ERR_INVALID, "an inotify "
+					    "event runs past the end of its "
+					    "buffer");
+		watch_events_handle(d, event);
+		p += sizeof(*event) + event->len;
+	}
+	return 0;
+}
+
 void watch_events_forget_box(struct watch_daemon *d,
 			     const struct watch_box *box)
 {
@@ -789,9 +852,8 @@ static void root_mboxes_close(struct watch_daemon *d, struct watch_root *root)
 }
 
 int watch_events_commit_root(struct watch_daemon *d, struct watch_root *root,
-			     struct cs_error *err)
+			     struct cs_index *index, struct cs_error *err)
 {
-	struct cs_index *index;
 	struct watch_item *item;
 	struct watch_box *box;
 	uint64_t changes = 0;
@@ -799,8 +861,7 @@ int watch_events_commit_root(struct watch_daemon *d, struct watch_root *root,
 
 	if (root->first_item < 0)
 		return 0;
-	if (watch_root_index(d, root, &index, err) < 0 ||
-	    cs_index_begin(index, err) < 0)
+	if (cs_index_begin(index, err) < 0)
 		return -1;
 	for (i = root->first_item; i >= 0; i = item->next_root) {
 		item = &d->ev->items[i];

@@ -31,19 +31,45 @@ void watch_events_deinit(struct watch_daemon *d);
 /* Take one event into the current batch. */
 void watch_events_handle(struct watch_daemon *d,
 			 const struct inotify_event *event);
+/* Take every event of buf (size bytes laid out as read(2) returns them
+   from an inotify fd, aligned as struct inotify_event) into the current
+   batch, in order.  Returns 0, or -1 with err when an event runs past the
+   end (the events before it were taken). */
+int watch_events_handle_buffer(struct watch_daemon *d, const void *buf,
+			       size_t size, struct cs_error *err);
 /* Items in the current batch. */
 unsigned int watch_events_item_count(const struct watch_daemon *d);
+/* MOVED_FROMs waiting for their MOVED_TO. */
+unsigned int watch_events_pending_count(const struct watch_daemon *d);
+
+/* What the batch holds about one message, as the commit will see it. */
+struct watch_item_state {
+	const char *name;	/* the newest name given (has_name), else
+				   one of its names */
+	uint8_t loc;		/* CS_LOC_NEW or CS_LOC_CUR, of name */
+	bool has_name;		/* it was given a name (CREATE, MOVED_TO) */
+	bool removed;		/* a name of it went away */
+	bool uncertain;		/* to be settled from the directory (an
+				   unpaired MOVED_FROM) */
+};
+/* The batch's item of the message with base name base in box.  Returns 1
+   with *state_r (valid until the batch changes), 0 when the batch has
+   none. */
+int watch_events_item_lookup(const struct watch_daemon *d,
+			     const struct watch_box *box, const char *base,
+			     struct watch_item_state *state_r);
 
 /* Move pending MOVED_FROMs whose wait ended (all of them with force) into
    the batch as items to be resolved from the disk.  Returns the monotonic
    time of the next deadline, or 0 when nothing is pending. */
 uint64_t watch_events_expire(struct watch_daemon *d, bool force);
 
-/* Reconcile the batch's items of root in one transaction.  Items of
-   mailboxes scanned in this round are skipped (the scan covered them).
-   Returns 0, or -1 (the transaction was rolled back). */
+/* Reconcile the batch's items of root in one transaction of index (the
+   root's index, which the caller opened).  Items of mailboxes scanned in
+   this round are skipped (the scan covered them).  Returns 0, or -1 (the
+   transaction was rolled back). */
 int watch_events_commit_root(struct watch_daemon *d, struct watch_root *root,
-			     struct cs_error *err);
+			     struct cs_index *index, struct cs_error *err);
 
 /* Before the root's scans: a mailbox with WATCH_SETTLE_SCAN_MIN or more
    items that must be settled from the directory (unpaired MOVED_FROMs:

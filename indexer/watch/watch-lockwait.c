@@ -1,6 +1,7 @@
 /*
  * watch-lockwait.c - a timer that ends the watch daemon's waits for index
- * locks (see watch-lockwait.h).
+ * locks (see cs-watch.h), and the monotonic clock every deadline of the
+ * daemon is measured with.
  *
  * tdb retries an fcntl lock wait interrupted by a signal unless the
  * index's alarm flag is set; the timer sets the flag when the bound is
@@ -29,6 +30,14 @@
 static volatile sig_atomic_t lockwait_expired;
 static timer_t lockwait_timer;
 static bool lockwait_have_timer;
+
+uint64_t watch_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static void lockwait_alarm(int signo)
 {

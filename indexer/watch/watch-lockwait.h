@@ -10,21 +10,13 @@
 #ifndef WATCH_LOCKWAIT_H
 #define WATCH_LOCKWAIT_H
 
-#include <signal.h>
-
 #include "condstore.h"
+#include "cs-watch.h"
 
-/* Install the handler and create the calling thread's timer.  Returns 0
-   or -1. */
-int watch_lockwait_init(struct cs_error *err);
-void watch_lockwait_deinit(void);
+/* watch_lockwait_init(), _deinit(), _arm() and _flag() are public
+   (cs-watch.h), for "condstore sync" too. */
 
-/* Start (restart) the bound: lock waits end after ms from now. */
-void watch_lockwait_arm(unsigned int ms);
 /* Stop the timer and clear the flag. */
 void watch_lockwait_disarm(void);
-
-/* The flag to pass as cs_index_settings.lock_interrupt. */
-volatile sig_atomic_t *watch_lockwait_flag(void);
 
 #endif

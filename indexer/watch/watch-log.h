@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "cs-error.h"
+#include "cs-watch.h"
 
 enum watch_log_level {
 	WATCH_LOG_ERROR,
@@ -16,16 +17,11 @@ enum watch_log_level {
 	WATCH_LOG_DEBUG		/* only with -v */
 };
 
-struct watch_log;
+/* watch_log_open() and watch_log_close() are public (cs-watch.h);
+   verbose > 0 enables WATCH_LOG_DEBUG. */
 
-/* Open the log.  file NULL: stderr (or syslog when use_syslog).  verbose
-   > 0 enables WATCH_LOG_DEBUG.  Returns 0, or -1 if file can't be
-   opened. */
-int watch_log_open(bool use_syslog, const char *file, int verbose,
-		   struct watch_log **log_r, struct cs_error *err);
 /* Reopen the file or syslog connection (SIGHUP). */
 int watch_log_reopen(struct watch_log *log, struct cs_error *err);
-void watch_log_close(struct watch_log **log);
 
 bool watch_log_debug_enabled(const struct watch_log *log);
 void watch_log(struct watch_log *log, enum watch_log_level level,

@@ -30,6 +30,7 @@
 #include "watch-roots.h"
 #include "watch-status.h"
 #include "watch-state.h"
+#include "watch-tree.h"
 
 /* Write a SEP b into buf.  Returns false if it does not fit. */
 static bool path_cat(char *buf, size_t size, const char *a, const char *sep,
@@ -74,63 +75,6 @@ void watch_root_leave(struct cs_owner *owner)
 }
 
 /* --- boxes --- */
-
-static struct watch_box *box_find(struct watch_root *root, const char *name)
-{
-	struct watch_box *box;
-
-	for (box = root->boxes; box != NULL; box = box->next) {
-		if (!box->gone && strcmp(box->name, name) == 0)
-			return box;
-	}
-	return NULL;
-}
-
-static int box_set_name(struct watch_box *box, const char *name,
-			struct cs_error *err)
-{
-	char path[PATH_MAX];
-	char *new_name, *new_path;
-
-	if (cs_mailbox_path(box->root->path, name, path, sizeof(path),
-			    err) < 0)
-		return -1;
-	new_name = strdup(name);
-	new_path = strdup(path);
-	if (new_name == NULL || new_path == NULL) {
-		free(new_name);
-		free(new_path);
-		return cs_error_set(err, CS_ERR_IO, "out of memory");
-	}
-	free(box->name);
-	free(box->path);
-	box->name = new_name;
-	box->path = new_path;
-	return 0;
-}
-
-static struct watch_box *box_add(struct watch_daemon *d,
-				 struct watch_root *root, const char *name)
-{
-	struct watch_box *box;
-	struct cs_error err;
-
-	box = calloc(1, sizeof(*box));
-	if (box == NULL)
-		return NULL;
-	box->root = root;
-	box->wd_new = box->wd_cur = box->wd_folder = -1;
-	if (box_set_name(box, name, &err) < 0) {
-		watch_log(d->log, WATCH_LOG_WARN, "%s: %s", root->path,
-			  err.text);
-		free(box);
-		return NULL;
-	}
-	box->need_setup = true;
-	box->next = root->boxes;
-	root->boxes = box;
-	return box;
-}
 
 static void box_unwatch(struct watch_daemon *d, struct watch_box *box)
 {
@@ -383,28 +327,11 @@ static int root_start(struct watch_daemon *d, struct watch_root *root,
 		watch_status_give_up(d, root, err.text);
 		goto fail;
 	}
-	if (unclean > 0) {
+	if (unclean > 0)
 		watch_log(d->log, WATCH_LOG_WARN, "%s: the previous watch "
 			  "daemon (pid %ld) did not stop cleanly: full "
 			  "reconcile", root->path, state.pid);
-	}
-	if (unclean > 0 && watch_state_lost_commits(&state)) {
-		watch_log(d->log, WATCH_LOG_WARN, "%s: it ran with --nosync "
-			  "and the system restarted since: its last commits "
-			  "may be lost, so every counter is raised above the "
-			  "high-water mark before the rescan", root->path);
-		if (cs_index_raise_all(index, &err) < 0) {
-			if (err.code == CS_ERR_BUSY) {
-				*busy_r = err;
-				return -1;
-			}
-			watch_log(d->log, WATCH_LOG_ERROR, "%s: raising the "
-				  "counters failed: %s", root->path, err.text);
-			watch_status_give_up(d, root, err.text);
-			goto fail;
-		}
-	}
-	if (watch_state_write(path, d->set->nosync, &err) < 0)
+	if (watch_state_write(path, &err) < 0)
 		watch_log(d->log, WATCH_LOG_WARN, "%s: %s", root->path,
 			  err.text);
 	root->started = true;
@@ -476,51 +403,15 @@ static void root_stop(struct watch_daemon *d, struct watch_root *root)
 
 /* --- folders --- */
 
-void watch_root_folder_appeared(struct watch_daemon *d,
-				struct watch_root *root, const char *name)
-{
-	struct watch_box *box = box_find(root, name);
-
-	if (box != NULL)
-		box->need_setup = true;
-	else
-		(void)box_add(d, root, name);
-}
-
-void watch_root_queue_rename(struct watch_daemon *d, struct watch_root *root,
-			     const char *from, const char *to)
-{
-	struct watch_rename *r, **tail;
-
-	r = calloc(1, sizeof(*r));
-	if (r != NULL) {
-		r->from = strdup(from);
-		r->to = strdup(to);
-	}
-	if (r == NULL || r->from == NULL || r->to == NULL) {
-		if (r != NULL) {
-			free(r->from);
-			free(r->to);
-			free(r);
-		}
-		root->need_full_scan = true;
-		return;
-	}
-	for (tail = &root->renames; *tail != NULL; tail = &(*tail)->next) ;
-	*tail = r;
-	root->need_folders = true;
-	(void)d;
-}
-
 /* Apply one folder rename to the index and to our mailbox. */
 static void root_apply_rename(struct watch_daemon *d, struct watch_root *root,
 			      const struct watch_rename *r)
 {
-	struct watch_box *box = box_find(root, r->from);
+	struct watch_box *box = watch_box_find(root, r->from);
 	struct cs_index *index;
 	struct cs_error err;
 
-	if (box == NULL || box_find(root, r->to) != NULL)
+	if (box == NULL || watch_box_find(root, r->to) != NULL)
 		return;	/* the folder sync below sorts it out */
 	if (watch_root_index(d, root, &index, &err) < 0 ||
 	    cs_index_begin(index, &err) < 0)
@@ -531,7 +422,7 @@ static void root_apply_rename(struct watch_daemon *d, struct watch_root *root,
 			cs_index_rollback(index);
 		goto fail;
 	}
-	if (box_set_name(box, r->to, &err) < 0)
+	if (watch_box_set_name(box, r->to, &err) < 0)
 		goto fail;
 	watch_log(d->log, WATCH_LOG_INFO, "%s: folder %s renamed to %s",
 		  root->path, r->from, r->to);
@@ -566,9 +457,9 @@ static int list_cb(void *ctx, const char *name, const char *path)
 	struct watch_box *box;
 
 	(void)path;
-	box = box_find(lc->root, name);
+	box = watch_box_find(lc->root, name);
 	if (box == NULL)
-		box = box_add(lc->d, lc->root, name);
+		box = watch_box_add(lc->d, lc->root, name);
 	if (box != NULL)
 		box->listed = true;
 	return 0;
@@ -578,7 +469,7 @@ static bool stale_on_disk(void *ctx, const char *name)
 {
 	const struct list_ctx *lc = ctx;
 
-	return box_find(lc->root, name) != NULL;
+	return watch_box_find(lc->root, name) != NULL;
 }
 
 static void stale_retired(void *ctx, const char *name)
@@ -669,31 +560,6 @@ static void root_find_cookies(struct watch_daemon *d, struct watch_root *root)
 			d->cookie_seen = true;
 	}
 	closedir(dir);
-}
-
-int watch_root_add_cookie(struct watch_root *root, const char *name)
-{
-	unsigned int i;
-	char **grown;
-
-	for (i = 0; i < root->cookie_count; i++) {
-		if (strcmp(root->cookies[i], name) == 0)
-			return 0;
-	}
-	if (root->cookie_count == root->cookie_alloc) {
-		root->cookie_alloc = root->cookie_alloc == 0 ? 4 :
-			root->cookie_alloc * 2;
-		grown = realloc(root->cookies,
-				root->cookie_alloc * sizeof(*grown));
-		if (grown == NULL)
-			return -1;
-		root->cookies = grown;
-	}
-	root->cookies[root->cookie_count] = strdup(name);
-	if (root->cookies[root->cookie_count] == NULL)
-		return -1;
-	root->cookie_count++;
-	return 0;
 }
 
 static void root_ack_cookies(struct watch_daemon *d, struct watch_root *root)
@@ -840,6 +706,19 @@ static int root_answer_cookies(struct watch_daemon *d,
 	return 0;
 }
 
+/* Commit the batch's items of root.  Returns 0 or -1 with err. */
+static int root_commit_events(struct watch_daemon *d, struct watch_root *root,
+			      struct cs_error *err)
+{
+	struct cs_index *index;
+
+	if (root->first_item < 0)
+		return 0;
+	if (watch_root_index(d, root, &index, err) < 0)
+		return -1;
+	return watch_events_commit_root(d, root, index, err);
+}
+
 /* One round of the root's work.  Returns 0, or -1 with err: then nothing
    after the failure is done, and no sync cookie is answered. */
 static int root_round(struct watch_daemon *d, struct watch_root *root,
@@ -882,7 +761,7 @@ static int root_round(struct watch_daemon *d, struct watch_root *root,
 			return -1;
 		failed = true;
 	}
-	if (watch_events_commit_root(d, root, failed ? &box_err : err) < 0) {
+	if (root_commit_events(d, root, failed ? &box_err : err) < 0) {
 		if (failed)
 			return -1;
 		if (err->code != CS_ERR_BUSY)

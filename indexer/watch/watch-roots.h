@@ -60,14 +60,6 @@ void watch_roots_answer_cookies(struct watch_daemon *d);
 /* Look for sync cookies in roots that have no root watch. */
 void watch_roots_poll_cookies(struct watch_daemon *d);
 
-/* Events: a folder appeared; a folder was renamed. */
-void watch_root_folder_appeared(struct watch_daemon *d,
-				struct watch_root *root, const char *name);
-void watch_root_queue_rename(struct watch_daemon *d, struct watch_root *root,
-			     const char *from, const char *to);
-/* Remember a sync cookie to acknowledge.  Returns 0 or -1 (ENOMEM). */
-int watch_root_add_cookie(struct watch_root *root, const char *name);
-
 /* The root's index, opened if needed (closing the least recently used
    one beyond max_open).  Returns 0 or -1. */
 int watch_root_index(struct watch_daemon *d, struct watch_root *root,

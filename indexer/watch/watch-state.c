@@ -1,12 +1,9 @@
 /*
  * watch-state.c - the unclean-stop marker beside each index a watch daemon
- * serves (raising the counters after an unclean stop that may have lost
- * --nosync commits is cs_index_raise_all()).
- *
- * A process crash loses nothing even under --nosync (the commits are in
- * the page cache, and tdb recovers an interrupted commit at the next
- * open): the startup reconcile is enough.  A system crash may lose them;
- * the kernel's boot id in the marker tells the two apart.
+ * serves.  It only tells the next daemon to say so: the startup reconcile
+ * of every mailbox follows every start anyway, and after a system crash
+ * that may have lost --nosync commits the library raises the counters
+ * when the index is opened (the .nosync marker, cs-nosync.c).
  */
 #include "config.h"
 
@@ -36,6 +33,7 @@ bool watch_state_path(const char *root, const char *db_path, char *buf,
 int watch_state_read(const char *path, struct watch_state *state_r)
 {
 	struct cs_error err;
+	const char *pid;
 	char line[256];
 	FILE *fp = NULL;
 	int ret;
@@ -46,38 +44,26 @@ int watch_state_read(const char *path, struct watch_state *state_r)
 	if (ret == 0)
 		return 0;
 	/* a marker that can't be read or parsed (a symlink is not
-	   followed) still reveals an unclean stop; it is then treated as
-	   one that may have lost commits */
-	if (ret < 0 || fgets(line, sizeof(line), fp) == NULL ||
-	    sscanf(line, "%63s %d %ld", state_r->boot, &state_r->nosync,
-		   &state_r->pid) != 3) {
-		strcpy(state_r->boot, "?");
-		state_r->nosync = 1;
+	   followed) still reveals an unclean stop; the pid is its last
+	   word (older daemons wrote "BOOT-ID NOSYNC PID") */
+	if (ret > 0 && fgets(line, sizeof(line), fp) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		pid = strrchr(line, ' ');
+		pid = pid == NULL ? line : pid + 1;
+		if (sscanf(pid, "%ld", &state_r->pid) != 1 ||
+		    state_r->pid < 0)
+			state_r->pid = 0;
 	}
 	if (fp != NULL)
 		fclose(fp);
 	return 1;
 }
 
-int watch_state_write(const char *path, bool nosync, struct cs_error *err)
+int watch_state_write(const char *path, struct cs_error *err)
 {
-	char boot[64], line[128];
+	char line[32];
 	int len;
 
-	cs_boot_id(boot, sizeof(boot));
-	len = snprintf(line, sizeof(line), "%s %d %ld\n",
-		       boot[0] != '\0' ? boot : "-", nosync ? 1 : 0,
-		       (long)getpid());
-	if (len < 0 || (size_t)len >= sizeof(line))
-		return cs_error_set(err, CS_ERR_INVALID, "boot id too long");
+	len = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
 	return cs_file_replace(path, line, (size_t)len, err);
-}
-
-bool watch_state_lost_commits(const struct watch_state *state)
-{
-	char boot[64];
-
-	cs_boot_id(boot, sizeof(boot));
-	return state->nosync != 0 &&
-		(boot[0] == '\0' || strcmp(boot, state->boot) != 0);
 }

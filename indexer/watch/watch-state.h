@@ -1,9 +1,10 @@
 /*
  * watch-state.h - the unclean-stop marker a watch daemon keeps beside each
- * index it serves (DB_PATH.watch: boot id, --nosync, pid; written with
- * fsync at start, removed at a clean exit), and the recovery after an
- * unclean stop under --nosync across a system restart.  See
- * doc/durability.md.
+ * index it serves (DB_PATH.watch: its pid; written with fsync at start,
+ * removed at a clean exit), so that the next daemon can say the previous
+ * one did not stop cleanly.  Recovering lost --nosync commits is the
+ * library's (the .nosync marker, cs-nosync.c), for every writer alike.
+ * See doc/durability.md.
  */
 #ifndef WATCH_STATE_H
 #define WATCH_STATE_H
@@ -16,9 +17,7 @@
 #define WATCH_STATE_SUFFIX ".watch"
 
 struct watch_state {
-	char boot[64];		/* kernel boot id when it was written */
-	int nosync;		/* 1: that daemon committed without fsync */
-	long pid;
+	long pid;		/* of the daemon that wrote it, 0: unknown */
 };
 
 /* The marker's path for the index at db_path (NULL: ROOT/condstore.tdb).
@@ -29,10 +28,6 @@ bool watch_state_path(const char *root, const char *db_path, char *buf,
    when there is no marker. */
 int watch_state_read(const char *path, struct watch_state *state_r);
 /* Write this process's marker durably.  Returns 0 or -1. */
-int watch_state_write(const char *path, bool nosync, struct cs_error *err);
-
-/* Does the unclean stop described by state need the counters raised (it
-   ran with --nosync and the system restarted since)? */
-bool watch_state_lost_commits(const struct watch_state *state);
+int watch_state_write(const char *path, struct cs_error *err);
 
 #endif

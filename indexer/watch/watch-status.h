@@ -30,8 +30,7 @@
 
 #include "watch.h"
 
-/* Where the daemon of the system unit listens (RuntimeDirectory=). */
-#define WATCH_STATUS_SOCKET_DEFAULT "/run/condstore/watch.sock"
+/* WATCH_STATUS_SOCKET_DEFAULT is public (cs-watch.h). */
 /* Connections answered at once; the oldest is dropped beyond that. */
 #define WATCH_STATUS_MAX_CLIENTS 4
 /* pollfds watch_status_pollfds() may fill */

@@ -5,6 +5,8 @@
  *   watch-log.c      logging to stderr, a file or syslog
  *   watch-inotify.c  the inotify fd, watches, the wd table, limits
  *   watch-reader.c   the thread draining inotify into a queue in memory
+ *   watch-tree.c     the model: a root's mailboxes, queued folder
+ *                    renames, sync cookies
  *   watch-events.c   raw events -> per-message work, cookie pairing,
  *                    coalescing, committing a batch
  *   watch-roots.c    roots and mailboxes: glob expansion, watching,
@@ -12,8 +14,9 @@
  *                    bounded set of open indexes
  *   watch-state.c    the unclean-stop marker and --nosync recovery
  *   watch-lockwait.c the bound on waits for another process's lock
- *   watch-daemon.c   the main loop, signals, periodic rescans, sync
- *                    cookies
+ *   watch-engine.c   rounds of work per root, full rescans
+ *   watch-signals.c  SIGTERM, SIGINT, SIGHUP through a signalfd
+ *   watch-daemon.c   the main loop, periodic rescans, sync cookies
  *   watch-status.c   figures per root and the status socket
  *   watch-notify.c   READY=1 and STATUS= for the service manager
  */
@@ -25,6 +28,7 @@
 #include <stdint.h>
 
 #include "condstore.h"
+#include "cs-watch.h"
 
 struct watch_log;
 struct watch_events;
@@ -32,33 +36,6 @@ struct watch_reader;
 struct watch_status;
 struct watch_root_figures;
 
-struct watch_settings {
-	const char *const *maildirs;	/* --maildir, may be empty */
-	unsigned int maildir_count;
-	const char *glob;		/* --maildirs-glob or NULL */
-	const char *db;			/* --db (one Maildir only) or NULL */
-	char separator;
-	int verbose;
-	bool nosync;			/* commit without fsync */
-	unsigned int rescan_interval_ms;/* unwatched mailboxes, the glob */
-	unsigned int batch_delay_ms;	/* let events accumulate */
-	unsigned int pair_wait_ms;	/* wait for a MOVED_TO partner */
-	unsigned int max_watches;	/* 0: as many as the kernel allows */
-	unsigned int max_open;		/* indexes open at once */
-	const char *status_socket;	/* --status-socket or NULL */
-	unsigned int max_pending;	/* unpaired MOVED_FROMs held */
-	size_t max_queue;		/* bytes of events read ahead */
-	uint64_t prune_age_usec;	/* tombstones older are pruned */
-};
-
-#define WATCH_DEFAULT_RESCAN_MS 30000
-#define WATCH_DEFAULT_BATCH_DELAY_MS 5
-#define WATCH_DEFAULT_PAIR_WAIT_MS 20
-#define WATCH_DEFAULT_MAX_OPEN 16
-#define WATCH_DEFAULT_MAX_PENDING 4096
-/* events read ahead while a commit or scan runs: about 200 bytes per
-   rename, so 32 MiB hold the events of ~200k renames */
-#define WATCH_DEFAULT_MAX_QUEUE (32 * 1024 * 1024)
 /* a root's work waits at most this long for a lock another process
    holds on its index (see watch-lockwait.h); the root is then retried
    after WATCH_RETRY_MIN_MS, doubling up to WATCH_RETRY_MAX_MS, while the
@@ -159,8 +136,5 @@ struct watch_daemon {
 	uint64_t next_cookie_poll_ms;
 	uint64_t next_prune_ms;	/* watch-prune.c; 0: at the first idle */
 };
-
-/* Monotonic clock in milliseconds. */
-uint64_t watch_now_ms(void);
 
 #endif
