@@ -11,14 +11,11 @@
 #include "str.h"
 #include "mail-search.h"
 #include "mailbox-list-private.h"
-#include "index-storage.h"
-#include "maildir-storage.h"
-#include "maildir-uidlist.h"
-#include "maildir-sync.h"
 
 #include <sys/stat.h>
 
 #include "condstore-plugin.h"
+#include "condstore-maildir.h"
 
 struct condstore_storage_module condstore_storage_module =
 	MODULE_CONTEXT_INIT(&mail_storage_module_register);
@@ -99,8 +96,9 @@ static bool condstore_uidlist_file(const char *dir, const char *fname,
 				   uint8_t *location_r)
 {
 	const char *const candidates[] = {
-		fname, fname, strchr(fname, MAILDIR_INFO_SEP) != NULL ? NULL :
-		t_strconcat(fname, MAILDIR_FLAGS_FULL_SEP, NULL)
+		fname, fname,
+		strchr(fname, condstore_maildir_info_sep()) != NULL ? NULL :
+		t_strconcat(fname, condstore_maildir_empty_info(), NULL)
 	};
 	const uint8_t locations[] = {
 		new_dir ? CS_LOC_NEW : CS_LOC_CUR,
@@ -124,6 +122,45 @@ static bool condstore_uidlist_file(const char *dir, const char *fname,
 	return FALSE;
 }
 
+struct condstore_learn_ctx {
+	struct condstore_mailbox *cmbox;
+	struct cs_mailbox *cbox;
+	struct cs_error err;
+};
+
+/* One dovecot-uidlist record: reconcile its file with its UID.  Returns 1,
+   0 when the file is under none of the names tried, -1 on error. */
+static int condstore_learn_uid(void *context, uint32_t uid, bool new_dir,
+			       const char *fname)
+{
+	struct condstore_learn_ctx *ctx = context;
+	struct cs_disk_state disk;
+	struct cs_name name;
+	const char *found;
+	uint8_t location;
+	int ret = 1;
+
+	T_BEGIN {
+		if (!condstore_uidlist_file(ctx->cmbox->dir, fname, new_dir,
+					    &found, &location) ||
+		    cs_name_parse(found, condstore_maildir_info_sep(), &name,
+				  NULL) < 0) {
+			ret = 0;
+		} else {
+			i_zero(&disk);
+			disk.present = TRUE;
+			disk.location = location;
+			disk.suffix = name.suffix;
+			disk.flags = name.flags;
+			disk.uid = uid;
+			if (cs_reconcile(ctx->cbox, name.base, name.base_len,
+					 &disk, NULL, &ctx->err) < 0)
+				ret = -1;
+		}
+	} T_END;
+	return ret;
+}
+
 /* Reconcile the files Dovecot numbered from from_uid on, each with its
    UID, by the names Dovecot's uidlist gives: the cost follows the new
    messages, not the mailbox.  Returns 1 done, 0 when a file was under
@@ -133,52 +170,22 @@ static int condstore_learn_uids(struct mailbox *box, struct cs_mailbox *cbox,
 {
 	struct condstore_mailbox *cmbox =
 		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
-	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
-	struct maildir_uidlist_iter_ctx *iter;
-	enum maildir_uidlist_rec_flag rflags;
-	struct cs_disk_state disk;
-	struct cs_name name;
-	struct cs_error err;
-	const char *fname, *found;
-	uint32_t uid;
-	uint8_t location;
-	bool new_dir;
-	int ret = 1;
+	struct condstore_learn_ctx ctx;
+	int ret;
 
-	cs_error_clear(&err);
-	if (cs_index_begin(cmbox->index, &err) < 0) {
-		condstore_log_error(box, "learning Dovecot's UIDs", &err);
+	i_zero(&ctx);
+	ctx.cmbox = cmbox;
+	ctx.cbox = cbox;
+	cs_error_clear(&ctx.err);
+	if (cs_index_begin(cmbox->index, &ctx.err) < 0) {
+		condstore_log_error(box, "learning Dovecot's UIDs", &ctx.err);
 		return -1;
 	}
-	iter = maildir_uidlist_iter_init(mbox->uidlist);
-	while (ret > 0 && maildir_uidlist_iter_next(iter, &uid, &rflags,
-						    &fname)) {
-		if (uid < from_uid)
-			continue;
-		new_dir = (rflags & MAILDIR_UIDLIST_REC_FLAG_NEW_DIR) != 0;
-		T_BEGIN {
-			if (!condstore_uidlist_file(cmbox->dir, fname, new_dir,
-						    &found, &location) ||
-			    cs_name_parse(found, MAILDIR_INFO_SEP, &name,
-					  NULL) < 0) {
-				ret = 0;
-			} else {
-				i_zero(&disk);
-				disk.present = TRUE;
-				disk.location = location;
-				disk.suffix = name.suffix;
-				disk.flags = name.flags;
-				disk.uid = uid;
-				if (cs_reconcile(cbox, name.base, name.base_len,
-						 &disk, NULL, &err) < 0)
-					ret = -1;
-			}
-		} T_END;
-	}
-	maildir_uidlist_iter_deinit(&iter);
-	if (ret < 0 || cs_index_commit(cmbox->index, &err) < 0) {
+	ret = condstore_maildir_uidlist_iterate(box, from_uid,
+						condstore_learn_uid, &ctx);
+	if (ret < 0 || cs_index_commit(cmbox->index, &ctx.err) < 0) {
 		cs_index_rollback(cmbox->index);
-		condstore_log_error(box, "learning Dovecot's UIDs", &err);
+		condstore_log_error(box, "learning Dovecot's UIDs", &ctx.err);
 		return -1;
 	}
 	e_debug(box->event, CONDSTORE_PLUGIN_NAME ": UIDs from %u on %s",
@@ -195,7 +202,6 @@ int condstore_mailbox_sync_uids(struct mailbox *box, bool switch_only)
 {
 	struct condstore_mailbox *cmbox =
 		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
-	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
 	const struct cs_mailbox_rec *rec;
 	struct cs_mailbox *cbox;
 	struct cs_scan_settings set;
@@ -211,10 +217,8 @@ int condstore_mailbox_sync_uids(struct mailbox *box, bool switch_only)
 		   asking for status): the next sync catches up */
 		return 0;
 	}
-	if (mbox->uidlist == NULL)
+	if (!condstore_maildir_uidlist_header(box, &uidvalidity, &next_uid))
 		return 0;
-	uidvalidity = maildir_uidlist_get_uid_validity(mbox->uidlist);
-	next_uid = maildir_uidlist_get_next_uid(mbox->uidlist);
 	if (uidvalidity == 0)
 		return 0;	/* no dovecot-uidlist (yet) */
 	if (condstore_mailbox_get(cmbox, &cbox) < 0)
@@ -502,7 +506,7 @@ static bool condstore_mailbox_locate(struct mailbox *box,
 {
 	const char *root, *dir, *slash;
 
-	if (strcmp(box->storage->name, MAILDIR_STORAGE_NAME) != 0 ||
+	if (!condstore_maildir_is_maildir(box) ||
 	    strcmp(box->list->name, MAILBOX_LIST_NAME_MAILDIRPLUSPLUS) != 0)
 		return FALSE;
 	if (mailbox_get_path_to(box, MAILBOX_LIST_PATH_TYPE_MAILBOX,

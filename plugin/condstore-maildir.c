@@ -1,8 +1,11 @@
 /*
  * condstore-maildir.c - the calls of the plugin into Dovecot's Maildir
- * internals and private index transaction fields (see the header): the
- * UNCHANGEDSINCE hooks of a transaction, and the step of a commit that
- * has Dovecot rename or unlink the files at once.
+ * internals and private index fields (see the header): file name syntax,
+ * dovecot-uidlist (reading, locking, the names of records), the maildir
+ * index header (cur/ as seen), flags of file names, the UNCHANGEDSINCE
+ * hooks of a transaction, and the step of a commit that has Dovecot
+ * rename or unlink the files at once.  Each is a thin wrapper; what the
+ * plugin does with them is decided in the other files.
  *
  * How a commit enters Dovecot's Maildir sync.  Dovecot enters
  * maildir_sync_index() in two ways: from its mailbox sync, with a
@@ -34,6 +37,7 @@
  */
 #include "lib.h"
 #include "array.h"
+#include "ioloop.h"
 #include "seq-range-array.h"
 #include "mail-index-private.h"
 #include "mail-index-transaction-private.h"
@@ -48,6 +52,190 @@
 
 #include "condstore-plugin.h"
 #include "condstore-maildir.h"
+
+/* (MAILDIR_MAILBOX() is a cast that "->" cannot follow) */
+static struct maildir_mailbox *maildir_mbox(struct mailbox *box)
+{
+	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
+
+	return mbox;
+}
+
+/* --- the storage and its file names ---------------------------------- */
+
+bool condstore_maildir_is_maildir(struct mailbox *box)
+{
+	return strcmp(box->storage->name, MAILDIR_STORAGE_NAME) == 0;
+}
+
+char condstore_maildir_info_sep(void)
+{
+	return MAILDIR_INFO_SEP;
+}
+
+const char *condstore_maildir_empty_info(void)
+{
+	return MAILDIR_FLAGS_FULL_SEP;
+}
+
+/* --- dovecot-uidlist ------------------------------------------------- */
+
+bool condstore_maildir_has_uidlist(struct mailbox *box)
+{
+	return maildir_mbox(box)->uidlist != NULL;
+}
+
+bool condstore_maildir_uidlist_header(struct mailbox *box,
+				      uint32_t *uid_validity_r,
+				      uint32_t *next_uid_r)
+{
+	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
+
+	if (mbox->uidlist == NULL)
+		return FALSE;
+	*uid_validity_r = maildir_uidlist_get_uid_validity(mbox->uidlist);
+	*next_uid_r = maildir_uidlist_get_next_uid(mbox->uidlist);
+	return TRUE;
+}
+
+int condstore_maildir_uidlist_iterate(struct mailbox *box, uint32_t from_uid,
+				      condstore_maildir_record_cb *cb,
+				      void *context)
+{
+	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
+	struct maildir_uidlist_iter_ctx *iter;
+	enum maildir_uidlist_rec_flag rflags;
+	const char *fname;
+	uint32_t uid;
+	int ret = 1;
+
+	iter = maildir_uidlist_iter_init(mbox->uidlist);
+	while (ret > 0 && maildir_uidlist_iter_next(iter, &uid, &rflags,
+						    &fname)) {
+		if (uid < from_uid)
+			continue;
+		ret = cb(context, uid,
+			 (rflags & MAILDIR_UIDLIST_REC_FLAG_NEW_DIR) != 0,
+			 fname);
+	}
+	maildir_uidlist_iter_deinit(&iter);
+	return ret;
+}
+
+bool condstore_maildir_uidlist_is_read(struct mailbox *box)
+{
+	return maildir_uidlist_is_read(maildir_mbox(box)->uidlist);
+}
+
+int condstore_maildir_uidlist_lock(struct mailbox *box)
+{
+	return maildir_uidlist_lock(maildir_mbox(box)->uidlist);
+}
+
+void condstore_maildir_uidlist_unlock(struct mailbox *box)
+{
+	maildir_uidlist_unlock(maildir_mbox(box)->uidlist);
+}
+
+bool condstore_maildir_uidlist_get_uid(struct mailbox *box,
+				       const char *fname, uint32_t *uid_r)
+{
+	return maildir_uidlist_get_uid(maildir_mbox(box)->uidlist, fname,
+				       uid_r);
+}
+
+void condstore_maildir_uidlist_name(struct mailbox *box, uint8_t location,
+				    const char *fname)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct maildir_uidlist *uidlist = maildir_mbox(box)->uidlist;
+
+	if (maildir_uidlist_get_full_filename(uidlist, fname) == NULL)
+		return;
+	if (condstore_file_is(cmbox, location, fname))
+		maildir_uidlist_update_fname(uidlist, fname);
+	else {
+		maildir_uidlist_add_flags(uidlist, fname,
+					  MAILDIR_UIDLIST_REC_FLAG_NONSYNCED);
+	}
+}
+
+/* --- Dovecot's maildir index header ---------------------------------- */
+
+bool condstore_maildir_syncing_commit(struct mailbox *box)
+{
+	return maildir_mbox(box)->syncing_commit;
+}
+
+int condstore_maildir_header_refresh(struct mailbox *box)
+{
+	return maildir_sync_header_refresh(MAILDIR_MAILBOX(box));
+}
+
+bool condstore_maildir_cur_seen(struct mailbox *box,
+				const struct stat *cur_st)
+{
+	const struct maildir_index_header *hdr =
+		&maildir_mbox(box)->maildir_hdr;
+
+	return hdr->cur_mtime == (uint32_t)cur_st->st_mtime &&
+		hdr->cur_mtime_nsecs == (uint32_t)ST_MTIME_NSEC(*cur_st);
+}
+
+void condstore_maildir_header_set(struct mailbox *box,
+				  struct mail_index_transaction *trans,
+				  const struct stat *cur_st)
+{
+	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
+	struct maildir_index_header *hdr = &mbox->maildir_hdr;
+
+	if (cur_st == NULL) {
+		hdr->cur_mtime = 0;
+		hdr->cur_mtime_nsecs = 0;
+	} else {
+		hdr->cur_mtime = cur_st->st_mtime;
+		hdr->cur_mtime_nsecs = ST_MTIME_NSEC(*cur_st);
+		/* the index, not the clock, covers renames within the
+		   same second: no delayed second look is needed */
+		hdr->cur_check_time = I_MAX((time_t)ioloop_time,
+			cur_st->st_mtime + MAILDIR_SYNC_SECS + 1);
+	}
+	mail_index_update_header_ext(trans, mbox->maildir_ext_id, 0, hdr,
+				     sizeof(*hdr));
+}
+
+/* --- flags in file names --------------------------------------------- */
+
+struct maildir_keywords_sync_ctx *
+condstore_maildir_keywords_init(struct mailbox *box)
+{
+	return maildir_keywords_sync_init(maildir_mbox(box)->keywords,
+					  box->index);
+}
+
+void condstore_maildir_keywords_deinit(struct maildir_keywords_sync_ctx **ctx)
+{
+	maildir_keywords_sync_deinit(ctx);
+}
+
+void condstore_maildir_name_flags(struct maildir_keywords_sync_ctx *ctx,
+				  const char *fname, enum mail_flags *flags_r,
+				  ARRAY_TYPE(keyword_indexes) *keywords_r)
+{
+	maildir_filename_flags_get(ctx, fname, flags_r, keywords_r);
+}
+
+/* --- the index ------------------------------------------------------- */
+
+void condstore_maildir_index_want_rewrite(struct mailbox *box,
+					  const char *reason)
+{
+	if (box->index->need_recreate == NULL)
+		box->index->need_recreate = i_strdup(reason);
+}
+
+/* --- locks and transactions ------------------------------------------ */
 
 bool condstore_maildir_holds_locks(struct mailbox *box)
 {
@@ -79,6 +267,8 @@ void condstore_maildir_cancel_update(struct mailbox_transaction_context *t,
 		seq_range_array_add(itrans->conflict_seqs, seq);
 }
 
+/* --- a commit's changes applied to the files ------------------------- */
+
 /* Has cur/ changed since Dovecot's maildir header last saw it? */
 static bool condstore_maildir_cur_changed(struct maildir_mailbox *mbox)
 {
@@ -87,9 +277,7 @@ static bool condstore_maildir_cur_changed(struct maildir_mailbox *mbox)
 	if (stat(t_strconcat(mailbox_get_path(&mbox->box), "/cur", NULL),
 		 &st) < 0)
 		return FALSE;
-	return (uint32_t)st.st_mtime != mbox->maildir_hdr.cur_mtime ||
-		(uint32_t)ST_MTIME_NSEC(st) !=
-		mbox->maildir_hdr.cur_mtime_nsecs;
+	return !condstore_maildir_cur_seen(&mbox->box, &st);
 }
 
 /* Under the dovecot-uidlist lock: all records "not synced", the targets

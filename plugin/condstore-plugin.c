@@ -8,10 +8,10 @@
 #include "array.h"
 #include "mail-user.h"
 #include "mail-storage-hooks.h"
-#include "maildir-storage.h"
 
 #include "condstore-plugin.h"
 #include "condstore-settings.h"
+#include "condstore-maildir.h"
 
 const char *maildir_condstore_plugin_version = DOVECOT_ABI_VERSION;
 
@@ -49,7 +49,7 @@ struct cs_index *condstore_user_index(struct condstore_user *cuser,
 	set.root = root;
 	set.db_path = array_count(&cuser->roots) == 0 ?
 		cuser->db_path : NULL;
-	set.separator = MAILDIR_INFO_SEP;
+	set.separator = condstore_maildir_info_sep();
 	set.nosync = cuser->nosync;
 	cs_error_clear(&err);
 	i_zero(&new_root);

@@ -51,16 +51,11 @@
 #include "array.h"
 #include "ioloop.h"
 #include "mail-index.h"
-#include "index-storage.h"
-#include "maildir-storage.h"
-#include "maildir-uidlist.h"
-#include "maildir-sync.h"
-#include "maildir-keywords.h"
-#include "maildir-filename-flags.h"
 
 #include <sys/stat.h>
 
 #include "condstore-plugin.h"
+#include "condstore-maildir.h"
 
 /* the name of our Dovecot index header extension */
 #define CONDSTORE_EXT_NAME "maildir_condstore"
@@ -133,29 +128,6 @@ static void condstore_header_set(struct mailbox *box,
 	hdr.applied = applied;
 	mail_index_update_header_ext(trans, condstore_ext_id(box), 0,
 				     &hdr, sizeof(hdr));
-}
-
-/* Write Dovecot's maildir header: cur/ as of cur_st (seen), or zeroed
-   (Dovecot then reads cur/ at its next sync). */
-static void condstore_maildir_header_set(struct maildir_mailbox *mbox,
-					 struct mail_index_transaction *trans,
-					 const struct stat *cur_st)
-{
-	struct maildir_index_header *hdr = &mbox->maildir_hdr;
-
-	if (cur_st == NULL) {
-		hdr->cur_mtime = 0;
-		hdr->cur_mtime_nsecs = 0;
-	} else {
-		hdr->cur_mtime = cur_st->st_mtime;
-		hdr->cur_mtime_nsecs = ST_MTIME_NSEC(*cur_st);
-		/* the index, not the clock, covers renames within the
-		   same second: no delayed second look is needed */
-		hdr->cur_check_time = I_MAX((time_t)ioloop_time,
-			cur_st->st_mtime + MAILDIR_SYNC_SECS + 1);
-	}
-	mail_index_update_header_ext(trans, mbox->maildir_ext_id, 0, hdr,
-				     sizeof(*hdr));
 }
 
 static int condstore_walk_cb(void *context, const struct cs_message *msg)
@@ -241,23 +213,6 @@ bool condstore_file_is(struct condstore_mailbox *cmbox, uint8_t location,
 		S_ISREG(st.st_mode);
 }
 
-/* Bring this process's dovecot-uidlist record of c up to date: its
-   current name when the file is there, else "not synced" (Dovecot then
-   neither trusts the old name's flags nor looks the file up by it). */
-static void condstore_uidlist_name(struct condstore_mailbox *cmbox,
-				   struct maildir_uidlist *uidlist,
-				   const struct condstore_sync_change *c)
-{
-	if (maildir_uidlist_get_full_filename(uidlist, c->fname) == NULL)
-		return;
-	if (condstore_file_is(cmbox, c->location, c->fname))
-		maildir_uidlist_update_fname(uidlist, c->fname);
-	else {
-		maildir_uidlist_add_flags(uidlist, c->fname,
-					  MAILDIR_UIDLIST_REC_FLAG_NONSYNCED);
-	}
-}
-
 static bool keyword_arrays_equal(const ARRAY_TYPE(keyword_indexes) *a,
 				 const ARRAY_TYPE(keyword_indexes) *b)
 {
@@ -299,7 +254,7 @@ static void condstore_index_flags(struct mailbox *box,
 	private_mask = mailbox_get_private_flags_mask(box);
 	t_array_init(&keywords, 8);
 	t_array_init(&old_keywords, 8);
-	maildir_filename_flags_get(kw_ctx, fname, &flags, &keywords);
+	condstore_maildir_name_flags(kw_ctx, fname, &flags, &keywords);
 	flags = (flags & ENUM_NEGATE(private_mask)) |
 		(rec->flags & private_mask);
 	if (flags != (rec->flags & MAIL_FLAGS_NONRECENT))
@@ -322,14 +277,11 @@ static bool condstore_apply_change(struct mailbox *box,
 				   const struct condstore_sync_change *c,
 				   bool names)
 {
-	struct condstore_mailbox *cmbox =
-		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
-	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
 	uint32_t uid = c->uid, seq;
 
 	if (uid == 0 && (!names ||
-			 !maildir_uidlist_get_uid(mbox->uidlist, c->fname,
-						  &uid))) {
+			 !condstore_maildir_uidlist_get_uid(box, c->fname,
+							    &uid))) {
 		/* a new file: in new/ Dovecot finds it by itself, in cur/
 		   only by reading cur/ */
 		return c->location == CS_LOC_NEW;
@@ -338,7 +290,7 @@ static bool condstore_apply_change(struct mailbox *box,
 		return FALSE;
 	condstore_index_flags(box, kw_ctx, view, trans, seq, c->fname);
 	if (names)
-		condstore_uidlist_name(cmbox, mbox->uidlist, c);
+		condstore_maildir_uidlist_name(box, c->location, c->fname);
 	return TRUE;
 }
 
@@ -367,8 +319,8 @@ static void condstore_index_checkpoint(struct mailbox *box,
 	struct mail_index_transaction *trans;
 	struct mail_index_sync_rec sync_rec;
 
-	if (rewrite_reason != NULL && box->index->need_recreate == NULL)
-		box->index->need_recreate = i_strdup(rewrite_reason);
+	if (rewrite_reason != NULL)
+		condstore_maildir_index_want_rewrite(box, rewrite_reason);
 	if (mail_index_sync_begin(box->index, &sync_ctx, &view, &trans,
 				  MAIL_INDEX_SYNC_FLAG_UPDATE_TAIL_OFFSET) <= 0)
 		return;
@@ -395,7 +347,6 @@ static int condstore_sync_apply(struct mailbox *box, struct cs_mailbox *cbox,
 {
 	struct condstore_mailbox *cmbox =
 		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
-	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
 	const struct cs_mailbox_rec *rec = cs_mailbox_get_rec(cbox);
 	struct condstore_sync_walk walk;
 	const struct condstore_sync_change *c;
@@ -412,12 +363,12 @@ static int condstore_sync_apply(struct mailbox *box, struct cs_mailbox *cbox,
 	/* a process that has not read dovecot-uidlist yet has no names to
 	   bring up to date (its records will come from the file, "not
 	   synced"), and locking would read the whole file */
-	names = maildir_uidlist_is_read(mbox->uidlist);
-	if (names && maildir_uidlist_lock(mbox->uidlist) <= 0)
+	names = condstore_maildir_uidlist_is_read(box);
+	if (names && condstore_maildir_uidlist_lock(box) <= 0)
 		return -1;
-	if (maildir_sync_header_refresh(mbox) < 0) {
+	if (condstore_maildir_header_refresh(box) < 0) {
 		if (names)
-			maildir_uidlist_unlock(mbox->uidlist);
+			condstore_maildir_uidlist_unlock(box);
 		return -1;
 	}
 	view = mail_index_view_open(box->index);
@@ -426,22 +377,21 @@ static int condstore_sync_apply(struct mailbox *box, struct cs_mailbox *cbox,
 	if (complete)
 		complete = !condstore_expunges_pending(cbox, view, since);
 	if (complete) {
-		kw_ctx = maildir_keywords_sync_init(mbox->keywords,
-						    box->index);
+		kw_ctx = condstore_maildir_keywords_init(box);
 		array_foreach(&walk.changes, c) {
 			if (!condstore_apply_change(box, kw_ctx, view, trans,
 						    c, names))
 				complete = FALSE;
 		}
-		maildir_keywords_sync_deinit(&kw_ctx);
+		condstore_maildir_keywords_deinit(&kw_ctx);
 	}
 	if (complete)
 		condstore_header_set(box, trans, rec, top);
-	condstore_maildir_header_set(mbox, trans, complete ? cur_st : NULL);
+	condstore_maildir_header_set(box, trans, complete ? cur_st : NULL);
 	ret = mail_index_transaction_commit(&trans);
 	mail_index_view_close(&view);
 	if (names)
-		maildir_uidlist_unlock(mbox->uidlist);
+		condstore_maildir_uidlist_unlock(box);
 	if (ret < 0) {
 		mailbox_set_index_error(box);
 		return -1;
@@ -481,15 +431,14 @@ static void condstore_header_introduce(struct mailbox *box,
 
 void condstore_sync_request_scan(struct mailbox *box)
 {
-	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
 	struct mail_index_transaction *trans;
 
-	if (maildir_sync_header_refresh(mbox) < 0)
+	if (condstore_maildir_header_refresh(box) < 0)
 		return;
 	trans = mail_index_transaction_begin(box->view,
 		MAIL_INDEX_TRANSACTION_FLAG_EXTERNAL);
 	condstore_header_introduce(box, trans);
-	condstore_maildir_header_set(mbox, trans, NULL);
+	condstore_maildir_header_set(box, trans, NULL);
 	if (mail_index_transaction_commit(&trans) < 0)
 		mailbox_set_index_error(box);
 }
@@ -524,7 +473,6 @@ void condstore_sync_prepare(struct mailbox *box,
 {
 	struct condstore_mailbox *cmbox =
 		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
-	struct maildir_mailbox *mbox = MAILDIR_MAILBOX(box);
 	const struct cs_mailbox_rec *rec;
 	struct condstore_index_header hdr;
 	struct cs_mailbox *cbox;
@@ -539,7 +487,7 @@ void condstore_sync_prepare(struct mailbox *box,
 	cmbox->wait_tried = FALSE;
 	cmbox->reconcile_scan = FALSE;
 	if (cmbox->index == NULL || cs_index_in_transaction(cmbox->index) ||
-	    mbox->syncing_commit || box->index == NULL ||
+	    condstore_maildir_syncing_commit(box) || box->index == NULL ||
 	    (flags & MAILBOX_SYNC_FLAG_FORCE_RESYNC) != 0)
 		return;
 	if (stat(t_strconcat(cmbox->dir, "/cur", NULL), &cur_st) < 0)
@@ -577,7 +525,8 @@ void condstore_sync_prepare(struct mailbox *box,
 	rec = cs_mailbox_get_rec(cbox);
 	top = rec->highestmodseq;
 	(void)mail_index_refresh(box->index);
-	if (rec->uid_source != CS_UIDSRC_DOVECOT || mbox->uidlist == NULL ||
+	if (rec->uid_source != CS_UIDSRC_DOVECOT ||
+	    !condstore_maildir_has_uidlist(box) ||
 	    rec->uidvalidity != mail_index_get_header(box->view)->uid_validity ||
 	    !condstore_header_get(box, box->view, rec, &hdr) ||
 	    hdr.applied > top) {
@@ -594,8 +543,7 @@ void condstore_sync_prepare(struct mailbox *box,
 	if (cmbox->caught_up != 0 && cmbox->caught_up < since)
 		since = cmbox->caught_up;
 	if (since == top && hdr.applied == top &&
-	    mbox->maildir_hdr.cur_mtime == (uint32_t)cur_st.st_mtime &&
-	    mbox->maildir_hdr.cur_mtime_nsecs == ST_MTIME_NSEC(cur_st)) {
+	    condstore_maildir_cur_seen(box, &cur_st)) {
 		cmbox->applied = TRUE;
 		return;	/* nothing happened */
 	}

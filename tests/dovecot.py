@@ -308,20 +308,24 @@ class Dovecot:
                                  "\n".join(bad))
         return text
 
-    def valgrind_problems(self):
-        """With CS_VALGRIND set (e.g. "valgrind -q"), the imap processes
-        run under it, each logging to valgrind.PID: any error it reports
-        is a problem."""
-        bad = []
+    def valgrind_logs(self):
+        """With CS_VALGRIND set (e.g. "/usr/bin/valgrind"), the imap
+        processes run under it, each logging to valgrind.PID: {file name:
+        text} of those logs."""
+        logs = {}
         for name in sorted(os.listdir(self.tmp)):
-            if not name.startswith("valgrind."):
-                continue
-            with open(os.path.join(self.tmp, name), errors="replace") as f:
-                text = f.read()
-            if re.search(r"ERROR SUMMARY: [1-9]|Invalid |uninitialised|"
-                         r"definitely lost: [1-9]", text):
-                bad.append("%s:\n%s" % (name, text))
-        return bad
+            if name.startswith("valgrind."):
+                with open(os.path.join(self.tmp, name),
+                          errors="replace") as f:
+                    logs[name] = f.read()
+        return logs
+
+    def valgrind_problems(self):
+        """The valgrind logs (see valgrind_logs) that report an error."""
+        return ["%s:\n%s" % (name, text)
+                for name, text in self.valgrind_logs().items()
+                if re.search(r"ERROR SUMMARY: [1-9]|Invalid |uninitialised|"
+                             r"definitely lost: [1-9]", text)]
 
     # --- IMAP ----------------------------------------------------------
 

@@ -10,9 +10,11 @@ still makes Dovecot read cur/ ("left to Dovecot's scan").  Without a
 daemon, Dovecot's own scan finds every external change: nothing is ever
 missed.  In every case, the flags IMAP shows must be the flags of the
 files, after STOREs and APPENDs through Dovecot in between (Dovecot must
-not take stale file names for the truth)."""
+not take stale file names for the truth).  A daemon that does not answer
+(stopped) costs a sync one wait at most, then Dovecot's scan."""
 
 import os
+import signal
 import sys
 import time
 
@@ -24,6 +26,9 @@ cstest, watchtest = dovecot.start_test("cstest", "watchtest")
 APPLIED = "changes since"
 FAST = "applied from the index"
 SCAN = "left to Dovecot's scan"
+# the warning of a wait for the daemon that ran out
+WAITED = "waiting for the watch daemon"
+LOGGED_OUT = "Logged out"
 MESSAGE = ("From: a@example.org\r\nTo: b@example.org\r\n"
            "Subject: appended\r\n\r\nbody\r\n")
 
@@ -101,6 +106,15 @@ class SyncCase(watchtest.WatchCase):
     def uid_of(self, base):
         return {b: u for u, b in self.uids().items()}[base]
 
+    def logout_waits(self, imap):
+        """LOGOUT; the number of waits for the daemon that ran out which
+        the log has until the session's last line ("Logged out": the
+        lines of one process reach the log in order)."""
+        logouts = self.log_count(LOGGED_OUT)
+        imap.logout()
+        self.assertTrue(self.log_grows(LOGGED_OUT, logouts))
+        return self.log_count(WAITED)
+
 
 class WithDaemonTest(SyncCase):
     def setUp(self):
@@ -169,6 +183,46 @@ class WithDaemonTest(SyncCase):
             self.assertIn(b"maildir_condstore", f.read())
         self.assertEqual(self.imap_flags(imap), self.disk_flags())
         self.dc.check_log()
+
+    def test_one_wait_per_sync(self):
+        """A sync asks the daemon once at most.  The daemon is stopped
+        (SIGSTOP: registered and alive, but it answers nothing), so every
+        wait runs out: SELECT, and a NOOP after an external rename, each
+        wait once and fall back to Dovecot's scan, whose findings get
+        fresh modseqs before they are shown.  (A full sync used to wait
+        again after Dovecot's own sync when that found changes, or was
+        the first after opening: twice the timeout per command.)"""
+        # the index takes Dovecot's UIDs
+        imap = self.select()
+        waits = self.logout_waits(imap)
+        a = self.made["INBOX"][9]
+        ua = self.uid_of(a)
+        # the daemon stops between two of its rounds (it has just
+        # answered): it holds no lock of the index
+        self.sync()
+        self.daemon.signal(signal.SIGSTOP)
+        self.addCleanup(self.daemon.signal, signal.SIGCONT)
+        imap = self.select()
+        self.assertEqual(self.logout_waits(imap), waits + 1)
+        # SELECT (its one wait), an external rename, NOOP (its one)
+        imap = self.dc.connect()
+        self.addCleanup(self.close_quietly, imap)
+        hms = dovecot.select_condstore(imap, enable=True)
+        flags = "FS" if self.md.flags("INBOX", a) != "FS" else "R"
+        self.md.set_flags("INBOX", a, flags)
+        seen = self.noop_fetches(imap)
+        self.assertEqual(seen.get(ua), flags)
+        # the rename has its own modseq, above what the session was told
+        imap.untagged_responses.pop("FETCH", None)
+        typ, data = imap.uid("FETCH", str(ua), "(UID MODSEQ)")
+        self.assertEqual(typ, "OK", data)
+        self.assertGreater(dovecot.parse_imap_fetch(data)[ua]["MODSEQ"],
+                           hms)
+        self.assertEqual(self.logout_waits(imap), waits + 1 + 2)
+        self.daemon.signal(signal.SIGCONT)
+        self.sync()
+        self.stop_daemon(self.daemon)
+        self.assert_clean()
 
     def test_what_the_log_cannot_tell_is_scanned(self):
         imap = self.select()
