@@ -310,9 +310,10 @@ static int root_start(struct watch_daemon *d, struct watch_root *root,
 
 		if (err.code == CS_ERR_BUSY && root->index != NULL)
 			live = cs_daemon_lookup(root->index, &other, NULL);
-		if (err.code == CS_ERR_BUSY && live == 0) {
-			/* a lock, not another daemon: the owner can't make
-			   the root go unserved */
+		if (err.code == CS_ERR_BUSY && live <= 0) {
+			/* a lock, not another daemon (or the daemon record
+			   itself could not be read past the lock): the owner
+			   can't make the root go unserved; tried again */
 			*busy_r = err;
 			return -1;
 		}
