@@ -17,20 +17,33 @@
  * UID set (UID FETCH) or the known-uids (SELECT) and the modseq read from
  * the command's arguments (Dovecot's search arguments by then hold
  * sequence batches): after the SELECT's status lines, before the FETCH
- * responses and the tagged reply, as RFC 7162 3.2.5 orders them.  A wrong UIDVALIDITY makes Dovecot skip
- * the search, and with it this answer.  seq-match-data is not applied:
- * from below the horizon the answer holds every UID of the known-uids
- * that is gone (RFC 7162 allows more).  Live VANISHED (NOOP, IDLE) stays
- * Dovecot's: it sees every expunge itself when it syncs.
+ * responses and the tagged reply, as RFC 7162 3.2.5 orders them.  A
+ * wrong UIDVALIDITY makes Dovecot skip the search, and with it this
+ * answer.  seq-match-data is not applied: from below the horizon the
+ * answer holds every UID of the known-uids that is gone (RFC 7162 allows
+ * more).  Live VANISHED (NOOP, IDLE) stays Dovecot's: it sees every
+ * expunge itself when it syncs.
  *
- * Dovecot symbols used (imap binary, taken weakly: elsewhere they are NULL and this part stays off):
- * command_hook_register/unregister, client_has_enabled,
- * imap_feature_qresync, client_send_line, client->mailbox, cmd->name,
- * cmd->args (the arguments as text, set once they are read),
- * cmd->tagline_reply.
+ * The index may be ahead of the session: another session's expunge is
+ * written through before this one syncs it, another agent's unlink is
+ * recorded by the daemon or a scan.  A UID that is still a message of
+ * the session's view is left out of the answer: the client counts the
+ * view's messages without it (SELECT's EXISTS, the sequence numbers of
+ * the FETCH responses that follow), and the session's next sync tells it
+ * with a live VANISHED.
+ *
+ * Dovecot symbols used (imap binary, taken weakly: elsewhere they are
+ * NULL and this part stays off): command_hook_register/unregister,
+ * client_has_enabled, imap_feature_qresync, client_send_line,
+ * client->mailbox, cmd->name, cmd->args (the arguments as text, set once
+ * they are read), cmd->tagline_reply.  From libdovecot and
+ * libdovecot-storage: mailbox_get_seq_range, mailbox_get_uid_range,
+ * imap_write_seq_range.
  */
 #include "imap-common.h"
 #include "str.h"
+#include "seq-range-array.h"
+#include "imap-util.h"
 #include "imap-commands.h"
 
 #include "condstore-plugin.h"
@@ -138,6 +151,52 @@ static void qresync_cmd_post(struct client_command_context *cmd)
 		qresync_answered = NULL;
 }
 
+/* Remove from uids every UID that is a message of box's view. */
+static void qresync_drop_visible(struct mailbox *box,
+				 ARRAY_TYPE(seq_range) *uids)
+{
+	ARRAY_TYPE(seq_range) seqs, visible;
+	const struct seq_range *range;
+	uint32_t seq1, seq2;
+
+	t_array_init(&seqs, 8);
+	array_foreach(uids, range) {
+		mailbox_get_seq_range(box, range->seq1, range->seq2,
+				      &seq1, &seq2);
+		if (seq1 != 0)
+			seq_range_array_add_range(&seqs, seq1, seq2);
+	}
+	if (array_count(&seqs) == 0)
+		return;
+	t_array_init(&visible, array_count(&seqs));
+	mailbox_get_uid_range(box, &seqs, &visible);
+	seq_range_array_remove_seq_range(uids, &visible);
+}
+
+/* Send "* VANISHED (EARLIER) ..." for the UIDs of the index's answer that
+   box's view does not have. */
+static void qresync_send_line(struct client_command_context *cmd,
+			      struct mailbox *box,
+			      const struct cs_uidset *answer)
+{
+	ARRAY_TYPE(seq_range) uids;
+	string_t *line;
+	size_t i;
+
+	t_array_init(&uids, answer->count);
+	for (i = 0; i < answer->count; i++) {
+		seq_range_array_add_range(&uids, answer->ranges[i].first,
+					  answer->ranges[i].last);
+	}
+	qresync_drop_visible(box, &uids);
+	if (array_count(&uids) == 0)
+		return;
+	line = t_str_new(128);
+	str_append(line, "* VANISHED (EARLIER) ");
+	imap_write_seq_range(line, &uids);
+	client_send_line(cmd->client, str_c(line));
+}
+
 static void qresync_send(struct client_command_context *cmd,
 			 struct mailbox *box,
 			 const struct qresync_request *req)
@@ -147,7 +206,6 @@ static void qresync_send(struct client_command_context *cmd,
 	struct cs_mailbox *cbox;
 	struct cs_error err;
 	bool below;
-	char *text;
 
 	if (cmbox == NULL || cmbox->index == NULL ||
 	    condstore_mailbox_get(cmbox, &cbox) < 0)
@@ -163,14 +221,7 @@ static void qresync_send(struct client_command_context *cmd,
 		if (err.code == CS_OK)
 			cs_error_set(&err, CS_ERR_IO, "out of memory");
 	} else if (uids.count > 0) {
-		text = cs_uidset_format_alloc(&uids);
-		if (text == NULL)
-			cs_error_set(&err, CS_ERR_IO, "out of memory");
-		else {
-			client_send_line(cmd->client, t_strdup_printf(
-				"* VANISHED (EARLIER) %s", text));
-			free(text);
-		}
+		qresync_send_line(cmd, box, &uids);
 	}
 	if (err.code != CS_OK) {
 		condstore_log_error(box, t_strdup_printf(

@@ -5,18 +5,20 @@ and UID FETCH ... (CHANGEDSINCE n VANISHED) names exactly the UIDs that
 went (external unlinks, IMAP expunges from another session), with and
 without known-uids and seq-match-data, nothing for a wrong UIDVALIDITY,
 the same after deleting dovecot.index*, every gone UID for a client from
-below the horizon, and live VANISHED at NOOP."""
+below the horizon, live VANISHED at NOOP and IDLE, and pruning (check
+--prune, the daemon's idle prune) under a connected client."""
 
 import glob
 import os
 import re
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dovecot  # noqa: E402
 import dovecotconf  # noqa: E402
 
-[cstest] = dovecot.start_test("cstest")
+cstest, watchtest = dovecot.start_test("cstest", "watchtest")
 
 
 def close(imap):
@@ -39,7 +41,58 @@ def vanished_of(imap):
     return earlier, live
 
 
-class PluginQresyncTest(cstest.CondstoreCase):
+VANISHED_RE = re.compile(r"^\* VANISHED (\(EARLIER\) )?([0-9:,]+)$")
+
+
+class Idle:
+    """IDLE (RFC 2177) on an imaplib connection, which has no IDLE of its
+    own: the command is sent and its continuation awaited, then the
+    untagged responses are read as they come."""
+
+    def __init__(self, imap):
+        self.imap = imap
+        self.tag = imap._new_tag().decode()
+        self.vanished = set()
+        self.other = []
+        imap.send(("%s IDLE\r\n" % self.tag).encode())
+        line = self._line()
+        if not line.startswith("+"):
+            raise AssertionError("IDLE refused: %r" % line)
+
+    def _line(self):
+        line = self.imap.readline()
+        if not line:
+            raise AssertionError("connection closed during IDLE")
+        return line.decode("utf-8", "replace").rstrip("\r\n")
+
+    def _take(self, line):
+        m = VANISHED_RE.match(line)
+        if m is None:
+            self.other.append(line)
+        elif m.group(1):
+            raise AssertionError("VANISHED (EARLIER) during IDLE: %r" % line)
+        else:
+            self.vanished |= cstest.uidset_expand(m.group(2))
+
+    def wait_vanished(self, uids):
+        """Read untagged responses until live VANISHED named every UID of
+        uids (the test's timeout stops a wait for what never comes)."""
+        while not set(uids) <= self.vanished:
+            self._take(self._line())
+
+    def done(self):
+        """DONE, and the responses up to the tagged OK."""
+        self.imap.send(b"DONE\r\n")
+        while True:
+            line = self._line()
+            if line.startswith(self.tag + " "):
+                if not line.startswith(self.tag + " OK"):
+                    raise AssertionError("IDLE ended with %r" % line)
+                return
+            self._take(line)
+
+
+class PluginQresyncTest(watchtest.WatchCase):
     seed = 3262
 
     def setUp(self):
@@ -110,13 +163,48 @@ class PluginQresyncTest(cstest.CondstoreCase):
         bases = sorted(self.made["INBOX"], key=lambda b: self.uid[b])
         gone = {self.uid[bases[2]], self.expunge_elsewhere(bases[7])}
         self.md.delete("INBOX", bases[2])
-        self.md.deliver("INBOX", "S")
+        new = self.md.deliver("INBOX", "S")
         self.md.set_flags("INBOX", bases[4], "FS")
         # other agents' changes reach the index through the daemon or a
         # scan (without either, Dovecot's own scan sees them, the index
         # does not: doc/dovecot-plugin.md)
         self.cs("reindex", "INBOX")
+        self.delivered_base = new
         return gone, self.uid[bases[4]]
+
+    def delivered(self):
+        """The UID of the message changes() delivered, once a Dovecot
+        session has given it one."""
+        uid = {b: u for u, b in self.uids().items()}[self.delivered_base]
+        self.assertNotIn(uid, self.uid.values())
+        return uid
+
+    def changed_since(self, imap, since, uids="1:*"):
+        """UID FETCH uids (FLAGS) (CHANGEDSINCE since VANISHED) in imap:
+        (VANISHED (EARLIER) UIDs, {uid: fetch})."""
+        imap.untagged_responses.pop("VANISHED", None)
+        imap.untagged_responses.pop("FETCH", None)
+        typ, data = imap.uid("FETCH", uids, "(FLAGS)",
+                             "(CHANGEDSINCE %d VANISHED)" % since)
+        self.assertEqual(typ, "OK", data)
+        earlier, live = vanished_of(imap)
+        self.assertEqual(live, set())
+        return earlier, dovecot.parse_imap_fetch(data)
+
+    def noop_vanished(self, imap):
+        """NOOP: the live VANISHED UIDs it brought (never EARLIER)."""
+        imap.untagged_responses.pop("VANISHED", None)
+        dovecot.imap_ok(imap.noop())
+        self.assertNotIn("EXPUNGE", imap.untagged_responses)
+        earlier, live = vanished_of(imap)
+        self.assertEqual(earlier, set())
+        return live
+
+    def not_messages(self):
+        """Every UID below UIDNEXT that is not a message: what VANISHED
+        from below the horizon answers."""
+        status = self.status("INBOX")["INBOX"]
+        return set(range(1, status["UIDNEXT"])) - set(self.uids())
 
     # --- tests ------------------------------------------------------------
 
@@ -131,8 +219,9 @@ class PluginQresyncTest(cstest.CondstoreCase):
         gone, renamed = self.changes()
         earlier, fetched = self.resync("%d %d" % (self.uidvalidity, self.h0))
         self.assertEqual(earlier, gone)
-        self.assertIn(renamed, fetched)
-        self.assertEqual(len(fetched), 2, fetched)   # renamed + delivered
+        self.assertEqual(set(fetched), {renamed, self.delivered()})
+        self.assertEqual(sorted(fetched[renamed]["FLAGS"]),
+                         ["\\Flagged", "\\Seen"])
         # EXAMINE answers the same
         earlier, _ = self.resync("%d %d" % (self.uidvalidity, self.h0),
                                  command="EXAMINE")
@@ -184,6 +273,28 @@ class PluginQresyncTest(cstest.CondstoreCase):
         self.assertEqual(typ, "OK", data)
         self.assertEqual(vanished_of(self.imap)[0], {low})
 
+    def test_index_ahead_of_the_session(self):
+        """A message the index knows gone but the session has not synced
+        yet is still one of the session's messages: UID FETCH (VANISHED)
+        leaves it out of VANISHED (EARLIER), and the session's next sync
+        says VANISHED."""
+        bases = sorted(self.made["INBOX"], key=lambda b: self.uid[b])
+        gone = self.uid[bases[6]]
+        self.md.delete("INBOX", bases[6])
+        self.cs("reindex", "INBOX")
+        for key in ("VANISHED", "FETCH"):
+            self.imap.untagged_responses.pop(key, None)
+        typ, data = self.imap.uid("FETCH", "1:*", "(FLAGS)",
+                                  "(CHANGEDSINCE %d VANISHED)" % self.h0)
+        self.assertEqual(typ, "OK", data)
+        earlier, live = vanished_of(self.imap)
+        self.assertEqual(earlier, set())
+        live |= self.noop_vanished(self.imap)
+        self.assertEqual(live, {gone})
+        # once synced, the index's answer is the session's
+        self.assertEqual(self.changed_since(self.imap, self.h0),
+                         ({gone}, {}))
+
     def test_after_losing_dovecot_index(self):
         gone, _ = self.changes()
         first = self.resync("%d %d" % (self.uidvalidity, self.h0))
@@ -212,6 +323,94 @@ class PluginQresyncTest(cstest.CondstoreCase):
         for since in (self.h0, 1):
             earlier, _ = self.resync("%d %d" % (self.uidvalidity, since))
             self.assertEqual(earlier, want)
+
+    def idle_vanished(self, daemon):
+        """The session in IDLE is told, as live VANISHED, exactly the UIDs
+        another session expunges and another agent unlinks; the index
+        then answers the same."""
+        bases = sorted(self.made["INBOX"], key=lambda b: self.uid[b])
+        if daemon:
+            self.start_daemon()
+        idle = Idle(self.imap)
+        expunged = self.expunge_elsewhere(bases[3])
+        idle.wait_vanished({expunged})
+        self.md.delete("INBOX", bases[8])
+        unlinked = self.uid[bases[8]]
+        idle.wait_vanished({expunged, unlinked})
+        idle.done()
+        self.assertEqual(idle.vanished, {expunged, unlinked})
+        self.assertEqual([line for line in idle.other
+                          if re.match(r"^\* \d+ EXPUNGE", line)], [])
+        if daemon:
+            self.sync()
+        else:
+            self.cs("reindex", "INBOX")
+        self.assertEqual(self.changed_since(self.imap, self.h0),
+                         ({expunged, unlinked}, {}))
+        self.assertEqual(self.resync("%d %d" % (self.uidvalidity, self.h0)),
+                         ({expunged, unlinked}, {}))
+        self.cs("check")
+
+    def test_idle_vanished(self):
+        self.idle_vanished(daemon=False)
+
+    def test_idle_vanished_daemon(self):
+        self.idle_vanished(daemon=True)
+
+    def prune_under_client(self, prune):
+        """A QRESYNC client stays selected while prune() drops the
+        tombstones of what went since its last sync: its NOOP is told
+        exactly those UIDs, its resync from before the prune gets every
+        UID that is not a message (never fewer), and expunges after the
+        prune are answered exactly again."""
+        bases = sorted(self.made["INBOX"], key=lambda b: self.uid[b])
+        gone, renamed = self.changes()
+        self.assertEqual(self.resync("%d %d" % (self.uidvalidity,
+                                                self.h0))[0], gone)
+        daemon = prune()
+        want = self.not_messages()
+        self.assertTrue(gone <= want)
+        self.assertEqual(self.noop_vanished(self.imap), gone)
+        earlier, fetched = self.changed_since(self.imap, self.h0)
+        self.assertEqual(earlier, want)
+        self.assertEqual(set(fetched), {renamed, self.delivered()})
+        # a client that knew the first messages: every one of them gone
+        known = set(self.uid.values())
+        earlier, _ = self.resync("%d %d %s" % (
+            self.uidvalidity, self.h0, cstest.uidset_format(known)))
+        self.assertEqual(earlier, want & known)
+        # after the prune, exact again
+        h1 = self.hms()
+        later = {self.expunge_elsewhere(bases[5]), self.uid[bases[9]]}
+        self.md.delete("INBOX", bases[9])
+        if daemon is not None:
+            self.sync()
+        else:
+            self.cs("reindex", "INBOX")
+        self.assertEqual(self.noop_vanished(self.imap), later)
+        self.assertEqual(self.changed_since(self.imap, h1), (later, {}))
+        self.assertEqual(self.resync("%d %d" % (self.uidvalidity, h1)),
+                         (later, {}))
+        if daemon is not None:
+            self.stop_daemon(daemon)
+        self.cs("check")
+
+    def test_check_prune_under_client(self):
+        def prune():
+            res = self.cs("-v", "check", "--prune=0")
+            self.assertIn("tombstone", res.err)
+        self.prune_under_client(prune)
+
+    def test_daemon_prune_under_client(self):
+        def prune():
+            daemon = self.start_daemon("--prune-age", "0")
+            for _ in range(3000):
+                if "pruned 2 tombstones" in daemon.log():
+                    return daemon
+                self.assertTrue(daemon.running(), daemon.log())
+                time.sleep(0.01)
+            self.fail("the daemon did not prune:\n" + daemon.log())
+        self.prune_under_client(prune)
 
 
 if __name__ == "__main__":

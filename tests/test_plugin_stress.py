@@ -16,6 +16,21 @@ that names its UID is checked:
   at least that of the expunge, with the flags its view last had: two
   sessions may have different ones).
 
+Half of the sessions enable QRESYNC (RFC 7162 section 3.2) and keep
+their own view of the mailbox, as a resynchronising client does: UID ->
+(flags, modseq), updated from every FETCH, VANISHED, EXISTS and
+HIGHESTMODSEQ in the order they came.  Such a session never gets an
+EXPUNGE nor a FETCH without UID, every FETCH names the sequence number its
+view gives the UID; after each of its NOOPs it compares its view with the
+server (UID FETCH 1:* (FLAGS MODSEQ)): every UID it holds is still there
+(no VANISHED missing), none with another MODSEQ lower or the same MODSEQ
+with other flags (no flag change missing).  When it leaves the mailbox
+(CLOSE) it comes back with SELECT (CONDSTORE) and builds its view anew;
+with CS_STRESS_RESYNC=1 (see RESYNC) it comes back with SELECT ...
+(QRESYNC (uidvalidity modseq [known-uids])) instead, after which its
+view must equal the mailbox exactly, and once everything has stopped it
+does so once more on a new connection.
+
 Dovecot's log must show no crash ("killed with signal"), panic or failed
 assertion, and condstore check must be clean afterwards.
 
@@ -29,6 +44,7 @@ within 30 s ("Initial status notification not received"), which under
 valgrind on a heavily loaded machine happens: the test then fails on the
 "killed with signal 9" line."""
 
+import imaplib
 import os
 import random
 import re
@@ -51,6 +67,17 @@ MODSEQ_RE = re.compile(r"\bMODSEQ \((\d+)\)")
 FLAGS_RE = re.compile(r"\bFLAGS \(([^()]*)\)")
 MESSAGE = ("From: a@example.org\r\nTo: b@example.org\r\n"
            "Subject: stress %d\r\n\r\nbody %d\r\n")
+FETCH_RE = re.compile(r"^(\d+) \((.*)\)$")
+VANISHED_RE = re.compile(r"^(\(EARLIER\) )?([0-9:,]+)$")
+
+
+# CS_STRESS_RESYNC=1: QRESYNC sessions also leave the mailbox and come
+# back with SELECT ... (QRESYNC (uidvalidity HIGHESTMODSEQ [known-uids])),
+# during the run and once more at the end, and their view must then be
+# the mailbox exactly (not yet part of "make check": a client that took
+# its HIGHESTMODSEQ while another session's expunge or a delivery was
+# not yet in its view can miss that change when it resynchronises)
+RESYNC = os.environ.get("CS_STRESS_RESYNC") == "1"
 
 
 def run_seconds():
@@ -149,32 +176,42 @@ class Client:
                          "%s%s (%s)" % (mod, how, flag))
         elif op < 58:
             n = rng.randrange(1 << 30)
-            typ, data = imap.append("INBOX", None, None,
-                                    (MESSAGE % (n, n)).encode())
-            self.commands += 1
+            typ, data = self.command(imap, "append", "INBOX", None, None,
+                                     (MESSAGE % (n, n)).encode())
             if typ != "OK":
                 raise AssertionError("APPEND: %s %r" % (typ, data))
         elif op < 66:
-            self.command(imap, "uid", "STORE", uid, "+FLAGS.SILENT "
-                         "(\\Deleted)")
+            self.command(imap, "uid", "STORE", uid, self.delete_flag)
             self.command(imap, "uid", "EXPUNGE", uid)
         elif op < 72:
-            dovecot.imap_ok(imap.close())
-            dovecot.select_condstore(imap)
+            self.command(imap, "close")
+            self.select(imap)
             return self.uids(imap)
         elif op < 90:
-            self.command(imap, "noop")
+            self.noop(imap)
         else:
             return self.uids(imap)
         return uids
 
+    # what a QRESYNC session does its own way
+    delete_flag = "+FLAGS.SILENT (\\Deleted)"
+
+    def connect(self):
+        imap = self.dc.connect()
+        dovecot.imap_ok(imap._simple_command("ENABLE", "CONDSTORE"))
+        return imap
+
+    def select(self, imap):
+        dovecot.select_condstore(imap)
+
+    def noop(self, imap):
+        self.command(imap, "noop")
+
     def run(self):
         try:
-            imap = self.dc.connect()
+            imap = self.connect()
             try:
-                dovecot.imap_ok(imap._simple_command("ENABLE",
-                                                     "CONDSTORE"))
-                dovecot.select_condstore(imap)
+                self.select(imap)
                 uids = self.uids(imap)
                 while time.monotonic() < self.deadline:
                     uids = self.step(imap, uids)
@@ -182,6 +219,228 @@ class Client:
                 imap.logout()
         except Exception as e:  # reported by the test
             self.seen.problem("%s: %r" % (self.name, e))
+
+
+class OrderedIMAP(imaplib.IMAP4):
+    """imaplib, which files untagged responses by name, also keeping
+    them in the order they came (a QRESYNC client must apply VANISHED,
+    EXISTS and FETCH in order)."""
+
+    def __init__(self, *args, **kw):
+        self.events = []
+        super().__init__(*args, **kw)
+
+    def _append_untagged(self, typ, dat):
+        if isinstance(dat, tuple):
+            dat = dat[0]
+        self.events.append((typ, (dat or b"").decode(errors="replace")))
+        super()._append_untagged(typ, dat)
+
+
+class QresyncClient(Client):
+    """A QRESYNC session keeping its own view of the mailbox (see the
+    file's comment): self.seqs the UID of each sequence number (None
+    while the session has not been told it), self.view {uid: [flags,
+    modseq]}, self.hms the HIGHESTMODSEQ it was last told.  After every
+    command it asks for the UIDs it does not know yet (FETCH n:* by
+    sequence), so that a live VANISHED always names UIDs it knows (a
+    sync reports expunges before new messages)."""
+
+    delete_flag = "+FLAGS (\\Deleted)"  # the view needs the flags
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.name += " (QRESYNC)"
+        self.seqs = []
+        self.view = {}
+        self.hms = None
+        self.uidvalidity = None
+        self.selecting = False
+        self.exists = None
+        self.compared = 0
+        self.resyncs = 0
+
+    def connect(self):
+        imap = OrderedIMAP("127.0.0.1", self.dc.port)
+        imap.login(self.dc.user.name, dovecot.TEST_PASSWORD)
+        dovecot.imap_ok(imap._simple_command("ENABLE", "QRESYNC"))
+        return imap
+
+    def problem(self, text):
+        self.seen.problem("%s: %s" % (self.name, text))
+
+    def command(self, imap, what, *args, resolve=True):
+        imap.events.clear()
+        typ, data = super().command(imap, what, *args)
+        self.apply(imap.events)
+        if resolve:
+            self.resolve(imap)
+        return typ, data
+
+    def resolve(self, imap):
+        """FETCH the UIDs of the messages the session was told of by
+        EXISTS only."""
+        while None in self.seqs:
+            first = self.seqs.index(None) + 1
+            self.command(imap, "fetch", "%d:*" % first,
+                         "(UID FLAGS MODSEQ)", resolve=False)
+
+    # -- the view --------------------------------------------------------
+
+    def apply(self, events):
+        for typ, text in events:
+            if typ == "EXISTS":
+                self.existed(int(text))
+            elif typ == "EXPUNGE":
+                self.problem("EXPUNGE %s in a QRESYNC session" % text)
+            elif typ == "VANISHED":
+                self.vanished(text)
+            elif typ == "FETCH":
+                self.fetched(text)
+            elif typ == "HIGHESTMODSEQ":
+                self.hms = int(text)
+            elif typ == "UIDVALIDITY":
+                self.uidvalidity = int(text)
+
+    def existed(self, count):
+        if self.selecting:
+            # applied once the VANISHED (EARLIER) of the resync are in
+            self.exists = count
+        elif count < len(self.seqs):
+            self.problem("EXISTS %d with %d messages and no VANISHED"
+                         % (count, len(self.seqs)))
+        else:
+            self.seqs += [None] * (count - len(self.seqs))
+
+    def vanished(self, text):
+        m = VANISHED_RE.match(text.strip())
+        if m is None:
+            self.problem("bad VANISHED %r" % text)
+            return
+        earlier = bool(m.group(1))
+        if earlier and not self.selecting:
+            self.problem("VANISHED (EARLIER) outside SELECT: %r" % text)
+            return
+        for uid in sorted(cstest.uidset_expand(m.group(2))):
+            self.view.pop(uid, None)
+            if uid in self.seqs:
+                self.seqs.remove(uid)
+            elif not earlier:
+                self.problem("live VANISHED %d: not a message of the "
+                             "session (%s)" % (uid, text))
+
+    def fetched(self, text):
+        m = FETCH_RE.match(text.strip())
+        u, ms, f = (UID_RE.search(text), MODSEQ_RE.search(text),
+                    FLAGS_RE.search(text))
+        if m is None or u is None or ms is None:
+            self.problem("FETCH without UID or MODSEQ: %r" % text)
+            return
+        seq, uid, modseq = int(m.group(1)), int(u.group(1)), \
+            int(ms.group(1))
+        if self.selecting and uid not in self.seqs and \
+                seq == len(self.seqs) + 1:
+            self.seqs.append(uid)  # a message new since the resync point
+        if seq > len(self.seqs):
+            self.problem("FETCH %d beyond the %d messages: %r"
+                         % (seq, len(self.seqs), text))
+            return
+        if self.seqs[seq - 1] is None and uid not in self.seqs:
+            self.seqs[seq - 1] = uid
+        if self.seqs[seq - 1] != uid:
+            self.problem("UID %d at sequence %d, the view has UID %s there "
+                         "(a VANISHED missing or wrong): %r"
+                         % (uid, seq, self.seqs[seq - 1], text))
+            return
+        entry = self.view.setdefault(uid, [None, 0])
+        if f is not None and modseq >= entry[1]:
+            entry[0] = frozenset(f.group(1).split()) - {"\\Recent"}
+        entry[1] = max(entry[1], modseq)
+
+    # -- comparing the view with the server --------------------------------
+
+    def compare(self, imap):
+        """UID FETCH 1:* (FLAGS MODSEQ) against the view: one answer per
+        message of the session, in sequence order (apply() checks the
+        UIDs), each with the view's MODSEQ and flags or a higher MODSEQ
+        (a change after the last sync)."""
+        view = {uid: tuple(e) for uid, e in self.view.items()}
+        count = len(self.seqs)
+        imap.events.clear()
+        typ, data = super().command(imap, "uid", "FETCH", "1:*",
+                                    "(FLAGS MODSEQ)")
+        if typ != "OK":
+            raise AssertionError("UID FETCH 1:*: %s %r" % (typ, data))
+        answers = [text for typ, text in imap.events
+                   if typ == "FETCH"][:count]
+        self.compared += 1
+        if len(answers) != count:
+            self.problem("UID FETCH 1:* answered %d messages, the session "
+                         "has %d" % (len(answers), count))
+        for text in answers:
+            u, ms, f = (UID_RE.search(text), MODSEQ_RE.search(text),
+                        FLAGS_RE.search(text))
+            if u is None or ms is None or f is None or \
+                    int(u.group(1)) not in view:
+                continue  # apply() reports it
+            flags, modseq = view[int(u.group(1))]
+            sflags = frozenset(f.group(1).split()) - {"\\Recent"}
+            smodseq = int(ms.group(1))
+            if smodseq < modseq or (smodseq == modseq and
+                                    sflags != flags):
+                self.problem("UID %s: the view has %s MODSEQ %d, the "
+                             "server %s MODSEQ %d (a change missing)"
+                             % (u.group(1), sorted(flags or ()), modseq,
+                                sorted(sflags), smodseq))
+        self.apply(imap.events)
+        self.resolve(imap)
+
+    def noop(self, imap):
+        self.command(imap, "noop")
+        self.compare(imap)
+
+    def select(self, imap, resync=RESYNC):
+        """SELECT, with QRESYNC from the view once there is one (and half
+        of the time its UIDs as known-uids) when resync; the view must
+        then be the mailbox: one message per UID it holds, every new one
+        FETCHed."""
+        args = ["INBOX"]
+        if self.hms is not None and resync:
+            params = "%d %d" % (self.uidvalidity, self.hms)
+            if self.view and self.rng.random() < 0.5:
+                params += " " + cstest.uidset_format(set(self.view))
+            args.append("(QRESYNC (%s))" % params)
+            self.resyncs += 1
+            self.seqs = sorted(self.view)
+        else:
+            args.append("(CONDSTORE)")
+            self.seqs, self.view = [], {}
+        self.selecting, self.exists = True, None
+        try:
+            typ, data = self.command(imap, "_simple_command", "SELECT",
+                                     *args, resolve=False)
+        finally:
+            self.selecting = False
+        if typ != "OK":
+            raise AssertionError("SELECT %r: %s %r" % (args, typ, data))
+        imap.state = "SELECTED"
+        if self.resyncs > 0 and self.exists != len(self.seqs):
+            self.problem("after SELECT %r the view has %d messages, the "
+                         "mailbox %s: %s" % (args, len(self.seqs),
+                                             self.exists, self.seqs))
+        del self.seqs[self.exists:]
+        self.seqs += [None] * (self.exists - len(self.seqs))
+        self.resolve(imap)
+        self.compare(imap)
+
+    def resume(self):
+        """Once everything has stopped: a new connection resynchronises
+        from the view, which must then be the mailbox."""
+        imap = self.connect()
+        try:
+            self.select(imap)
+        finally:
+            imap.logout()
 
 
 class Agent:
@@ -236,8 +495,8 @@ class StressCase(watchtest.WatchCase):
             secs = run_seconds()
             deadline = time.monotonic() + secs
             seen = Seen()
-            clients = [Client(dc, n, seen, deadline)
-                       for n in range(CLIENTS)]
+            clients = [(QresyncClient if n % 2 else Client)(
+                dc, n, seen, deadline) for n in range(CLIENTS)]
             agent = Agent(self.md, deadline)
             threads = [threading.Thread(target=c.run) for c in clients]
             threads.append(threading.Thread(target=agent.run))
@@ -249,13 +508,20 @@ class StressCase(watchtest.WatchCase):
                   % ("with" if self.daemon else "without", secs,
                      sum(c.commands for c in clients), CLIENTS, agent.done))
             self.assertIsNone(agent.error)
-            for p in seen.problems:
-                print("PROBLEM", p)
-            self.assertEqual(seen.problems, [])
             # the index catches up with the disk: the daemon, or a sync
             # of a session (the plugin reconciles without the daemon)
             if self.daemon:
                 self.sync()
+            qresync = [c for c in clients if isinstance(c, QresyncClient)]
+            if RESYNC:
+                for c in qresync:
+                    c.resume()
+            print("QRESYNC sessions: %d views compared with the server, "
+                  "%d resyncs" % (sum(c.compared for c in qresync),
+                                  sum(c.resyncs for c in qresync)))
+            for p in seen.problems:
+                print("PROBLEM", p)
+            self.assertEqual(seen.problems, [])
             imap = dc.connect()
             dovecot.select_condstore(imap, enable=True)
             dovecot.imap_ok(imap.noop())
