@@ -109,8 +109,10 @@ class HostileUser(watchtest.WatchCase):
         daemon = self.start_daemon(maildirs=[self.md.root, self.evil.root],
                                    *("--maildir", self.md.root,
                                      "--maildir", self.evil.root))
-        # a new folder with a sparse 1 GB dovecot-uidlist, no newline
-        tmp = os.path.join(self.evil.root, ".tmp-Big")
+        # a new folder with a sparse 1 GB dovecot-uidlist, no newline,
+        # made outside the Maildir and renamed into it whole (made inside,
+        # it would be a folder of root's, half written, for the daemon)
+        tmp = os.path.join(os.path.dirname(self.evil.root), "Big.tmp")
         cstest.Maildir.make_dirs(tmp)
         with open(os.path.join(tmp, "dovecot-uidlist"), "wb") as f:
             f.write(b"3 V1234 N2\n1 :")
