@@ -122,10 +122,9 @@ void watch_status_rescan(struct watch_root *root)
 
 void watch_status_index_closing(struct watch_root *root)
 {
-	struct watch_root_figures *f = figures(root);
-
-	if (f != NULL && root->index != NULL)
-		f->dir_reads += cs_index_dir_reads(root->index);
+	/* a root being freed has no figures any more: none are made */
+	if (root->figures != NULL && root->index != NULL)
+		root->figures->dir_reads += cs_index_dir_reads(root->index);
 }
 
 void watch_status_error(struct watch_daemon *d, struct watch_root *root,
