@@ -69,6 +69,10 @@ int cs_index_open(const struct cs_index_settings *set,
 void cs_index_close(struct cs_index **index);
 
 const char *cs_index_root(const struct cs_index *index);
+/* How many directory listings (a new/ or cur/ read in full) were read for
+   this index since it was opened: the cost of scans and of finding a
+   message whose name changed, for the daemon's figures. */
+uint64_t cs_index_dir_reads(const struct cs_index *index);
 const char *cs_index_db_path(const struct cs_index *index);
 char cs_index_separator(const struct cs_index *index);
 

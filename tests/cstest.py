@@ -11,6 +11,7 @@ Environment:
   CSTEST_KEEP        keep the temporary directories (for debugging)
 """
 
+import errno
 import os
 import random
 import re
@@ -439,6 +440,42 @@ def letters_of(flag_names, keywords=()):
         else:
             raise AssertionError("unexpected flag %r" % name)
     return sorted_letters(out)
+
+
+# --- a full disk ----------------------------------------------------------
+
+def mount_tmpfs(case, size="8m"):
+    """Mount a tmpfs of size on a fresh directory for the test case
+    (unmounted and removed by its cleanups); returns the directory.  The
+    case is skipped when not root or when the mount fails."""
+    if os.geteuid() != 0:
+        case.skipTest("mounting a small tmpfs needs root")
+    mnt = tempfile.mkdtemp(prefix="cstest-fulldisk.")
+    case.addCleanup(os.rmdir, mnt)
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o",
+                          "size=%s,mode=0700" % size, "tmpfs", mnt],
+                         stderr=subprocess.PIPE)
+    if res.returncode != 0:
+        case.skipTest("cannot mount tmpfs: %s" % res.stderr.decode())
+    case.addCleanup(subprocess.run, ["umount", mnt])
+    return mnt
+
+
+def fill_disk(path):
+    """Write the file path until its file system is full; returns the
+    bytes written."""
+    written = 0
+    chunk = b"\0" * 4096
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        while True:
+            written += os.write(fd, chunk)
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+    finally:
+        os.close(fd)
+    return written
 
 
 # --- test cases -----------------------------------------------------------

@@ -7,45 +7,16 @@ and HIGHESTMODSEQ never went down.
 The Maildir lives on a small tmpfs this test mounts (as root) and
 unmounts; without the privilege to mount, the test is skipped."""
 
-import errno
 import os
-import subprocess
 import sys
-import tempfile
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cstest  # noqa: E402
 
 
-def fill(path):
-    """Write path until the file system is full; returns bytes written."""
-    written = 0
-    chunk = b"\0" * 4096
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        while True:
-            written += os.write(fd, chunk)
-    except OSError as e:
-        if e.errno != errno.ENOSPC:
-            raise
-    finally:
-        os.close(fd)
-    return written
-
-
 class FullDisk(cstest.CondstoreCase):
     def setUp(self):
-        if os.geteuid() != 0:
-            self.skipTest("mounting a small tmpfs needs root")
-        self.mnt = tempfile.mkdtemp(prefix="cstest-fulldisk.")
-        self.addCleanup(os.rmdir, self.mnt)
-        res = subprocess.run(["mount", "-t", "tmpfs", "-o",
-                              "size=8m,mode=0700", "tmpfs", self.mnt],
-                             stderr=subprocess.PIPE)
-        if res.returncode != 0:
-            self.skipTest("cannot mount tmpfs: %s" % res.stderr.decode())
-        self.addCleanup(subprocess.run, ["umount", self.mnt])
+        self.mnt = cstest.mount_tmpfs(self)
         self.md = cstest.Maildir(seed=7, root=os.path.join(self.mnt,
                                                            "Maildir"))
         self.filler = os.path.join(self.mnt, "filler")
@@ -56,7 +27,7 @@ class FullDisk(cstest.CondstoreCase):
         before = self.hms()
         self.assert_clean()
 
-        self.assertGreater(fill(self.filler), 0)
+        self.assertGreater(cstest.fill_disk(self.filler), 0)
         # flag changes by another agent still happen (a rename needs no
         # space), then the indexer has no room to record them
         changed = bases[:40]

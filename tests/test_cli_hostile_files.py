@@ -3,17 +3,20 @@
 directory) where the index, its high-water mark, the nosync marker,
 dovecot-uidlist or dovecot-keywords belong never makes a command wait
 (each is refused with a clear error, exit 2, and nothing is lost);
-symlinked new/, cur/, tmp/ are never followed; a truncated or foreign
+symlinked new/, cur/, tmp/ are never followed (nor a cur/ swapped for a
+symlink while a store waits for the index); a truncated or foreign
 index is refused by writers, never replaced; an index older than its
 high-water mark (a restored backup) never repeats a modseq; a damaged
 high-water mark is refused; a rebuild that fails or is killed leaves the
 working index in place, and the temporary files of dead writers are
 cleaned up."""
 
+import fcntl
 import os
 import signal
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cstest  # noqa: E402
@@ -21,6 +24,22 @@ import cstest  # noqa: E402
 # A command that blocks on a FIFO would never end: this bounds it, and a
 # test that hits the bound fails (subprocess.TimeoutExpired).
 BOUND = 120
+# tdb's lock offsets (tdb lock.c): the transaction lock
+TDB_TRANSACTION_LOCK = 8
+
+
+def wait_blocked_on_lock(proc):
+    """Wait until the process proc waits for a POSIX lock (a "->" line of
+    /proc/locks names it); AssertionError if it ends first."""
+    while proc.poll() is None:
+        with open("/proc/locks") as f:
+            for line in f:
+                fields = line.split()
+                if "->" in fields and str(proc.pid) in fields:
+                    return
+        time.sleep(0.005)
+    raise AssertionError("exited with %d without waiting for the lock: %r"
+                         % (proc.returncode, proc.communicate()))
 
 
 class HostileFiles(cstest.CondstoreCase):
@@ -145,6 +164,46 @@ class HostileFiles(cstest.CondstoreCase):
         self.run_bounded("reindex", rc=0)
         self.assert_matches_disk("INBOX")
         self.assert_matches_disk("Evil")
+        self.assert_clean()
+
+    def test_store_cur_swapped_for_symlink(self):
+        """cur/ is swapped for a symlink to a directory outside holding
+        files of the same names while a store waits for the index lock
+        (a long store of another process holds it): the store renames
+        nothing outside the Maildir, stores nothing, and says why."""
+        md = self.md
+        bases = [md.deliver("INBOX", "S") for _ in range(5)]
+        self.cs("-q", "reindex")
+        outside = os.path.join(md.tmp, "outside")
+        cstest.Maildir.make_dirs(outside)
+        for base in bases:
+            with open(os.path.join(outside, "cur",
+                                   base + cstest.SEP + "2,S"), "w") as f:
+                f.write("not the user's\n")
+        before = sorted(os.listdir(os.path.join(outside, "cur")))
+        # the transaction lock, as a long store holds it (tdb lock.c)
+        fd = os.open(self.db(), os.O_RDWR)
+        self.addCleanup(os.close, fd)
+        fcntl.lockf(fd, fcntl.LOCK_EX, 1, TDB_TRANSACTION_LOCK)
+        store = cstest.popen(["store", "INBOX", "1:*", "+FLAGS",
+                              "(\\Flagged)"], maildir=md.root)
+        self.addCleanup(lambda: store.poll() is None and store.kill())
+        wait_blocked_on_lock(store)
+        cur = os.path.join(md.root, "cur")
+        os.rename(cur, cur + ".real")
+        os.symlink(os.path.join(outside, "cur"), cur)
+        fcntl.lockf(fd, fcntl.LOCK_UN, 1, TDB_TRANSACTION_LOCK)
+        out, err = store.communicate(timeout=BOUND)
+        self.assertEqual(store.returncode, 2, (out, err))
+        self.assertIn(b"symlink", err)
+        self.assertEqual(out, b"")
+        self.assertEqual(sorted(os.listdir(os.path.join(outside, "cur"))),
+                         before)
+        os.unlink(cur)
+        os.rename(cur + ".real", cur)
+        for base in bases:
+            self.assertEqual(md.flags("INBOX", base), "S")
+        self.assert_matches_disk("INBOX")
         self.assert_clean()
 
     # -- D10: a damaged index is refused by writers, never replaced --
@@ -276,6 +335,10 @@ class HostileFiles(cstest.CondstoreCase):
             self.assertEqual(res.rc, 0, res)
             if proc.returncode != 0:
                 self.assertEqual(self.uid_map("INBOX"), before)
+            else:
+                # it finished (a fast machine): the next kill is compared
+                # with the index it built
+                before = self.uid_map("INBOX")
             self.assertEqual(len(self.uid_map("INBOX")), 3000)
         self.assertEqual(sorted(e for e in os.listdir(md.root)
                                 if e.startswith("condstore")),

@@ -6,6 +6,7 @@ commands keep working, and they read nothing the owner can't (a folder
 only root can read is not indexed).  Real users, created with useradd
 (skipped when not root)."""
 
+import json
 import os
 import stat
 import subprocess
@@ -99,15 +100,33 @@ class RootOwner(watchtest.WatchCase):
         for u in users:
             self.deliver(u, flags="S")
         glob = os.path.join(self.md.tmp, "home", "*", "Maildir")
+        sock = os.path.join(self.md.tmp, "status.sock")
         daemon = self.start_daemon("--maildirs-glob", glob,
+                                   "--status-socket", sock,
                                    maildirs=[u.md.root for u in users])
         for u in users:
-            u.as_user(lambda u=u: u.md.create_folder("New"))
+            # a folder only its owner can read (0700), made while the
+            # daemon runs: the daemon, acting as the owner, watches it
+            u.as_user(lambda u=u: (u.md.create_folder("New"),
+                                   os.chmod(u.md.path("New"), 0o700)))
+            for sub in ("", "/new", "/cur", "/tmp"):
+                self.assertEqual(stat.S_IMODE(os.stat(
+                    u.md.path("New") + sub).st_mode), 0o700)
             self.deliver(u, "New")
             self.deliver(u)
         for u in users:
             self.sync(u.md.root)
             self.assert_owned(u)
+        res = cstest.run(["daemon-status", "--socket", sock, "--json"])
+        self.assertEqual(res.rc, 0, (res, daemon.log()))
+        roots = {r["path"]: r for r in json.loads(res.out)["roots"]}
+        for u in users:
+            # the root, new/ and cur/ of INBOX and of New
+            self.assertEqual((roots[u.md.root]["watches"],
+                              roots[u.md.root]["unwatched"]), (5, 0),
+                             daemon.log())
+        self.assertNotIn("Permission denied", daemon.log())
+        for u in users:
             # the user's own store works on what the daemon created
             res = u.run(["store", "New", "1", "+FLAGS", "(\\Seen)"])
             self.assertEqual(res.rc, 0, res)

@@ -12,6 +12,7 @@ acknowledged to "condstore sync" that is not committed.
     "sync" never returns 0 while changes before it are not in the index;
     once the scan succeeds again it does, with every message recorded."""
 
+import json
 import os
 import subprocess
 import sys
@@ -25,6 +26,9 @@ import watchtest  # noqa: E402
 
 # tdb's lock offsets (tdb lock.c): the transaction lock
 TDB_TRANSACTION_LOCK = 8
+# directory listings one scan of a mailbox reads at most (cs-scan.c: the
+# digest, the scan, three sweeps, the new digest; new/ and cur/ each)
+SCAN_LISTINGS_MAX = 12
 
 LOCKER = r"""
 import fcntl, sys
@@ -105,8 +109,10 @@ class HostileUser(watchtest.WatchCase):
         daemon = self.start_daemon(maildirs=[self.md.root, self.evil.root],
                                    *("--maildir", self.md.root,
                                      "--maildir", self.evil.root))
-        # a new folder with a sparse 1 GB dovecot-uidlist, no newline
-        tmp = os.path.join(self.evil.root, ".tmp-Big")
+        # a new folder with a sparse 1 GB dovecot-uidlist, no newline,
+        # made outside the Maildir and renamed into it whole (made inside,
+        # it would be a folder of root's, half written, for the daemon)
+        tmp = os.path.join(os.path.dirname(self.evil.root), "Big.tmp")
         cstest.Maildir.make_dirs(tmp)
         with open(os.path.join(tmp, "dovecot-uidlist"), "wb") as f:
             f.write(b"3 V1234 N2\n1 :")
@@ -139,22 +145,48 @@ class HostileUser(watchtest.WatchCase):
 class MovesOut(watchtest.WatchCase):
     """Messages moved out of the watched tree: their MOVED_FROMs never
     get a partner, and a batch of them is settled by one scan of the
-    folder, not by two directory reads per message."""
+    folder, not by two directory reads per message.  The daemon's count
+    of directory listings read (daemon-status) is bounded by its number
+    of batches, not by the number of events."""
+
+    def figures(self, sock):
+        res = cstest.run(["daemon-status", "--socket", sock, "--json"])
+        self.assertEqual(res.rc, 0, res)
+        roots = {r["path"]: r for r in json.loads(res.out)["roots"]}
+        return roots[self.md.root]
 
     def test_moves_out_settled_by_one_scan(self):
-        bases = [self.md.deliver("INBOX", "S") for _ in range(2000)]
+        bases = [self.md.deliver("INBOX", "S") for _ in range(6000)]
         self.cs("-q", "reindex")
-        daemon = self.start_daemon("-v")
+        sock = os.path.join(self.md.tmp, "status.sock")
+        daemon = self.start_daemon("-v", "--status-socket", sock)
+        before = self.figures(sock)
         outside = os.path.join(self.md.tmp, "outside")
         os.mkdir(outside)
-        moved = bases[:500]
+        moved = bases[:4000]
         for base in moved:
-            path = self.md.find("INBOX", base)
-            os.rename(path, os.path.join(outside, os.path.basename(path)))
+            name = base + cstest.SEP + "2,S"
+            os.rename(os.path.join(self.md.root, "cur", name),
+                      os.path.join(outside, name))
         self.sync()
-        self.assertEqual(set(self.uids().values()), set(bases[500:]))
-        self.assertTrue("unpaired moves settled by one scan" in
-                        daemon.log())
+        after = self.figures(sock)
+        self.assertEqual(set(self.uids().values()), set(bases[4000:]))
+        self.assertIn("unpaired moves settled by one scan", daemon.log())
+        events = after["events"] - before["events"]
+        batches = after["commits"] - before["commits"]
+        reads = after["dir_reads"] - before["dir_reads"]
+        self.assertGreaterEqual(events, 4000, after)
+        # one scan of the folder per batch (and one more before the sync
+        # is answered); a scan lists new/ and cur/ at most six times each
+        # (the digest, the scan, up to three sweeps while the directories
+        # change, the new digest); one listing per move would be 4000
+        self.assertGreater(batches, 0, after)
+        self.assertLessEqual(reads, SCAN_LISTINGS_MAX * (batches + 1),
+                             (before, after))
+        self.assertLess(reads, events // 4, (before, after))
+        sys.stderr.write("4000 moves out of 6000: %d events, %d batches, "
+                         "%d directory listings read\n" % (
+                             events, batches, reads))
         self.stop_daemon(daemon)
         self.assert_clean()
 

@@ -15,7 +15,8 @@ WATCH_TESTS = \
 	tests/test_watch_bounds.py \
 	tests/test_watch_hostile.py \
 	tests/test_root_owner.py \
-	tests/test_watch_hostile_users.py
+	tests/test_watch_hostile_users.py \
+	tests/test_watch_fulldisk.py
 
 TESTS += $(WATCH_TESTS)
 EXTRA_DIST += tests/watchtest.py tests/usertest.py tests/hostile_attacks.py \

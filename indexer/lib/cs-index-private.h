@@ -89,6 +89,7 @@ struct cs_index {
 					   for a build the unnamed file) */
 	const struct cs_index_hook *hooks[CS_INDEX_HOOKS_MAX];
 	unsigned int nhooks;
+	uint64_t dir_reads;		/* cs_index_dir_reads() */
 };
 
 /* cs-index.c: add hook (once: adding it again does nothing). */

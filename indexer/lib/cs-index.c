@@ -474,6 +474,11 @@ const char *cs_index_root(const struct cs_index *index)
 	return index->root;
 }
 
+uint64_t cs_index_dir_reads(const struct cs_index *index)
+{
+	return index->dir_reads;
+}
+
 const char *cs_index_db_path(const struct cs_index *index)
 {
 	return index->db_path;

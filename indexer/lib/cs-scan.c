@@ -358,6 +358,7 @@ static int scan_dir(struct scan *sc, uint8_t location, struct cs_error *err)
 			loc_dirs[location]) < 0)
 		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
 				    sc->path);
+	sc->index->dir_reads++;
 	dir = cs_dir_opendir(cs_index_root(sc->index), dirpath);
 	if (dir == NULL) {
 		if (errno == ENOENT)
@@ -416,6 +417,7 @@ static int digest_dir(struct scan *sc, uint8_t location,
 			loc_dirs[location]) < 0)
 		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
 				    sc->path);
+	sc->index->dir_reads++;
 	dir = cs_dir_opendir(cs_index_root(sc->index), dirpath);
 	if (dir == NULL)
 		return errno == ENOENT ? 1 : cs_dir_error(err, dirpath);
@@ -505,6 +507,7 @@ static int sweep_collect_dir(struct sweep *sw, const char *dirpath,
 	struct dirent *d;
 	DIR *dir;
 
+	sw->sc->index->dir_reads++;
 	dir = cs_dir_opendir(cs_index_root(sw->sc->index), dirpath);
 	if (dir == NULL)
 		return errno == ENOENT ? 0 : cs_dir_error(err, dirpath);

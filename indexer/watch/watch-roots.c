@@ -238,6 +238,7 @@ static void root_close_index(struct watch_daemon *d, struct watch_root *root)
 {
 	if (root->index == NULL)
 		return;
+	watch_status_index_closing(root);
 	cs_index_close(&root->index);
 	d->open_count--;
 }

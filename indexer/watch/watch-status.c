@@ -120,6 +120,13 @@ void watch_status_rescan(struct watch_root *root)
 		f->rescans++;
 }
 
+void watch_status_index_closing(struct watch_root *root)
+{
+	/* a root being freed has no figures any more: none are made */
+	if (root->figures != NULL && root->index != NULL)
+		root->figures->dir_reads += cs_index_dir_reads(root->index);
+}
+
 void watch_status_error(struct watch_daemon *d, struct watch_root *root,
 			const char *text)
 {
@@ -299,12 +306,14 @@ static void report_root(struct status_buf *b, const struct watch_root *root)
 	buf_add_str(b, "path", root->path);
 	buf_add(b, " state=%s mailboxes=%u watches=%u unwatched=%u "
 		"lag_ms=%u events=%llu changes=%llu commits=%llu "
-		"last_commit=%llu rescans=%u errors=%u",
+		"last_commit=%llu rescans=%u dir_reads=%llu errors=%u",
 		f->failing ? "error" : "ok", boxes, watches, unwatched,
 		f->lag_ms, (unsigned long long)f->events,
 		(unsigned long long)f->changes,
 		(unsigned long long)f->commits,
 		(unsigned long long)f->last_commit_usec, f->rescans,
+		(unsigned long long)(f->dir_reads + (root->index != NULL ?
+			cs_index_dir_reads(root->index) : 0)),
 		f->errors);
 	if (f->last_error != NULL)
 		buf_add_str(b, "last_error", f->last_error);

@@ -14,9 +14,12 @@
  *   daemon pid=P since=USEC roots=N given_up=N overflows=N queued=BYTES
  *   root path=PATH state=ok|error|given-up mailboxes=N watches=N
  *        unwatched=N lag_ms=N events=N changes=N commits=N
- *        last_commit=USEC rescans=N errors=N last_error=TEXT
+ *        last_commit=USEC rescans=N dir_reads=N errors=N
+ *        last_error=TEXT
  *   end
- * (USEC: microseconds since the epoch, 0 for never; last_error only when
+ * (USEC: microseconds since the epoch, 0 for never; dir_reads: new/ and
+ * cur/ listings read in full, by scans and by finding a message whose
+ * name an event did not tell; last_error only when
  * there was one; a root given up has path, state, errors and last_error,
  * its reason.)
  */
@@ -44,6 +47,8 @@ struct watch_root_figures {
 	uint64_t last_commit_usec;	/* wall clock, 0: none yet */
 	unsigned int lag_ms;	/* last batch: taken -> committed */
 	unsigned int rescans;	/* full scans (startup, overflow, HUP) */
+	uint64_t dir_reads;	/* of indexes closed since (the open one
+				   counts its own: cs_index_dir_reads()) */
 	unsigned int errors;
 	bool failing;		/* the last processing ended in an error */
 	unsigned int error_round;	/* d->round of the last error */
@@ -73,6 +78,8 @@ void watch_status_committed(struct watch_daemon *d, struct watch_root *root,
 			    uint64_t changes);
 void watch_status_scanned(struct watch_root *root, uint64_t changes);
 void watch_status_rescan(struct watch_root *root);
+/* The root's index is about to be closed: keep its directory reads. */
+void watch_status_index_closing(struct watch_root *root);
 void watch_status_error(struct watch_daemon *d, struct watch_root *root,
 			const char *text);
 void watch_status_ok(struct watch_daemon *d, struct watch_root *root);
