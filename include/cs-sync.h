@@ -15,6 +15,7 @@
 #define CS_SYNC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "cs-error.h"
 #include "cs-index.h"
@@ -43,5 +44,15 @@ int cs_sync_ack(const char *root, const char *name, struct cs_error *err);
    of timeout_ms ran out (CS_ERR_TIMEOUT). */
 int cs_sync_wait(struct cs_index *index, unsigned int timeout_ms,
 		 struct cs_error *err);
+
+/* The path of the file whose modification announces a commit that
+   recorded changes (the index's path + ".changed") into buf.  Returns 0,
+   -1 when it does not fit size. */
+int cs_sync_changed_path(struct cs_index *index, char *buf, size_t size);
+
+/* Daemon side: announce a commit that recorded changes, by writing to
+   that file (created 0600 when missing, never through a symlink, no
+   fsync: it carries nothing but the inotify event of the write). */
+int cs_sync_announce(struct cs_index *index, struct cs_error *err);
 
 #endif

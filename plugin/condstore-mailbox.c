@@ -481,6 +481,7 @@ static void condstore_mailbox_close(struct mailbox *box)
 
 	/* opening and closing a mailbox (e.g. when Dovecot refreshes its
 	   mailbox list index) may create dovecot-uidlist without a sync */
+	condstore_notify_remove(box);
 	if (cmbox->index != NULL)
 		(void)condstore_mailbox_sync_uids(box, TRUE);
 	cmbox->module_ctx.super.close(box);
@@ -560,6 +561,7 @@ void condstore_mailbox_allocated(struct mailbox *box)
 	v->transaction_rollback = condstore_transaction_rollback;
 	v->delete_box = condstore_delete_box;
 	v->rename_box = condstore_rename_box;
+	v->notify_changes = condstore_notify_changes;
 	v->close = condstore_mailbox_close;
 	v->free = condstore_mailbox_free;
 	MODULE_CONTEXT_SET(box, condstore_storage_module, cmbox);

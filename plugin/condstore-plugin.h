@@ -91,6 +91,9 @@ struct condstore_mailbox {
 	/* a commit of this process just had Dovecot apply its changes to
 	   the files: the sync ending that command need not wait */
 	bool committed;
+	/* condstore-notify.c: the watch of the daemon's announcements
+	   while a session waits for changes (IDLE), or NULL */
+	struct io *io_changed;
 };
 
 /* One flag change a transaction asked for. */
@@ -174,6 +177,13 @@ void condstore_sync_request_scan(struct mailbox *box);
    that happened on disk so far.  Returns 1, 0 when no daemon serves it,
    -1 on error (logged as a warning). */
 int condstore_sync_wait(struct mailbox *box);
+
+/* condstore-notify.c: the mailbox's notify_changes (IDLE): Dovecot's
+   own watches, and the daemon's announcement of each commit that
+   recorded changes, which calls the session's callback at once. */
+void condstore_notify_changes(struct mailbox *box);
+/* Stop watching the announcements (the mailbox closes). */
+void condstore_notify_remove(struct mailbox *box);
 
 /* condstore-mail.c */
 void condstore_mail_allocated(struct mail *mail);

@@ -7,6 +7,7 @@ against them; and the daemon seeing Dovecot's own renames assigns no
 second modseq."""
 
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -92,6 +93,49 @@ class PluginWatchTest(watchtest.WatchCase):
         self.assertEqual(self.imap_fetch(), self.cs_map())
         self.stop_daemon(self.daemon)
         self.assert_clean()
+
+    def idle_start(self):
+        """Send IDLE and wait for its continuation; returns the tag (the
+        socket's timeout only stops a stalled test)."""
+        imap = self.imap
+        imap.sock.settimeout(120)
+        tag = imap._new_tag().decode()
+        imap.send(("%s IDLE\r\n" % tag).encode())
+        self.assertTrue(imap.readline().startswith(b"+"))
+        return tag
+
+    def test_idle_woken_by_the_daemon(self):
+        """An IDLE client gets the untagged FETCH with the daemon's new
+        MODSEQ and flags for an external rename, woken by the daemon's
+        announcement of its commit (the plugin logs it), not only by
+        Dovecot's own watch of cur/."""
+        dovecot.imap_ok(self.imap.noop())
+        a = self.made["INBOX"][4]
+        ua = self.uid_of(a)
+        seq = int(dovecot.imap_ok(self.imap.search(None, "UID %d" % ua))[0])
+        tag = self.idle_start()
+        self.md.set_flags("INBOX", a, "FS")
+        got = None
+        while got is None:
+            line = self.imap.readline().decode()
+            self.assertTrue(line.startswith("* "), line)
+            m = re.match(r"\* (\d+) FETCH \((.*)\)\r\n$", line)
+            if m is None or int(m.group(1)) != seq:
+                continue
+            modseq = re.search(r"MODSEQ \((\d+)\)", m.group(2))
+            flags = re.search(r"FLAGS \(([^)]*)\)", m.group(2))
+            if modseq is None or flags is None:
+                continue
+            got = (int(modseq.group(1)), cstest.letters_of(
+                [x for x in flags.group(1).split() if x != "\\Recent"]))
+        self.imap.send(b"DONE\r\n")
+        while not self.imap.readline().decode().startswith(tag + " OK"):
+            pass
+        self.sync()
+        self.assertEqual(got, self.cs_map()[ua])
+        self.assertEqual(got[1], "FS")
+        self.assertIn("the watch daemon recorded changes: waking the "
+                      "session", self.dc.log_text())
 
 
 class PluginWatchBurstTest(PluginWatchTest):

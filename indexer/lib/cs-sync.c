@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cs-file.h"
 #include "cs-index-private.h"
 #include "cs-name.h"
 #include "cs-sync.h"
@@ -338,5 +339,41 @@ int cs_sync_wait(struct cs_index *index, unsigned int timeout_ms,
 	}
 	if (ifd >= 0)
 		close(ifd);
+	return ret;
+}
+
+int cs_sync_changed_path(struct cs_index *index, char *buf, size_t size)
+{
+	return cs_path_fmt(buf, size, "%s.changed", cs_index_db_path(index));
+}
+
+int cs_sync_announce(struct cs_index *index, struct cs_error *err)
+{
+	char path[PATH_MAX], text[32];
+	struct stat st;
+	int fd, len, ret = 0;
+
+	if (cs_sync_changed_path(index, path, sizeof(path)) < 0)
+		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
+				    cs_index_db_path(index));
+	/* O_NONBLOCK: a FIFO put there opens at once (ENXIO) or does not
+	   block the write */
+	fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+		  O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cs_error_sys(err, "open(%s)", path);
+	if (fstat(fd, &st) < 0)
+		ret = cs_error_sys(err, "fstat(%s)", path);
+	else if (!S_ISREG(st.st_mode))
+		ret = cs_error_set(err, CS_ERR_INVALID, "%s: not a regular "
+				   "file", path);
+	else {
+		/* the same size each time: the file never grows */
+		len = snprintf(text, sizeof(text), "%020llu\n",
+			       (unsigned long long)cs_now_usec());
+		if (pwrite(fd, text, (size_t)len, 0) != (ssize_t)len)
+			ret = cs_error_sys(err, "write(%s)", path);
+	}
+	close(fd);
 	return ret;
 }

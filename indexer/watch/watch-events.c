@@ -889,6 +889,8 @@ int watch_events_commit_root(struct watch_daemon *d, struct watch_root *root,
 		goto fail;
 	root_mboxes_close(d, root);
 	watch_status_committed(d, root, changes);
+	if (changes > 0)
+		root->changed = true;
 	return 0;
 fail:
 	if (cs_index_in_transaction(index))

@@ -221,7 +221,8 @@ static int box_scan(struct watch_daemon *d, struct watch_box *box,
 	d->stats.skipped += stats.skipped;
 	watch_status_scanned(box->root, stats.arrived + stats.changed +
 			     stats.expunged);
-	if (stats.arrived + stats.changed + stats.expunged > 0)
+	if (stats.arrived + stats.changed + stats.expunged > 0) {
+		box->root->changed = true;
 		watch_log(d->log, WATCH_LOG_DEBUG, "%s: %s: scanned %llu files: "
 			  "%llu new, %llu changed, %llu expunged",
 			  box->root->path, box->name,
@@ -229,6 +230,7 @@ static int box_scan(struct watch_daemon *d, struct watch_box *box,
 			  (unsigned long long)stats.arrived,
 			  (unsigned long long)stats.changed,
 			  (unsigned long long)stats.expunged);
+	}
 	return 0;
 }
 
@@ -338,6 +340,8 @@ static int root_start(struct watch_daemon *d, struct watch_root *root,
 			  err.text);
 	root->started = true;
 	root->need_full_scan = true;
+	/* (creates the announcement file the plugin's IDLE sessions watch) */
+	root->changed = true;
 	watch_status_started(d, root);
 	return 0;
 fail:
@@ -721,6 +725,21 @@ static int root_commit_events(struct watch_daemon *d, struct watch_root *root,
 	return watch_events_commit_root(d, root, index, err);
 }
 
+/* Tell the processes waiting for changes (the plugin's IDLE sessions)
+   that this round recorded some: they look now, not at their next
+   timer.  A failure costs them only that delay (logged in debug). */
+static void root_announce(struct watch_daemon *d, struct watch_root *root)
+{
+	struct cs_error err;
+
+	if (!root->changed || root->index == NULL)
+		return;
+	root->changed = false;
+	if (cs_sync_announce(root->index, &err) < 0)
+		watch_log(d->log, WATCH_LOG_DEBUG, "%s: announcing the "
+			  "commit: %s", root->path, err.text);
+}
+
 /* One round of the root's work.  Returns 0, or -1 with err: then nothing
    after the failure is done, and no sync cookie is answered. */
 static int root_round(struct watch_daemon *d, struct watch_root *root,
@@ -764,12 +783,14 @@ static int root_round(struct watch_daemon *d, struct watch_root *root,
 		failed = true;
 	}
 	if (root_commit_events(d, root, failed ? &box_err : err) < 0) {
+		root_announce(d, root);
 		if (failed)
 			return -1;
 		if (err->code != CS_ERR_BUSY)
 			root->need_full_scan = true;
 		return -1;
 	}
+	root_announce(d, root);
 	if (failed)
 		return -1;
 	if (d->hold_cookies) {

@@ -100,6 +100,8 @@ struct watch_root {
 	char **cookies;		/* sync cookies to acknowledge */
 	unsigned int cookie_count, cookie_alloc;
 	bool cookies_due;	/* processed while cookies were held */
+	bool changed;		/* this round recorded changes: announce
+				   them (cs_sync_announce) */
 	/* the last round failed (index locked by another process, a scan
 	   or commit failed): nothing waits on it, its cookies stay
 	   unanswered, and it is tried again at retry_ms (monotonic) */
