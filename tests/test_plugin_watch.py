@@ -160,6 +160,9 @@ class PluginWatchBurstTest(PluginWatchTest):
     def test_external_renames_through_the_daemon(self):
         """(covered by PluginWatchTest)"""
 
+    def test_idle_woken_by_the_daemon(self):
+        """(covered by PluginWatchTest)"""
+
     def test_reconnect_right_after_renames(self):
         """A client that connects while the daemon is still recording a
         burst of external renames gets all of them in CHANGEDSINCE, each
