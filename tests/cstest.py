@@ -478,6 +478,22 @@ def fill_disk(path):
     return written
 
 
+def changes_on_full_disk(md, bases, deliveries=3000):
+    """What another agent still does on a full disk: flag changes to the
+    INBOX messages bases (a rename needs no space) and deliveries of empty
+    messages (an inode, no block); the indexer then has no room to record
+    them.  Returns the delivered base names."""
+    for base in bases:
+        md.set_flags("INBOX", base, "FS")
+    arrived = []
+    for _ in range(deliveries):
+        base = md.names.base()
+        os.close(os.open(os.path.join(md.root, "new", base),
+                         os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        arrived.append(base)
+    return arrived
+
+
 # --- test cases -----------------------------------------------------------
 
 class TestTimeout(Exception):

@@ -28,19 +28,8 @@ class FullDisk(cstest.CondstoreCase):
         self.assert_clean()
 
         self.assertGreater(cstest.fill_disk(self.filler), 0)
-        # flag changes by another agent still happen (a rename needs no
-        # space), then the indexer has no room to record them
         changed = bases[:40]
-        for base in changed:
-            self.md.set_flags("INBOX", base, "FS")
-        # deliveries of empty files need an inode but no block: they fit,
-        # and their records do not
-        arrived = []
-        for _ in range(3000):
-            base = self.md.names.base()
-            os.close(os.open(os.path.join(self.md.root, "new", base),
-                             os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            arrived.append(base)
+        arrived = cstest.changes_on_full_disk(self.md, changed)
         names_before = sorted(e for _, e in self.md.files("INBOX").values())
         res = self.cs("-q", "reindex", rc=None)
         self.assertEqual(res.rc, 2, res)

@@ -38,16 +38,7 @@ class WatchFullDisk(watchtest.WatchCase):
 
         self.assertGreater(cstest.fill_disk(self.filler), 0)
         changed = bases[:40]
-        for base in changed:
-            self.md.set_flags("INBOX", base, "FS")
-        # empty messages need an inode, not a block: they arrive, and
-        # their records have no room
-        arrived = []
-        for _ in range(3000):
-            base = self.md.names.base()
-            os.close(os.open(os.path.join(self.md.root, "new", base),
-                             os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            arrived.append(base)
+        arrived = cstest.changes_on_full_disk(self.md, changed)
         res = watchtest.sync(self.md.root, 5000)
         self.assertEqual(res.rc, 2, (res, daemon.log()))
         self.assertIn("no answer", res.err)

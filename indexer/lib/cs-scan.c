@@ -346,6 +346,24 @@ static void progress(struct scan *sc)
 				  cs_mailbox_get_rec(sc->box)->messages);
 }
 
+/* Open the folder's directory of location (new/ or cur/) for reading,
+   counted in the index's directory reads; dirpath (PATH_MAX bytes) gets
+   its path.  Returns 1 and *dir_r, 0 when it does not exist, -1 on
+   error. */
+static int scan_opendir(struct scan *sc, uint8_t location, char *dirpath,
+			DIR **dir_r, struct cs_error *err)
+{
+	if (cs_path_fmt(dirpath, PATH_MAX, "%s/%s", sc->path,
+			loc_dirs[location]) < 0)
+		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
+				    sc->path);
+	sc->index->dir_reads++;
+	*dir_r = cs_dir_opendir(cs_index_root(sc->index), dirpath);
+	if (*dir_r == NULL)
+		return errno == ENOENT ? 0 : cs_dir_error(err, dirpath);
+	return 1;
+}
+
 static int scan_dir(struct scan *sc, uint8_t location, struct cs_error *err)
 {
 	char dirpath[PATH_MAX];
@@ -354,17 +372,10 @@ static int scan_dir(struct scan *sc, uint8_t location, struct cs_error *err)
 	DIR *dir;
 	int ret = 0;
 
-	if (cs_path_fmt(dirpath, sizeof(dirpath), "%s/%s", sc->path,
-			loc_dirs[location]) < 0)
-		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
-				    sc->path);
-	sc->index->dir_reads++;
-	dir = cs_dir_opendir(cs_index_root(sc->index), dirpath);
-	if (dir == NULL) {
-		if (errno == ENOENT)
-			return 0;
-		return cs_dir_error(err, dirpath);
-	}
+	ret = scan_opendir(sc, location, dirpath, &dir, err);
+	if (ret <= 0)
+		return ret;
+	ret = 0;
 	while (ret == 0 && (d = readdir(dir)) != NULL) {
 		if (!entry_is_file(sc, dirfd(dir), d, dirpath))
 			continue;
@@ -411,16 +422,11 @@ static int digest_dir(struct scan *sc, uint8_t location,
 	uint32_t uid = 0;
 	size_t len;
 	DIR *dir;
-	int ret = 1;
+	int ret;
 
-	if (cs_path_fmt(dirpath, sizeof(dirpath), "%s/%s", sc->path,
-			loc_dirs[location]) < 0)
-		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
-				    sc->path);
-	sc->index->dir_reads++;
-	dir = cs_dir_opendir(cs_index_root(sc->index), dirpath);
-	if (dir == NULL)
-		return errno == ENOENT ? 1 : cs_dir_error(err, dirpath);
+	ret = scan_opendir(sc, location, dirpath, &dir, err);
+	if (ret <= 0)
+		return ret < 0 ? -1 : 1;
 	while ((d = readdir(dir)) != NULL) {
 		if (d->d_name[0] == '.')
 			continue;
