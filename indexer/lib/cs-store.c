@@ -157,6 +157,10 @@ static int find_in_dir(struct folder_dirs *fds, uint8_t location,
 	return ret;
 }
 
+/* How many times locate() reads new/ and cur/ before it takes a message
+   for gone. */
+#define LOCATE_READS 3
+
 /* Where is base now?  Tries the hint, the recorded name, then reads the
    directories.  Returns 1 found (location and file name), 0 gone, -1. */
 static int locate(struct cs_mailbox *box, struct folder_dirs *fds,
@@ -165,6 +169,7 @@ static int locate(struct cs_mailbox *box, struct folder_dirs *fds,
 		  char *filename_r, struct cs_error *err)
 {
 	char sep = cs_index_separator(box->index), name[CS_NAME_MAX + 2];
+	unsigned int attempt;
 	int ret;
 	uint8_t loc;
 
@@ -191,12 +196,19 @@ static int locate(struct cs_mailbox *box, struct folder_dirs *fds,
 		}
 	}
 	/* cur/ first: where a base name is in both, cur/ holds the
-	   message */
-	for (loc = CS_LOC_CUR + 1; loc-- > CS_LOC_NEW; ) {
-		ret = find_in_dir(fds, loc, base, sep, filename_r, err);
-		if (ret != 0) {
-			*location_r = loc;
-			return ret;
+	   message.  readdir() may miss an entry that another agent renames
+	   while it reads, and a file may move from new/ to cur/ between the
+	   two reads: "gone" is only believed when the reads find nothing
+	   LOCATE_READS times in a row (a message really gone costs the
+	   extra reads, a live one is never taken for gone by a race). */
+	for (attempt = 0; attempt < LOCATE_READS; attempt++) {
+		for (loc = CS_LOC_CUR + 1; loc-- > CS_LOC_NEW; ) {
+			ret = find_in_dir(fds, loc, base, sep, filename_r,
+					  err);
+			if (ret != 0) {
+				*location_r = loc;
+				return ret;
+			}
 		}
 	}
 	return 0;
