@@ -16,8 +16,9 @@ that names its UID is checked:
   at least that of the expunge, with the flags its view last had: two
   sessions may have different ones).
 
-With CS_STRESS_QRESYNC=1 half of the sessions enable QRESYNC (RFC 7162 section 3.2) and keep
-their own view of the mailbox, as a resynchronising client does: UID ->
+With CS_STRESS_QRESYNC=1 half of the sessions enable QRESYNC (RFC 7162
+section 3.2) and keep their own view of the mailbox, as a
+resynchronising client does: UID ->
 (flags, modseq), updated from every FETCH, VANISHED, EXISTS and
 HIGHESTMODSEQ in the order they came.  Such a session never gets an
 EXPUNGE nor a FETCH without UID, every FETCH names the sequence number its
