@@ -33,8 +33,7 @@ SCAN_LISTINGS_MAX = 12
 LOCKER = r"""
 import fcntl, sys
 f = open(sys.argv[1], "r+b")
-fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB, int(sys.argv[2]),
-            int(sys.argv[3]))
+fcntl.lockf(f, fcntl.LOCK_EX, int(sys.argv[2]), int(sys.argv[3]))
 print("locked", flush=True)
 sys.stdin.read()
 """
