@@ -219,8 +219,11 @@ class FailedScan(watchtest.WatchCase):
         self.cs("-q", "reindex")
         daemon = self.start_daemon()
         # a new folder, scanned when it appears, whose dovecot-uidlist
-        # is refused (UIDVALIDITY 0)
-        tmp = os.path.join(self.md.root, ".tmp-New")
+        # is refused (UIDVALIDITY 0), made outside the Maildir and renamed
+        # into it whole (made inside, the daemon could scan it before its
+        # dovecot-uidlist is written, and then take the rename for a
+        # folder rename with nothing to scan again)
+        tmp = os.path.join(os.path.dirname(self.md.root), "New.tmp")
         cstest.Maildir.make_dirs(tmp)
         with open(os.path.join(tmp, "dovecot-uidlist"), "w") as f:
             f.write("3 V0 N1\n")
