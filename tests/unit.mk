@@ -12,6 +12,7 @@ tests_unit_unit_tests_SOURCES = \
 	tests/unit/test-uidset.c \
 	tests/unit/test-record.c \
 	tests/unit/test-index.c \
+	tests/unit/test-callbacks.c \
 	tests/unit/test-scan.c \
 	tests/unit/test-crash.c \
 	tests/unit/test-nosync.c \

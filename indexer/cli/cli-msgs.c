@@ -23,9 +23,12 @@ int cli_msgs_add(struct cli_msgs *list, const struct cs_message *msg)
 	return 0;
 }
 
-int cli_msgs_add_cb(void *ctx, const struct cs_message *msg)
+int cli_msgs_add_cb(void *ctx, const struct cs_message *msg,
+		    struct cs_error *err)
 {
-	return cli_msgs_add(ctx, msg);
+	if (cli_msgs_add(ctx, msg) < 0)
+		return cs_error_set(err, CS_ERR_IO, "out of memory");
+	return 0;
 }
 
 static int cli_msg_cmp(const void *p1, const void *p2)

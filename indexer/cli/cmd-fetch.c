@@ -18,12 +18,8 @@ static int fetch_all(struct cli_mailbox *mbox, const struct cs_uidset *uids)
 	size_t i;
 	int ret = 0;
 
-	cs_error_clear(&err);
 	if (cs_messages_iterate(mbox->box, cli_msgs_add_cb, &list, &err) < 0) {
-		if (err.code == CS_OK)
-			cli_error(mbox->g, "out of memory");
-		else
-			cli_error_cs(mbox->g, &err);
+		cli_error_cs(mbox->g, &err);
 		cli_msgs_free(&list);
 		return -1;
 	}
@@ -43,13 +39,14 @@ struct fetch_changed_ctx {
 	uint32_t star;
 };
 
-static int fetch_changed_cb(void *ctx, const struct cs_message *msg)
+static int fetch_changed_cb(void *ctx, const struct cs_message *msg,
+			    struct cs_error *err)
 {
 	struct fetch_changed_ctx *fctx = ctx;
 
 	if (!cs_uidset_contains(fctx->uids, msg->rec.uid, fctx->star))
 		return 0;
-	return cli_msgs_add(&fctx->list, msg);
+	return cli_msgs_add_cb(&fctx->list, msg, err);
 }
 
 /* The messages in uids with modseq > since: O(changes) through the change

@@ -136,11 +136,8 @@ static int store_unchanged_zero(struct cli_mailbox *mbox,
 	size_t i;
 	int ret = 0;
 
-	cs_error_clear(&err);
 	if (cs_messages_iterate(mbox->box, cli_msgs_add_cb, &all, &err) < 0) {
-		res->nomem = err.code == CS_OK;
-		if (!res->nomem)
-			cli_error_cs(mbox->g, &err);
+		cli_error_cs(mbox->g, &err);
 		cli_msgs_free(&all);
 		return -1;
 	}

@@ -14,6 +14,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,7 +102,8 @@ static int change_walk(struct cs_mailbox *box, uint64_t since, change_fn *fn,
 		m = covered < m ? m - covered : 0;
 	}
 	free(jumps);
-	return ret < 0 ? -1 : 0;
+	assert(ret >= -1 && ret <= 1);
+	return ret;
 }
 
 struct msg_walk_ctx {
@@ -127,7 +129,7 @@ static int changes_msg_fn(void *ctx, uint64_t modseq, const uint8_t *value,
 	/* a stale entry (check reports it) is not a change */
 	if (ret == 0 || msg.rec.modseq != modseq)
 		return 0;
-	return wc->cb(wc->ctx, &msg);
+	return wc->cb(wc->ctx, &msg, wc->err);
 }
 
 int cs_changes_since(struct cs_mailbox *box, uint64_t since,
@@ -141,6 +143,7 @@ int cs_changes_since(struct cs_mailbox *box, uint64_t since,
 struct exp_walk_ctx {
 	cs_expunge_cb *cb;
 	void *ctx;
+	struct cs_error *err;
 };
 
 static int expunges_fn(void *ctx, uint64_t modseq, const uint8_t *value,
@@ -150,13 +153,13 @@ static int expunges_fn(void *ctx, uint64_t modseq, const uint8_t *value,
 
 	if (value[0] != CS_CHANGE_EXPUNGE || size != 5)
 		return 0;
-	return wc->cb(wc->ctx, cs_get_le32(value + 1), modseq);
+	return wc->cb(wc->ctx, cs_get_le32(value + 1), modseq, wc->err);
 }
 
 int cs_expunges_since(struct cs_mailbox *box, uint64_t since,
 		      cs_expunge_cb *cb, void *ctx, struct cs_error *err)
 {
-	struct exp_walk_ctx wc = { cb, ctx };
+	struct exp_walk_ctx wc = { cb, ctx, err };
 
 	if (since < box->rec.horizon)
 		return cs_error_set(err, CS_ERR_LIMIT,
@@ -183,7 +186,7 @@ static int iterate_msg_fn(void *ctx, const uint8_t *key, size_t key_len,
 			wc->box->index->db_path, wc->box->name);
 	memcpy(msg.base, key + 5, key_len - 5);
 	msg.base[key_len - 5] = '\0';
-	return wc->cb(wc->ctx, &msg);
+	return wc->cb(wc->ctx, &msg, err);
 }
 
 int cs_messages_iterate(struct cs_mailbox *box, cs_message_cb *cb,
@@ -197,7 +200,7 @@ int cs_messages_iterate(struct cs_mailbox *box, cs_message_cb *cb,
 	prefix[0] = CS_KEY_MESSAGE;
 	cs_put_be32(prefix + 1, box->rec.id);
 	return cs_db_traverse_prefix(box->index, prefix, sizeof(prefix),
-				     iterate_msg_fn, &wc, err) < 0 ? -1 : 0;
+				     iterate_msg_fn, &wc, err);
 }
 
 struct tomb_walk_ctx {
@@ -217,7 +220,7 @@ static int iterate_tomb_fn(void *ctx, const uint8_t *key, size_t key_len,
 		return cs_error_set(err, CS_ERR_CORRUPT,
 			"%s: a tombstone of %s is damaged",
 			tc->box->index->db_path, tc->box->name);
-	return tc->cb(tc->ctx, cs_get_be32(key + 5), cs_get_le64(data));
+	return tc->cb(tc->ctx, cs_get_be32(key + 5), cs_get_le64(data), err);
 }
 
 int cs_tombstones_iterate(struct cs_mailbox *box, cs_expunge_cb *cb,
@@ -231,7 +234,7 @@ int cs_tombstones_iterate(struct cs_mailbox *box, cs_expunge_cb *cb,
 	prefix[0] = CS_KEY_TOMB;
 	cs_put_be32(prefix + 1, box->rec.id);
 	return cs_db_traverse_prefix(box->index, prefix, sizeof(prefix),
-				     iterate_tomb_fn, &tc, err) < 0 ? -1 : 0;
+				     iterate_tomb_fn, &tc, err);
 }
 
 /* --- pruning tombstones --- */
@@ -243,7 +246,8 @@ struct prune_ctx {
 	uint64_t horizon;
 };
 
-static int prune_collect(void *ctx, uint32_t uid, uint64_t modseq)
+static int prune_collect(void *ctx, uint32_t uid, uint64_t modseq,
+			 struct cs_error *err)
 {
 	struct prune_ctx *pc = ctx;
 
@@ -253,7 +257,7 @@ static int prune_collect(void *ctx, uint32_t uid, uint64_t modseq)
 			  &pc->alloc, 64) < 0 ||
 	    cs_array_grow(&pc->modseqs, sizeof(*pc->modseqs), pc->count,
 			  &pc->modseqs_alloc, 64) < 0)
-		return -1;
+		return cs_error_set(err, CS_ERR_IO, "out of memory");
 	pc->uids[pc->count] = uid;
 	pc->modseqs[pc->count++] = modseq;
 	return 0;

@@ -18,6 +18,7 @@ int main(void)
 	suite_uidset_register();
 	suite_record_register();
 	suite_index_register();
+	suite_callbacks_register();
 	suite_scan_register();
 	suite_crash_register();
 	suite_nosync_register();
