@@ -272,18 +272,10 @@ static int count_chunk(struct check *ck, uint32_t uid)
 {
 	size_t chunk = uid / 4096;
 
-	if (chunk >= ck->nchunks) {
-		uint32_t *c = realloc(ck->chunk_counts,
-				      (chunk + 1) * sizeof(*c));
-
-		if (c == NULL)
-			return cs_error_set(ck->err, CS_ERR_IO,
-					    "out of memory");
-		memset(c + ck->nchunks, 0,
-		       (chunk + 1 - ck->nchunks) * sizeof(*c));
-		ck->chunk_counts = c;
-		ck->nchunks = chunk + 1;
-	}
+	if (cs_array_extend_zeroed(&ck->chunk_counts,
+				   sizeof(*ck->chunk_counts), &ck->nchunks,
+				   chunk + 1) < 0)
+		return cs_error_set(ck->err, CS_ERR_IO, "out of memory");
 	ck->chunk_counts[chunk]++;
 	return 0;
 }
