@@ -13,18 +13,12 @@
 static int fetch_all(struct cli_mailbox *mbox, const struct cs_uidset *uids)
 {
 	struct cli_msgs list = { 0 };
-	struct cs_error err;
 	uint32_t star;
 	size_t i;
 	int ret = 0;
 
-	if (cs_messages_iterate(mbox->box, cli_msgs_add_cb, &list, &err) < 0) {
-		cli_error_cs(mbox->g, &err);
-		cli_msgs_free(&list);
+	if (cli_msgs_all(mbox, &list, &star) < 0)
 		return -1;
-	}
-	cli_msgs_sort(&list);
-	star = list.count > 0 ? list.msgs[list.count - 1].uid : 0;
 	for (i = 0; i < list.count && ret == 0; i++) {
 		if (cs_uidset_contains(uids, list.msgs[i].uid, star))
 			ret = cli_print_fetch(mbox, &list.msgs[i], i + 1);

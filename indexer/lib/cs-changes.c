@@ -106,9 +106,12 @@ static int change_walk(struct cs_mailbox *box, uint64_t since, change_fn *fn,
 	return ret;
 }
 
-struct msg_walk_ctx {
+/* The caller's side of a walk: msg_cb for messages, exp_cb for expunged
+   UIDs, with its ctx and the walk's err. */
+struct walk_ctx {
 	struct cs_mailbox *box;
-	cs_message_cb *cb;
+	cs_message_cb *msg_cb;
+	cs_expunge_cb *exp_cb;
 	void *ctx;
 	struct cs_error *err;
 };
@@ -116,7 +119,7 @@ struct msg_walk_ctx {
 static int changes_msg_fn(void *ctx, uint64_t modseq, const uint8_t *value,
 			  size_t size)
 {
-	struct msg_walk_ctx *wc = ctx;
+	struct walk_ctx *wc = ctx;
 	struct cs_message msg;
 	int ret;
 
@@ -129,37 +132,33 @@ static int changes_msg_fn(void *ctx, uint64_t modseq, const uint8_t *value,
 	/* a stale entry (check reports it) is not a change */
 	if (ret == 0 || msg.rec.modseq != modseq)
 		return 0;
-	return wc->cb(wc->ctx, &msg, wc->err);
+	return wc->msg_cb(wc->ctx, &msg, wc->err);
 }
 
 int cs_changes_since(struct cs_mailbox *box, uint64_t since,
 		     cs_message_cb *cb, void *ctx, struct cs_error *err)
 {
-	struct msg_walk_ctx wc = { box, cb, ctx, err };
+	struct walk_ctx wc = { .box = box, .msg_cb = cb, .ctx = ctx,
+			       .err = err };
 
 	return change_walk(box, since, changes_msg_fn, &wc, err);
 }
 
-struct exp_walk_ctx {
-	cs_expunge_cb *cb;
-	void *ctx;
-	struct cs_error *err;
-};
-
 static int expunges_fn(void *ctx, uint64_t modseq, const uint8_t *value,
 		       size_t size)
 {
-	struct exp_walk_ctx *wc = ctx;
+	struct walk_ctx *wc = ctx;
 
 	if (value[0] != CS_CHANGE_EXPUNGE || size != 5)
 		return 0;
-	return wc->cb(wc->ctx, cs_get_le32(value + 1), modseq, wc->err);
+	return wc->exp_cb(wc->ctx, cs_get_le32(value + 1), modseq, wc->err);
 }
 
 int cs_expunges_since(struct cs_mailbox *box, uint64_t since,
 		      cs_expunge_cb *cb, void *ctx, struct cs_error *err)
 {
-	struct exp_walk_ctx wc = { cb, ctx, err };
+	struct walk_ctx wc = { .box = box, .exp_cb = cb, .ctx = ctx,
+			       .err = err };
 
 	if (since < box->rec.horizon)
 		return cs_error_set(err, CS_ERR_LIMIT,
@@ -175,7 +174,7 @@ static int iterate_msg_fn(void *ctx, const uint8_t *key, size_t key_len,
 			  const uint8_t *data, size_t size,
 			  struct cs_error *err)
 {
-	struct msg_walk_ctx *wc = ctx;
+	struct walk_ctx *wc = ctx;
 	struct cs_message msg;
 
 	if (key_len <= 5 || key_len - 5 > CS_NAME_MAX ||
@@ -186,55 +185,54 @@ static int iterate_msg_fn(void *ctx, const uint8_t *key, size_t key_len,
 			wc->box->index->db_path, wc->box->name);
 	memcpy(msg.base, key + 5, key_len - 5);
 	msg.base[key_len - 5] = '\0';
-	return wc->cb(wc->ctx, &msg, err);
+	return wc->msg_cb(wc->ctx, &msg, err);
+}
+
+/* fn for every record of box under key_type (CS_KEY_MESSAGE, ...). */
+static int box_traverse(struct cs_mailbox *box, uint8_t key_type,
+			cs_key_fn *fn, struct walk_ctx *wc,
+			struct cs_error *err)
+{
+	uint8_t prefix[5];
+
+	if (box->gone)
+		return 0;
+	prefix[0] = key_type;
+	cs_put_be32(prefix + 1, box->rec.id);
+	return cs_db_traverse_prefix(box->index, prefix, sizeof(prefix), fn,
+				     wc, err);
 }
 
 int cs_messages_iterate(struct cs_mailbox *box, cs_message_cb *cb,
 			void *ctx, struct cs_error *err)
 {
-	struct msg_walk_ctx wc = { box, cb, ctx, err };
-	uint8_t prefix[5];
+	struct walk_ctx wc = { .box = box, .msg_cb = cb, .ctx = ctx,
+			       .err = err };
 
-	if (box->gone)
-		return 0;
-	prefix[0] = CS_KEY_MESSAGE;
-	cs_put_be32(prefix + 1, box->rec.id);
-	return cs_db_traverse_prefix(box->index, prefix, sizeof(prefix),
-				     iterate_msg_fn, &wc, err);
+	return box_traverse(box, CS_KEY_MESSAGE, iterate_msg_fn, &wc, err);
 }
-
-struct tomb_walk_ctx {
-	struct cs_mailbox *box;
-	cs_expunge_cb *cb;
-	void *ctx;
-	struct cs_error *err;
-};
 
 static int iterate_tomb_fn(void *ctx, const uint8_t *key, size_t key_len,
 			   const uint8_t *data, size_t size,
 			   struct cs_error *err)
 {
-	struct tomb_walk_ctx *tc = ctx;
+	struct walk_ctx *wc = ctx;
 
 	if (key_len != 9 || size != 8)
 		return cs_error_set(err, CS_ERR_CORRUPT,
 			"%s: a tombstone of %s is damaged",
-			tc->box->index->db_path, tc->box->name);
-	return tc->cb(tc->ctx, cs_get_be32(key + 5), cs_get_le64(data), err);
+			wc->box->index->db_path, wc->box->name);
+	return wc->exp_cb(wc->ctx, cs_get_be32(key + 5), cs_get_le64(data),
+			  err);
 }
 
 int cs_tombstones_iterate(struct cs_mailbox *box, cs_expunge_cb *cb,
 			  void *ctx, struct cs_error *err)
 {
-	struct tomb_walk_ctx tc = { box, cb, ctx, err };
-	uint8_t prefix[5];
+	struct walk_ctx wc = { .box = box, .exp_cb = cb, .ctx = ctx,
+			       .err = err };
 
-	if (box->gone)
-		return 0;
-	prefix[0] = CS_KEY_TOMB;
-	cs_put_be32(prefix + 1, box->rec.id);
-	return cs_db_traverse_prefix(box->index, prefix, sizeof(prefix),
-				     iterate_tomb_fn, &tc, err);
+	return box_traverse(box, CS_KEY_TOMB, iterate_tomb_fn, &wc, err);
 }
 
 /* --- pruning tombstones --- */
