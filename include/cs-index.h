@@ -131,10 +131,18 @@ int cs_mailboxes_retire(struct cs_index *index, cs_mailbox_on_disk_fn *on_disk,
 int cs_mailbox_rename(struct cs_index *index, const char *old_name,
 		      const char *new_name, struct cs_error *err);
 
-/* Call cb for each mailbox in the index.  cb returns 0 to go on, non-zero
-   to stop (that value is returned).  Returns -1 on error. */
+/* Iteration callbacks (cs_mailbox_cb, cs_message_cb, cs_expunge_cb) are
+   given the err of the call that iterates, and return 0 to go on, 1 to
+   stop there, or -1 after filling err in (cs_error_set()) to stop with
+   that error, which reaches the caller as the callback wrote it.  The
+   iterating calls return 1 when a callback stopped them, 0 when they went
+   through to the end, and -1 on their own error or the callback's. */
+
+/* Call cb for each mailbox in the index, in the order of the index's
+   mailbox list.  Returns 1 (stopped by cb), 0 or -1. */
 typedef int cs_mailbox_cb(void *ctx, const char *name,
-			  const struct cs_mailbox_rec *rec);
+			  const struct cs_mailbox_rec *rec,
+			  struct cs_error *err);
 int cs_mailbox_list(struct cs_index *index, cs_mailbox_cb *cb, void *ctx,
 		    struct cs_error *err);
 /* The names of the mailboxes in the index (those cs_mailbox_list calls
@@ -212,24 +220,29 @@ int cs_reconcile(struct cs_mailbox *box, const char *base, size_t base_len,
 
 /* Messages whose modseq is > since, walking the change log from the
    highest modseq down (cost: the number of modseqs issued since
-   "since").  cb returns 0 to go on, non-zero to stop.  Order: descending
-   modseq. */
-typedef int cs_message_cb(void *ctx, const struct cs_message *msg);
+   "since").  Order: descending modseq.  cb as for cs_mailbox_list();
+   returns 1 (stopped by cb), 0 or -1. */
+typedef int cs_message_cb(void *ctx, const struct cs_message *msg,
+			  struct cs_error *err);
 int cs_changes_since(struct cs_mailbox *box, uint64_t since,
 		     cs_message_cb *cb, void *ctx, struct cs_error *err);
 
-/* UIDs expunged with a modseq > since.  Returns 0, or -1 with
-   CS_ERR_LIMIT when since is below the tombstone horizon (tombstones may
-   have been pruned: the caller must treat the answer as incomplete). */
-typedef int cs_expunge_cb(void *ctx, uint32_t uid, uint64_t modseq);
+/* UIDs expunged with a modseq > since.  cb as for cs_mailbox_list().
+   Returns 1 (stopped by cb), 0, or -1: CS_ERR_LIMIT when since is below
+   the tombstone horizon (tombstones may have been pruned: the caller must
+   treat the answer as incomplete), or another error. */
+typedef int cs_expunge_cb(void *ctx, uint32_t uid, uint64_t modseq,
+			  struct cs_error *err);
 int cs_expunges_since(struct cs_mailbox *box, uint64_t since,
 		      cs_expunge_cb *cb, void *ctx, struct cs_error *err);
 
-/* Every message of the mailbox, in no particular order. */
+/* Every message of the mailbox, in no particular order.  cb as for
+   cs_mailbox_list(); returns 1 (stopped by cb), 0 or -1. */
 int cs_messages_iterate(struct cs_mailbox *box, cs_message_cb *cb,
 			void *ctx, struct cs_error *err);
 
-/* Every tombstone of the mailbox. */
+/* Every tombstone of the mailbox.  cb as for cs_mailbox_list(); returns
+   1 (stopped by cb), 0 or -1. */
 int cs_tombstones_iterate(struct cs_mailbox *box, cs_expunge_cb *cb,
 			  void *ctx, struct cs_error *err);
 

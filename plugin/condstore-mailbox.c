@@ -382,7 +382,8 @@ struct condstore_name_collect {
 };
 
 static int condstore_collect_child(void *context, const char *name,
-				   const struct cs_mailbox_rec *rec ATTR_UNUSED)
+				   const struct cs_mailbox_rec *rec ATTR_UNUSED,
+				   struct cs_error *err ATTR_UNUSED)
 {
 	struct condstore_name_collect *ctx = context;
 	const char *copy;

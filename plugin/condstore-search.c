@@ -26,7 +26,8 @@ struct condstore_uid_collect {
 	ARRAY_TYPE(seq_range) *uids;
 };
 
-static int condstore_collect_uid(void *context, const struct cs_message *msg)
+static int condstore_collect_uid(void *context, const struct cs_message *msg,
+				 struct cs_error *err ATTR_UNUSED)
 {
 	struct condstore_uid_collect *ctx = context;
 

@@ -130,7 +130,8 @@ static void condstore_header_set(struct mailbox *box,
 				     &hdr, sizeof(hdr));
 }
 
-static int condstore_walk_cb(void *context, const struct cs_message *msg)
+static int condstore_walk_cb(void *context, const struct cs_message *msg,
+			     struct cs_error *err ATTR_UNUSED)
 {
 	struct condstore_sync_walk *walk = context;
 	struct condstore_sync_change *c;
@@ -174,7 +175,8 @@ struct condstore_expunge_check {
 };
 
 static int condstore_expunge_cb(void *context, uint32_t uid,
-				uint64_t modseq ATTR_UNUSED)
+				uint64_t modseq ATTR_UNUSED,
+				struct cs_error *err ATTR_UNUSED)
 {
 	struct condstore_expunge_check *ctx = context;
 	uint32_t seq;

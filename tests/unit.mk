@@ -10,8 +10,10 @@ tests_unit_unit_tests_SOURCES = \
 	tests/unit/unit-main.c \
 	tests/unit/test-name.c \
 	tests/unit/test-uidset.c \
+	tests/unit/test-array.c \
 	tests/unit/test-record.c \
 	tests/unit/test-index.c \
+	tests/unit/test-callbacks.c \
 	tests/unit/test-scan.c \
 	tests/unit/test-crash.c \
 	tests/unit/test-nosync.c \

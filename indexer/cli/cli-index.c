@@ -96,12 +96,8 @@ int cli_changes_since(struct cli_mailbox *mbox, uint64_t since,
 {
 	struct cs_error err;
 
-	cs_error_clear(&err);
 	if (cs_changes_since(mbox->box, since, cb, ctx, &err) < 0) {
-		if (err.code == CS_OK)
-			cli_error(mbox->g, "out of memory");
-		else
-			cli_error_cs(mbox->g, &err);
+		cli_error_cs(mbox->g, &err);
 		return -1;
 	}
 	return 0;

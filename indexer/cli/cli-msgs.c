@@ -23,9 +23,27 @@ int cli_msgs_add(struct cli_msgs *list, const struct cs_message *msg)
 	return 0;
 }
 
-int cli_msgs_add_cb(void *ctx, const struct cs_message *msg)
+int cli_msgs_add_cb(void *ctx, const struct cs_message *msg,
+		    struct cs_error *err)
 {
-	return cli_msgs_add(ctx, msg);
+	if (cli_msgs_add(ctx, msg) < 0)
+		return cs_error_set(err, CS_ERR_IO, "out of memory");
+	return 0;
+}
+
+int cli_msgs_all(struct cli_mailbox *mbox, struct cli_msgs *list,
+		 uint32_t *star_r)
+{
+	struct cs_error err;
+
+	if (cs_messages_iterate(mbox->box, cli_msgs_add_cb, list, &err) < 0) {
+		cli_error_cs(mbox->g, &err);
+		cli_msgs_free(list);
+		return -1;
+	}
+	cli_msgs_sort(list);
+	*star_r = list->count > 0 ? list->msgs[list->count - 1].uid : 0;
+	return 0;
 }
 
 static int cli_msg_cmp(const void *p1, const void *p2)

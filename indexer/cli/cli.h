@@ -146,9 +146,16 @@ int cli_msgs_add(struct cli_msgs *list, const struct cs_message *msg);
 void cli_msgs_sort(struct cli_msgs *list);
 void cli_msgs_free(struct cli_msgs *list);
 
-/* A cs_message_cb appending to the struct cli_msgs ctx; returns -1 when
-   out of memory. */
-int cli_msgs_add_cb(void *ctx, const struct cs_message *msg);
+/* A cs_message_cb appending to the struct cli_msgs ctx; returns 0, or -1
+   with err set when out of memory. */
+int cli_msgs_add_cb(void *ctx, const struct cs_message *msg,
+		    struct cs_error *err);
+/* Every message of the mailbox that has a UID into list (empty), sorted
+   by UID; *star_r gets the highest UID (what '*' stands for in a UID
+   set), 0 when there is none.  Returns 0, or prints the error and
+   returns -1 with list freed. */
+int cli_msgs_all(struct cli_mailbox *mbox, struct cli_msgs *list,
+		 uint32_t *star_r);
 
 /* Print "* SEQ FETCH (UID U MODSEQ (M) FLAGS (...))" for msg.  seq 0:
    look it up with cs_message_seq.  Returns 0, or prints the error and

@@ -39,7 +39,7 @@ static int dstatus_fetch(const struct cli_global *g, const char *path,
 			      (suseconds_t)(timeout_ms % 1000) * 1000 };
 	struct sockaddr_un addr;
 	size_t len = 0, alloc = 0;
-	char *text = NULL, *grown;
+	char *text = NULL;
 	ssize_t ret;
 	int fd;
 
@@ -61,14 +61,11 @@ static int dstatus_fetch(const struct cli_global *g, const char *path,
 		return -1;
 	}
 	for (;;) {
-		if (len + 4096 + 1 > alloc) {
-			alloc = alloc == 0 ? 8192 : alloc * 2;
-			grown = realloc(text, alloc);
-			if (grown == NULL) {
-				cli_error(g, "out of memory");
-				goto fail;
-			}
-			text = grown;
+		/* 4096 bytes to read and the NUL after them */
+		if (cs_array_reserve(&text, 1, len, 4096 + 1, &alloc,
+				     8192) < 0) {
+			cli_error(g, "out of memory");
+			goto fail;
 		}
 		ret = read(fd, text + len, alloc - len - 1);
 		if (ret == 0)

@@ -13,22 +13,12 @@
 static int fetch_all(struct cli_mailbox *mbox, const struct cs_uidset *uids)
 {
 	struct cli_msgs list = { 0 };
-	struct cs_error err;
 	uint32_t star;
 	size_t i;
 	int ret = 0;
 
-	cs_error_clear(&err);
-	if (cs_messages_iterate(mbox->box, cli_msgs_add_cb, &list, &err) < 0) {
-		if (err.code == CS_OK)
-			cli_error(mbox->g, "out of memory");
-		else
-			cli_error_cs(mbox->g, &err);
-		cli_msgs_free(&list);
+	if (cli_msgs_all(mbox, &list, &star) < 0)
 		return -1;
-	}
-	cli_msgs_sort(&list);
-	star = list.count > 0 ? list.msgs[list.count - 1].uid : 0;
 	for (i = 0; i < list.count && ret == 0; i++) {
 		if (cs_uidset_contains(uids, list.msgs[i].uid, star))
 			ret = cli_print_fetch(mbox, &list.msgs[i], i + 1);
@@ -43,13 +33,14 @@ struct fetch_changed_ctx {
 	uint32_t star;
 };
 
-static int fetch_changed_cb(void *ctx, const struct cs_message *msg)
+static int fetch_changed_cb(void *ctx, const struct cs_message *msg,
+			    struct cs_error *err)
 {
 	struct fetch_changed_ctx *fctx = ctx;
 
 	if (!cs_uidset_contains(fctx->uids, msg->rec.uid, fctx->star))
 		return 0;
-	return cli_msgs_add(&fctx->list, msg);
+	return cli_msgs_add_cb(&fctx->list, msg, err);
 }
 
 /* The messages in uids with modseq > since: O(changes) through the change

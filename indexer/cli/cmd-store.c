@@ -131,21 +131,12 @@ static int store_unchanged_zero(struct cli_mailbox *mbox,
 				struct store_result *res)
 {
 	struct cli_msgs all = { 0 };
-	struct cs_error err;
 	uint32_t star;
 	size_t i;
 	int ret = 0;
 
-	cs_error_clear(&err);
-	if (cs_messages_iterate(mbox->box, cli_msgs_add_cb, &all, &err) < 0) {
-		res->nomem = err.code == CS_OK;
-		if (!res->nomem)
-			cli_error_cs(mbox->g, &err);
-		cli_msgs_free(&all);
+	if (cli_msgs_all(mbox, &all, &star) < 0)
 		return -1;
-	}
-	cli_msgs_sort(&all);
-	star = all.count > 0 ? all.msgs[all.count - 1].uid : 0;
 	for (i = 0; i < all.count && ret == 0; i++) {
 		if (cs_uidset_contains(uids, all.msgs[i].uid, star))
 			ret = store_modified_cb(res, all.msgs[i].uid);

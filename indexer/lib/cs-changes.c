@@ -14,6 +14,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,12 +102,16 @@ static int change_walk(struct cs_mailbox *box, uint64_t since, change_fn *fn,
 		m = covered < m ? m - covered : 0;
 	}
 	free(jumps);
-	return ret < 0 ? -1 : 0;
+	assert(ret >= -1 && ret <= 1);
+	return ret;
 }
 
-struct msg_walk_ctx {
+/* The caller's side of a walk: msg_cb for messages, exp_cb for expunged
+   UIDs, with its ctx and the walk's err. */
+struct walk_ctx {
 	struct cs_mailbox *box;
-	cs_message_cb *cb;
+	cs_message_cb *msg_cb;
+	cs_expunge_cb *exp_cb;
 	void *ctx;
 	struct cs_error *err;
 };
@@ -114,7 +119,7 @@ struct msg_walk_ctx {
 static int changes_msg_fn(void *ctx, uint64_t modseq, const uint8_t *value,
 			  size_t size)
 {
-	struct msg_walk_ctx *wc = ctx;
+	struct walk_ctx *wc = ctx;
 	struct cs_message msg;
 	int ret;
 
@@ -127,36 +132,33 @@ static int changes_msg_fn(void *ctx, uint64_t modseq, const uint8_t *value,
 	/* a stale entry (check reports it) is not a change */
 	if (ret == 0 || msg.rec.modseq != modseq)
 		return 0;
-	return wc->cb(wc->ctx, &msg);
+	return wc->msg_cb(wc->ctx, &msg, wc->err);
 }
 
 int cs_changes_since(struct cs_mailbox *box, uint64_t since,
 		     cs_message_cb *cb, void *ctx, struct cs_error *err)
 {
-	struct msg_walk_ctx wc = { box, cb, ctx, err };
+	struct walk_ctx wc = { .box = box, .msg_cb = cb, .ctx = ctx,
+			       .err = err };
 
 	return change_walk(box, since, changes_msg_fn, &wc, err);
 }
 
-struct exp_walk_ctx {
-	cs_expunge_cb *cb;
-	void *ctx;
-};
-
 static int expunges_fn(void *ctx, uint64_t modseq, const uint8_t *value,
 		       size_t size)
 {
-	struct exp_walk_ctx *wc = ctx;
+	struct walk_ctx *wc = ctx;
 
 	if (value[0] != CS_CHANGE_EXPUNGE || size != 5)
 		return 0;
-	return wc->cb(wc->ctx, cs_get_le32(value + 1), modseq);
+	return wc->exp_cb(wc->ctx, cs_get_le32(value + 1), modseq, wc->err);
 }
 
 int cs_expunges_since(struct cs_mailbox *box, uint64_t since,
 		      cs_expunge_cb *cb, void *ctx, struct cs_error *err)
 {
-	struct exp_walk_ctx wc = { cb, ctx };
+	struct walk_ctx wc = { .box = box, .exp_cb = cb, .ctx = ctx,
+			       .err = err };
 
 	if (since < box->rec.horizon)
 		return cs_error_set(err, CS_ERR_LIMIT,
@@ -172,7 +174,7 @@ static int iterate_msg_fn(void *ctx, const uint8_t *key, size_t key_len,
 			  const uint8_t *data, size_t size,
 			  struct cs_error *err)
 {
-	struct msg_walk_ctx *wc = ctx;
+	struct walk_ctx *wc = ctx;
 	struct cs_message msg;
 
 	if (key_len <= 5 || key_len - 5 > CS_NAME_MAX ||
@@ -183,55 +185,54 @@ static int iterate_msg_fn(void *ctx, const uint8_t *key, size_t key_len,
 			wc->box->index->db_path, wc->box->name);
 	memcpy(msg.base, key + 5, key_len - 5);
 	msg.base[key_len - 5] = '\0';
-	return wc->cb(wc->ctx, &msg);
+	return wc->msg_cb(wc->ctx, &msg, err);
+}
+
+/* fn for every record of box under key_type (CS_KEY_MESSAGE, ...). */
+static int box_traverse(struct cs_mailbox *box, uint8_t key_type,
+			cs_key_fn *fn, struct walk_ctx *wc,
+			struct cs_error *err)
+{
+	uint8_t prefix[5];
+
+	if (box->gone)
+		return 0;
+	prefix[0] = key_type;
+	cs_put_be32(prefix + 1, box->rec.id);
+	return cs_db_traverse_prefix(box->index, prefix, sizeof(prefix), fn,
+				     wc, err);
 }
 
 int cs_messages_iterate(struct cs_mailbox *box, cs_message_cb *cb,
 			void *ctx, struct cs_error *err)
 {
-	struct msg_walk_ctx wc = { box, cb, ctx, err };
-	uint8_t prefix[5];
+	struct walk_ctx wc = { .box = box, .msg_cb = cb, .ctx = ctx,
+			       .err = err };
 
-	if (box->gone)
-		return 0;
-	prefix[0] = CS_KEY_MESSAGE;
-	cs_put_be32(prefix + 1, box->rec.id);
-	return cs_db_traverse_prefix(box->index, prefix, sizeof(prefix),
-				     iterate_msg_fn, &wc, err) < 0 ? -1 : 0;
+	return box_traverse(box, CS_KEY_MESSAGE, iterate_msg_fn, &wc, err);
 }
-
-struct tomb_walk_ctx {
-	struct cs_mailbox *box;
-	cs_expunge_cb *cb;
-	void *ctx;
-	struct cs_error *err;
-};
 
 static int iterate_tomb_fn(void *ctx, const uint8_t *key, size_t key_len,
 			   const uint8_t *data, size_t size,
 			   struct cs_error *err)
 {
-	struct tomb_walk_ctx *tc = ctx;
+	struct walk_ctx *wc = ctx;
 
 	if (key_len != 9 || size != 8)
 		return cs_error_set(err, CS_ERR_CORRUPT,
 			"%s: a tombstone of %s is damaged",
-			tc->box->index->db_path, tc->box->name);
-	return tc->cb(tc->ctx, cs_get_be32(key + 5), cs_get_le64(data));
+			wc->box->index->db_path, wc->box->name);
+	return wc->exp_cb(wc->ctx, cs_get_be32(key + 5), cs_get_le64(data),
+			  err);
 }
 
 int cs_tombstones_iterate(struct cs_mailbox *box, cs_expunge_cb *cb,
 			  void *ctx, struct cs_error *err)
 {
-	struct tomb_walk_ctx tc = { box, cb, ctx, err };
-	uint8_t prefix[5];
+	struct walk_ctx wc = { .box = box, .exp_cb = cb, .ctx = ctx,
+			       .err = err };
 
-	if (box->gone)
-		return 0;
-	prefix[0] = CS_KEY_TOMB;
-	cs_put_be32(prefix + 1, box->rec.id);
-	return cs_db_traverse_prefix(box->index, prefix, sizeof(prefix),
-				     iterate_tomb_fn, &tc, err) < 0 ? -1 : 0;
+	return box_traverse(box, CS_KEY_TOMB, iterate_tomb_fn, &wc, err);
 }
 
 /* --- pruning tombstones --- */
@@ -243,7 +244,8 @@ struct prune_ctx {
 	uint64_t horizon;
 };
 
-static int prune_collect(void *ctx, uint32_t uid, uint64_t modseq)
+static int prune_collect(void *ctx, uint32_t uid, uint64_t modseq,
+			 struct cs_error *err)
 {
 	struct prune_ctx *pc = ctx;
 
@@ -253,7 +255,7 @@ static int prune_collect(void *ctx, uint32_t uid, uint64_t modseq)
 			  &pc->alloc, 64) < 0 ||
 	    cs_array_grow(&pc->modseqs, sizeof(*pc->modseqs), pc->count,
 			  &pc->modseqs_alloc, 64) < 0)
-		return -1;
+		return cs_error_set(err, CS_ERR_IO, "out of memory");
 	pc->uids[pc->count] = uid;
 	pc->modseqs[pc->count++] = modseq;
 	return 0;

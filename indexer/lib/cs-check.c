@@ -272,18 +272,10 @@ static int count_chunk(struct check *ck, uint32_t uid)
 {
 	size_t chunk = uid / 4096;
 
-	if (chunk >= ck->nchunks) {
-		uint32_t *c = realloc(ck->chunk_counts,
-				      (chunk + 1) * sizeof(*c));
-
-		if (c == NULL)
-			return cs_error_set(ck->err, CS_ERR_IO,
-					    "out of memory");
-		memset(c + ck->nchunks, 0,
-		       (chunk + 1 - ck->nchunks) * sizeof(*c));
-		ck->chunk_counts = c;
-		ck->nchunks = chunk + 1;
-	}
+	if (cs_array_extend_zeroed(&ck->chunk_counts,
+				   sizeof(*ck->chunk_counts), &ck->nchunks,
+				   chunk + 1) < 0)
+		return cs_error_set(ck->err, CS_ERR_IO, "out of memory");
 	ck->chunk_counts[chunk]++;
 	return 0;
 }
@@ -311,12 +303,15 @@ static int check_rank(struct check *ck)
 	return 0;
 }
 
-static int check_record(void *ctx, const struct cs_message *msg)
+static int check_record(void *ctx, const struct cs_message *msg,
+			struct cs_error *err)
 {
 	struct check *ck = ctx;
 	uint64_t h = cs_name_hash(msg->base, strlen(msg->base));
 	int ret;
 
+	/* the helpers below report through ck->err, the iteration's err */
+	(void)err;
 	ck->counted++;
 	ck->digest += cs_msg_digest_term(ck->box, msg);
 	if (msg->rec.uid != 0 && count_chunk(ck, msg->rec.uid) < 0)
@@ -346,13 +341,15 @@ static int check_record(void *ctx, const struct cs_message *msg)
 	return 0;
 }
 
-static int check_tombstone(void *ctx, uint32_t uid, uint64_t modseq)
+static int check_tombstone(void *ctx, uint32_t uid, uint64_t modseq,
+			   struct cs_error *err)
 {
 	struct check *ck = ctx;
 	uint8_t payload[4];
 	char what[32];
 	int ret;
 
+	(void)err;	/* change_entry_is() reports through ck->err */
 	snprintf(what, sizeof(what), "expunged UID %u", uid);
 	check_modseq(ck, what, modseq);
 	cs_put_le32(payload, uid);
@@ -462,7 +459,8 @@ static int check_uidlist(struct check *ck)
 /* --- repair --- */
 
 /* Rewrite the change log and UID map of the mailbox from its records. */
-static int repair_record(void *ctx, const struct cs_message *msg)
+static int repair_record(void *ctx, const struct cs_message *msg,
+			 struct cs_error *err)
 {
 	struct check *ck = ctx;
 	uint8_t key[CS_KEY_MAX], buf[1 + CS_NAME_MAX];
@@ -472,16 +470,16 @@ static int repair_record(void *ctx, const struct cs_message *msg)
 	memcpy(buf + 1, msg->base, len);
 	if (cs_db_store(ck->index, key,
 			cs_key_change(key, ck->box->rec.id, msg->rec.modseq),
-			buf, 1 + len, ck->err) < 0)
+			buf, 1 + len, err) < 0)
 		return -1;
 	ck->counted++;
 	if (msg->rec.uid == 0)
 		return 0;
-	if (cs_rank_set(ck->box, msg->rec.uid, true, ck->err) < 0)
+	if (cs_rank_set(ck->box, msg->rec.uid, true, err) < 0)
 		return -1;
 	return cs_db_store(ck->index, key,
 			   cs_key_uid(key, ck->box->rec.id, msg->rec.uid),
-			   msg->base, len, ck->err);
+			   msg->base, len, err);
 }
 
 static int drop_stale_change(void *ctx, const uint8_t *key, size_t key_len,
@@ -626,13 +624,14 @@ static int check_mailbox_cb(void *ctx, const char *name, const char *path)
 }
 
 static int check_stale_cb(void *ctx, const char *name,
-			  const struct cs_mailbox_rec *rec)
+			  const struct cs_mailbox_rec *rec, struct cs_error *err)
 {
 	struct check *ck = ctx;
 	char path[PATH_MAX];
 	struct stat st;
 
 	(void)rec;
+	(void)err;
 	if (cs_mailbox_path(ck->index->root, name, path, sizeof(path),
 			    NULL) < 0 ||
 	    lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))

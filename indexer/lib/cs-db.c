@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -292,6 +293,7 @@ static int traverse_prefix_cb(struct tdb_context *tdb, TDB_DATA key,
 		return 0;
 	tc->ret = tc->fn(tc->ctx, key.dptr, key.dsize, data.dptr, data.dsize,
 			 tc->err);
+	assert(tc->ret >= -1 && tc->ret <= 1);
 	return tc->ret != 0 ? 1 : 0;
 }
 

@@ -40,14 +40,15 @@ struct uid_array {
 	size_t count, alloc;
 };
 
-static int uid_array_add(void *ctx, uint32_t uid, uint64_t modseq)
+static int uid_array_add(void *ctx, uint32_t uid, uint64_t modseq,
+			 struct cs_error *err)
 {
 	struct uid_array *ua = ctx;
 
 	(void)modseq;
 	if (cs_array_grow(&ua->uids, sizeof(*ua->uids), ua->count,
 			  &ua->alloc, 64) < 0)
-		return -1;
+		return cs_error_set(err, CS_ERR_IO, "out of memory");
 	ua->uids[ua->count++] = uid;
 	return 0;
 }
@@ -71,8 +72,6 @@ static int vanished_exact(struct cs_mailbox *box, uint64_t since,
 	cs_error_clear(err);
 	if (cs_expunges_since(box, since, uid_array_add, &ua, err) < 0) {
 		free(ua.uids);
-		if (err != NULL && err->code == CS_OK)
-			cs_error_set(err, CS_ERR_IO, "out of memory");
 		return -1;
 	}
 	if (ua.count > 0)

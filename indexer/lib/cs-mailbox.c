@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -491,7 +492,8 @@ int cs_mailbox_list(struct cs_index *index, cs_mailbox_cb *cb, void *ctx,
 
 		ret = mailbox_read(index, name, &rec, err);
 		if (ret > 0)
-			ret = cb(ctx, name, &rec);
+			ret = cb(ctx, name, &rec, err);
+		assert(ret >= -1 && ret <= 1);
 	}
 	free(data);
 	return ret;
@@ -503,7 +505,8 @@ struct names_ctx {
 };
 
 static int names_collect(void *ctx, const char *name,
-			 const struct cs_mailbox_rec *rec)
+			 const struct cs_mailbox_rec *rec,
+			 struct cs_error *err)
 {
 	struct names_ctx *nc = ctx;
 
@@ -511,10 +514,10 @@ static int names_collect(void *ctx, const char *name,
 	/* room for the name and the NULL after it */
 	if (cs_array_grow(&nc->names, sizeof(*nc->names), nc->count + 1,
 			  &nc->alloc, 16) < 0)
-		return 1;
+		return cs_error_set(err, CS_ERR_IO, "out of memory");
 	nc->names[nc->count] = strdup(name);
 	if (nc->names[nc->count] == NULL)
-		return 1;
+		return cs_error_set(err, CS_ERR_IO, "out of memory");
 	nc->names[++nc->count] = NULL;
 	return 0;
 }
@@ -523,7 +526,6 @@ int cs_mailbox_names(struct cs_index *index, char ***names_r,
 		     size_t *count_r, struct cs_error *err)
 {
 	struct names_ctx nc = { NULL, 0, 0 };
-	int ret;
 
 	*names_r = NULL;
 	*count_r = 0;
@@ -531,11 +533,9 @@ int cs_mailbox_names(struct cs_index *index, char ***names_r,
 			  16) < 0)
 		return cs_error_set(err, CS_ERR_IO, "out of memory");
 	nc.names[0] = NULL;
-	ret = cs_mailbox_list(index, names_collect, &nc, err);
-	if (ret != 0) {
+	if (cs_mailbox_list(index, names_collect, &nc, err) < 0) {
 		cs_mailbox_names_free(&nc.names);
-		return ret > 0 ? cs_error_set(err, CS_ERR_IO, "out of memory")
-			: -1;
+		return -1;
 	}
 	*names_r = nc.names;
 	*count_r = nc.count;

@@ -90,11 +90,12 @@ int cs_index_open_bulk(const struct cs_index_settings *set, uint64_t floor,
 /* --- rebuild --- */
 
 static int max_hms_cb(void *ctx, const char *name,
-		      const struct cs_mailbox_rec *rec)
+		      const struct cs_mailbox_rec *rec, struct cs_error *err)
 {
 	uint64_t *max = ctx;
 
 	(void)name;
+	(void)err;
 	if (rec->highestmodseq > *max)
 		*max = rec->highestmodseq;
 	return 0;

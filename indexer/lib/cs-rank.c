@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cs-array.h"
 #include "cs-index-private.h"
 
 #define CHUNK_BITS 4096
@@ -173,17 +174,9 @@ static int rank_load(struct cs_mailbox *box, struct cs_error *err)
 static int rank_grow(struct cs_rank_cache *rc, size_t nchunks,
 		     struct cs_error *err)
 {
-	uint16_t *counts;
-
-	if (nchunks <= rc->nchunks)
-		return 0;
-	counts = realloc(rc->counts, nchunks * sizeof(*counts));
-	if (counts == NULL)
+	if (cs_array_extend_zeroed(&rc->counts, sizeof(*rc->counts),
+				   &rc->nchunks, nchunks) < 0)
 		return cs_error_set(err, CS_ERR_IO, "out of memory");
-	memset(counts + rc->nchunks, 0,
-	       (nchunks - rc->nchunks) * sizeof(*counts));
-	rc->counts = counts;
-	rc->nchunks = nchunks;
 	return 0;
 }
 

@@ -535,7 +535,8 @@ static int sweep_collect_dir(struct sweep *sw, const char *dirpath,
 	return 0;
 }
 
-static int sweep_record(void *ctx, const struct cs_message *msg)
+static int sweep_record(void *ctx, const struct cs_message *msg,
+			struct cs_error *err)
 {
 	struct sweep *sw = ctx;
 	uint64_t h = cs_name_hash(msg->base, strlen(msg->base));
@@ -552,7 +553,7 @@ static int sweep_record(void *ctx, const struct cs_message *msg)
 		return 0;
 	if (cs_array_grow(&sw->missing, sizeof(*sw->missing), sw->nmissing,
 			  &sw->missing_alloc, 64) < 0)
-		return -1;
+		return cs_error_set(err, CS_ERR_IO, "out of memory");
 	snprintf(sw->missing[sw->nmissing++], CS_NAME_MAX + 1, "%s",
 		 msg->base);
 	return 0;
@@ -594,11 +595,8 @@ static int sweep_once(struct scan *sc, struct sweep *sw, bool *stable_r,
 	}
 	if (sw->count > 1)
 		qsort(sw->hashes, sw->count, sizeof(uint64_t), cs_cmp_u64);
-	if (cs_messages_iterate(sc->box, sweep_record, sw, err) < 0) {
-		if (err != NULL && err->code == CS_OK)
-			cs_error_set(err, CS_ERR_IO, "out of memory");
+	if (cs_messages_iterate(sc->box, sweep_record, sw, err) < 0)
 		return -1;
-	}
 	dir_mtimes(sc->path, after);
 	*stable_r = memcmp(before, after, sizeof(before)) == 0;
 	return 0;

@@ -58,7 +58,8 @@ struct watch_pending {
 
 struct watch_events {
 	struct watch_item *items;
-	unsigned int count, alloc;
+	unsigned int count;
+	size_t alloc;
 	int buckets[ITEM_HASH_SIZE];
 	/* a ring in arrival order: the oldest entry at pending_head */
 	struct watch_pending *pending;
@@ -142,21 +143,17 @@ static struct watch_item *item_get(struct watch_daemon *d,
 	struct watch_events *ev = d->ev;
 	struct watch_root *root = box->root;
 	uint32_t hash = item_hash(box, name, base_len);
-	struct watch_item *item, *grown;
+	struct watch_item *item;
 	int i;
 
 	i = item_find(ev, box, name, base_len, hash);
 	if (i >= 0)
 		return &ev->items[i];
-	if (ev->count == ev->alloc) {
-		unsigned int alloc = ev->alloc == 0 ? 256 : ev->alloc * 2;
-
-		grown = realloc(ev->items, alloc * sizeof(*grown));
-		if (grown == NULL)
-			return NULL;
-		ev->items = grown;
-		ev->alloc = alloc;
-	}
+	/* items are linked by int indexes */
+	if (ev->count >= INT_MAX ||
+	    cs_array_grow(&ev->items, sizeof(*ev->items), ev->count,
+			  &ev->alloc, 256) < 0)
+		return NULL;
 	i = (int)ev->count++;
 	item = &ev->items[i];
 	memset(item, 0, offsetof(struct watch_item, name));

@@ -234,23 +234,13 @@ static void buf_add(struct status_buf *b, const char *fmt, ...)
 
 static bool buf_reserve(struct status_buf *b, size_t more)
 {
-	size_t want;
-	char *grown;
-
 	if (b->failed)
 		return false;
-	if (b->len + more < b->alloc)
-		return true;
-	want = b->alloc == 0 ? 4096 : b->alloc;
-	while (want <= b->len + more)
-		want *= 2;
-	grown = realloc(b->data, want);
-	if (grown == NULL) {
+	if (cs_array_reserve(&b->data, 1, b->len, more, &b->alloc,
+			     4096) < 0) {
 		b->failed = true;
 		return false;
 	}
-	b->data = grown;
-	b->alloc = want;
 	return true;
 }
 

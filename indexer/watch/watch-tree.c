@@ -109,21 +109,15 @@ void watch_root_queue_rename(struct watch_daemon *d, struct watch_root *root,
 int watch_root_add_cookie(struct watch_root *root, const char *name)
 {
 	unsigned int i;
-	char **grown;
 
 	for (i = 0; i < root->cookie_count; i++) {
 		if (strcmp(root->cookies[i], name) == 0)
 			return 0;
 	}
-	if (root->cookie_count == root->cookie_alloc) {
-		root->cookie_alloc = root->cookie_alloc == 0 ? 4 :
-			root->cookie_alloc * 2;
-		grown = realloc(root->cookies,
-				root->cookie_alloc * sizeof(*grown));
-		if (grown == NULL)
-			return -1;
-		root->cookies = grown;
-	}
+	if (root->cookie_count == UINT_MAX ||
+	    cs_array_grow(&root->cookies, sizeof(*root->cookies),
+			  root->cookie_count, &root->cookie_alloc, 4) < 0)
+		return -1;
 	root->cookies[root->cookie_count] = strdup(name);
 	if (root->cookies[root->cookie_count] == NULL)
 		return -1;

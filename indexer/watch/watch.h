@@ -98,7 +98,8 @@ struct watch_root {
 	struct cs_index *index;	/* open while in the LRU */
 	uint64_t used;		/* LRU stamp */
 	char **cookies;		/* sync cookies to acknowledge */
-	unsigned int cookie_count, cookie_alloc;
+	unsigned int cookie_count;
+	size_t cookie_alloc;
 	bool cookies_due;	/* processed while cookies were held */
 	bool changed;		/* this round recorded changes: announce
 				   them (cs_sync_announce) */

@@ -35,10 +35,12 @@ static double now_us(void)
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-static int walk_cb(void *context, const struct cs_message *msg)
+static int walk_cb(void *context, const struct cs_message *msg,
+		   struct cs_error *err)
 {
 	struct walk_ctx *ctx = context;
 
+	(void)err;
 	if (ctx->count < MAX_CHANGES)
 		ctx->uids[ctx->count++] = msg->rec.uid;
 	return 0;

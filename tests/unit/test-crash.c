@@ -62,15 +62,14 @@ struct modseq_seen {
 	size_t count, alloc;
 };
 
-static int collect_modseq(void *ctx, const struct cs_message *msg)
+static int collect_modseq(void *ctx, const struct cs_message *msg,
+			  struct cs_error *err)
 {
 	struct modseq_seen *ms = ctx;
 
-	if (ms->count == ms->alloc) {
-		ms->alloc = ms->alloc == 0 ? 512 : ms->alloc * 2;
-		ms->modseqs = realloc(ms->modseqs,
-				      ms->alloc * sizeof(uint64_t));
-	}
+	if (cs_array_grow(&ms->modseqs, sizeof(*ms->modseqs), ms->count,
+			  &ms->alloc, 512) < 0)
+		return cs_error_set(err, CS_ERR_IO, "out of memory");
 	ms->modseqs[ms->count++] = msg->rec.modseq;
 	return 0;
 }

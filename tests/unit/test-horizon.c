@@ -298,10 +298,12 @@ struct tombs {
 	uint64_t min;
 };
 
-static int tombs_cb(void *ctx, uint32_t uid, uint64_t modseq)
+static int tombs_cb(void *ctx, uint32_t uid, uint64_t modseq,
+		    struct cs_error *err)
 {
 	struct tombs *t = ctx;
 
+	(void)err;
 	CU_ASSERT_FATAL(uid >= 1 && uid <= PRUNE_MESSAGES);
 	t->modseq[uid] = modseq;
 	if (t->min == 0 || modseq < t->min)

@@ -57,10 +57,12 @@ struct collect {
 	int count;
 };
 
-static int collect_msg(void *ctx, const struct cs_message *msg)
+static int collect_msg(void *ctx, const struct cs_message *msg,
+		       struct cs_error *err)
 {
 	struct collect *c = ctx;
 
+	(void)err;
 	if (c->count < 64) {
 		c->uids[c->count] = msg->rec.uid;
 		c->modseqs[c->count] = msg->rec.modseq;
@@ -69,10 +71,12 @@ static int collect_msg(void *ctx, const struct cs_message *msg)
 	return 0;
 }
 
-static int collect_exp(void *ctx, uint32_t uid, uint64_t modseq)
+static int collect_exp(void *ctx, uint32_t uid, uint64_t modseq,
+		       struct cs_error *err)
 {
 	struct collect *c = ctx;
 
+	(void)err;
 	if (c->count < 64) {
 		c->uids[c->count] = uid;
 		c->modseqs[c->count] = modseq;

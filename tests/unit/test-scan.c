@@ -555,10 +555,12 @@ struct walk {
 	uint32_t uid;			/* with expunges: the last UID */
 };
 
-static int walk_cb(void *ctx, const struct cs_message *msg)
+static int walk_cb(void *ctx, const struct cs_message *msg,
+		   struct cs_error *err)
 {
 	struct walk *w = ctx;
 
+	(void)err;
 	if (w->count > 0 && msg->rec.modseq >= w->last)
 		w->descending = false;
 	w->last = msg->rec.modseq;
@@ -566,11 +568,13 @@ static int walk_cb(void *ctx, const struct cs_message *msg)
 	return 0;
 }
 
-static int walk_exp_cb(void *ctx, uint32_t uid, uint64_t modseq)
+static int walk_exp_cb(void *ctx, uint32_t uid, uint64_t modseq,
+		       struct cs_error *err)
 {
 	struct walk *w = ctx;
 
 	(void)modseq;
+	(void)err;
 	w->uid = uid;
 	w->count++;
 	return 0;

@@ -16,8 +16,10 @@ int main(void)
 		return 2;
 	suite_name_register();
 	suite_uidset_register();
+	suite_array_register();
 	suite_record_register();
 	suite_index_register();
+	suite_callbacks_register();
 	suite_scan_register();
 	suite_crash_register();
 	suite_nosync_register();

@@ -13,8 +13,10 @@
 
 void suite_name_register(void);
 void suite_uidset_register(void);
+void suite_array_register(void);
 void suite_record_register(void);
 void suite_index_register(void);
+void suite_callbacks_register(void);
 void suite_scan_register(void);
 void suite_crash_register(void);
 void suite_nosync_register(void);
