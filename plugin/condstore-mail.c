@@ -216,10 +216,15 @@ static int condstore_record_shown(struct cs_mailbox *cbox, const char *dir,
    more than one change behind: that state is recorded as a change, and
    the file's present state as the next one.  A modseq too many is never
    wrong; this way the flags shown have one of their own, above all sent
-   before, and the change that follows has a higher one.  Returns 1 with
-   msg_r filled, 0 if the message is gone, -1 if that could not be done
-   now (see the file's comment) or failed (logged). */
+   before, and the change that follows has a higher one.  known is the
+   index's record of mail (NULL if none was found): its name is used when
+   Dovecot has lost the file of its view, so that the flags shown are not
+   taken for an older state when they are a newer one the index has not
+   recorded yet.  msg_r may be known.  Returns 1 with msg_r filled, 0 if
+   the message is gone, -1 if that could not be done now (see the file's
+   comment) or failed (logged). */
 static int condstore_mail_reconcile(struct mail *mail, uint64_t shown,
+				    const struct cs_message *known,
 				    struct cs_message *msg_r)
 {
 	struct condstore_mailbox *cmbox =
@@ -232,8 +237,16 @@ static int condstore_mail_reconcile(struct mail *mail, uint64_t shown,
 	if (cmbox->index == NULL || cs_index_in_transaction(cmbox->index) ||
 	    condstore_maildir_holds_locks(mail->box))
 		return -1;
-	if ((ret = condstore_mail_get_base(mail, &base)) <= 0)
-		return ret;
+	if ((ret = condstore_mail_get_base(mail, &base)) < 0)
+		return -1;
+	if (ret == 0) {
+		/* Dovecot lost the file (an agent renamed or removed it
+		   since this session's view was made): the index's name of
+		   the message, if it has one, is where to look */
+		if (known == NULL)
+			return 0;
+		base = t_strdup(known->base);
+	}
 	if (condstore_mailbox_get(cmbox, &cbox) < 0)
 		return -1;
 	cs_error_clear(&err);
@@ -278,7 +291,8 @@ static uint64_t condstore_mail_modseq(struct mail *mail)
 	    shown == (msg.rec.flags & condstore_flags_visible_mask()))
 		return msg.rec.modseq;
 	/* (when the reconcile cannot be done now, the lookup's answer) */
-	switch (condstore_mail_reconcile(mail, shown, &msg)) {
+	switch (condstore_mail_reconcile(mail, shown, ret > 0 ? &msg : NULL,
+					 &msg)) {
 	case 1:
 		ret = 1;
 		break;
