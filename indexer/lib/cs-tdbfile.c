@@ -368,13 +368,16 @@ cs_tdbfile_check(struct cs_index *index, uint64_t *leftover_r,
 {
 	enum cs_tdbfile_state state = CS_TDBFILE_CLEAN;
 	char walk_detail[128] = "";
+	bool locked = index->writable;
 
 	assert(!index->in_txn);
 	*leftover_r = 0;
 	detail[0] = '\0';
 	/* one read lock over both: no commit between tdb_check() and the
-	   walk (tdb_check() takes none of its own under it) */
-	if (tdb_lockall_read(index->tdb) != 0) {
+	   walk (tdb_check() takes none of its own under it).  A file opened
+	   read-only (a read-only file system) takes no locks in tdb, and
+	   tdb_check() reads it without, best effort: so does the walk */
+	if (locked && tdb_lockall_read(index->tdb) != 0) {
 		snprintf(detail, size, "cannot lock the file: %s",
 			 tdb_errorstr(index->tdb));
 		return CS_TDBFILE_DAMAGED;
@@ -389,6 +392,7 @@ cs_tdbfile_check(struct cs_index *index, uint64_t *leftover_r,
 			 walk_detail[0] != '\0' ? "; " : "", walk_detail);
 	}
 	index->tdb_log[0] = '\0';
-	tdb_unlockall_read(index->tdb);
+	if (locked)
+		tdb_unlockall_read(index->tdb);
 	return state;
 }
