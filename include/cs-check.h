@@ -18,7 +18,10 @@ typedef void cs_problem_cb(void *ctx, const char *mailbox, const char *text);
 struct cs_check_settings {
 	bool repair;		/* reconcile what differs (needs write) */
 	cs_problem_cb *problem;
-	void *problem_ctx;
+	/* what the check found that is no problem of the index, e.g. space
+	   a crash left unreferenced in the file (NULL: not told) */
+	cs_problem_cb *note;
+	void *problem_ctx;	/* for both */
 };
 
 /* Check mailbox name (or all mailboxes on disk and in the index when

@@ -37,6 +37,13 @@ static void check_problem_cb(void *ctx ATTR_UNUSED, const char *mailbox,
 		printf("%s\n", text);
 }
 
+/* What is no problem, but worth knowing: a warning on stderr (-q: none) */
+static void check_note_cb(void *ctx, const char *mailbox ATTR_UNUSED,
+			  const char *text)
+{
+	cli_warn(ctx, "check: %s", text);
+}
+
 /* Returns the number of problems, or -1 (error printed). */
 static int check_run(const struct cli_global *g, struct cs_index *index,
 		     const char *name, bool repair)
@@ -44,6 +51,7 @@ static int check_run(const struct cli_global *g, struct cs_index *index,
 	struct cs_check_settings set = {
 		.repair = repair,
 		.problem = check_problem_cb,
+		.note = check_note_cb,
 		.problem_ctx = (void *)g,
 	};
 	struct cs_error err;
@@ -129,6 +137,8 @@ const struct cli_command cli_cmd_check = {
 "tdb itself (tdb_check).  Prints one line per problem, naming the mailbox\n"
 "and the file, e.g.\n"
 "  INBOX: 1700000000.M1P2.host: flags on disk FS, in index S\n"
+"Space a crash left over in the tdb file is no problem (a warning on\n"
+"stderr; --repair repacks the file to reclaim it).\n"
 "Read-only unless --repair.  Exit status 0 clean, 1 problems found (with\n"
 "--repair: found and repaired), 2 could not check.\n"
 "\n"

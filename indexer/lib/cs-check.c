@@ -25,6 +25,7 @@
 #include "cs-index-private.h"
 #include "cs-maildir.h"
 #include "cs-name.h"
+#include "cs-tdbfile.h"
 
 static const char *const loc_dirs[] = { "new", "cur" };
 
@@ -647,29 +648,73 @@ static void warn_as_problem(void *ctx, const char *text)
 	   counted as index problems */
 }
 
+/* Something found that is no problem of the index. */
+static void note(struct check *ck, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void note(struct check *ck, const char *fmt, ...)
+{
+	char text[1024];
+	va_list args;
+
+	if (ck->set == NULL || ck->set->note == NULL)
+		return;
+	va_start(args, fmt);
+	vsnprintf(text, sizeof(text), fmt, args);
+	va_end(args);
+	ck->set->note(ck->set->problem_ctx, "", text);
+}
+
+/* The tdb file itself: 0 usable (clean, or only what a killed commit
+   left over, see cs-tdbfile.c), 1 damaged (the problem counted). */
+static int check_tdb(struct check *ck)
+{
+	struct cs_index *index = ck->index;
+	bool repair = ck->set != NULL && ck->set->repair;
+	enum cs_tdbfile_state state;
+	uint64_t leftover, left;
+	char detail[640], after[640];
+
+	state = cs_tdbfile_check(index, &leftover, detail,
+				 sizeof(detail));
+	if (state == CS_TDBFILE_CLEAN)
+		return 0;
+	if (state == CS_TDBFILE_LEFTOVERS && !repair) {
+		note(ck, "%s: %" PRIu64 " bytes left over by a commit that "
+		     "a crash interrupted, unreferenced or as empty free "
+		     "space (tdb_check: %s); the records are intact; "
+		     "'condstore check --repair' repacks the file to reclaim "
+		     "them", index->db_path, leftover, detail);
+		return 0;
+	}
+	/* a repack rewrites the file from the records the hash chains
+	   reach */
+	if (repair && tdb_repack(index->tdb) == 0 &&
+	    cs_tdbfile_check(index, &left, after, sizeof(after)) ==
+	    CS_TDBFILE_CLEAN) {
+		if (state == CS_TDBFILE_LEFTOVERS)
+			note(ck, "%s: %" PRIu64 " bytes left over by an "
+			     "interrupted commit: repacked", index->db_path,
+			     leftover);
+		else
+			problem(ck, "", "%s: unreferenced or damaged records "
+				"(%s): repacked", index->db_path, detail);
+		return 0;
+	}
+	problem(ck, "", "%s: tdb_check failed (%s): unreferenced or damaged "
+		"records; 'condstore check --repair' repacks the file, and "
+		"if that is not enough, 'condstore reindex --rebuild' "
+		"rebuilds it", index->db_path, detail);
+	return 1;
+}
+
 static int check_file(struct check *ck)
 {
 	struct cs_hwm hwm;
 	int ret;
 
-	if (tdb_check(ck->index->tdb, NULL, NULL) != 0) {
-		/* unreferenced records left by a crash are repacked away;
-		   anything else needs a rebuild */
-		if (ck->set != NULL && ck->set->repair &&
-		    tdb_repack(ck->index->tdb) == 0 &&
-		    tdb_check(ck->index->tdb, NULL, NULL) == 0) {
-			problem(ck, "", "%s: unreferenced records (left by an "
-				"interrupted write): repacked",
-				ck->index->db_path);
-		} else {
-			problem(ck, "", "%s: tdb_check failed: unreferenced or "
-				"damaged records; 'condstore check --repair' "
-				"repacks the file, and if that is not enough, "
-				"'condstore reindex --rebuild' rebuilds it",
-				ck->index->db_path);
-			return 1;
-		}
-	}
+	if (check_tdb(ck) != 0)
+		return 1;
 	ret = cs_hwm_read(ck->index->hwm_path, &hwm, ck->err);
 	if (ret < 0)
 		return -1;

@@ -38,6 +38,8 @@ libcondstore_la_SOURCES = \
 	indexer/lib/cs-scan.c \
 	indexer/lib/cs-build.c \
 	indexer/lib/cs-store.c \
+	indexer/lib/cs-tdbfile.c \
+	indexer/lib/cs-tdbfile.h \
 	indexer/lib/cs-check.c \
 	indexer/lib/cs-sync.c
 libcondstore_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/indexer/lib
