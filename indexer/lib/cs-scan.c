@@ -319,7 +319,9 @@ static int disk_state_from_name(struct scan *sc, const char *filename,
 	disk_r->location = location;
 	disk_r->suffix = name_r->suffix;
 	disk_r->flags = name_r->flags;
-	disk_r->uid = uid_map_lookup(&sc->uids, name_r->base, name_r->base_len);
+	/* (predicted UIDs were looked up when the name was queued) */
+	disk_r->uid = sc->uids.predicted ? 0 :
+		uid_map_lookup(&sc->uids, name_r->base, name_r->base_len);
 	return 0;
 }
 
@@ -371,6 +373,8 @@ static int flush_pending(struct scan *sc, struct cs_error *err)
 		if (disk_state_from_name(sc, p->name, p->location, &name,
 					 &disk) < 0)
 			continue;
+		if (sc->uids.predicted)
+			disk.uid = p->uid;
 		/* an empty mailbox takes every name as an arrival, except
 		   in cur/ when new/ had names: the same base may be in both
 		   (cs_maildir_cur_shadows), and the second is a change */
