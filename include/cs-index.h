@@ -153,11 +153,20 @@ int cs_mailbox_names(struct cs_index *index, char ***names_r,
 		     size_t *count_r, struct cs_error *err);
 void cs_mailbox_names_free(char ***names);
 
-/* Switch a mailbox to Dovecot's UIDs (in a transaction): the own UID map
-   is dropped, UIDs of messages are set to 0 until cs_reconcile gives them
-   Dovecot's, uidvalidity becomes Dovecot's.  Modseqs do not change. */
+/* Switch a mailbox to Dovecot's UIDs (in a transaction): uidvalidity
+   becomes Dovecot's, UIDNEXT at least uidnext, the tombstones are dropped
+   (their UIDs belong to the old UIDVALIDITY: the horizon goes up to
+   HIGHESTMODSEQ), and every message whose UID is not the one uid_of(ctx,
+   base, base_len) gives (0: Dovecot has none for it yet; uid_of NULL: 0
+   for all) gets UID 0 until cs_reconcile gives it Dovecot's.  Messages
+   whose UID agrees keep it with its map: an index built before Dovecot
+   numbered the mailbox, in Dovecot's order (cs_maildir_scan), switches
+   at the cost of reading its records and writes nothing per message.
+   Modseqs do not change.  Returns 0 or -1. */
+typedef uint32_t cs_uid_of_fn(void *ctx, const char *base, size_t base_len);
 int cs_mailbox_set_uid_source(struct cs_mailbox *box, uint8_t uid_source,
 			      uint32_t uidvalidity, uint32_t uidnext,
+			      cs_uid_of_fn *uid_of, void *ctx,
 			      struct cs_error *err);
 
 /* Raise the mailbox's counter (HIGHESTMODSEQ) to at least seed, in a
@@ -202,7 +211,10 @@ struct cs_disk_state {
 	uint8_t location;	/* CS_LOC_NEW or CS_LOC_CUR */
 	const char *suffix;	/* separator + info, "" for none */
 	uint64_t flags;		/* flags parsed from the suffix */
-	uint32_t uid;		/* Dovecot's UID when known, else 0 */
+	uint32_t uid;		/* Dovecot's UID when known, else 0; on own
+				   UIDs, the UID a new record is to get (one
+				   the caller reserved below UIDNEXT, see
+				   cs_maildir_scan), else 0 for the next */
 };
 
 /* THE reconcile rule (needs a transaction): bring the record of base in

@@ -270,6 +270,13 @@ int cs_rank_flush(struct cs_mailbox *box, struct cs_error *err);
 int cs_rank_next(struct cs_mailbox *box, uint32_t from, uint32_t *uid_r,
 		 struct cs_error *err);
 void cs_rank_reset(struct cs_mailbox *box);
+/* The UID map of box (in a txn): uid -> base, with uid's bit in the rank
+   maps; storing raises UIDNEXT above uid.  Deleting uid 0 does nothing.
+   Both return 0 or -1 (storing a uid that is mapped already fails). */
+int cs_uid_map_store(struct cs_mailbox *box, uint32_t uid, const char *base,
+		     struct cs_error *err);
+int cs_uid_map_delete(struct cs_mailbox *box, uint32_t uid,
+		      struct cs_error *err);
 /* The stored summary (UIDs per chunk), for check; and dropping every rank
    record of box (in a txn), for repair. */
 int cs_rank_counts(struct cs_mailbox *box, uint16_t **counts_r, size_t *n_r,

@@ -587,38 +587,65 @@ int cs_mailboxes_retire(struct cs_index *index, cs_mailbox_on_disk_fn *on_disk,
 	return ret;
 }
 
-/* Rewrite every message record of box with uid 0, and the digest with
-   it (terms of records without a UID are the same under either UID
-   source). */
-static int clear_message_uids(struct cs_mailbox *box, struct cs_error *err)
-{
-	struct key_list kl = { 0 };
-	struct cs_message msg;
-	uint8_t buf[CS_MSG_REC_FIXED_SIZE + CS_SUFFIX_MAX];
-	uint64_t digest = 0;
-	size_t i;
-	int ret = 0;
+/* --- switching to Dovecot's UIDs --- */
 
-	if (collect_keys(box->index, CS_KEY_MESSAGE, box->rec.id, &kl, err) < 0)
-		return -1;
-	for (i = 0; i < kl.count && ret >= 0; i++) {
-		ret = cs_msg_fetch(box, (const char *)kl.keys[i] + 5,
-				   kl.lens[i] - 5, &msg, err);
-		if (ret <= 0)
-			continue;
-		msg.rec.uid = 0;
-		digest += cs_msg_digest_term(box, &msg);
-		cs_msg_rec_encode(&msg.rec, msg.suffix, buf);
-		ret = cs_db_store(box->index, kl.keys[i], kl.lens[i], buf,
-				  CS_MSG_REC_FIXED_SIZE + msg.rec.suffix_len,
-				  err);
+struct uid_switch {
+	struct cs_mailbox *box;
+	cs_uid_of_fn *uid_of;
+	void *ctx;
+	struct key_list clear;	/* the messages whose UID goes */
+	uint64_t digest;	/* the terms of those that keep theirs */
+	uint32_t top;		/* the highest UID kept */
+};
+
+/* Sort one message: its UID stays when it is the one Dovecot gives. */
+static int uid_switch_msg(void *ctx, const struct cs_message *msg)
+{
+	struct uid_switch *us = ctx;
+	uint8_t key[CS_KEY_MAX];
+	size_t len = strlen(msg->base);
+	uint32_t uid = us->uid_of == NULL ? 0 :
+		us->uid_of(us->ctx, msg->base, len);
+
+	if (msg->rec.uid == 0 || msg->rec.uid == uid) {
+		us->digest += cs_msg_digest_term(us->box, msg);
+		if (msg->rec.uid > us->top)
+			us->top = msg->rec.uid;
+		return 0;
 	}
-	key_list_free(&kl);
-	if (ret < 0)
-		return -1;
-	box->rec.digest = digest;
-	box->rec.flags |= CS_MAILBOX_F_DIGEST;
-	box->dirty = true;
+	return key_list_add(&us->clear, key,
+			    cs_key_msg(key, us->box->rec.id, msg->base, len),
+			    NULL, 0, NULL);
+}
+
+/* Give the collected messages UID 0 (their map entries go) and add their
+   digest terms. */
+static int uid_switch_clear(struct uid_switch *us, struct cs_error *err)
+{
+	struct cs_mailbox *box = us->box;
+	const struct key_list *kl = &us->clear;
+	uint8_t buf[CS_MSG_REC_FIXED_SIZE + CS_SUFFIX_MAX];
+	struct cs_message msg;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < kl->count; i++) {
+		ret = cs_msg_fetch(box, (const char *)kl->keys[i] + 5,
+				   kl->lens[i] - 5, &msg, err);
+		if (ret < 0)
+			return -1;
+		if (ret == 0)
+			continue;
+		if (cs_uid_map_delete(box, msg.rec.uid, err) < 0)
+			return -1;
+		msg.rec.uid = 0;
+		us->digest += cs_msg_digest_term(box, &msg);
+		cs_msg_rec_encode(&msg.rec, msg.suffix, buf);
+		if (cs_db_store(box->index, kl->keys[i], kl->lens[i], buf,
+				CS_MSG_REC_FIXED_SIZE + msg.rec.suffix_len,
+				err) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -653,31 +680,32 @@ static int drop_tombstones(struct cs_mailbox *box, struct cs_error *err)
 
 int cs_mailbox_set_uid_source(struct cs_mailbox *box, uint8_t uid_source,
 			      uint32_t uidvalidity, uint32_t uidnext,
+			      cs_uid_of_fn *uid_of, void *ctx,
 			      struct cs_error *err)
 {
-	struct key_list kl = { 0 };
+	struct uid_switch us = { .box = box, .uid_of = uid_of, .ctx = ctx };
+	uint8_t old_source = box->rec.uid_source;
 	int ret;
 
 	if (cs_index_require_txn(box->index, err) < 0)
 		return -1;
-	ret = collect_keys(box->index, CS_KEY_UID, box->rec.id, &kl, err);
-	if (ret == 0)
-		ret = collect_keys(box->index, CS_KEY_RANK_MAP, box->rec.id,
-				   &kl, err);
-	if (ret == 0)
-		ret = collect_keys(box->index, CS_KEY_RANK_SUM, box->rec.id,
-				   &kl, err);
-	if (ret == 0)
-		ret = delete_keys(box->index, &kl, err);
-	key_list_free(&kl);
-	cs_rank_reset(box);
-	if (ret < 0 || clear_message_uids(box, err) < 0 ||
-	    drop_tombstones(box, err) < 0)
-		return -1;
-	box->rec.horizon = box->rec.highestmodseq;
+	/* the digest terms are those of the new source */
 	box->rec.uid_source = uid_source;
+	ret = cs_messages_iterate(box, uid_switch_msg, &us, err);
+	if (ret < 0 && err != NULL && err->code == CS_OK)
+		cs_error_set(err, CS_ERR_IO, "out of memory");
+	if (ret == 0)
+		ret = uid_switch_clear(&us, err);
+	key_list_free(&us.clear);
+	if (ret < 0 || drop_tombstones(box, err) < 0) {
+		box->rec.uid_source = old_source;
+		return -1;
+	}
+	box->rec.digest = us.digest;
+	box->rec.flags |= CS_MAILBOX_F_DIGEST;
+	box->rec.horizon = box->rec.highestmodseq;
 	box->rec.uidvalidity = uidvalidity;
-	box->rec.uidnext = uidnext != 0 ? uidnext : 1;
+	box->rec.uidnext = uidnext > us.top ? uidnext : us.top + 1;
 	box->dirty = true;
 	return 0;
 }

@@ -385,3 +385,33 @@ int cs_rank_absent(struct cs_mailbox *box, const struct cs_uid_range *ranges,
 	free(counts);
 	return ret < 0 ? -1 : 0;
 }
+
+/* --- the UID map ("u" records) with its bits --- */
+
+int cs_uid_map_store(struct cs_mailbox *box, uint32_t uid, const char *base,
+		     struct cs_error *err)
+{
+	uint8_t key[CS_KEY_MAX];
+
+	if (uid >= box->rec.uidnext) {
+		box->rec.uidnext = uid + 1;
+		box->dirty = true;
+	}
+	if (cs_rank_set(box, uid, true, err) < 0)
+		return -1;
+	return cs_db_insert(box->index, key, cs_key_uid(key, box->rec.id, uid),
+			    base, strlen(base), err);
+}
+
+int cs_uid_map_delete(struct cs_mailbox *box, uint32_t uid,
+		      struct cs_error *err)
+{
+	uint8_t key[CS_KEY_MAX];
+
+	if (uid == 0)
+		return 0;
+	if (cs_rank_set(box, uid, false, err) < 0)
+		return -1;
+	return cs_db_delete(box->index, key, cs_key_uid(key, box->rec.id, uid),
+			    err);
+}

@@ -143,34 +143,6 @@ static int change_delete(struct cs_mailbox *box, uint64_t modseq,
 	return cs_db_delete(box->index, key, key_len, err);
 }
 
-static int uid_map_store(struct cs_mailbox *box, uint32_t uid,
-			 const char *base, struct cs_error *err)
-{
-	uint8_t key[CS_KEY_MAX];
-
-	if (uid >= box->rec.uidnext) {
-		box->rec.uidnext = uid + 1;
-		box->dirty = true;
-	}
-	if (cs_rank_set(box, uid, true, err) < 0)
-		return -1;
-	return cs_db_insert(box->index, key, cs_key_uid(key, box->rec.id, uid),
-			    base, strlen(base), err);
-}
-
-static int uid_map_delete(struct cs_mailbox *box, uint32_t uid,
-			  struct cs_error *err)
-{
-	uint8_t key[CS_KEY_MAX];
-
-	if (uid == 0)
-		return 0;
-	if (cs_rank_set(box, uid, false, err) < 0)
-		return -1;
-	return cs_db_delete(box->index, key, cs_key_uid(key, box->rec.id, uid),
-			    err);
-}
-
 static void msg_set_disk(struct cs_message *msg,
 			 const struct cs_disk_state *disk)
 {
@@ -226,7 +198,9 @@ static int reconcile_new(struct cs_mailbox *box, const char *base,
 				"%s: mailbox %s: UID space exhausted; a new "
 				"UIDVALIDITY is needed (reindex --rebuild)",
 				box->index->db_path, box->name);
-		msg->rec.uid = box->rec.uidnext;
+		/* a UID the caller reserved below UIDNEXT (a new mailbox
+		   scanned in Dovecot's order, cs-scan.c), else the next */
+		msg->rec.uid = disk->uid != 0 ? disk->uid : box->rec.uidnext;
 	} else {
 		if ((ret = uid_tombstoned(box, disk->uid, err)) < 0)
 			return -1;
@@ -249,7 +223,7 @@ static int reconcile_new(struct cs_mailbox *box, const char *base,
 	/* arrivals found in bulk share one change-log record per run of
 	   modseqs */
 	if ((msg->rec.uid != 0 &&
-	     uid_map_store(box, msg->rec.uid, msg->base, err) < 0) ||
+	     cs_uid_map_store(box, msg->rec.uid, msg->base, err) < 0) ||
 	    (probe ? cs_change_run_add(box, msg->rec.modseq, msg->base, err) :
 	     change_store_msg(box, msg->rec.modseq, msg->base, err)) < 0 ||
 	    (!probe && msg_store(box, msg, true, err) < 0))
@@ -269,7 +243,7 @@ static int reconcile_expunge(struct cs_mailbox *box, struct cs_message *msg,
 
 	if (next_modseq(box, &modseq, err) < 0 ||
 	    change_delete(box, msg->rec.modseq, err) < 0 ||
-	    uid_map_delete(box, uid, err) < 0 ||
+	    cs_uid_map_delete(box, uid, err) < 0 ||
 	    cs_db_delete(box->index, key,
 			 cs_key_msg(key, box->rec.id, msg->base,
 				    strlen(msg->base)), err) < 0)
@@ -301,15 +275,17 @@ static int reconcile_existing(struct cs_mailbox *box,
 			      struct cs_message *msg, struct cs_error *err)
 {
 	bool changed = false, flags_changed = disk->flags != msg->rec.flags;
+	/* only Dovecot's UIDs are learnt: an own UID, once given, stays */
+	bool learn = box->rec.uid_source == CS_UIDSRC_DOVECOT &&
+		disk->uid != 0 && disk->uid != msg->rec.uid;
 	uint64_t old_term = cs_msg_digest_term(box, msg);
 	int ret = 0;
 
-	if (disk->uid != 0 && disk->uid != msg->rec.uid &&
-	    (ret = uid_tombstoned(box, disk->uid, err)) < 0)
+	if (learn && (ret = uid_tombstoned(box, disk->uid, err)) < 0)
 		return -1;
-	if (disk->uid != 0 && disk->uid != msg->rec.uid && ret == 0) {
-		if (uid_map_delete(box, msg->rec.uid, err) < 0 ||
-		    uid_map_store(box, disk->uid, msg->base, err) < 0)
+	if (learn && ret == 0) {
+		if (cs_uid_map_delete(box, msg->rec.uid, err) < 0 ||
+		    cs_uid_map_store(box, disk->uid, msg->base, err) < 0)
 			return -1;
 		msg->rec.uid = disk->uid;
 		changed = true;

@@ -33,6 +33,7 @@
 #include "cs-index-private.h"
 #include "cs-maildir.h"
 #include "cs-name.h"
+#include "cs-uidorder.h"
 
 #define SCAN_CHUNK 20000
 #define SWEEP_TRIES 3
@@ -49,12 +50,18 @@ struct uid_map {
 	struct uid_entry *entries;
 	size_t count, alloc;
 	struct cs_uidlist_header hdr;
-	bool present;
+	bool present;		/* read from dovecot-uidlist */
+	/* no dovecot-uidlist and an empty mailbox on own UIDs: the entries
+	   are the UIDs Dovecot will give (its order), first_uid and up,
+	   reserved by the scan's first transaction (uid_map_predict) */
+	bool predicted;
+	uint32_t first_uid;
 };
 
 struct pending {
 	char name[CS_NAME_MAX + 1];
 	uint8_t location;
+	uint32_t uid;		/* predicted (uid_map_predict), else 0 */
 };
 
 struct scan {
@@ -70,6 +77,8 @@ struct scan {
 	bool was_empty;			/* no messages when the scan began:
 					   every name is new, no need to look
 					   it up before queueing it */
+	bool reserved;			/* the predicted UIDs are settled */
+	uint64_t *order;		/* (uid << 32 | index) of pending */
 	uint64_t matched;		/* names that had a record */
 	uint64_t queued_new;		/* names of new/ queued */
 	uint64_t done;
@@ -105,6 +114,11 @@ static uint32_t uid_map_lookup(const struct uid_map *map, const char *base,
 	return e == NULL ? 0 : e->uid;
 }
 
+static uint32_t uid_map_uid_of(void *ctx, const char *base, size_t base_len)
+{
+	return uid_map_lookup(ctx, base, base_len);
+}
+
 static int uid_map_read(struct scan *sc, struct cs_error *err)
 {
 	int ret;
@@ -132,6 +146,113 @@ static int uid_map_read(struct scan *sc, struct cs_error *err)
 		qsort(sc->uids.entries, sc->uids.count,
 		      sizeof(struct uid_entry), cs_cmp_u64);
 	return 0;
+}
+
+static int scan_opendir(struct scan *sc, uint8_t location, char *dirpath,
+			DIR **dir_r, struct cs_error *err);
+
+/* --- the UIDs Dovecot will give a mailbox it has not seen --- */
+
+struct uid_keys {
+	struct cs_uidorder_key *keys;
+	size_t count, alloc;
+};
+
+static int predict_dir(struct scan *sc, uint8_t location,
+		       struct uid_keys *uk, struct cs_error *err)
+{
+	char dirpath[PATH_MAX], sep = cs_index_separator(sc->index);
+	const char *p;
+	struct dirent *d;
+	size_t len;
+	DIR *dir;
+	int ret;
+
+	ret = scan_opendir(sc, location, dirpath, &dir, err);
+	if (ret <= 0)
+		return ret;
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.' || d->d_name[0] == sep ||
+		    (d->d_type != DT_REG && d->d_type != DT_UNKNOWN))
+			continue;
+		if (cs_array_grow(&uk->keys, sizeof(*uk->keys), uk->count,
+				  &uk->alloc, 4096) < 0) {
+			closedir(dir);
+			return cs_error_set(err, CS_ERR_IO, "out of memory");
+		}
+		len = strlen(d->d_name);
+		p = memchr(d->d_name, sep, len);
+		cs_uidorder_key(d->d_name, p == NULL ? len :
+				(size_t)(p - d->d_name),
+				&uk->keys[uk->count++]);
+	}
+	closedir(dir);
+	return 0;
+}
+
+/* An empty mailbox on own UIDs without dovecot-uidlist: number its files
+   the way Dovecot will when it first opens the mailbox (cs-uidorder.c),
+   from the mailbox's UIDNEXT on, so that the switch to Dovecot's UIDs
+   (cs_mailbox_set_uid_source) finds them equal and changes nothing.  A
+   base name whose hash is not unique gets no prediction (the next UID
+   when it is reconciled).  Costs one more listing of new/ and cur/ and 32
+   bytes a file while sorting, 16 after. */
+static int uid_map_predict(struct scan *sc, struct cs_error *err)
+{
+	struct uid_keys uk = { NULL, 0, 0 };
+	struct uid_entry *e;
+	uint32_t first = sc->box == NULL ? 1 :
+		cs_mailbox_get_rec(sc->box)->uidnext;
+	size_t i;
+
+	if (predict_dir(sc, CS_LOC_NEW, &uk, err) < 0 ||
+	    predict_dir(sc, CS_LOC_CUR, &uk, err) < 0) {
+		free(uk.keys);
+		return -1;
+	}
+	if (uk.count == 0 || first == 0 || uk.count >= UINT32_MAX - first ||
+	    (e = malloc(uk.count * sizeof(*e))) == NULL) {
+		/* nothing to number, or no room: the UIDs come in order of
+		   reconciling (out of memory here costs only that) */
+		free(uk.keys);
+		return 0;
+	}
+	qsort(uk.keys, uk.count, sizeof(*uk.keys), cs_uidorder_cmp);
+	for (i = 0; i < uk.count; i++) {
+		e[i].hash = uk.keys[i].hash;
+		e[i].uid = first + (uint32_t)i;
+	}
+	free(uk.keys);
+	qsort(e, uk.count, sizeof(*e), cs_cmp_u64);
+	for (i = 1; i < uk.count; i++) {
+		if (e[i].hash == e[i - 1].hash)
+			e[i].uid = e[i - 1].uid = 0;
+	}
+	sc->uids.entries = e;
+	sc->uids.count = sc->uids.alloc = uk.count;
+	sc->uids.predicted = true;
+	sc->uids.first_uid = first;
+	return 0;
+}
+
+/* In the scan's first transaction: reserve the predicted UIDs (UIDNEXT
+   above them), or forget them when another writer numbered messages
+   since they were made. */
+static void uid_map_reserve(struct scan *sc)
+{
+	const struct cs_mailbox_rec *rec = cs_mailbox_get_rec(sc->box);
+
+	if (!sc->uids.predicted || sc->reserved)
+		return;
+	sc->reserved = true;
+	if (rec->uid_source != CS_UIDSRC_OWN ||
+	    rec->uidnext != sc->uids.first_uid) {
+		sc->uids.count = 0;
+		sc->uids.predicted = false;
+		return;
+	}
+	sc->box->rec.uidnext = sc->uids.first_uid + (uint32_t)sc->uids.count;
+	sc->box->dirty = true;
 }
 
 /* --- the mailbox record --- */
@@ -171,10 +292,12 @@ static int scan_open_box(struct scan *sc, struct cs_error *err)
 			    sc->uids.present ? sc->uids.hdr.uidvalidity : 0,
 			    &sc->box, err) < 0)
 		return -1;
+	uid_map_reserve(sc);
 	if (scan_uid_switch_needed(sc))
 		return cs_mailbox_set_uid_source(sc->box, CS_UIDSRC_DOVECOT,
 						 sc->uids.hdr.uidvalidity,
-						 sc->uids.hdr.next_uid, err);
+						 sc->uids.hdr.next_uid,
+						 uid_map_uid_of, &sc->uids, err);
 	if (scan_uidnext_behind(sc)) {
 		sc->box->rec.uidnext = sc->uids.hdr.next_uid;
 		sc->box->dirty = true;
@@ -196,7 +319,9 @@ static int disk_state_from_name(struct scan *sc, const char *filename,
 	disk_r->location = location;
 	disk_r->suffix = name_r->suffix;
 	disk_r->flags = name_r->flags;
-	disk_r->uid = uid_map_lookup(&sc->uids, name_r->base, name_r->base_len);
+	/* (predicted UIDs were looked up when the name was queued) */
+	disk_r->uid = sc->uids.predicted ? 0 :
+		uid_map_lookup(&sc->uids, name_r->base, name_r->base_len);
 	return 0;
 }
 
@@ -212,11 +337,27 @@ static void count_result(struct scan *sc, int ret,
 		sc->stats->updated++;
 }
 
+/* The pending names by predicted UID, so that the rank maps are written
+   chunk by chunk (the readdir order is random); in the order found
+   otherwise. */
+static void pending_order(struct scan *sc)
+{
+	size_t i;
+
+	for (i = 0; i < sc->npending; i++)
+		sc->order[i] = (sc->uids.predicted ?
+				(uint64_t)sc->pending[i].uid << 32 : 0) | i;
+	if (sc->uids.predicted)
+		qsort(sc->order, sc->npending, sizeof(*sc->order),
+		      cs_cmp_u64);
+}
+
 static int flush_pending(struct scan *sc, struct cs_error *err)
 {
 	struct cs_name name;
 	struct cs_disk_state disk;
 	struct cs_message msg;
+	struct pending *p;
 	size_t i;
 	int ret;
 
@@ -226,11 +367,14 @@ static int flush_pending(struct scan *sc, struct cs_error *err)
 		return -1;
 	if (scan_open_box(sc, err) < 0)
 		goto fail;
+	pending_order(sc);
 	for (i = 0; i < sc->npending; i++) {
-		if (disk_state_from_name(sc, sc->pending[i].name,
-					 sc->pending[i].location, &name,
+		p = &sc->pending[sc->order[i] & UINT32_MAX];
+		if (disk_state_from_name(sc, p->name, p->location, &name,
 					 &disk) < 0)
 			continue;
+		if (sc->uids.predicted)
+			disk.uid = p->uid;
 		/* an empty mailbox takes every name as an arrival, except
 		   in cur/ when new/ had names: the same base may be in both
 		   (cs_maildir_cur_shadows), and the second is a change */
@@ -253,9 +397,17 @@ static int queue_pending(struct scan *sc, const char *filename,
 			 uint8_t location, struct cs_error *err)
 {
 	struct pending *p = &sc->pending[sc->npending++];
+	const char *sep;
 
 	snprintf(p->name, sizeof(p->name), "%s", filename);
 	p->location = location;
+	p->uid = 0;
+	if (sc->uids.predicted) {
+		sep = strchr(p->name, cs_index_separator(sc->index));
+		p->uid = uid_map_lookup(&sc->uids, p->name, sep == NULL ?
+					strlen(p->name) :
+					(size_t)(sep - p->name));
+	}
 	if (location == CS_LOC_NEW)
 		sc->queued_new++;
 	return sc->npending < SCAN_CHUNK ? 0 : flush_pending(sc, err);
@@ -700,10 +852,17 @@ int cs_maildir_scan(struct cs_index *index, const char *name,
 	if (ret < 0)
 		goto fail;
 	sc.pending = malloc(SCAN_CHUNK * sizeof(*sc.pending));
-	if (sc.pending == NULL) {
+	sc.order = malloc(SCAN_CHUNK * sizeof(*sc.order));
+	if (sc.pending == NULL || sc.order == NULL) {
 		cs_error_set(err, CS_ERR_IO, "out of memory");
 		goto fail;
 	}
+	if (!sc.uids.present &&
+	    (sc.box == NULL ||
+	     (cs_mailbox_get_rec(sc.box)->uid_source == CS_UIDSRC_OWN &&
+	      cs_mailbox_get_rec(sc.box)->messages == 0)) &&
+	    uid_map_predict(&sc, err) < 0)
+		goto fail;
 	if (sc.box == NULL || scan_uid_switch_needed(&sc) ||
 	    scan_uidnext_behind(&sc)) {
 		/* create the record (and switch UIDs) before reading */
@@ -733,11 +892,13 @@ int cs_maildir_scan(struct cs_index *index, const char *name,
 	sc.done = stats_r->files;
 	progress(&sc);
 	free(sc.pending);
+	free(sc.order);
 	free(sc.uids.entries);
 	cs_mailbox_close(&sc.box);
 	return 0;
 fail:
 	free(sc.pending);
+	free(sc.order);
 	free(sc.uids.entries);
 	cs_mailbox_close(&sc.box);
 	return -1;

@@ -35,6 +35,8 @@ libcondstore_la_SOURCES = \
 	indexer/lib/cs-rank.c \
 	indexer/lib/cs-mailbox-name.c \
 	indexer/lib/cs-uidlist.c \
+	indexer/lib/cs-uidorder.c \
+	indexer/lib/cs-uidorder.h \
 	indexer/lib/cs-scan.c \
 	indexer/lib/cs-build.c \
 	indexer/lib/cs-store.c \

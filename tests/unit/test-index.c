@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cs-index-private.h"
 #include "unit.h"
 
 static struct cs_disk_state disk_state(const char *suffix, uint8_t loc,
@@ -353,7 +354,7 @@ static void test_uid_source_and_seq(void)
 	CU_ASSERT_EQUAL(reconcile(box, "b", &d, &msg), 1);
 	m = msg.rec.modseq;
 	CU_ASSERT_OK(cs_mailbox_set_uid_source(box, CS_UIDSRC_DOVECOT, 1234,
-					       10, CU_ERR));
+					       10, NULL, NULL, CU_ERR));
 	CU_ASSERT_EQUAL(cs_message_lookup(box, "b", 1, &msg, NULL), 1);
 	CU_ASSERT_EQUAL(msg.rec.uid, 0);
 	/* learning Dovecot's UID does not change the modseq */
@@ -423,6 +424,72 @@ static void test_mailbox_rename_delete(void)
 	unit_remove_tree(root);
 }
 
+/* The switch to Dovecot's UIDs keeps every UID Dovecot agrees with and
+   clears the others, also when two messages trade UIDs. */
+static uint32_t switch_uid_of(void *ctx, const char *base, size_t len)
+{
+	(void)ctx;
+	return len != 1 ? 0 : base[0] == 'a' ? 1 : base[0] == 'b' ? 3 :
+		base[0] == 'c' ? 2 : 0;
+}
+
+static void test_uid_switch_keeps(void)
+{
+	char root[4096];
+	struct cs_index *index;
+	struct cs_mailbox *box;
+	struct cs_message msg;
+	struct cs_disk_state d;
+	uint64_t modseq_b, digest;
+	uint32_t seq;
+
+	unit_make_root(root, sizeof(root));
+	index = unit_open(root);
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
+	box = open_box(index, "INBOX");
+	d = disk_state(":2,S", CS_LOC_CUR, 0);
+	CU_ASSERT_EQUAL(reconcile(box, "a", &d, &msg), 1);	/* UID 1 */
+	CU_ASSERT_EQUAL(reconcile(box, "b", &d, &msg), 1);	/* 2 */
+	modseq_b = msg.rec.modseq;
+	CU_ASSERT_EQUAL(reconcile(box, "c", &d, &msg), 1);	/* 3 */
+	CU_ASSERT_EQUAL(reconcile(box, "d", &d, &msg), 1);	/* 4 */
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
+
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
+	CU_ASSERT_OK(cs_mailbox_set_uid_source(box, CS_UIDSRC_DOVECOT, 77, 4,
+					       switch_uid_of, NULL, CU_ERR));
+	CU_ASSERT_EQUAL(cs_message_lookup(box, "a", 1, &msg, NULL), 1);
+	CU_ASSERT_EQUAL(msg.rec.uid, 1);
+	CU_ASSERT_EQUAL(cs_message_lookup(box, "b", 1, &msg, NULL), 1);
+	CU_ASSERT_EQUAL(msg.rec.uid, 0);
+	CU_ASSERT_EQUAL(cs_message_lookup(box, "d", 1, &msg, NULL), 1);
+	CU_ASSERT_EQUAL(msg.rec.uid, 0);
+	CU_ASSERT_EQUAL(cs_message_lookup_uid(box, 3, &msg, NULL), 0);
+	/* b and c trade UIDs: neither is taken while the other holds it */
+	d = disk_state(":2,S", CS_LOC_CUR, 3);
+	CU_ASSERT_EQUAL(reconcile(box, "b", &d, &msg), 0);
+	CU_ASSERT_EQUAL(msg.rec.modseq, modseq_b);
+	d = disk_state(":2,S", CS_LOC_CUR, 2);
+	CU_ASSERT_EQUAL(reconcile(box, "c", &d, &msg), 0);
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->uidvalidity, 77);
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->uidnext, 4);
+	digest = cs_mailbox_get_rec(box)->digest;
+	CU_ASSERT_OK(cs_mailbox_digest_rebuild(box, CU_ERR));
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->digest, digest);
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
+
+	CU_ASSERT_EQUAL(cs_message_lookup_uid(box, 3, &msg, NULL), 1);
+	CU_ASSERT_STRING_EQUAL(msg.base, "b");
+	CU_ASSERT_EQUAL(cs_message_lookup_uid(box, 2, &msg, NULL), 1);
+	CU_ASSERT_STRING_EQUAL(msg.base, "c");
+	CU_ASSERT_EQUAL(cs_message_seq(box, 3, &seq, NULL), 1);
+	CU_ASSERT_EQUAL(seq, 3);
+	CU_ASSERT_EQUAL(cs_message_seq(box, 4, &seq, NULL), 0);
+	cs_mailbox_close(&box);
+	cs_index_close(&index);
+	unit_remove_tree(root);
+}
+
 static void test_sequence_numbers(void)
 {
 	static const uint32_t uids[] = { 1, 2, 4095, 4096, 5000, 9000, 70000 };
@@ -439,7 +506,7 @@ static void test_sequence_numbers(void)
 	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
 	box = open_box(index, "INBOX");
 	CU_ASSERT_OK(cs_mailbox_set_uid_source(box, CS_UIDSRC_DOVECOT, 1, 1,
-					       CU_ERR));
+					       NULL, NULL, CU_ERR));
 	for (i = 0; i < sizeof(uids) / sizeof(uids[0]); i++) {
 		snprintf(base, sizeof(base), "m%u", uids[i]);
 		d = disk_state(":2,S", CS_LOC_CUR, uids[i]);
@@ -482,6 +549,8 @@ void suite_index_register(void)
 	CU_add_test(s, "truncated tdb", test_damaged_tdb);
 	CU_add_test(s, "Dovecot UIDs and sequence numbers",
 		    test_uid_source_and_seq);
+	CU_add_test(s, "the switch to Dovecot's UIDs keeps those that agree",
+		    test_uid_switch_keeps);
 	CU_add_test(s, "sequence numbers", test_sequence_numbers);
 	CU_add_test(s, "mailbox rename and delete",
 		    test_mailbox_rename_delete);

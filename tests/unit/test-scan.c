@@ -179,9 +179,10 @@ static void test_store_cas(void)
 					NULL), 1);
 	CU_ASSERT_EQUAL(cs_message_lookup(box, "1.M1P1.h", 8, &msg, NULL), 1);
 	m1 = msg.rec.modseq;
-	/* new/ is read before cur/: 2.M2P2.h got UID 1 */
+	/* UIDs in Dovecot's order (the names' timestamps), not in the order
+	   of reading new/ before cur/ */
 	snprintf(uidstr, sizeof(uidstr), "%u", msg.rec.uid);
-	CU_ASSERT_EQUAL(msg.rec.uid, 2);
+	CU_ASSERT_EQUAL(msg.rec.uid, 1);
 
 	/* unconditional +FLAGS on all: renames, new/ moves to cur/ */
 	cs_uidset_init(&uids);
@@ -203,7 +204,7 @@ static void test_store_cas(void)
 				      CS_FLAG_DELETED, m1, &cbs, CU_ERR));
 	CU_ASSERT_EQUAL(out.stored, 0);
 	CU_ASSERT_EQUAL(out.modified, 1);
-	CU_ASSERT_EQUAL(out.last_modified, 2);
+	CU_ASSERT_EQUAL(out.last_modified, 1);
 	snprintf(path, sizeof(path), "%s/cur/1.M1P1.h:2,FS", root);
 	CU_ASSERT_EQUAL(stat(path, &sb), 0);
 
@@ -309,6 +310,74 @@ static void test_uidlist_and_folders(void)
 	CU_ASSERT(strstr(err.text, "Nope") != NULL);
 	CU_ASSERT_EQUAL(cs_maildir_scan(index, "../etc", NULL, &st, &err), -1);
 	CU_ASSERT_EQUAL(err.code, CS_ERR_INVALID);
+	cs_mailbox_close(&box);
+	cs_index_close(&index);
+	unit_remove_tree(root);
+}
+
+/* A new mailbox without dovecot-uidlist gets its own UIDs in the order
+   Dovecot numbers the files (timestamp, microseconds, name), whatever
+   the order readdir gives; when Dovecot's dovecot-uidlist then says the
+   same, the switch to it learns nothing message by message. */
+static void test_uids_in_dovecot_order(void)
+{
+	static const char *const names[] = {
+		/* in Dovecot's order; created in another */
+		"100.M3P9.h", "100.M5P1.h", "100.M20P1.h", "200.M2P1.h",
+		"300.M1P1.h", "300.h", "1000.M0P0.h"
+	};
+	static const unsigned int create_order[] = { 4, 1, 6, 0, 3, 5, 2 };
+	char root[4096], path[4200];
+	struct cs_index *index;
+	struct cs_mailbox *box;
+	struct cs_scan_stats st;
+	struct warnings w = { 0 };
+	struct cs_message msg;
+	uint64_t modseqs[7];
+	unsigned int i;
+	FILE *fp;
+
+	unit_make_root(root, sizeof(root));
+	for (i = 0; i < 7; i++) {
+		snprintf(path, sizeof(path), "%s:2,S", names[create_order[i]]);
+		unit_touch(root, i % 2 == 0 ? "cur" : "new",
+			   i % 2 == 0 ? path : names[create_order[i]]);
+	}
+	index = unit_open(root);
+	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
+	CU_ASSERT_EQUAL(st.arrived, 7);
+	CU_ASSERT_EQUAL_FATAL(cs_mailbox_open(index, "INBOX", false, 0, 0,
+					      &box, NULL), 1);
+	for (i = 0; i < 7; i++) {
+		CU_ASSERT_EQUAL_FATAL(cs_message_lookup(box, names[i],
+				      strlen(names[i]), &msg, NULL), 1);
+		CU_ASSERT_EQUAL(msg.rec.uid, i + 1);
+		modseqs[i] = msg.rec.modseq;
+	}
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->uidnext, 8);
+
+	snprintf(path, sizeof(path), "%s/dovecot-uidlist", root);
+	fp = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+	fprintf(fp, "3 V1600000000 N8 G0123\n");
+	for (i = 0; i < 7; i++)
+		fprintf(fp, "%u :%s\n", i + 1, names[i]);
+	fclose(fp);
+	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
+	/* nothing learnt one by one, nothing changed */
+	CU_ASSERT_EQUAL(st.updated, 0);
+	CU_ASSERT_EQUAL(st.changed + st.arrived + st.expunged, 0);
+	CU_ASSERT_OK(cs_mailbox_refresh(box, CU_ERR));
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->uid_source,
+			CS_UIDSRC_DOVECOT);
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->uidvalidity, 1600000000);
+	for (i = 0; i < 7; i++) {
+		CU_ASSERT_EQUAL(cs_message_lookup_uid(box, i + 1, &msg,
+						      NULL), 1);
+		CU_ASSERT_STRING_EQUAL(msg.base, names[i]);
+		CU_ASSERT_EQUAL(msg.rec.modseq, modseqs[i]);
+	}
+	CU_ASSERT_EQUAL(check(index, false), 0);
 	cs_mailbox_close(&box);
 	cs_index_close(&index);
 	unit_remove_tree(root);
@@ -689,6 +758,8 @@ void suite_scan_register(void)
 	CU_add_test(s, "conditional store", test_store_cas);
 	CU_add_test(s, "dovecot-uidlist and folders",
 		    test_uidlist_and_folders);
+	CU_add_test(s, "own UIDs in Dovecot's order, kept by the switch",
+		    test_uids_in_dovecot_order);
 	CU_add_test(s, "check and repair", test_check_repair);
 	CU_add_test(s, "the digest: quick scans, check, old records",
 		    test_scan_digest);
