@@ -599,7 +599,8 @@ struct uid_switch {
 };
 
 /* Sort one message: its UID stays when it is the one Dovecot gives. */
-static int uid_switch_msg(void *ctx, const struct cs_message *msg)
+static int uid_switch_msg(void *ctx, const struct cs_message *msg,
+			  struct cs_error *err)
 {
 	struct uid_switch *us = ctx;
 	uint8_t key[CS_KEY_MAX];
@@ -615,7 +616,7 @@ static int uid_switch_msg(void *ctx, const struct cs_message *msg)
 	}
 	return key_list_add(&us->clear, key,
 			    cs_key_msg(key, us->box->rec.id, msg->base, len),
-			    NULL, 0, NULL);
+			    NULL, 0, err);
 }
 
 /* Give the collected messages UID 0 (their map entries go) and add their
@@ -692,8 +693,6 @@ int cs_mailbox_set_uid_source(struct cs_mailbox *box, uint8_t uid_source,
 	/* the digest terms are those of the new source */
 	box->rec.uid_source = uid_source;
 	ret = cs_messages_iterate(box, uid_switch_msg, &us, err);
-	if (ret < 0 && err != NULL && err->code == CS_OK)
-		cs_error_set(err, CS_ERR_IO, "out of memory");
 	if (ret == 0)
 		ret = uid_switch_clear(&us, err);
 	key_list_free(&us.clear);
