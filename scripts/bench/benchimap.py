@@ -199,6 +199,45 @@ class Client:
             raise B.BenchError("IMAP %s: %s" % (text.split()[0], tagged))
         return tagged, untagged
 
+    def idle_until_fetch(self, change, timeout=30):
+        """IDLE; once the server has answered "+", call change() and
+        return the seconds from its return until the first untagged
+        FETCH (None if none came within timeout); then DONE."""
+        self.tag += 1
+        tag = b"b%d" % self.tag
+        self.sock.sendall(tag + b" IDLE\r\n")
+        while True:
+            line = self.f.readline()
+            if not line:
+                raise B.BenchError("IMAP connection closed during IDLE")
+            if line.startswith(b"+"):
+                break
+        change()
+        t0 = time.perf_counter()
+        seconds = None
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                line = self.f.readline()
+                if not line:
+                    raise B.BenchError("IMAP connection closed in IDLE")
+                if b" FETCH (" in line:
+                    seconds = time.perf_counter() - t0
+                    break
+        except socket.timeout:
+            pass
+        finally:
+            self.sock.settimeout(600)
+        self.sock.sendall(b"DONE\r\n")
+        while True:
+            line = self.f.readline()
+            if not line:
+                raise B.BenchError("IMAP connection closed after IDLE")
+            if line.startswith(tag + b" "):
+                if line.split()[1] != b"OK":
+                    raise B.BenchError("IDLE: %r" % line)
+                return seconds
+
     def close(self):
         try:
             self.command("LOGOUT")
@@ -229,6 +268,43 @@ def highestmodseq(client):
     if value is None:
         raise B.BenchError("STATUS gave no HIGHESTMODSEQ: %r" % untagged)
     return value
+
+
+def toggle_one(curdir, flag="D"):
+    """Toggle flag on one message of curdir by one rename(2), done here
+    so that no process start is timed."""
+    with os.scandir(curdir) as it:
+        for entry in it:
+            name = entry.name
+            if ":2," in name:
+                break
+        else:
+            raise B.BenchError("no message in %s" % curdir)
+    base, flags = name.rsplit(":2,", 1)
+    flags = flags.replace(flag, "") if flag in flags else \
+        "".join(sorted(flags + flag))
+    os.rename(os.path.join(curdir, name),
+              os.path.join(curdir, base + ":2," + flags))
+
+
+DOVECOT_FILES = ("dovecot.index", "dovecot.index.log", "dovecot.index.log.2",
+                 "dovecot.index.cache", "dovecot-uidlist", "dovecot-keywords")
+
+
+def dovecot_index_bytes(maildir):
+    """Bytes of Dovecot's own index of INBOX: its index files plus
+    dovecot-uidlist and dovecot-keywords."""
+    return files_bytes(maildir, DOVECOT_FILES)
+
+
+def files_bytes(folder, names):
+    total = 0
+    for name in names:
+        try:
+            total += os.stat(os.path.join(folder, name)).st_size
+        except FileNotFoundError:
+            pass
+    return total
 
 
 def store_session(client, size, count, sign, budget=None):

@@ -428,6 +428,8 @@ def fmt_value(v, unit):
         return "%+.1f%%" % v
     if unit == "x":
         return "%.2fx" % v
+    if unit == "B":
+        return "%.0f B" % v
     return ("%g %s" % (v, unit)).strip()
 
 
@@ -438,18 +440,19 @@ def note(text):
 
 def figure(scenario, size, name, value, unit, base_name=None,
            base_value=None, goal=None, goal_max=None, goal_min=None,
-           ratio_of=None, runs_n=None, extra=None):
+           ratio_of=None, runs_n=None, extra=None, judge=None):
     """Print one figure (and append it to BENCH_RESULTS).
 
     The ratio is value / base_value (ratio_of="speedup" gives base_value
     / value).  goal_max / goal_min bound the ratio (or the value itself
-    when there is no baseline); goal is its text."""
+    when there is no baseline, or when judge is "value"); goal is its
+    text."""
     ratio = None
     if base_value not in (None, 0) and value is not None:
         ratio = base_value / value if ratio_of == "speedup" else \
             value / base_value
     verdict = ""
-    judged = ratio if ratio is not None else value
+    judged = value if judge == "value" or ratio is None else ratio
     if judged is not None and (goal_max is not None or
                                goal_min is not None):
         ok = (goal_max is None or judged <= goal_max) and \
