@@ -96,7 +96,8 @@ struct condstore_mailbox {
 	   mailbox view_floor_id */
 	uint64_t view_floor;
 	uint32_t view_floor_id;
-	/* the highest MODSEQ this mailbox gave since its last sync */
+	/* the highest MODSEQ this mailbox gave that the view's
+	   HIGHESTMODSEQ did not reach yet at its last sync (0: none) */
 	uint64_t view_max_given;
 	/* condstore-notify.c: the watch of the daemon's announcements
 	   while a session waits for changes (IDLE), or NULL */
@@ -203,8 +204,8 @@ uint64_t condstore_sync_view_point(struct mailbox *box,
    view (see the file's comment).  At most the index's top; never below
    what it returned before for the same view. */
 uint64_t condstore_view_modseq(struct mailbox *box, struct cs_mailbox *cbox);
-/* At the end of a sync of box: when a MODSEQ above the view's
-   HIGHESTMODSEQ was given since the last sync, have Dovecot's imap
+/* At the end of a sync of box: while a MODSEQ above the view's
+   HIGHESTMODSEQ has been given, have Dovecot's imap
    treat it as it treats delayed expunges (it then sends the
    HIGHESTMODSEQ of the last sync that had none, so that a client that
    takes the highest MODSEQ it was sent as its own does not go past a

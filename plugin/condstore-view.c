@@ -184,11 +184,13 @@ void condstore_view_sync_status(struct mailbox *box,
 	struct cs_mailbox *cbox;
 	uint64_t given = cmbox->view_max_given, modseq;
 
-	cmbox->view_max_given = 0;
 	if (given == 0 || condstore_mailbox_get(cmbox, &cbox) < 0)
 		return;
 	modseq = condstore_view_modseq(box, cbox);
-	if (given > modseq) {
+	if (given <= modseq) {
+		/* everything given is in the view now */
+		cmbox->view_max_given = 0;
+	} else {
 		e_debug(box->event, CONDSTORE_PLUGIN_NAME ": MODSEQ %"PRIu64
 			" given above the view's HIGHESTMODSEQ %"PRIu64
 			": reported as delayed expunges", given, modseq);
