@@ -332,7 +332,10 @@ static uint64_t condstore_mail_get_modseq(struct mail *_mail)
 
 	/* 0: the index failed (logged): the lowest modseq there is only
 	   makes a client fetch the flags again */
-	return modseq == 0 ? 1 : modseq;
+	if (modseq == 0)
+		return 1;
+	condstore_view_given(_mail->box, modseq);
+	return modseq;
 }
 
 static void condstore_mail_update_flags(struct mail *_mail,

@@ -274,7 +274,7 @@ static int condstore_get_status(struct mailbox *box,
 		status_r->no_modseq_tracking = TRUE;
 		return 0;
 	}
-	status_r->highest_modseq = cs_mailbox_get_rec(cbox)->highestmodseq;
+	status_r->highest_modseq = condstore_view_modseq(box, cbox);
 	status_r->nonpermanent_modseqs = FALSE;
 	status_r->no_modseq_tracking = FALSE;
 	return 0;
@@ -353,6 +353,8 @@ static int condstore_sync_deinit(struct mailbox_sync_context *ctx,
 	   is recorded with) */
 	if (ret == 0 && cmbox->index != NULL)
 		condstore_sync_finish(box);
+	if (ret == 0 && cmbox->index != NULL && status_r != NULL)
+		condstore_view_sync_status(box, status_r);
 	return ret;
 }
 
@@ -483,6 +485,7 @@ static void condstore_mailbox_close(struct mailbox *box)
 	/* opening and closing a mailbox (e.g. when Dovecot refreshes its
 	   mailbox list index) may create dovecot-uidlist without a sync */
 	condstore_notify_remove(box);
+	condstore_view_reset(box);
 	if (cmbox->index != NULL)
 		(void)condstore_mailbox_sync_uids(box, TRUE);
 	cmbox->module_ctx.super.close(box);

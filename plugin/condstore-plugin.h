@@ -91,6 +91,14 @@ struct condstore_mailbox {
 	/* a commit of this process just had Dovecot apply its changes to
 	   the files: the sync ending that command need not wait */
 	bool committed;
+	/* condstore-view.c: every change of the index up to this modseq
+	   is in this mailbox's view (0: not known yet), for the index
+	   mailbox view_floor_id */
+	uint64_t view_floor;
+	uint32_t view_floor_id;
+	/* the highest MODSEQ this mailbox gave that the view's
+	   HIGHESTMODSEQ did not reach yet at its last sync (0: none) */
+	uint64_t view_max_given;
 	/* condstore-notify.c: the watch of the daemon's announcements
 	   while a session waits for changes (IDLE), or NULL */
 	struct io *io_changed;
@@ -177,6 +185,37 @@ void condstore_sync_request_scan(struct mailbox *box);
    that happened on disk so far.  Returns 1, 0 when no daemon serves it,
    -1 on error (logged as a warning). */
 int condstore_sync_wait(struct mailbox *box);
+
+struct maildir_keywords_sync_ctx;
+/* Does seq of view show the flags and keywords fname carries?  (TRUE
+   also for a message with flags Dovecot has not written to its file
+   yet: those are its own.) */
+bool condstore_view_shows_name(struct mailbox *box,
+			       struct maildir_keywords_sync_ctx *kw_ctx,
+			       struct mail_index_view *view, uint32_t seq,
+			       const char *fname);
+/* The change-log point Dovecot's index (as box's view has it) was last
+   brought up to date with, 0 if none is recorded for rec. */
+uint64_t condstore_sync_view_point(struct mailbox *box,
+				   const struct cs_mailbox_rec *rec);
+
+/* condstore-view.c: the HIGHESTMODSEQ box's view stands for: the
+   highest modseq such that every change of the index up to it is in the
+   view (see the file's comment).  At most the index's top; never below
+   what it returned before for the same view. */
+uint64_t condstore_view_modseq(struct mailbox *box, struct cs_mailbox *cbox);
+/* At the end of a sync of box: while a MODSEQ above the view's
+   HIGHESTMODSEQ has been given, have Dovecot's imap
+   treat it as it treats delayed expunges (it then sends the
+   HIGHESTMODSEQ of the last sync that had none, so that a client that
+   takes the highest MODSEQ it was sent as its own does not go past a
+   change its view lacks). */
+void condstore_view_sync_status(struct mailbox *box,
+				struct mailbox_sync_status *status_r);
+/* Note a MODSEQ given for a message of box. */
+void condstore_view_given(struct mailbox *box, uint64_t modseq);
+/* Forget the view's point (the mailbox closes). */
+void condstore_view_reset(struct mailbox *box);
 
 /* condstore-notify.c: the mailbox's notify_changes (IDLE): Dovecot's
    own watches, and the daemon's announcement of each commit that

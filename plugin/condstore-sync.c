@@ -236,6 +236,43 @@ static bool keyword_arrays_equal(const ARRAY_TYPE(keyword_indexes) *a,
 	return TRUE;
 }
 
+/* The flags and keywords fname carries, as Dovecot's own scan would set
+   them for seq of view (private flags stay), compared with view's. */
+struct condstore_name_flags {
+	enum mail_flags flags;
+	ARRAY_TYPE(keyword_indexes) keywords;
+	bool flags_differ, keywords_differ;
+};
+
+/* Fill *nf (in the data stack) for seq of view and fname.  Returns FALSE
+   for a message whose flags Dovecot could not write to its file yet
+   (dirty): those are Dovecot's own, left alone. */
+static bool condstore_name_flags_get(struct mailbox *box,
+				     struct maildir_keywords_sync_ctx *kw_ctx,
+				     struct mail_index_view *view,
+				     uint32_t seq, const char *fname,
+				     struct condstore_name_flags *nf)
+{
+	const struct mail_index_record *rec;
+	ARRAY_TYPE(keyword_indexes) old_keywords;
+	enum mail_flags private_mask;
+
+	rec = mail_index_lookup(view, seq);
+	if ((rec->flags & MAIL_INDEX_MAIL_FLAG_DIRTY) != 0)
+		return FALSE;
+	private_mask = mailbox_get_private_flags_mask(box);
+	t_array_init(&nf->keywords, 8);
+	t_array_init(&old_keywords, 8);
+	condstore_maildir_name_flags(kw_ctx, fname, &nf->flags, &nf->keywords);
+	nf->flags = (nf->flags & ENUM_NEGATE(private_mask)) |
+		(rec->flags & private_mask);
+	nf->flags_differ = nf->flags != (rec->flags & MAIL_FLAGS_NONRECENT);
+	mail_index_lookup_keywords(view, seq, &old_keywords);
+	nf->keywords_differ = !keyword_arrays_equal(&nf->keywords,
+						    &old_keywords);
+	return TRUE;
+}
+
 /* Set the flags and keywords of seq in Dovecot's index to those fname
    carries, as Dovecot's own scan would (private flags stay, messages
    whose flags Dovecot could not write to the file are left alone). */
@@ -245,29 +282,40 @@ static void condstore_index_flags(struct mailbox *box,
 				  struct mail_index_transaction *trans,
 				  uint32_t seq, const char *fname)
 {
-	const struct mail_index_record *rec;
-	ARRAY_TYPE(keyword_indexes) keywords, old_keywords;
-	enum mail_flags flags, private_mask;
+	struct condstore_name_flags nf;
 	struct mail_keywords *kw;
 
-	rec = mail_index_lookup(view, seq);
-	if ((rec->flags & MAIL_INDEX_MAIL_FLAG_DIRTY) != 0)
+	if (!condstore_name_flags_get(box, kw_ctx, view, seq, fname, &nf))
 		return;
-	private_mask = mailbox_get_private_flags_mask(box);
-	t_array_init(&keywords, 8);
-	t_array_init(&old_keywords, 8);
-	condstore_maildir_name_flags(kw_ctx, fname, &flags, &keywords);
-	flags = (flags & ENUM_NEGATE(private_mask)) |
-		(rec->flags & private_mask);
-	if (flags != (rec->flags & MAIL_FLAGS_NONRECENT))
-		mail_index_update_flags(trans, seq, MODIFY_REPLACE, flags);
-	mail_index_lookup_keywords(view, seq, &old_keywords);
-	if (!keyword_arrays_equal(&keywords, &old_keywords)) {
+	if (nf.flags_differ)
+		mail_index_update_flags(trans, seq, MODIFY_REPLACE, nf.flags);
+	if (nf.keywords_differ) {
 		kw = mail_index_keywords_create_from_indexes(box->index,
-							     &keywords);
+							     &nf.keywords);
 		mail_index_update_keywords(trans, seq, MODIFY_REPLACE, kw);
 		mail_index_keywords_unref(&kw);
 	}
+}
+
+bool condstore_view_shows_name(struct mailbox *box,
+			       struct maildir_keywords_sync_ctx *kw_ctx,
+			       struct mail_index_view *view, uint32_t seq,
+			       const char *fname)
+{
+	struct condstore_name_flags nf;
+
+	return !condstore_name_flags_get(box, kw_ctx, view, seq, fname,
+					 &nf) ||
+		(!nf.flags_differ && !nf.keywords_differ);
+}
+
+uint64_t condstore_sync_view_point(struct mailbox *box,
+				   const struct cs_mailbox_rec *rec)
+{
+	struct condstore_index_header hdr;
+
+	return condstore_header_get(box, box->view, rec, &hdr) ?
+		hdr.applied : 0;
 }
 
 /* Step 2 for each change.  Returns FALSE when a change needs Dovecot's

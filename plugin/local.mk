@@ -23,6 +23,7 @@ plugin_lib20_maildir_condstore_plugin_la_SOURCES = \
 	plugin/condstore-plugin.c \
 	plugin/condstore-mailbox.c \
 	plugin/condstore-sync.c \
+	plugin/condstore-view.c \
 	plugin/condstore-notify.c \
 	plugin/condstore-transaction.c \
 	plugin/condstore-maildir.h \

@@ -295,6 +295,46 @@ class PluginQresyncTest(watchtest.WatchCase):
         self.assertEqual(self.changed_since(self.imap, self.h0),
                          ({gone}, {}))
 
+    def session_hms(self, imap):
+        """HIGHESTMODSEQ of the selected INBOX as STATUS gives it to the
+        session (no sync of its view before)."""
+        typ, data = imap.status("INBOX", "(HIGHESTMODSEQ)")
+        self.assertEqual(typ, "OK", data)
+        m = re.search(rb"HIGHESTMODSEQ (\d+)", b" ".join(
+            d for d in data if isinstance(d, bytes)))
+        self.assertIsNotNone(m, data)
+        return int(m.group(1))
+
+    def test_hms_of_the_view_expunge(self):
+        """Another session's expunge is in the index before this
+        session's view has it: the HIGHESTMODSEQ this session is told
+        must not count it, so that a client resynchronising from it is
+        told of the expunge."""
+        bases = sorted(self.made["INBOX"], key=lambda b: self.uid[b])
+        gone = self.expunge_elsewhere(bases[3])
+        h = self.session_hms(self.imap)
+        self.assertLess(h, self.hms())
+        self.assertGreaterEqual(h, self.h0)
+        earlier, _ = self.resync("%d %d" % (self.uidvalidity, h))
+        self.assertEqual(earlier, {gone})
+        # once the view has it, the session is told the index's top
+        self.assertEqual(self.noop_vanished(self.imap), {gone})
+        self.assertEqual(self.session_hms(self.imap), self.hms())
+
+    def test_hms_of_the_view_delivery(self):
+        """A delivery the index recorded before this session's view has
+        it: a client resynchronising from the HIGHESTMODSEQ the session
+        was told is sent the new message."""
+        new = self.md.deliver("INBOX", "S")
+        self.cs("reindex", "INBOX")
+        h = self.session_hms(self.imap)
+        self.assertLess(h, self.hms())
+        _, fetched = self.resync("%d %d" % (self.uidvalidity, h))
+        uid = {b: u for u, b in self.uids().items()}[new]
+        self.assertEqual(set(fetched), {uid})
+        dovecot.imap_ok(self.imap.noop())
+        self.assertEqual(self.session_hms(self.imap), self.hms())
+
     def test_after_losing_dovecot_index(self):
         gone, _ = self.changes()
         first = self.resync("%d %d" % (self.uidvalidity, self.h0))
