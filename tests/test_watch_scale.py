@@ -46,6 +46,17 @@ def userns_prefix(sysctl, value):
             "sh"]
 
 
+def daemon_fds(pid):
+    """What each open descriptor of process pid points to."""
+    links = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            links.append(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
+        except FileNotFoundError:
+            pass  # closed meanwhile
+    return links
+
+
 class Scale(watchtest.WatchCase):
     """The Maildirs are made once for all the tests (indexes included:
     creating 200 indexes durably costs about a minute on a slow disk);
@@ -120,9 +131,20 @@ class Scale(watchtest.WatchCase):
         self.assertIn("(%d watches)" % (USERS * 11), daemon.log())
         expect = self.change_everywhere(self.rng.sample(self.users, 20))
         self.assert_recorded(expect)
-        # bounded descriptors: at most --max-open indexes at a time
-        fds = os.listdir("/proc/%d/fd" % daemon.pid)
-        self.assertLessEqual(len(fds), 8 + 8, fds)
+        # bounded descriptors: at most --max-open indexes at a time, and
+        # few others.  One more may be open for a moment (an index
+        # opened before the least used one is closed, a lock-wait timer,
+        # the announcement of a commit): the bound must hold at one of a
+        # few looks 50 ms apart
+        for _ in range(10):
+            links = daemon_fds(daemon.pid)
+            tdbs = sum(1 for link in links
+                       if link.endswith("/condstore.tdb"))
+            if tdbs <= 8 and len(links) <= 8 + 8:
+                break
+            time.sleep(0.05)
+        self.assertLessEqual(tdbs, 8, links)
+        self.assertLessEqual(len(links), 8 + 8, links)
         # a new Maildir appears: picked up on SIGHUP
         md = cstest.Maildir(seed=999, root=os.path.join(
             self.vmail, "newuser", "Maildir"))
