@@ -264,6 +264,17 @@ int cs_tombstones_iterate(struct cs_mailbox *box, cs_expunge_cb *cb,
 int cs_message_seq(struct cs_mailbox *box, uint32_t uid, uint32_t *seq_r,
 		   struct cs_error *err);
 
+/* Call fn for every maximal range of UIDs within first..last (1 to
+   UINT32_MAX - 1) that are messages of the mailbox, in ascending order.
+   Cost as for the sequence numbers: one step per chunk of 4096 UIDs up to
+   the highest message and a bitmap read per chunk that has messages, never
+   one step per UID of an empty range.  fn returns 0 to go on, non-zero to
+   stop.  Returns 1 (stopped by fn), 0 or -1. */
+typedef int cs_uid_range_fn(void *ctx, uint32_t first, uint32_t last);
+int cs_message_uid_ranges(struct cs_mailbox *box, uint32_t first,
+			  uint32_t last, cs_uid_range_fn *fn, void *ctx,
+			  struct cs_error *err);
+
 /* Current time in microseconds (the counter seed). */
 uint64_t cs_now_usec(void);
 

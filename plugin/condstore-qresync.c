@@ -173,28 +173,126 @@ static void qresync_drop_visible(struct mailbox *box,
 	seq_range_array_remove_seq_range(uids, &visible);
 }
 
-/* Send "* VANISHED (EARLIER) ..." for the UIDs of the index's answer that
-   box's view does not have. */
-static void qresync_send_line(struct client_command_context *cmd,
-			      struct mailbox *box,
-			      const struct cs_uidset *answer)
+/* What the index holds as messages, below the view's UIDNEXT, that the
+   view no longer has: expunges the index has not recorded yet. */
+struct qresync_unrecorded {
+	struct mailbox *box;
+	ARRAY_TYPE(seq_range) *uids;
+};
+
+static int qresync_unrecorded_range(void *context, uint32_t first,
+				    uint32_t last)
 {
-	ARRAY_TYPE(seq_range) uids;
-	string_t *line;
+	struct qresync_unrecorded *ctx = context;
+	ARRAY_TYPE(seq_range) seqs, visible, gone;
+	uint32_t seq1, seq2;
+
+	mailbox_get_seq_range(ctx->box, first, last, &seq1, &seq2);
+	if (seq1 != 0 && seq2 - seq1 == last - first)
+		return 0;	/* the view has every one */
+	t_array_init(&gone, 4);
+	seq_range_array_add_range(&gone, first, last);
+	if (seq1 != 0) {
+		t_array_init(&seqs, 1);
+		seq_range_array_add_range(&seqs, seq1, seq2);
+		t_array_init(&visible, 4);
+		mailbox_get_uid_range(ctx->box, &seqs, &visible);
+		seq_range_array_remove_seq_range(&gone, &visible);
+	}
+	seq_range_array_merge(ctx->uids, &gone);
+	return 0;
+}
+
+/* Add to uids the UIDs of within (NULL: all) that the index still holds
+   as messages while box's view, below its UIDNEXT, no longer has them.
+   The view drops a message as soon as Dovecot's own log or a read of the
+   directory says it is gone; the index records that a moment later (a
+   session's expunge is in Dovecot's index before that session commits
+   the index, another agent's unlink reaches the index when the daemon
+   records it).  Below the view's UIDNEXT a UID the view lacks is gone for
+   good, so it belongs to the answer whatever the index says yet.  Returns
+   0 or -1. */
+static int qresync_add_unrecorded(struct mailbox *box,
+				  struct cs_mailbox *cbox,
+				  const struct cs_uidset *within,
+				  ARRAY_TYPE(seq_range) *uids,
+				  struct cs_error *err)
+{
+	const struct mail_index_header *hdr =
+		mail_index_get_header(box->view);
+	const struct cs_mailbox_rec *rec = cs_mailbox_get_rec(cbox);
+	struct qresync_unrecorded ctx;
+	ARRAY_TYPE(seq_range) gone, asked;
 	size_t i;
 
-	t_array_init(&uids, answer->count);
-	for (i = 0; i < answer->count; i++) {
-		seq_range_array_add_range(&uids, answer->ranges[i].first,
-					  answer->ranges[i].last);
+	if (rec->uid_source != CS_UIDSRC_DOVECOT ||
+	    rec->uidvalidity != hdr->uid_validity || hdr->next_uid <= 1)
+		return 0;	/* the index's UIDs are not the view's */
+	t_array_init(&gone, 8);
+	ctx.box = box;
+	ctx.uids = &gone;
+	if (cs_message_uid_ranges(cbox, 1, hdr->next_uid - 1,
+				  qresync_unrecorded_range, &ctx, err) < 0)
+		return -1;
+	if (array_count(&gone) == 0)
+		return 0;
+	if (within != NULL) {
+		t_array_init(&asked, within->count);
+		for (i = 0; i < within->count; i++) {
+			seq_range_array_add_range(&asked,
+				within->ranges[i].first,
+				within->ranges[i].last == CS_UID_STAR ?
+				hdr->next_uid - 1 : within->ranges[i].last);
+		}
+		seq_range_array_intersect(&gone, &asked);
 	}
-	qresync_drop_visible(box, &uids);
-	if (array_count(&uids) == 0)
+	seq_range_array_merge(uids, &gone);
+	return 0;
+}
+
+/* Send "* VANISHED (EARLIER) ..." for uids, less those box's view has. */
+static void qresync_send_line(struct client_command_context *cmd,
+			      struct mailbox *box,
+			      ARRAY_TYPE(seq_range) *uids)
+{
+	string_t *line;
+
+	qresync_drop_visible(box, uids);
+	if (array_count(uids) == 0)
 		return;
 	line = t_str_new(128);
 	str_append(line, "* VANISHED (EARLIER) ");
-	imap_write_seq_range(line, &uids);
+	imap_write_seq_range(line, uids);
 	client_send_line(cmd->client, str_c(line));
+}
+
+/* The index's answer: the tombstones above the client's modseq (or, from
+   below the horizon, every UID that is not a message), and the expunges
+   the index has not recorded yet. */
+static int qresync_answer(struct mailbox *box, struct cs_mailbox *cbox,
+			  const struct qresync_request *req,
+			  const struct cs_uidset *within,
+			  ARRAY_TYPE(seq_range) *uids_r, struct cs_error *err)
+{
+	struct cs_uidset found;
+	bool below;
+	size_t i;
+	int ret;
+
+	cs_uidset_init(&found);
+	ret = cs_vanished(cbox, req->since, within, &found, &below, err);
+	if (ret == 0) {
+		for (i = 0; i < found.count; i++) {
+			seq_range_array_add_range(uids_r,
+						  found.ranges[i].first,
+						  found.ranges[i].last);
+		}
+		ret = qresync_add_unrecorded(box, cbox, within, uids_r, err);
+	}
+	cs_uidset_free(&found);
+	if (ret < 0 && err->code == CS_OK)
+		cs_error_set(err, CS_ERR_IO, "out of memory");
+	return ret;
 }
 
 static void qresync_send(struct client_command_context *cmd,
@@ -202,33 +300,28 @@ static void qresync_send(struct client_command_context *cmd,
 			 const struct qresync_request *req)
 {
 	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT(box);
-	struct cs_uidset within, uids;
+	ARRAY_TYPE(seq_range) uids;
+	struct cs_uidset within;
 	struct cs_mailbox *cbox;
 	struct cs_error err;
-	bool below;
 
 	if (cmbox == NULL || cmbox->index == NULL ||
 	    condstore_mailbox_get(cmbox, &cbox) < 0)
 		return;
 	cs_uidset_init(&within);
-	cs_uidset_init(&uids);
 	cs_error_clear(&err);
+	t_array_init(&uids, 16);
 	if (req->uids != NULL &&
 	    cs_uidset_parse(req->uids, &within, NULL) < 0) {
 		/* "$" (SEARCHRES) and the like: Dovecot's answer stands */
-	} else if (cs_vanished(cbox, req->since, req->uids != NULL ?
-			     &within : NULL, &uids, &below, &err) < 0) {
-		if (err.code == CS_OK)
-			cs_error_set(&err, CS_ERR_IO, "out of memory");
-	} else if (uids.count > 0) {
+	} else if (qresync_answer(box, cbox, req, req->uids != NULL ?
+				  &within : NULL, &uids, &err) == 0) {
 		qresync_send_line(cmd, box, &uids);
-	}
-	if (err.code != CS_OK) {
+	} else {
 		condstore_log_error(box, t_strdup_printf(
 			"%s: VANISHED", cmbox->name), &err);
 	}
 	cs_uidset_free(&within);
-	cs_uidset_free(&uids);
 }
 
 static void qresync_search(struct mailbox *box,

@@ -286,8 +286,8 @@ int cs_rank_drop(struct cs_mailbox *box, struct cs_error *err);
    1..UINT32_MAX-1) that is not in the mailbox, in ascending order.  One
    step per chunk of 4096 UIDs up to the highest chunk with a UID, a
    bitmap read per chunk that has UIDs; the rest is one range.  fn
-   returns 0 to go on, non-zero to stop.  Returns 0 or -1. */
-typedef int cs_uid_range_fn(void *ctx, uint32_t first, uint32_t last);
+   returns 0 to go on, non-zero to stop (cs_uid_range_fn, cs-index.h).
+   Returns 0 or -1. */
 int cs_rank_absent(struct cs_mailbox *box, const struct cs_uid_range *ranges,
 		   size_t count, cs_uid_range_fn *fn, void *ctx,
 		   struct cs_error *err);

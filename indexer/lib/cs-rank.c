@@ -386,6 +386,55 @@ int cs_rank_absent(struct cs_mailbox *box, const struct cs_uid_range *ranges,
 	return ret < 0 ? -1 : 0;
 }
 
+/* cs_message_uid_ranges: the messages are what lies between the gaps. */
+struct present_ctx {
+	uint64_t next;		/* the lowest UID not looked at yet */
+	cs_uid_range_fn *fn;
+	void *ctx;
+	bool stopped;
+};
+
+static int present_gap(void *ctx, uint32_t first, uint32_t last)
+{
+	struct present_ctx *pc = ctx;
+
+	if (first > pc->next &&
+	    pc->fn(pc->ctx, (uint32_t)pc->next, first - 1) != 0) {
+		pc->stopped = true;
+		return 1;
+	}
+	pc->next = (uint64_t)last + 1;
+	return 0;
+}
+
+int cs_message_uid_ranges(struct cs_mailbox *box, uint32_t first,
+			  uint32_t last, cs_uid_range_fn *fn, void *ctx,
+			  struct cs_error *err)
+{
+	struct cs_uid_range range;
+	struct present_ctx pc;
+
+	if (first == 0)
+		first = 1;
+	if (last == UINT32_MAX)
+		last = UINT32_MAX - 1;
+	if (first > last)
+		return 0;
+	range.first = first;
+	range.last = last;
+	memset(&pc, 0, sizeof(pc));
+	pc.next = first;
+	pc.fn = fn;
+	pc.ctx = ctx;
+	if (cs_rank_absent(box, &range, 1, present_gap, &pc, err) < 0)
+		return -1;
+	if (pc.stopped)
+		return 1;
+	if (pc.next <= last && fn(ctx, (uint32_t)pc.next, last) != 0)
+		return 1;
+	return 0;
+}
+
 /* --- the UID map ("u" records) with its bits --- */
 
 int cs_uid_map_store(struct cs_mailbox *box, uint32_t uid, const char *base,

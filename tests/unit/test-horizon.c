@@ -1,7 +1,7 @@
 /*
  * test-horizon.c - the expunge horizon: exact VANISHED above it, every
  * UID that is not a message below it (UID gaps of dovecot-uidlist, a
- * hostile UIDNEXT), pruning by the modseq clock's marks, and pruning
+ * hostile UIDNEXT), the messages' UIDs as ranges, pruning by the modseq clock's marks, and pruning
  * killed with SIGKILL at a random moment.
  */
 #include "config.h"
@@ -75,6 +75,39 @@ static void vanished_text(struct cs_mailbox *box, uint64_t since,
 	cs_uidset_free(&in);
 }
 
+/* cs_message_uid_ranges as text ("a:b,c"), stopping after max ranges. */
+struct ranges_text {
+	char *buf;
+	size_t size, len;
+	unsigned int left;
+};
+
+static int ranges_text_add(void *ctx, uint32_t first, uint32_t last)
+{
+	struct ranges_text *rt = ctx;
+	int n;
+
+	n = first == last ?
+		snprintf(rt->buf + rt->len, rt->size - rt->len, "%s%u",
+			 rt->len == 0 ? "" : ",", first) :
+		snprintf(rt->buf + rt->len, rt->size - rt->len, "%s%u:%u",
+			 rt->len == 0 ? "" : ",", first, last);
+	CU_ASSERT_FATAL(n > 0 && (size_t)n < rt->size - rt->len);
+	rt->len += (size_t)n;
+	return --rt->left == 0 ? 1 : 0;
+}
+
+static int message_ranges(struct cs_mailbox *box, uint32_t first,
+			  uint32_t last, unsigned int max, char *buf,
+			  size_t size)
+{
+	struct ranges_text rt = { buf, size, 0, max };
+
+	buf[0] = '\0';
+	return cs_message_uid_ranges(box, first, last, ranges_text_add, &rt,
+				     NULL);
+}
+
 static struct cs_mailbox *inbox(struct cs_index *index)
 {
 	struct cs_mailbox *box = NULL;
@@ -127,6 +160,27 @@ static void test_horizon_rule(void)
 	vanished_text(box, horizon - 1, "5:*", text, sizeof(text), &below);
 	CU_ASSERT_STRING_EQUAL(text, "7:8");
 	CU_ASSERT(below);
+	/* the messages themselves, as ranges between the gaps */
+	CU_ASSERT_EQUAL(message_ranges(box, 1, 10, 99, text, sizeof(text)), 0);
+	CU_ASSERT_STRING_EQUAL(text, "1:2,4:6,9:10");
+	CU_ASSERT_EQUAL(message_ranges(box, 0, UINT32_MAX, 99, text,
+				       sizeof(text)), 0);
+	CU_ASSERT_STRING_EQUAL(text, "1:2,4:6,9:10");
+	CU_ASSERT_EQUAL(message_ranges(box, 5, 9, 99, text, sizeof(text)), 0);
+	CU_ASSERT_STRING_EQUAL(text, "5:6,9");
+	CU_ASSERT_EQUAL(message_ranges(box, 7, 8, 99, text, sizeof(text)), 0);
+	CU_ASSERT_STRING_EQUAL(text, "");
+	CU_ASSERT_EQUAL(message_ranges(box, 11, UINT32_MAX - 1, 99, text,
+				       sizeof(text)), 0);
+	CU_ASSERT_STRING_EQUAL(text, "");
+	CU_ASSERT_EQUAL(message_ranges(box, 1, 10, 2, text, sizeof(text)), 1);
+	CU_ASSERT_STRING_EQUAL(text, "1:2,4:6");
+	/* an expunged UID is not found by UID */
+	{
+		struct cs_message msg;
+
+		CU_ASSERT_EQUAL(cs_message_lookup_uid(box, 7, &msg, NULL), 0);
+	}
 	cs_mailbox_close(&box);
 	cs_index_close(&index);
 	unit_remove_tree(root);
