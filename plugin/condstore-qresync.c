@@ -30,7 +30,12 @@
  * the session's view is left out of the answer: the client counts the
  * view's messages without it (SELECT's EXISTS, the sequence numbers of
  * the FETCH responses that follow), and the session's next sync tells it
- * with a live VANISHED.
+ * with a live VANISHED.  The view can also be ahead of the index: it has
+ * dropped a message whose expunge the index has not recorded yet
+ * (another session between its Dovecot commit and its index commit, an
+ * unlink the daemon has not recorded).  Below the view's UIDNEXT a UID
+ * the view lacks is gone for good, so every UID of the request the index
+ * still holds as a message and the view lacks is added to the answer.
  *
  * Dovecot symbols used (imap binary, taken weakly: elsewhere they are
  * NULL and this part stays off): command_hook_register/unregister,
