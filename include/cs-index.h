@@ -214,21 +214,41 @@ struct cs_disk_state {
 	uint32_t uid;		/* Dovecot's UID when known, else 0; on own
 				   UIDs, the UID a new record is to get (one
 				   the caller reserved below UIDNEXT, see
-				   cs_maildir_scan), else 0 for the next */
+				   cs_maildir_scan), else 0 for the next.
+				   For a gone file: the UID its tombstone
+				   gets if the record never learnt one */
 };
 
 /* THE reconcile rule (needs a transaction): bring the record of base in
    box in line with disk.  A new message gets a UID (own UIDs) and the next
    modseq; changed flags get the next modseq (the old flags and modseq
    become prev_*); a gone message is expunged: a tombstone with the next
-   modseq (if it had a UID) and its records removed.  A move between new/
+   modseq (if it had a UID, or disk->uid names one no other message or
+   tombstone has) and its records removed.  A move between new/
    and cur/ or a suffix change without a flag change updates the record
-   without a new modseq; so does learning Dovecot's UID.  Idempotent.
+   without a new modseq.  Learning Dovecot's UID (on Dovecot's UIDs) is a
+   change: for an IMAP client the message is new (a record that had no UID
+   yet, or one Dovecot numbered again, whose old UID then gets a
+   tombstone).  Idempotent.
    Returns 1 if a new modseq was assigned, 0 if not, -1 on error.  msg_r
    (may be NULL) gets the resulting record (rec.modseq 0 after expunge). */
 int cs_reconcile(struct cs_mailbox *box, const char *base, size_t base_len,
 		 const struct cs_disk_state *disk, struct cs_message *msg_r,
 		 struct cs_error *err);
+
+/* Has the index a trace of UID uid: a message or a tombstone with it?
+   (No transaction needed.)  Returns 1 yes, 0 no, -1 on error. */
+int cs_uid_traced(struct cs_mailbox *box, uint32_t uid,
+		  struct cs_error *err);
+
+/* Record that Dovecot's UID uid is gone, when the index has no trace of
+   it (in a transaction, on Dovecot's UIDs only): a tombstone with the
+   next modseq.  For an expunge Dovecot saw and the index never could
+   tell: a message numbered and gone between two of its looks (no daemon,
+   a file that came and went between scans), or one whose record never
+   learnt its UID.  Returns 1 recorded, 0 nothing to record, -1. */
+int cs_expunge_uid(struct cs_mailbox *box, uint32_t uid,
+		   struct cs_error *err);
 
 /* Messages whose modseq is > since, walking the change log from the
    highest modseq down (cost: the number of modseqs issued since

@@ -66,16 +66,6 @@ int condstore_mail_get_base(struct mail *mail, const char **base_r)
 	return **base_r == '\0' ? 0 : 1;
 }
 
-/* Does the index number box's messages with Dovecot's UIDs? */
-static bool condstore_uids_shared(struct mail *mail, struct cs_mailbox *cbox)
-{
-	const struct cs_mailbox_rec *rec = cs_mailbox_get_rec(cbox);
-
-	return rec->uid_source == CS_UIDSRC_DOVECOT && mail->uid != 0 &&
-		rec->uidvalidity ==
-		mail_index_get_header(mail->box->view)->uid_validity;
-}
-
 int condstore_mail_lookup(struct mail *mail, struct cs_message *msg_r)
 {
 	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT(mail->box);
@@ -89,7 +79,7 @@ int condstore_mail_lookup(struct mail *mail, struct cs_message *msg_r)
 	if (condstore_mailbox_get(cmbox, &cbox) < 0)
 		return -1;
 	cs_error_clear(&err);
-	if (condstore_uids_shared(mail, cbox)) {
+	if (mail->uid != 0 && condstore_mailbox_uids_shared(mail->box, cbox)) {
 		/* by UID: the file name would make Dovecot read all of
 		   dovecot-uidlist in a process that has not yet */
 		ret = cs_message_lookup_uid(cbox, mail->uid, msg_r, &err);

@@ -8,6 +8,7 @@
  */
 #include "lib.h"
 #include "array.h"
+#include "seq-range-array.h"
 #include "str.h"
 #include "mail-search.h"
 #include "mailbox-list-private.h"
@@ -86,6 +87,16 @@ int condstore_mailbox_get(struct condstore_mailbox *cmbox,
 	return 1;
 }
 
+bool condstore_mailbox_uids_shared(struct mailbox *box,
+				   struct cs_mailbox *cbox)
+{
+	const struct cs_mailbox_rec *rec = cs_mailbox_get_rec(cbox);
+
+	return box->view != NULL && rec->uid_source == CS_UIDSRC_DOVECOT &&
+		rec->uidvalidity ==
+		mail_index_get_header(box->view)->uid_validity;
+}
+
 /* Where is the file the uidlist names fname (in new/ when new_dir)?  The
    uidlist keeps the name a file had when Dovecot first listed it; since
    then Dovecot may have moved it from new/ to cur/ adding ":2,", which is
@@ -122,10 +133,16 @@ static bool condstore_uidlist_file(const char *dir, const char *fname,
 	return FALSE;
 }
 
+/* Dovecot's UIDs that left dovecot-uidlist before the index learnt them
+   are recorded as expunges up to this many per learning (a UIDNEXT that
+   jumped is no expunge of that many messages). */
+#define CONDSTORE_LEARN_GONE_MAX 4096
+
 struct condstore_learn_ctx {
 	struct condstore_mailbox *cmbox;
 	struct cs_mailbox *cbox;
 	struct cs_error err;
+	ARRAY_TYPE(seq_range) listed;	/* UIDs dovecot-uidlist has */
 };
 
 /* One dovecot-uidlist record: reconcile its file with its UID.  Returns 1,
@@ -140,6 +157,7 @@ static int condstore_learn_uid(void *context, uint32_t uid, bool new_dir,
 	uint8_t location;
 	int ret = 1;
 
+	seq_range_array_add(&ctx->listed, uid);
 	T_BEGIN {
 		if (!condstore_uidlist_file(ctx->cmbox->dir, fname, new_dir,
 					    &found, &location) ||
@@ -161,12 +179,43 @@ static int condstore_learn_uid(void *context, uint32_t uid, bool new_dir,
 	return ret;
 }
 
+/* The UIDs Dovecot gave from from_uid up to next_uid that are no longer
+   in its uidlist (ctx->listed): messages numbered and expunged before the
+   index learnt them (they came and went between two looks of the daemon
+   or a scan).  Each gets a tombstone if the index has no trace of it, so
+   that a QRESYNC client that knew it is told it vanished.  Returns 0 or
+   -1 (ctx->err set). */
+static int condstore_learn_gone(struct condstore_learn_ctx *ctx,
+				uint32_t from_uid, uint32_t next_uid)
+{
+	ARRAY_TYPE(seq_range) gone;
+	struct seq_range_iter iter;
+	unsigned int n = 0;
+	uint32_t uid;
+
+	if (next_uid <= from_uid)
+		return 0;
+	t_array_init(&gone, 8);
+	seq_range_array_add_range(&gone, from_uid, next_uid - 1);
+	seq_range_array_remove_seq_range(&gone, &ctx->listed);
+	if (seq_range_count(&gone) > CONDSTORE_LEARN_GONE_MAX)
+		return 0;
+	seq_range_array_iter_init(&iter, &gone);
+	while (seq_range_array_iter_nth(&iter, n++, &uid)) {
+		if (cs_expunge_uid(ctx->cbox, uid, &ctx->err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Reconcile the files Dovecot numbered from from_uid on, each with its
    UID, by the names Dovecot's uidlist gives: the cost follows the new
-   messages, not the mailbox.  Returns 1 done, 0 when a file was under
-   none of the names tried (the caller scans), -1 on error. */
+   messages, not the mailbox; and the UIDs below next_uid it no longer
+   lists are expunges (condstore_learn_gone).  Returns 1 done, 0 when a
+   file was under none of the names tried (the caller scans), -1 on
+   error. */
 static int condstore_learn_uids(struct mailbox *box, struct cs_mailbox *cbox,
-				uint32_t from_uid)
+				uint32_t from_uid, uint32_t next_uid)
 {
 	struct condstore_mailbox *cmbox =
 		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
@@ -181,8 +230,17 @@ static int condstore_learn_uids(struct mailbox *box, struct cs_mailbox *cbox,
 		condstore_log_error(box, "learning Dovecot's UIDs", &ctx.err);
 		return -1;
 	}
-	ret = condstore_maildir_uidlist_iterate(box, from_uid,
-						condstore_learn_uid, &ctx);
+	T_BEGIN {
+		t_array_init(&ctx.listed, 8);
+		ret = condstore_maildir_uidlist_iterate(box, from_uid,
+							condstore_learn_uid,
+							&ctx);
+		/* (only after a walk of the whole list: one that stopped at
+		   a file it could not find has not listed the rest) */
+		if (ret > 0 && condstore_maildir_uidlist_is_read(box) &&
+		    condstore_learn_gone(&ctx, from_uid, next_uid) < 0)
+			ret = -1;
+	} T_END;
 	if (ret < 0 || cs_index_commit(cmbox->index, &ctx.err) < 0) {
 		cs_index_rollback(cmbox->index);
 		condstore_log_error(box, "learning Dovecot's UIDs", &ctx.err);
@@ -229,7 +287,7 @@ int condstore_mailbox_sync_uids(struct mailbox *box, bool switch_only)
 		if (switch_only || rec->uidnext >= next_uid ||
 		    cmbox->scanned_next_uid == next_uid)
 			return 0;
-		ret = condstore_learn_uids(box, cbox, rec->uidnext);
+		ret = condstore_learn_uids(box, cbox, rec->uidnext, next_uid);
 		if (ret != 0) {
 			cmbox->scanned_next_uid = next_uid;
 			return ret < 0 ? -1 : 0;
@@ -310,6 +368,7 @@ static bool condstore_sync_next(struct mailbox_sync_context *ctx,
 	if (!cmbox->module_ctx.super.sync_next(ctx, sync_rec_r))
 		return FALSE;
 	cmbox->sync_changes++;
+	condstore_sync_note(ctx->box, sync_rec_r);
 	return TRUE;
 }
 
@@ -325,6 +384,9 @@ static int condstore_sync_deinit(struct mailbox_sync_context *ctx,
 
 	cmbox->sync_changes = 0;
 	ret = cmbox->module_ctx.super.sync_deinit(ctx, status_r);
+	T_BEGIN {
+		condstore_sync_record_expunges(box);
+	} T_END;
 	/* Dovecot's sync found changes on disk (possibly made by other
 	   agents) by itself: when a watch daemon serves this Maildir, wait
 	   until it has recorded everything that happened so far, so that
@@ -497,6 +559,8 @@ static void condstore_mailbox_free(struct mailbox *box)
 		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
 
 	cs_mailbox_close(&cmbox->cbox);
+	if (array_is_created(&cmbox->sync_expunged))
+		array_free(&cmbox->sync_expunged);
 	if (cmbox->keywords_read)
 		cs_keywords_free(&cmbox->keywords);
 	cmbox->module_ctx.super.free(box);

@@ -60,6 +60,8 @@ struct condstore_mailbox {
 	bool keywords_read;
 	/* changes the running sync reported (sync_next) */
 	unsigned int sync_changes;
+	/* UIDs the running sync expunged from the view (condstore-sync.c) */
+	ARRAY_TYPE(seq_range) sync_expunged;
 	/* the first sync after opening (SELECT) waits for the watch daemon
 	   even when Dovecot reports no change: a fresh view reports none */
 	bool synced_once;
@@ -145,6 +147,11 @@ void condstore_mailbox_allocated(struct mailbox *box);
    it is needed).  Returns 1 and sets *cbox_r, or -1 on error (logged). */
 int condstore_mailbox_get(struct condstore_mailbox *cmbox,
 			  struct cs_mailbox **cbox_r);
+/* Does the index number box's messages with the UIDs of box's view
+   (Dovecot's UIDs, the same UIDVALIDITY)?  Before the first sync has
+   switched the index to Dovecot's UIDs they are unrelated. */
+bool condstore_mailbox_uids_shared(struct mailbox *box,
+				   struct cs_mailbox *cbox);
 /* Bring the index up to date with the UIDs Dovecot's uidlist has given
    (new messages, a new UIDVALIDITY).  Runs its own index transactions.
    With switch_only, only a mailbox not yet on Dovecot's UIDs (or with
@@ -166,6 +173,15 @@ void condstore_sync_reconcile_disk(struct mailbox *box);
 /* After Dovecot's sync succeeded: note the point a scan of cur/ it was
    asked for brought its index to. */
 void condstore_sync_finish(struct mailbox *box);
+/* A sync record of Dovecot's sync of box (sync_next): the UIDs of the
+   messages it expunges from the view are noted. */
+void condstore_sync_note(struct mailbox *box,
+			 const struct mailbox_sync_rec *sync_rec);
+/* After Dovecot's sync of box: give every UID it expunged from the view
+   that the index has no trace of a tombstone (cs_expunge_uid), so that a
+   QRESYNC client that knew the message is told it vanished.  Forgets the
+   noted UIDs in any case. */
+void condstore_sync_record_expunges(struct mailbox *box);
 /* After an index transaction of this process took the mailbox from
    modseq top_before to top_after with changes Dovecot's index already
    has (a commit of condstore-transaction.c): when Dovecot's index was up

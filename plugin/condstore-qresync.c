@@ -225,13 +225,11 @@ static int qresync_add_unrecorded(struct mailbox *box,
 {
 	const struct mail_index_header *hdr =
 		mail_index_get_header(box->view);
-	const struct cs_mailbox_rec *rec = cs_mailbox_get_rec(cbox);
 	struct qresync_unrecorded ctx;
 	ARRAY_TYPE(seq_range) gone, asked;
 	size_t i;
 
-	if (rec->uid_source != CS_UIDSRC_DOVECOT ||
-	    rec->uidvalidity != hdr->uid_validity || hdr->next_uid <= 1)
+	if (!condstore_mailbox_uids_shared(box, cbox) || hdr->next_uid <= 1)
 		return 0;	/* the index's UIDs are not the view's */
 	t_array_init(&gone, 8);
 	ctx.box = box;

@@ -18,21 +18,33 @@
 #include "mail-search.h"
 
 #include "condstore-plugin.h"
+#include "condstore-maildir.h"
 
 void (*condstore_search_hook)(struct mailbox *box,
 			      struct mail_search_args *args) = NULL;
 
 struct condstore_uid_collect {
+	struct mailbox *box;
 	ARRAY_TYPE(seq_range) *uids;
+	/* Dovecot's uidlist can name records that have no UID yet */
+	bool by_name;
 };
 
 static int condstore_collect_uid(void *context, const struct cs_message *msg,
 				 struct cs_error *err ATTR_UNUSED)
 {
 	struct condstore_uid_collect *ctx = context;
+	uint32_t uid = msg->rec.uid;
 
-	if (msg->rec.uid != 0)
-		seq_range_array_add(ctx->uids, msg->rec.uid);
+	/* a record the index has not learnt Dovecot's UID for yet (recorded
+	   before Dovecot numbered its file) is a change all the same: a
+	   client resynchronising must be sent the message */
+	if (uid == 0 && ctx->by_name &&
+	    !condstore_maildir_uidlist_get_uid(ctx->box, t_strconcat(
+			msg->base, msg->suffix, NULL), &uid))
+		uid = 0;
+	if (uid != 0)
+		seq_range_array_add(ctx->uids, uid);
 	return 0;
 }
 
@@ -63,6 +75,41 @@ static void condstore_uids_to_seqs(struct mailbox *box,
 	}
 }
 
+/* An expunge the index has and the session's view not yet: the message
+   is still one of the view's, and it changed (a resynchronising client
+   must get either a FETCH or a VANISHED for it, and VANISHED (EARLIER)
+   leaves out what the view still has: condstore-qresync.c). */
+static int condstore_collect_expunged(void *context, uint32_t uid,
+				      uint64_t modseq ATTR_UNUSED,
+				      struct cs_error *err ATTR_UNUSED)
+{
+	struct condstore_uid_collect *ctx = context;
+
+	if (uid != 0)
+		seq_range_array_add(ctx->uids, uid);
+	return 0;
+}
+
+/* The UIDs changed (or expunged) above since into ctx->uids.  Returns 0,
+   or -1 on error (err set). */
+static int condstore_changed_uids(struct cs_mailbox *cbox, uint64_t since,
+				  struct condstore_uid_collect *ctx,
+				  struct cs_error *err)
+{
+	if (cs_changes_since(cbox, since, condstore_collect_uid, ctx,
+			     err) < 0)
+		return -1;
+	if (cs_expunges_since(cbox, since, condstore_collect_expunged, ctx,
+			      err) < 0) {
+		/* below the horizon: what was pruned is older than any view
+		   could still show */
+		if (err->code != CS_ERR_LIMIT)
+			return -1;
+		cs_error_clear(err);
+	}
+	return 0;
+}
+
 static void condstore_search_arg_rewrite(struct mailbox *box,
 					 struct cs_mailbox *cbox, pool_t pool,
 					 struct mail_search_arg *arg)
@@ -83,14 +130,18 @@ static void condstore_search_arg_rewrite(struct mailbox *box,
 
 		modseq = arg->value.modseq->modseq;
 		p_array_init(&arg->value.seqset, pool, 16);
+		ctx.box = box;
 		ctx.uids = &arg->value.seqset;
+		ctx.by_name = cbox != NULL &&
+			condstore_mailbox_uids_shared(box, cbox) &&
+			condstore_maildir_uidlist_is_read(box);
 		cs_error_clear(&err);
 		if (cbox == NULL) {
 			arg->type = SEARCH_ALL;
 			continue;
 		}
-		if (cs_changes_since(cbox, modseq == 0 ? 0 : modseq - 1,
-				     condstore_collect_uid, &ctx, &err) < 0) {
+		if (condstore_changed_uids(cbox, modseq == 0 ? 0 : modseq - 1,
+					   &ctx, &err) < 0) {
 			/* an answer that may hold too much is better than
 			   one that misses changes */
 			condstore_log_error(NULL, t_strdup_printf(

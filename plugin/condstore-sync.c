@@ -49,6 +49,7 @@
  */
 #include "lib.h"
 #include "array.h"
+#include "seq-range-array.h"
 #include "ioloop.h"
 #include "mail-index.h"
 
@@ -81,6 +82,7 @@ struct condstore_index_header {
 
 /* One changed message of the change log. */
 struct condstore_sync_change {
+	uint64_t modseq;
 	uint32_t uid;		/* 0: Dovecot has none (yet) */
 	uint8_t location;	/* CS_LOC_NEW or CS_LOC_CUR */
 	const char *fname;	/* current file name */
@@ -141,6 +143,7 @@ static int condstore_walk_cb(void *context, const struct cs_message *msg,
 		return 1;
 	}
 	c = array_append_space(&walk->changes);
+	c->modseq = msg->rec.modseq;
 	c->uid = msg->rec.uid;
 	c->location = msg->rec.location;
 	c->fname = t_strconcat(msg->base, msg->suffix, NULL);
@@ -319,13 +322,15 @@ uint64_t condstore_sync_view_point(struct mailbox *box,
 }
 
 /* Step 2 for each change.  Returns FALSE when a change needs Dovecot's
-   scan of cur/ (it is then left to that scan). */
+   scan of cur/ (it is then left to that scan).  *point_r is lowered
+   below a change Dovecot's index does not have yet when it returns
+   TRUE anyway. */
 static bool condstore_apply_change(struct mailbox *box,
 				   struct maildir_keywords_sync_ctx *kw_ctx,
 				   struct mail_index_view *view,
 				   struct mail_index_transaction *trans,
 				   const struct condstore_sync_change *c,
-				   bool names)
+				   bool names, uint64_t *point_r)
 {
 	uint32_t uid = c->uid, seq;
 
@@ -333,7 +338,13 @@ static bool condstore_apply_change(struct mailbox *box,
 			 !condstore_maildir_uidlist_get_uid(box, c->fname,
 							    &uid))) {
 		/* a new file: in new/ Dovecot finds it by itself, in cur/
-		   only by reading cur/ */
+		   only by reading cur/.  Either way Dovecot's index does not
+		   have it yet: the point recorded must stay below it, or a
+		   view read from that index would count it (its first
+		   HIGHESTMODSEQ floor, condstore-view.c) before it is one
+		   of the view's messages */
+		if (c->modseq - 1 < *point_r)
+			*point_r = c->modseq - 1;
 		return c->location == CS_LOC_NEW;
 	}
 	if (!mail_index_lookup_seq(view, uid, &seq))
@@ -404,6 +415,7 @@ static int condstore_sync_apply(struct mailbox *box, struct cs_mailbox *cbox,
 	struct mail_index_view *view;
 	struct mail_index_transaction *trans;
 	bool complete, names;
+	uint64_t point = top;
 	int ret;
 
 	ret = condstore_changes_collect(box, cbox, since, &walk);
@@ -430,13 +442,13 @@ static int condstore_sync_apply(struct mailbox *box, struct cs_mailbox *cbox,
 		kw_ctx = condstore_maildir_keywords_init(box);
 		array_foreach(&walk.changes, c) {
 			if (!condstore_apply_change(box, kw_ctx, view, trans,
-						    c, names))
+						    c, names, &point))
 				complete = FALSE;
 		}
 		condstore_maildir_keywords_deinit(&kw_ctx);
 	}
 	if (complete)
-		condstore_header_set(box, trans, rec, top);
+		condstore_header_set(box, trans, rec, I_MAX(point, since));
 	condstore_maildir_header_set(box, trans, complete ? cur_st : NULL);
 	ret = mail_index_transaction_commit(&trans);
 	mail_index_view_close(&view);
@@ -734,4 +746,97 @@ void condstore_sync_finish(struct mailbox *box)
 		condstore_index_checkpoint(box, CONDSTORE_PLUGIN_NAME
 					   ": header extension added");
 	}
+}
+
+void condstore_sync_note(struct mailbox *box,
+			 const struct mailbox_sync_rec *sync_rec)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	uint32_t seq, uid;
+
+	if (sync_rec->type != MAILBOX_SYNC_TYPE_EXPUNGE || cmbox->index == NULL)
+		return;
+	if (!array_is_created(&cmbox->sync_expunged))
+		i_array_init(&cmbox->sync_expunged, 8);
+	/* (the view still has them until the sync ends) */
+	for (seq = sync_rec->seq1; seq <= sync_rec->seq2; seq++) {
+		mail_index_lookup_uid(box->view, seq, &uid);
+		if (uid != 0)
+			seq_range_array_add(&cmbox->sync_expunged, uid);
+	}
+}
+
+/* Does any of uids lack a trace in the index?  (Reads only: most
+   expunges a session sees are recorded already.) */
+static bool condstore_untraced_any(struct cs_mailbox *cbox,
+				   const ARRAY_TYPE(seq_range) *uids)
+{
+	struct seq_range_iter iter;
+	unsigned int n = 0;
+	uint32_t uid;
+
+	seq_range_array_iter_init(&iter, uids);
+	while (seq_range_array_iter_nth(&iter, n++, &uid)) {
+		if (cs_uid_traced(cbox, uid, NULL) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+static int condstore_expunges_record(struct mailbox *box,
+				     struct cs_mailbox *cbox,
+				     const ARRAY_TYPE(seq_range) *uids,
+				     unsigned int *recorded_r)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct seq_range_iter iter;
+	struct cs_error err;
+	unsigned int n = 0;
+	uint32_t uid;
+	int ret = 0;
+
+	*recorded_r = 0;
+	cs_error_clear(&err);
+	if (cs_index_begin(cmbox->index, &err) < 0) {
+		condstore_log_error(box, "recording expunges", &err);
+		return -1;
+	}
+	seq_range_array_iter_init(&iter, uids);
+	while (ret >= 0 && seq_range_array_iter_nth(&iter, n++, &uid)) {
+		ret = cs_expunge_uid(cbox, uid, &err);
+		if (ret > 0)
+			(*recorded_r)++;
+	}
+	if (ret < 0 || cs_index_commit(cmbox->index, &err) < 0) {
+		if (ret < 0)
+			cs_index_rollback(cmbox->index);
+		condstore_log_error(box, "recording expunges", &err);
+		return -1;
+	}
+	return 0;
+}
+
+void condstore_sync_record_expunges(struct mailbox *box)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct cs_mailbox *cbox;
+	unsigned int recorded;
+
+	if (!array_is_created(&cmbox->sync_expunged) ||
+	    array_count(&cmbox->sync_expunged) == 0)
+		return;
+	if (!cs_index_in_transaction(cmbox->index) &&
+	    condstore_mailbox_get(cmbox, &cbox) > 0 &&
+	    condstore_mailbox_uids_shared(box, cbox) &&
+	    condstore_untraced_any(cbox, &cmbox->sync_expunged) &&
+	    condstore_expunges_record(box, cbox, &cmbox->sync_expunged,
+				      &recorded) == 0 && recorded > 0) {
+		e_debug(box->event, CONDSTORE_PLUGIN_NAME ": sync: %u "
+			"expunge(s) the index had no trace of recorded",
+			recorded);
+	}
+	array_clear(&cmbox->sync_expunged);
 }

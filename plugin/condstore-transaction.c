@@ -150,7 +150,8 @@ static bool condstore_commit_check(struct condstore_mailbox *cmbox,
    anything else is looked for. */
 static void condstore_commit_record(struct condstore_mailbox *cmbox,
 				    struct cs_mailbox *cbox,
-				    const struct condstore_change *c)
+				    const struct condstore_change *c,
+				    bool uids_shared)
 {
 	struct cs_disk_state gone;
 	struct cs_error err;
@@ -164,6 +165,8 @@ static void condstore_commit_record(struct condstore_mailbox *cmbox,
 		i_zero(&gone);
 		gone.present = FALSE;
 		gone.suffix = "";
+		/* the tombstone's UID if the index never learnt it */
+		gone.uid = uids_shared ? c->uid : 0;
 		ret = cs_reconcile(cbox, c->base, strlen(c->base), &gone,
 				   NULL, &err);
 	} else {
@@ -188,7 +191,7 @@ int condstore_transaction_commit(struct mailbox_transaction_context *t,
 	struct cs_error err;
 	uint64_t max_modseq = condstore_maildir_take_max_modseq(t);
 	uint64_t top_before;
-	bool cur_changed;
+	bool cur_changed, uids_shared;
 	unsigned int i, count, winners = 0;
 	int ret;
 
@@ -237,10 +240,12 @@ int condstore_transaction_commit(struct mailbox_transaction_context *t,
 				condstore_sync_request_scan(box);
 		}
 		condstore_maildir_find_files(box, changes, count, ct->pool);
+		uids_shared = condstore_mailbox_uids_shared(box, cbox);
 		for (i = 0; i < count; i++) {
 			if (changes[i].won)
 				condstore_commit_record(cmbox, cbox,
-							&changes[i]);
+							&changes[i],
+							uids_shared);
 		}
 	}
 	cs_error_clear(&err);

@@ -138,9 +138,7 @@ uint64_t condstore_view_modseq(struct mailbox *box, struct cs_mailbox *cbox)
 	const struct cs_mailbox_rec *rec = cs_mailbox_get_rec(cbox);
 	uint64_t top = rec->highestmodseq, floor, lowest;
 
-	if (box->view == NULL || rec->uid_source != CS_UIDSRC_DOVECOT ||
-	    rec->uidvalidity !=
-	    mail_index_get_header(box->view)->uid_validity) {
+	if (!condstore_mailbox_uids_shared(box, cbox)) {
 		/* the index's UIDs are not the view's (before the first
 		   sync took Dovecot's): nothing to compare */
 		return top;
@@ -176,6 +174,29 @@ void condstore_view_given(struct mailbox *box, uint64_t modseq)
 		cmbox->view_max_given = modseq;
 }
 
+/* A view's first floor, taken right after a sync that left nothing
+   delayed: the point our header records is then what the view holds.
+   Read later, after syncs that delayed expunges (FETCH, STORE, SEARCH),
+   the header can be ahead of the view (Dovecot updates a view's header
+   while it keeps the messages whose expunges it delays), and a tombstone
+   below it whose UID the view still has would be missed. */
+static void condstore_view_first_floor(struct mailbox *box,
+				       const struct mailbox_sync_status *status)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(box);
+	struct cs_mailbox *cbox;
+	const struct cs_mailbox_rec *rec;
+
+	if (cmbox->view_floor != 0 || status->sync_delayed_expunges ||
+	    condstore_mailbox_get(cmbox, &cbox) < 0 ||
+	    !condstore_mailbox_uids_shared(box, cbox))
+		return;
+	rec = cs_mailbox_get_rec(cbox);
+	cmbox->view_floor_id = rec->id;
+	cmbox->view_floor = condstore_sync_view_point(box, rec);
+}
+
 void condstore_view_sync_status(struct mailbox *box,
 				struct mailbox_sync_status *status_r)
 {
@@ -184,6 +205,7 @@ void condstore_view_sync_status(struct mailbox *box,
 	struct cs_mailbox *cbox;
 	uint64_t given = cmbox->view_max_given, modseq;
 
+	condstore_view_first_floor(box, status_r);
 	if (given == 0 || condstore_mailbox_get(cmbox, &cbox) < 0)
 		return;
 	modseq = condstore_view_modseq(box, cbox);

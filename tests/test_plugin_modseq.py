@@ -278,14 +278,16 @@ class PluginModseqTest(cstest.CondstoreCase):
         dovecot.imap_ok(self.imap.noop())
         self.assertEqual(self.imap.untagged_responses.pop("EXISTS"),
                          [b"41"])
-        # it got Dovecot's UID, and no new modseq for that
+        # it got Dovecot's UID, and the next modseq with it: only now is
+        # it an IMAP message, above every HIGHESTMODSEQ told before (the
+        # one above counted its first modseq)
         uid = {b: u for u, b in self.uids().items()}[base]
         self.assertEqual(uid, max(self.dovecot_uids()))
         self.assertEqual(self.dovecot_uids()[uid], base)
-        self.assertEqual(self.hms(), hms)
-        self.assertEqual(self.cs_map()[uid][0], hms)
+        self.assertEqual(self.hms(), hms + 1)
+        self.assertEqual(self.cs_map()[uid][0], hms + 1)
         self.assertEqual(self.imap_map(self.imap_fetch(str(uid))),
-                         {uid: (hms, "")})
+                         {uid: (hms + 1, "")})
         self.assert_same_as_index()
         self.assert_clean()
 

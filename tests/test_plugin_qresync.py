@@ -4,7 +4,8 @@ Dovecot and imaplib: VANISHED (EARLIER) at SELECT/EXAMINE ... (QRESYNC ...)
 and UID FETCH ... (CHANGEDSINCE n VANISHED) names exactly the UIDs that
 went (external unlinks, IMAP expunges from another session), with and
 without known-uids and seq-match-data, nothing for a wrong UIDVALIDITY,
-the same after deleting dovecot.index*, every gone UID for a client from
+the same after deleting dovecot.index*, an expunge only Dovecot saw
+(recorded by the sync that drops it), every gone UID for a client from
 below the horizon, live VANISHED at NOOP and IDLE, and pruning (check
 --prune, the daemon's idle prune) under a connected client."""
 
@@ -294,6 +295,36 @@ class PluginQresyncTest(watchtest.WatchCase):
         # once synced, the index's answer is the session's
         self.assertEqual(self.changed_since(self.imap, self.h0),
                          ({gone}, {}))
+
+    def test_expunge_the_index_never_saw(self):
+        """A message Dovecot numbered while no part of ours looked (the
+        plugin not loaded, no daemon, no scan), then unlinked: the index
+        has no trace of it.  The sync that drops it from a session's view
+        records its expunge, and a client that resynchronises from before
+        is told it vanished (the index alone would never say so)."""
+        close(self.imap)
+        self.dc.stop()
+        stock = dovecot.Dovecot(self.md.tmp, mail_plugins="")
+        stock.start()
+        self.addCleanup(stock.finish)
+        new = self.md.deliver("INBOX", "S")
+        imap = stock.connect()
+        dovecot.imap_ok(imap.select("INBOX"))
+        typ, data = imap.uid("SEARCH", "ALL")
+        self.assertEqual(typ, "OK", data)
+        uid = max(int(u) for u in data[0].split())
+        self.assertNotIn(uid, self.uid.values())
+        close(imap)
+        stock.stop()
+        self.md.delete("INBOX", new)
+        self.dc.start()
+        earlier, fetched = self.resync("%d %d" % (self.uidvalidity,
+                                                  self.h0))
+        self.assertEqual(earlier, {uid})
+        self.assertEqual(fetched, {})
+        # once recorded, the CLI answers it too
+        r = self.cs("vanished", "INBOX", "--since", str(self.h0))
+        self.assertEqual(r.lines, ["* VANISHED %d" % uid])
 
     def session_hms(self, imap):
         """HIGHESTMODSEQ of the selected INBOX as STATUS gives it to the

@@ -234,32 +234,83 @@ static int reconcile_new(struct cs_mailbox *box, const char *base,
 	return 1;
 }
 
-static int reconcile_expunge(struct cs_mailbox *box, struct cs_message *msg,
-			     struct cs_error *err)
+/* Is uid free for the tombstone of a record that never learnt its UID:
+   neither a message's nor already a tombstone's?  Returns 1 yes, 0 no,
+   -1 on error. */
+static int uid_unclaimed(struct cs_mailbox *box, uint32_t uid,
+			 struct cs_error *err)
+{
+	uint8_t key[CS_KEY_MAX], *data;
+	size_t size;
+	int ret;
+
+	if ((ret = uid_tombstoned(box, uid, err)) != 0)
+		return ret < 0 ? -1 : 0;
+	ret = cs_db_fetch(box->index, key, cs_key_uid(key, box->rec.id, uid),
+			  &data, &size, err);
+	if (ret > 0)
+		free(data);
+	return ret < 0 ? -1 : ret == 0;
+}
+
+/* The UID the tombstone of msg gets: its own, or, for a record that
+   never learnt Dovecot's UID (recorded before Dovecot numbered its file,
+   and gone before anything learnt it), the one the caller knows from
+   Dovecot (disk->uid), if no other message or tombstone has it.  Without
+   it the expunge would be told to no QRESYNC client.  Returns 0 or -1. */
+static int expunge_uid(struct cs_mailbox *box, const struct cs_message *msg,
+		       const struct cs_disk_state *disk, uint32_t *uid_r,
+		       struct cs_error *err)
+{
+	int ret;
+
+	*uid_r = msg->rec.uid;
+	if (msg->rec.uid != 0 || disk->uid == 0 ||
+	    box->rec.uid_source != CS_UIDSRC_DOVECOT)
+		return 0;
+	if ((ret = uid_unclaimed(box, disk->uid, err)) < 0)
+		return -1;
+	if (ret > 0)
+		*uid_r = disk->uid;
+	return 0;
+}
+
+/* The tombstone of uid, expunged at modseq, and its change-log entry. */
+static int tombstone_store(struct cs_mailbox *box, uint32_t uid,
+			   uint64_t modseq, struct cs_error *err)
 {
 	uint8_t key[CS_KEY_MAX], buf[1 + 4], val[8];
-	uint64_t modseq;
-	uint32_t uid = msg->rec.uid;
 
-	if (next_modseq(box, &modseq, err) < 0 ||
+	cs_put_le64(val, modseq);
+	buf[0] = CS_CHANGE_EXPUNGE;
+	cs_put_le32(buf + 1, uid);
+	if (cs_db_store(box->index, key, cs_key_tomb(key, box->rec.id, uid),
+			val, sizeof(val), err) < 0 ||
+	    cs_db_store(box->index, key,
+			cs_key_change(key, box->rec.id, modseq), buf,
+			sizeof(buf), err) < 0)
+		return -1;
+	return 0;
+}
+
+static int reconcile_expunge(struct cs_mailbox *box, struct cs_message *msg,
+			     const struct cs_disk_state *disk,
+			     struct cs_error *err)
+{
+	uint8_t key[CS_KEY_MAX];
+	uint64_t modseq;
+	uint32_t uid;
+
+	if (expunge_uid(box, msg, disk, &uid, err) < 0 ||
+	    next_modseq(box, &modseq, err) < 0 ||
 	    change_delete(box, msg->rec.modseq, err) < 0 ||
-	    cs_uid_map_delete(box, uid, err) < 0 ||
+	    cs_uid_map_delete(box, msg->rec.uid, err) < 0 ||
 	    cs_db_delete(box->index, key,
 			 cs_key_msg(key, box->rec.id, msg->base,
 				    strlen(msg->base)), err) < 0)
 		return -1;
-	if (uid != 0) {
-		cs_put_le64(val, modseq);
-		buf[0] = CS_CHANGE_EXPUNGE;
-		cs_put_le32(buf + 1, uid);
-		if (cs_db_store(box->index, key,
-				cs_key_tomb(key, box->rec.id, uid), val,
-				sizeof(val), err) < 0 ||
-		    cs_db_store(box->index, key,
-				cs_key_change(key, box->rec.id, modseq), buf,
-				sizeof(buf), err) < 0)
-			return -1;
-	}
+	if (uid != 0 && tombstone_store(box, uid, modseq, err) < 0)
+		return -1;
 	box->rec.digest -= cs_msg_digest_term(box, msg);
 	if (box->rec.messages > 0)
 		box->rec.messages--;
@@ -270,6 +321,68 @@ static int reconcile_expunge(struct cs_mailbox *box, struct cs_message *msg,
 	return 1;
 }
 
+int cs_uid_traced(struct cs_mailbox *box, uint32_t uid, struct cs_error *err)
+{
+	int ret;
+
+	if (box->gone || uid == 0)
+		return 1;
+	ret = uid_unclaimed(box, uid, err);
+	return ret < 0 ? -1 : !ret;
+}
+
+int cs_expunge_uid(struct cs_mailbox *box, uint32_t uid,
+		   struct cs_error *err)
+{
+	uint64_t modseq;
+	int ret;
+
+	if (cs_index_require_txn(box->index, err) < 0)
+		return -1;
+	if (box->gone || uid == 0 || box->rec.uid_source != CS_UIDSRC_DOVECOT)
+		return 0;
+	if ((ret = uid_unclaimed(box, uid, err)) <= 0)
+		return ret;
+	if (next_modseq(box, &modseq, err) < 0 ||
+	    tombstone_store(box, uid, modseq, err) < 0)
+		return -1;
+	return 1;
+}
+
+/* msg's record learns Dovecot's UID uid (on Dovecot's UIDs, a UID no
+   tombstone has).  For an IMAP client that can be a new message: the
+   record had none since it was recorded after the mailbox took Dovecot's
+   UIDs (its modseq above the horizon the switch set: recorded before
+   Dovecot numbered its file, and a HIGHESTMODSEQ given since, STATUS's
+   say, may count its modseq already), or Dovecot gave the file a new one
+   (it lost it for a moment and numbered it again).  Then *new_r is set:
+   the caller gives the record the next modseq, above every HIGHESTMODSEQ
+   told before (RFC 7162 3.1), and an old UID becomes a tombstone, below
+   that modseq, unless it is one already.  A record the switch to
+   Dovecot's UIDs left without one (its UIDVALIDITY is new anyway) keeps
+   its modseq.  Returns 0 or -1. */
+static int renumber(struct cs_mailbox *box, struct cs_message *msg,
+		    uint32_t uid, bool *new_r, struct cs_error *err)
+{
+	uint32_t old_uid = msg->rec.uid;
+	uint64_t modseq;
+	int ret;
+
+	if (cs_uid_map_delete(box, old_uid, err) < 0 ||
+	    cs_uid_map_store(box, uid, msg->base, err) < 0)
+		return -1;
+	msg->rec.uid = uid;
+	*new_r = old_uid != 0 || msg->rec.modseq > box->rec.horizon;
+	if (old_uid == 0)
+		return 0;
+	if ((ret = uid_tombstoned(box, old_uid, err)) != 0)
+		return ret < 0 ? -1 : 0;
+	if (next_modseq(box, &modseq, err) < 0 ||
+	    tombstone_store(box, old_uid, modseq, err) < 0)
+		return -1;
+	return 0;
+}
+
 static int reconcile_existing(struct cs_mailbox *box,
 			      const struct cs_disk_state *disk,
 			      struct cs_message *msg, struct cs_error *err)
@@ -278,16 +391,15 @@ static int reconcile_existing(struct cs_mailbox *box,
 	/* only Dovecot's UIDs are learnt: an own UID, once given, stays */
 	bool learn = box->rec.uid_source == CS_UIDSRC_DOVECOT &&
 		disk->uid != 0 && disk->uid != msg->rec.uid;
+	bool numbered = false;
 	uint64_t old_term = cs_msg_digest_term(box, msg);
 	int ret = 0;
 
 	if (learn && (ret = uid_tombstoned(box, disk->uid, err)) < 0)
 		return -1;
 	if (learn && ret == 0) {
-		if (cs_uid_map_delete(box, msg->rec.uid, err) < 0 ||
-		    cs_uid_map_store(box, disk->uid, msg->base, err) < 0)
+		if (renumber(box, msg, disk->uid, &numbered, err) < 0)
 			return -1;
-		msg->rec.uid = disk->uid;
 		changed = true;
 	}
 	if (msg->rec.location != disk->location ||
@@ -295,7 +407,7 @@ static int reconcile_existing(struct cs_mailbox *box,
 		msg_set_disk(msg, disk);
 		changed = true;
 	}
-	if (flags_changed) {
+	if (flags_changed || numbered) {
 		uint64_t modseq;
 
 		if (next_modseq(box, &modseq, err) < 0 ||
@@ -314,7 +426,7 @@ static int reconcile_existing(struct cs_mailbox *box,
 		box->rec.digest += cs_msg_digest_term(box, msg) - old_term;
 		box->dirty = true;
 	}
-	return flags_changed ? 1 : 0;
+	return flags_changed || numbered ? 1 : 0;
 }
 
 static int reconcile_check(struct cs_mailbox *box, size_t base_len,
@@ -370,6 +482,6 @@ int cs_reconcile(struct cs_mailbox *box, const char *base, size_t base_len,
 				     err);
 	}
 	if (!disk->present)
-		return reconcile_expunge(box, msg, err);
+		return reconcile_expunge(box, msg, disk, err);
 	return reconcile_existing(box, disk, msg, err);
 }

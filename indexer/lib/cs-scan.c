@@ -767,6 +767,9 @@ static int expunge_missing(struct scan *sc, struct sweep *sw,
 	if (cs_index_begin(sc->index, err) < 0)
 		return -1;
 	for (i = 0; i < sw->nmissing; i++) {
+		/* (the UID Dovecot gave, for a record that never learnt it) */
+		gone.uid = uid_map_lookup(&sc->uids, sw->missing[i],
+					  strlen(sw->missing[i]));
 		ret = cs_reconcile(sc->box, sw->missing[i],
 				   strlen(sw->missing[i]), &gone, &msg, err);
 		if (ret < 0)

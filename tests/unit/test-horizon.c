@@ -54,6 +54,19 @@ static void unlink_uid(const char *root, struct cs_mailbox *box, uint32_t uid)
 	CU_ASSERT_EQUAL(unlink(path), 0);
 }
 
+/* Write root/dovecot-uidlist with text. */
+static void write_uidlist(const char *root, const char *text)
+{
+	char path[4200];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/dovecot-uidlist", root);
+	fp = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+	fputs(text, fp);
+	CU_ASSERT_EQUAL(fclose(fp), 0);
+}
+
 /* The VANISHED answer as text ("" for none). */
 static void vanished_text(struct cs_mailbox *box, uint64_t since,
 			  const char *within, char *buf, size_t size,
@@ -190,25 +203,20 @@ static void test_horizon_rule(void)
    and a UIDNEXT near 2^32 that must cost nothing per UID. */
 static void test_horizon_uidlist_gaps(void)
 {
-	char root[4096], path[4200], text[256];
+	char root[4096], text[256];
 	struct cs_index *index;
 	struct cs_mailbox *box;
 	uint64_t horizon;
 	bool below;
-	FILE *fp;
 
 	unit_make_root(root, sizeof(root));
 	make_messages(root, 3);
 	index = unit_open(root);
 	scan_all(index);
-	snprintf(path, sizeof(path), "%s/dovecot-uidlist", root);
-	fp = fopen(path, "w");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
-	fprintf(fp, "3 V1500000000 N4294967295 Gabcdef\n"
+	write_uidlist(root, "3 V1500000000 N4294967295 Gabcdef\n"
 		"4 :1700000001.M1P1.horizon\n"
 		"9 :1700000002.M2P1.horizon\n"
 		"5000 :1700000003.M3P1.horizon\n");
-	fclose(fp);
 	/* the switch to Dovecot's UIDs takes its UIDNEXT as it is */
 	scan_all(index);
 	box = inbox(index);
@@ -241,6 +249,74 @@ static unsigned int prune(struct cs_index *index, struct cs_mailbox *box,
 	CU_ASSERT_OK(cs_mailbox_prune(box, age, now, &pruned, &err));
 	CU_ASSERT_OK(cs_index_commit(index, &err));
 	return pruned;
+}
+
+/* A record that never learnt Dovecot's UID (its file came after the
+   uidlist was read) gets, at its expunge, the UID the caller knows: by
+   cs_reconcile's disk->uid, and in a scan, from dovecot-uidlist.  A UID
+   another message or tombstone has is never taken. */
+static void test_expunge_unlearnt_uid(void)
+{
+	char root[4096], path[4200], text[256];
+	struct cs_disk_state gone = { .present = false, .suffix = "" };
+	struct cs_index *index;
+	struct cs_mailbox *box;
+	struct cs_message msg;
+	uint64_t before;
+	bool below;
+
+	unit_make_root(root, sizeof(root));
+	make_messages(root, 2);
+	write_uidlist(root, "3 V1500000000 N3 Gabcdef\n"
+		"1 :1700000001.M1P1.horizon\n"
+		"2 :1700000002.M2P1.horizon\n");
+	index = unit_open(root);
+	scan_all(index);
+	/* two files Dovecot has not numbered yet */
+	unit_touch(root, "cur", "1700000003.M3P1.horizon:2,");
+	unit_touch(root, "cur", "1700000004.M4P1.horizon:2,");
+	scan_all(index);
+	box = inbox(index);
+	CU_ASSERT_EQUAL_FATAL(cs_message_lookup(box, "1700000003.M3P1.horizon",
+						23, &msg, NULL), 1);
+	CU_ASSERT_EQUAL(msg.rec.uid, 0);
+	before = cs_mailbox_get_rec(box)->highestmodseq;
+
+	/* an expunge written through by a process that knows the UID */
+	snprintf(path, sizeof(path), "%s/cur/1700000003.M3P1.horizon:2,",
+		 root);
+	CU_ASSERT_EQUAL(unlink(path), 0);
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
+	gone.uid = 2;	/* a live message's: not taken */
+	CU_ASSERT_EQUAL(cs_reconcile(box, "1700000003.M3P1.horizon", 23,
+				     &gone, &msg, NULL), 1);
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
+	vanished_text(box, before, NULL, text, sizeof(text), &below);
+	CU_ASSERT_STRING_EQUAL(text, "");
+	/* (again, by name: gone already, nothing to do) */
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
+	gone.uid = 3;
+	CU_ASSERT_EQUAL(cs_reconcile(box, "1700000003.M3P1.horizon", 23,
+				     &gone, &msg, NULL), 0);
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
+
+	/* Dovecot numbered the other one, then it went: the scan that
+	   finds it gone reads its UID from dovecot-uidlist */
+	write_uidlist(root, "3 V1500000000 N5 Gabcdef\n"
+		"1 :1700000001.M1P1.horizon\n"
+		"2 :1700000002.M2P1.horizon\n"
+		"4 :1700000004.M4P1.horizon:2,\n");
+	snprintf(path, sizeof(path), "%s/cur/1700000004.M4P1.horizon:2,",
+		 root);
+	CU_ASSERT_EQUAL(unlink(path), 0);
+	scan_all(index);
+	CU_ASSERT_OK(cs_mailbox_refresh(box, CU_ERR));
+	vanished_text(box, before, NULL, text, sizeof(text), &below);
+	CU_ASSERT_STRING_EQUAL(text, "4");
+	CU_ASSERT(!below);
+	cs_mailbox_close(&box);
+	cs_index_close(&index);
+	unit_remove_tree(root);
 }
 
 static void test_prune_by_clock(void)
@@ -473,6 +549,8 @@ void suite_horizon_register(void)
 		    test_horizon_rule);
 	CU_add_test(s, "dovecot-uidlist gaps and a UIDNEXT near 2^32",
 		    test_horizon_uidlist_gaps);
+	CU_add_test(s, "the tombstone of a record that never learnt its UID",
+		    test_expunge_unlearnt_uid);
 	CU_add_test(s, "pruning by the modseq clock's marks",
 		    test_prune_by_clock);
 	CU_add_test(s, "kill -9 during prunes, 20 times",
