@@ -25,8 +25,10 @@
    write-protected again by the fdatasync that follows.  A flag change
    rewrites its message record in place, a block anywhere in the file, so
    a batch much smaller than the mailbox pays about one block per change
-   (16384 changes with 1M messages: ~13k blocks, ~60 commits for 1M
-   renames), while a batch of the mailbox's size pays each block once.
+   (with a bound of 16384 and 1M messages, 1M renames overflowed the
+   read-ahead queue and cost 113-119 s of CPU; with this bound, about 15
+   commits and 25 s: doc/benchmarks.md), while a batch of the mailbox's
+   size pays each block once.
    Under load the batch is what the reader thread queued meanwhile
    (bounded by --max-queue), so the further the daemon falls behind, the
    cheaper each change becomes and it catches up instead of overflowing
