@@ -30,7 +30,9 @@
 #include "watch-status.h"
 #include "watch-tree.h"
 
-#define ITEM_HASH_SIZE 32768	/* power of two, > WATCH_BATCH_MAX_ITEMS */
+#define ITEM_HASH_SIZE 524288	/* power of two, > WATCH_BATCH_MAX_ITEMS */
+/* the items array is kept between batches up to this many items */
+#define ITEMS_KEEP 4096
 
 struct watch_item {
 	struct watch_box *box;
@@ -232,7 +234,7 @@ void watch_events_clear(struct watch_daemon *d)
 	for (root = d->roots; root != NULL; root = root->next)
 		root->first_item = root->last_item = -1;
 	/* don't keep a large array after a burst */
-	if (ev->alloc > WATCH_BATCH_MAX_ITEMS / 4) {
+	if (ev->alloc > ITEMS_KEEP) {
 		free(ev->items);
 		ev->items = NULL;
 		ev->alloc = 0;

@@ -19,11 +19,23 @@
 #include "watch.h"
 
 /* Stop reading events into a batch when it holds this many items.  A
-   batch is one transaction: under load a larger one shares more of the
-   tdb blocks it rewrites between changes (about a third fewer bytes
-   written per change at 16384 than at 8192 with 100k messages), for about 300
-   bytes per item and the transaction's copies of the blocks it changes. */
-#define WATCH_BATCH_MAX_ITEMS 16384
+   batch is one transaction, and what a tdb transaction costs follows the
+   4 kB blocks it changes, not the changes: each block is copied in,
+   copied again into the recovery area, written back through the map and
+   write-protected again by the fdatasync that follows.  A flag change
+   rewrites its message record in place, a block anywhere in the file, so
+   a batch much smaller than the mailbox pays about one block per change
+   (with a bound of 16384 and 1M messages, 1M renames overflowed the
+   read-ahead queue and cost 113-119 s of CPU; with this bound, about 15
+   commits and 25 s: doc/benchmarks.md), while a batch of the mailbox's
+   size pays each block once.
+   Under load the batch is what the reader thread queued meanwhile
+   (bounded by --max-queue), so the further the daemon falls behind, the
+   cheaper each change becomes and it catches up instead of overflowing
+   the queue.  About 300 bytes per item (70 MB at the bound, reached only
+   when that many distinct messages changed during one commit), plus the
+   transaction's copies of the blocks it changes. */
+#define WATCH_BATCH_MAX_ITEMS 262144
 
 int watch_events_init(struct watch_daemon *d, struct cs_error *err);
 void watch_events_deinit(struct watch_daemon *d);
