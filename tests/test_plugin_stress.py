@@ -75,9 +75,9 @@ VANISHED_RE = re.compile(r"^(\(EARLIER\) )?([0-9:,]+)$")
 # CS_STRESS_RESYNC=1: QRESYNC sessions also leave the mailbox and come
 # back with SELECT ... (QRESYNC (uidvalidity HIGHESTMODSEQ [known-uids])),
 # during the run and once more at the end, and their view must then be
-# the mailbox exactly (not yet part of "make check": an expunge of a
-# message whose record never learnt Dovecot's UID leaves no tombstone
-# with that UID; DESIGN-NOTES.md, "an expunge that leaves no tombstone")
+# the mailbox exactly (not yet part of "make check": a resync still
+# misses a message or an expunge in about half of the runs;
+# DESIGN-NOTES.md, "Open: resynchronising sessions")
 RESYNC = os.environ.get("CS_STRESS_RESYNC") == "1"
 # CS_STRESS_QRESYNC=1: half of the sessions are QRESYNC sessions (see the
 # module's text).  Off in "make check" while the defect they still find
