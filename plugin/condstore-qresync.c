@@ -36,6 +36,10 @@
  * unlink the daemon has not recorded).  Below the view's UIDNEXT a UID
  * the view lacks is gone for good, so every UID of the request the index
  * still holds as a message and the view lacks is added to the answer.
+ * With known-uids, every known UID below the view's UIDNEXT that the view
+ * lacks is added too: a message whose UID the index never learnt (a
+ * delivery expunged before any session told the index its UID) leaves
+ * no trace under that UID, and the client must still drop it.
  *
  * Dovecot symbols used (imap binary, taken weakly: elsewhere they are
  * NULL and this part stays off): command_hook_register/unregister,
@@ -65,10 +69,12 @@ static struct client_command_context *qresync_cmd;
 static struct client_command_context *qresync_answered;
 static bool qresync_active;
 
-/* What a command asks: the UIDs (NULL: all) and the modseq. */
+/* What a command asks: the UIDs (NULL: all), the modseq, and whether
+   the UIDs are the client's known-uids (SELECT/EXAMINE). */
 struct qresync_request {
 	const char *uids;
 	uint64_t since;
+	bool known_uids;
 };
 
 static bool parse_modseq(const char *str, uint64_t *modseq_r)
@@ -126,6 +132,7 @@ static bool parse_select(const char *args, struct qresync_request *req_r)
 	    !parse_modseq(tokens[1], &req_r->since))
 		return FALSE;
 	req_r->uids = tokens[2];
+	req_r->known_uids = tokens[2] != NULL;
 	return TRUE;
 }
 
@@ -178,17 +185,19 @@ static void qresync_drop_visible(struct mailbox *box,
 	seq_range_array_remove_seq_range(uids, &visible);
 }
 
-/* What the index holds as messages, below the view's UIDNEXT, that the
-   view no longer has: expunges the index has not recorded yet. */
-struct qresync_unrecorded {
+/* UIDs below the view's UIDNEXT that the view no longer has: gone for
+   good, whatever the index has recorded yet. */
+struct qresync_gone {
 	struct mailbox *box;
 	ARRAY_TYPE(seq_range) *uids;
 };
 
-static int qresync_unrecorded_range(void *context, uint32_t first,
-				    uint32_t last)
+/* Add to ctx->uids the UIDs of first..last (below the view's UIDNEXT)
+   that ctx->box's view lacks.  Costs two lookups and one step per
+   message of the view in the range. */
+static int qresync_gone_range(void *context, uint32_t first, uint32_t last)
 {
-	struct qresync_unrecorded *ctx = context;
+	struct qresync_gone *ctx = context;
 	ARRAY_TYPE(seq_range) seqs, visible, gone;
 	uint32_t seq1, seq2;
 
@@ -225,7 +234,7 @@ static int qresync_add_unrecorded(struct mailbox *box,
 {
 	const struct mail_index_header *hdr =
 		mail_index_get_header(box->view);
-	struct qresync_unrecorded ctx;
+	struct qresync_gone ctx;
 	ARRAY_TYPE(seq_range) gone, asked;
 	size_t i;
 
@@ -235,7 +244,7 @@ static int qresync_add_unrecorded(struct mailbox *box,
 	ctx.box = box;
 	ctx.uids = &gone;
 	if (cs_message_uid_ranges(cbox, 1, hdr->next_uid - 1,
-				  qresync_unrecorded_range, &ctx, err) < 0)
+				  qresync_gone_range, &ctx, err) < 0)
 		return -1;
 	if (array_count(&gone) == 0)
 		return 0;
@@ -251,6 +260,39 @@ static int qresync_add_unrecorded(struct mailbox *box,
 	}
 	seq_range_array_merge(uids, &gone);
 	return 0;
+}
+
+/* Add to uids every UID of the client's known-uids, below the view's
+   UIDNEXT, that box's view lacks.  The client holds each as a message and
+   the mailbox no longer has it, whatever trace the index keeps: a message
+   expunged before the index learnt its UID has none under that UID, and
+   an expunge the view has seen may not be in the index yet.  RFC 7162
+   3.2.5.1 lets VANISHED (EARLIER) name UIDs expunged before the client's
+   modseq; Dovecot answers the same way when its own log does not reach
+   back.  The known-uids come from the command line, so their ranges are
+   bounded by its length, and each costs what qresync_gone_range costs. */
+static void qresync_add_known_gone(struct mailbox *box,
+				   const struct cs_uidset *known,
+				   ARRAY_TYPE(seq_range) *uids)
+{
+	const struct mail_index_header *hdr =
+		mail_index_get_header(box->view);
+	struct qresync_gone ctx;
+	uint32_t last;
+	size_t i;
+
+	if (hdr->next_uid <= 1)
+		return;
+	ctx.box = box;
+	ctx.uids = uids;
+	for (i = 0; i < known->count; i++) {
+		last = known->ranges[i].last;
+		if (last == CS_UID_STAR || last >= hdr->next_uid)
+			last = hdr->next_uid - 1;
+		if (known->ranges[i].first <= last)
+			(void)qresync_gone_range(&ctx, known->ranges[i].first,
+						 last);
+	}
 }
 
 /* Send "* VANISHED (EARLIER) ..." for uids, less those box's view has. */
@@ -270,8 +312,8 @@ static void qresync_send_line(struct client_command_context *cmd,
 }
 
 /* The index's answer: the tombstones above the client's modseq (or, from
-   below the horizon, every UID that is not a message), and the expunges
-   the index has not recorded yet. */
+   below the horizon, every UID that is not a message), the expunges the
+   index has not recorded yet, and the known-uids the view lacks. */
 static int qresync_answer(struct mailbox *box, struct cs_mailbox *cbox,
 			  const struct qresync_request *req,
 			  const struct cs_uidset *within,
@@ -292,6 +334,8 @@ static int qresync_answer(struct mailbox *box, struct cs_mailbox *cbox,
 		}
 		ret = qresync_add_unrecorded(box, cbox, within, uids_r, err);
 	}
+	if (ret == 0 && req->known_uids && within != NULL)
+		qresync_add_known_gone(box, within, uids_r);
 	cs_uidset_free(&found);
 	if (ret < 0 && err->code == CS_OK)
 		cs_error_set(err, CS_ERR_IO, "out of memory");

@@ -326,6 +326,29 @@ class PluginQresyncTest(watchtest.WatchCase):
         r = self.cs("vanished", "INBOX", "--since", str(self.h0))
         self.assertEqual(r.lines, ["* VANISHED %d" % uid])
 
+    def test_known_uids_gone_before_since(self):
+        """Every known UID the mailbox no longer has is named by VANISHED
+        (EARLIER), also one expunged before the client's modseq (RFC 7162
+        section 3.2.5.1 allows more than the expunges since): the
+        known-uids are what the client holds, and a message the index
+        keeps no trace of under its UID (expunged before any session told
+        the index its UID) must leave the client all the same."""
+        bases = sorted(self.made["INBOX"], key=lambda b: self.uid[b])
+        gone = self.expunge_elsewhere(bases[3])
+        h1 = self.hms()
+        top = max(self.uid.values())
+        earlier, fetched = self.resync("%d %d 1:%d" % (self.uidvalidity, h1,
+                                                        top))
+        self.assertEqual((earlier, fetched), ({gone}, {}))
+        # known-uids that are all still there: nothing
+        rest = ",".join(str(u) for u in sorted(self.uid.values())
+                        if u != gone)
+        earlier, _ = self.resync("%d %d %s" % (self.uidvalidity, h1, rest))
+        self.assertEqual(earlier, set())
+        # without known-uids, only the expunges since the modseq
+        earlier, _ = self.resync("%d %d" % (self.uidvalidity, h1))
+        self.assertEqual(earlier, set())
+
     def session_hms(self, imap):
         """HIGHESTMODSEQ of the selected INBOX as STATUS gives it to the
         session (no sync of its view before)."""
