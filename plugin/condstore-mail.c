@@ -29,7 +29,11 @@
  *  - a message that is no longer live (expunged by another session while
  *    this one still shows it): the mailbox's HIGHESTMODSEQ, which is at
  *    least its tombstone's and what this session was sent for it before;
- *    its only change to come is its expunge.
+ *    its only change to come is its expunge.  While the view delays that
+ *    expunge it can still show the message with other flags (another
+ *    session's STORE before its EXPUNGE): those get a modseq above the
+ *    one given, raised if the top did not move (condstore_gone_modseq()),
+ *    so that one modseq never stands for two flag states in a session.
  * No per-session floor (the highest modseq sent per UID) is kept:
  * Dovecot asks for modseqs a client is not sent too (STORE's early
  * UNCHANGEDSINCE check), and a floor raised there would pair older flags
@@ -264,25 +268,111 @@ static int condstore_mail_reconcile(struct mail *mail, uint64_t shown,
 	return msg_r->rec.modseq != 0 ? 1 : 0;
 }
 
+/* A modseq of its own for a gone message whose flags changed in the
+   view: raise the mailbox's counter to seed (nothing else gets it).
+   Returns 0, or -1 when that cannot be done now or failed (logged). */
+static int condstore_gone_raise(struct mail *mail, struct cs_mailbox *cbox,
+				uint64_t seed)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(mail->box);
+	struct cs_error err;
+
+	if (cs_index_in_transaction(cmbox->index) ||
+	    condstore_maildir_holds_locks(mail->box))
+		return -1;
+	cs_error_clear(&err);
+	if (cs_index_begin(cmbox->index, &err) < 0) {
+		condstore_log_error(mail->box, "modseq of a gone message", &err);
+		return -1;
+	}
+	if (cs_mailbox_raise(cbox, seed, &err) < 0 ||
+	    cs_index_commit(cmbox->index, &err) < 0) {
+		cs_index_rollback(cmbox->index);
+		condstore_log_error(mail->box, "modseq of a gone message", &err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The modseq of a message of the view whose file is gone (its expunge is
+   recorded, or the reconcile found no file).  The session still shows it
+   until its view drops it, with flags that may still change there
+   (another session's STORE before its EXPUNGE, while this view delays
+   the expunge).  The answer is the mailbox's top at the first question,
+   at least the expunge's modseq, so a client resynchronising from it is
+   still told the message vanished; it stays while the flags shown stay,
+   and the flags shown next get a higher one: the top if it rose, else
+   one raised for them.  So one modseq never stands for two flag states in
+   one session.  Returns 0 if the index failed. */
+static uint64_t condstore_gone_modseq(struct mail *mail, uint64_t shown)
+{
+	struct condstore_mailbox *cmbox =
+		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(mail->box);
+	struct condstore_gone_shown *gone = NULL, *g;
+	struct cs_mailbox *cbox;
+	uint64_t top;
+
+	if (cmbox->index == NULL || condstore_mailbox_get(cmbox, &cbox) < 0)
+		return 0;
+	top = cs_mailbox_get_rec(cbox)->highestmodseq;
+	if (!array_is_created(&cmbox->gone_shown))
+		i_array_init(&cmbox->gone_shown, 4);
+	array_foreach_modifiable(&cmbox->gone_shown, g) {
+		if (g->uid == mail->uid) {
+			gone = g;
+			break;
+		}
+	}
+	if (gone != NULL && gone->flags == shown)
+		return gone->modseq;
+	if (gone != NULL && top <= gone->modseq) {
+		if (condstore_gone_raise(mail, cbox, gone->modseq + 1) < 0)
+			return top;	/* (as before: the top) */
+		top = cs_mailbox_get_rec(cbox)->highestmodseq;
+	}
+	if (gone == NULL) {
+		gone = array_append_space(&cmbox->gone_shown);
+		gone->uid = mail->uid;
+	}
+	gone->flags = shown;
+	gone->modseq = top;
+	return top;
+}
+
+void condstore_mail_gone_forget(struct mailbox *box)
+{
+	struct condstore_mailbox *cmbox = CONDSTORE_MAILBOX_CONTEXT(box);
+	const struct condstore_gone_shown *g;
+	unsigned int i;
+	uint32_t seq;
+
+	if (cmbox == NULL || !array_is_created(&cmbox->gone_shown))
+		return;
+	for (i = array_count(&cmbox->gone_shown); i > 0; i--) {
+		g = array_idx(&cmbox->gone_shown, i - 1);
+		if (!mail_index_lookup_seq(box->view, g->uid, &seq))
+			array_delete(&cmbox->gone_shown, i - 1, 1);
+	}
+}
+
 /* The modseq of the flags Dovecot shows for mail (see the file's
    comment), 0 if the index failed. */
 static uint64_t condstore_mail_modseq(struct mail *mail)
 {
-	struct condstore_mailbox *cmbox =
-		CONDSTORE_MAILBOX_CONTEXT_REQUIRE(mail->box);
 	struct cs_message msg;
-	struct cs_mailbox *cbox;
+	uint64_t mask = condstore_flags_visible_mask();
 	uint64_t shown, modseq = 0;
-	int ret;
+	int ret, reconciled;
 
-	shown = condstore_mail_flags(mail) & condstore_flags_visible_mask();
+	shown = condstore_mail_flags(mail) & mask;
 	ret = condstore_mail_lookup(mail, &msg);
 	if (ret > 0 && msg.rec.modseq != 0 &&
 	    shown == (msg.rec.flags & condstore_flags_visible_mask()))
 		return msg.rec.modseq;
 	/* (when the reconcile cannot be done now, the lookup's answer) */
-	switch (condstore_mail_reconcile(mail, shown, ret > 0 ? &msg : NULL,
-					 &msg)) {
+	switch ((reconciled = condstore_mail_reconcile(
+			mail, shown, ret > 0 ? &msg : NULL, &msg))) {
 	case 1:
 		ret = 1;
 		break;
@@ -292,13 +382,17 @@ static uint64_t condstore_mail_modseq(struct mail *mail)
 	}
 	if (ret < 0)
 		return 0;
-	if (ret == 0 || msg.rec.modseq == 0) {
-		/* gone: the mailbox's top */
-		if (cmbox->index == NULL ||
-		    condstore_mailbox_get(cmbox, &cbox) < 0)
-			return 0;
-		return cs_mailbox_get_rec(cbox)->highestmodseq;
+	if (ret > 0) {
+		e_debug(mail->box->event, CONDSTORE_PLUGIN_NAME ": MODSEQ of "
+			"UID %u: flags shown 0x%"PRIx64", the index's 0x%"PRIx64
+			" at %"PRIu64" (before: 0x%"PRIx64" at %"PRIu64"), %s",
+			mail->uid, shown, msg.rec.flags & mask, msg.rec.modseq,
+			msg.rec.prev_flags & mask, msg.rec.prev_modseq,
+			reconciled > 0 ? "reconciled" :
+			"not reconciled now");
 	}
+	if (ret == 0 || msg.rec.modseq == 0)
+		return condstore_gone_modseq(mail, shown);
 	modseq = condstore_modseq_of(&msg, shown);
 	if (modseq == 0) {
 		/* Dovecot shows flags the index has no modseq for: its view

@@ -143,10 +143,14 @@ struct condstore_learn_ctx {
 	struct cs_mailbox *cbox;
 	struct cs_error err;
 	ARRAY_TYPE(seq_range) listed;	/* UIDs dovecot-uidlist has */
+	/* a file was under none of the names tried (renamed meanwhile) */
+	bool unfound;
 };
 
-/* One dovecot-uidlist record: reconcile its file with its UID.  Returns 1,
-   0 when the file is under none of the names tried, -1 on error. */
+/* One dovecot-uidlist record: reconcile its file with its UID.  A file
+   under none of the names tried is left to a scan (ctx->unfound), and the
+   walk goes on: the UIDs the list no longer names are known only after
+   all of it was read.  Returns 1, or -1 on error. */
 static int condstore_learn_uid(void *context, uint32_t uid, bool new_dir,
 			       const char *fname)
 {
@@ -163,7 +167,7 @@ static int condstore_learn_uid(void *context, uint32_t uid, bool new_dir,
 					    &found, &location) ||
 		    cs_name_parse(found, condstore_maildir_info_sep(), &name,
 				  NULL) < 0) {
-			ret = 0;
+			ctx->unfound = TRUE;
 		} else {
 			i_zero(&disk);
 			disk.present = TRUE;
@@ -212,8 +216,8 @@ static int condstore_learn_gone(struct condstore_learn_ctx *ctx,
    UID, by the names Dovecot's uidlist gives: the cost follows the new
    messages, not the mailbox; and the UIDs below next_uid it no longer
    lists are expunges (condstore_learn_gone).  Returns 1 done, 0 when a
-   file was under none of the names tried (the caller scans), -1 on
-   error. */
+   file was under none of the names tried (the caller scans; the gone
+   UIDs are recorded all the same), -1 on error. */
 static int condstore_learn_uids(struct mailbox *box, struct cs_mailbox *cbox,
 				uint32_t from_uid, uint32_t next_uid)
 {
@@ -235,11 +239,14 @@ static int condstore_learn_uids(struct mailbox *box, struct cs_mailbox *cbox,
 		ret = condstore_maildir_uidlist_iterate(box, from_uid,
 							condstore_learn_uid,
 							&ctx);
-		/* (only after a walk of the whole list: one that stopped at
-		   a file it could not find has not listed the rest) */
+		/* (only after a walk of the whole list, also when a file
+		   was not found and a scan follows: the scan learns the
+		   files it finds, not the UIDs that are gone) */
 		if (ret > 0 && condstore_maildir_uidlist_is_read(box) &&
 		    condstore_learn_gone(&ctx, from_uid, next_uid) < 0)
 			ret = -1;
+		if (ret > 0 && ctx.unfound)
+			ret = 0;
 	} T_END;
 	if (ret < 0 || cs_index_commit(cmbox->index, &ctx.err) < 0) {
 		cs_index_rollback(cmbox->index);
@@ -387,6 +394,7 @@ static int condstore_sync_deinit(struct mailbox_sync_context *ctx,
 	T_BEGIN {
 		condstore_sync_record_expunges(box);
 	} T_END;
+	condstore_mail_gone_forget(box);
 	/* Dovecot's sync found changes on disk (possibly made by other
 	   agents) by itself: when a watch daemon serves this Maildir, wait
 	   until it has recorded everything that happened so far, so that
@@ -561,6 +569,8 @@ static void condstore_mailbox_free(struct mailbox *box)
 	cs_mailbox_close(&cmbox->cbox);
 	if (array_is_created(&cmbox->sync_expunged))
 		array_free(&cmbox->sync_expunged);
+	if (array_is_created(&cmbox->gone_shown))
+		array_free(&cmbox->gone_shown);
 	if (cmbox->keywords_read)
 		cs_keywords_free(&cmbox->keywords);
 	cmbox->module_ctx.super.free(box);

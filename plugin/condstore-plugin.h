@@ -48,6 +48,14 @@ struct condstore_user {
 	ARRAY(struct condstore_root) roots;
 };
 
+/* A message of a view whose file is gone, and the MODSEQ the view was
+   given for it with the flags it showed (condstore-mail.c). */
+struct condstore_gone_shown {
+	uint32_t uid;
+	uint64_t flags;
+	uint64_t modseq;
+};
+
 /* A Maildir mailbox served from the index. */
 struct condstore_mailbox {
 	union mailbox_module_context module_ctx;
@@ -101,6 +109,9 @@ struct condstore_mailbox {
 	/* the highest MODSEQ this mailbox gave that the view's
 	   HIGHESTMODSEQ did not reach yet at its last sync (0: none) */
 	uint64_t view_max_given;
+	/* condstore-mail.c: the messages of the view whose files are gone,
+	   as they were last shown (forgotten once the view drops them) */
+	ARRAY(struct condstore_gone_shown) gone_shown;
 	/* condstore-notify.c: the watch of the daemon's announcements
 	   while a session waits for changes (IDLE), or NULL */
 	struct io *io_changed;
@@ -250,6 +261,8 @@ int condstore_mail_get_base(struct mail *mail, const char **base_r);
 int condstore_mail_lookup(struct mail *mail, struct cs_message *msg_r);
 /* The flags Dovecot reports for mail, as a cs-name.h flag set. */
 uint64_t condstore_mail_flags(struct mail *mail);
+/* Forget the gone messages box's view no longer has (after a sync). */
+void condstore_mail_gone_forget(struct mailbox *box);
 /* The flag bits Dovecot can express (system letters and keywords). */
 uint64_t condstore_flags_visible_mask(void);
 

@@ -28,6 +28,8 @@ struct condstore_uid_collect {
 	ARRAY_TYPE(seq_range) *uids;
 	/* Dovecot's uidlist can name records that have no UID yet */
 	bool by_name;
+	/* changes of records neither the index nor the uidlist numbers */
+	unsigned int unnamed;
 };
 
 static int condstore_collect_uid(void *context, const struct cs_message *msg,
@@ -45,6 +47,8 @@ static int condstore_collect_uid(void *context, const struct cs_message *msg,
 		uid = 0;
 	if (uid != 0)
 		seq_range_array_add(ctx->uids, uid);
+	else
+		ctx->unnamed++;
 	return 0;
 }
 
@@ -130,6 +134,7 @@ static void condstore_search_arg_rewrite(struct mailbox *box,
 
 		modseq = arg->value.modseq->modseq;
 		p_array_init(&arg->value.seqset, pool, 16);
+		i_zero(&ctx);
 		ctx.box = box;
 		ctx.uids = &arg->value.seqset;
 		ctx.by_name = cbox != NULL &&
@@ -149,6 +154,12 @@ static void condstore_search_arg_rewrite(struct mailbox *box,
 			arg->type = SEARCH_ALL;
 			continue;
 		}
+		e_debug(box->event, CONDSTORE_PLUGIN_NAME ": search MODSEQ "
+			"%"PRIu64": %u UID(s)%s, %u change(s) of messages "
+			"without a UID", modseq,
+			seq_range_count(&arg->value.seqset),
+			ctx.by_name ? "" : " (no names looked up)",
+			ctx.unnamed);
 		condstore_uids_to_seqs(box, &arg->value.seqset);
 		if (array_count(&arg->value.seqset) == 0) {
 			/* nothing changed: "NOT ALL" matches nothing */
