@@ -16,8 +16,8 @@ that names its UID is checked:
   at least that of the expunge, with the flags its view last had: two
   sessions may have different ones).
 
-With CS_STRESS_QRESYNC=1 half of the sessions enable QRESYNC (RFC 7162
-section 3.2) and keep their own view of the mailbox, as a
+Half of the sessions enable QRESYNC (RFC 7162 section 3.2; none with
+CS_STRESS_QRESYNC=0) and keep their own view of the mailbox, as a
 resynchronising client does: UID ->
 (flags, modseq), updated from every FETCH, VANISHED, EXISTS and
 HIGHESTMODSEQ in the order they came.  Such a session never gets an
@@ -76,15 +76,12 @@ VANISHED_RE = re.compile(r"^(\(EARLIER\) )?([0-9:,]+)$")
 # back with SELECT ... (QRESYNC (uidvalidity HIGHESTMODSEQ [known-uids])),
 # during the run and once more at the end, and their view must then be
 # the mailbox exactly (not yet part of "make check": a resync still
-# misses a message or an expunge in about half of the runs;
-# DESIGN-NOTES.md, "Open: resynchronising sessions")
+# misses a new message in about 1 run in 15; DESIGN-NOTES.md, "Open:
+# resynchronising sessions")
 RESYNC = os.environ.get("CS_STRESS_RESYNC") == "1"
-# CS_STRESS_QRESYNC=1: half of the sessions are QRESYNC sessions (see the
-# module's text).  Off in "make check" while the defect they still find
-# is open: in about 1 run in 85 a session's view holds a MODSEQ with
-# other flags than the server later shows with the same MODSEQ
-# (DESIGN-NOTES.md, "Older flags than the record's previous ones").
-QRESYNC_SESSIONS = os.environ.get("CS_STRESS_QRESYNC") == "1"
+# CS_STRESS_QRESYNC=0: no QRESYNC sessions (see the module's text), only
+# CONDSTORE ones
+QRESYNC_SESSIONS = os.environ.get("CS_STRESS_QRESYNC", "1") != "0"
 # CS_STRESS_TRACE=1: a QRESYNC session prints its last commands and
 # responses when it finds its first problem
 TRACE = os.environ.get("CS_STRESS_TRACE") == "1"
