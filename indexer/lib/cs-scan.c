@@ -1079,10 +1079,13 @@ unsigned int cs_hash_size_for(uint64_t files)
 
 	/* up to three records per message (message, UID, change log; a
 	   fresh build shares change-log runs and writes about two), two per
-	   hash chain */
+	   hash chain: the prime nearest to that (by ratio: the first at
+	   least want / 1.41), not the next above it, which doubled the table
+	   for half the sizes.  Every transaction start copies the whole table
+	   (tdb_transaction_start), so a larger one costs every commit. */
 	want = files * 3 / 2;
 	for (i = 0; i < sizeof(primes) / sizeof(primes[0]) - 1; i++) {
-		if (primes[i] >= want)
+		if ((uint64_t)primes[i] * 141 >= want * 100)
 			break;
 	}
 	return primes[i];
