@@ -90,6 +90,11 @@ int cs_index_begin(struct cs_index *index, struct cs_error *err);
 int cs_index_commit(struct cs_index *index, struct cs_error *err);
 void cs_index_rollback(struct cs_index *index);
 bool cs_index_in_transaction(const struct cs_index *index);
+/* The memory a transaction start allocates whatever the transaction does
+   (tdb copies the file's hash table: 4 bytes per chain).  A process that
+   hands free memory back to the system between transactions keeps this
+   much, or the next start faults all of it in again. */
+size_t cs_index_txn_scratch(const struct cs_index *index);
 /* Without waiting: could a transaction start right now?  Returns 0 yes,
    -1 with CS_ERR_BUSY when another process holds the index's transaction
    lock or a write lock on its records (a long store, or anyone holding

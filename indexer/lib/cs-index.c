@@ -662,6 +662,14 @@ int cs_index_commit(struct cs_index *index, struct cs_error *err)
 	return repack_if_recovered(index, err);
 }
 
+size_t cs_index_txn_scratch(const struct cs_index *index)
+{
+	if (index->bulk)
+		return 0;
+	/* tdb_transaction_start(): hash_size + 1 heads of 4 bytes */
+	return ((size_t)tdb_hash_size(index->tdb) + 1) * sizeof(uint32_t);
+}
+
 void cs_index_rollback(struct cs_index *index)
 {
 	if (!index->in_txn)

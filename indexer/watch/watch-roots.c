@@ -859,6 +859,21 @@ uint64_t watch_roots_next_retry(const struct watch_daemon *d)
 	return next;
 }
 
+size_t watch_roots_txn_scratch(const struct watch_daemon *d)
+{
+	const struct watch_root *root;
+	size_t size, max = 0;
+
+	for (root = d->roots; root != NULL; root = root->next) {
+		if (root->index == NULL)
+			continue;
+		size = cs_index_txn_scratch(root->index);
+		if (size > max)
+			max = size;
+	}
+	return max;
+}
+
 /* --- the set of roots --- */
 
 static void root_watch(struct watch_daemon *d, struct watch_root *root)

@@ -42,6 +42,8 @@ bool watch_root_waiting(const struct watch_root *root, uint64_t now);
 /* When the earliest root waiting for a retry is due (monotonic ms), 0
    when none is. */
 uint64_t watch_roots_next_retry(const struct watch_daemon *d);
+/* The largest cs_index_txn_scratch() of the indexes open now. */
+size_t watch_roots_txn_scratch(const struct watch_daemon *d);
 
 /* Add the root watches first, so that with a low watch limit every root
    still sees its sync cookies and folder changes. */
