@@ -1,7 +1,7 @@
 /*
  * test-index.c - the index on a real tdb: the reconcile rule, the change
  * log walk, tombstones, counter seeding and the high-water mark, rebuild
- * and a damaged file.
+ * and a damaged file, and the probe for other processes' locks.
  */
 #include "config.h"
 
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cs-index-private.h"
@@ -537,6 +538,102 @@ static void test_sequence_numbers(void)
 	unit_remove_tree(root);
 }
 
+/* What another process holds while the probe runs. */
+enum probe_holder {
+	HOLD_TRANSACTION,	/* a writer's transaction (the library's) */
+	HOLD_FCNTL		/* one fcntl lock of type at start */
+};
+
+/* Fork a process that takes the lock and holds it until the probe of
+   index (in this process) has run; returns the probe's result and its
+   error code in *code_r. */
+static int probe_while_held(const char *root, struct cs_index *index,
+			    enum probe_holder what, short type, off_t start,
+			    enum cs_error_code *code_r)
+{
+	int ready[2], go[2], status, ret;
+	struct cs_error err;
+	char byte = 0;
+	pid_t pid;
+
+	CU_ASSERT_FATAL(pipe(ready) == 0 && pipe(go) == 0);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		struct cs_index *other = NULL;
+		struct flock fl;
+		int fd = -1, ok;
+
+		if (what == HOLD_TRANSACTION) {
+			/* tdb refuses a second open of a file it has open
+			   in the process, and fork copied the parent's */
+			cs_index_close(&index);
+			other = unit_open(root);
+			ok = cs_index_begin(other, NULL) == 0;
+		} else {
+			memset(&fl, 0, sizeof(fl));
+			fl.l_type = type;
+			fl.l_whence = SEEK_SET;
+			fl.l_start = start;
+			fl.l_len = 1;
+			fd = open(cs_index_db_path(index), O_RDWR);
+			ok = fd >= 0 && fcntl(fd, F_SETLK, &fl) == 0;
+		}
+		byte = ok ? 1 : 0;
+		if (write(ready[1], &byte, 1) != 1 || read(go[0], &byte, 1) < 0)
+			_exit(2);
+		_exit(ok ? 0 : 1);
+	}
+	close(ready[1]);
+	close(go[0]);
+	CU_ASSERT_FATAL(read(ready[0], &byte, 1) == 1);
+	CU_ASSERT_EQUAL(byte, 1);
+	cs_error_clear(&err);
+	ret = cs_index_probe(index, &err);
+	*code_r = err.code;
+	CU_ASSERT_FATAL(write(go[1], &byte, 1) == 1);
+	close(ready[0]);
+	close(go[1]);
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	return ret;
+}
+
+static void test_probe_locks(void)
+{
+	/* tdb's lock offsets (lock.c): the transaction lock at 8, the
+	   hash chains from the end of its header (168) on */
+	const off_t chain = 168 + 4 * 7;
+	enum cs_error_code code;
+	struct cs_index *index;
+	char root[4096];
+
+	unit_make_root(root, sizeof(root));
+	index = unit_open(root);
+	CU_ASSERT_OK(cs_index_probe(index, CU_ERR));
+	/* another writer's transaction, a read traversal (the transaction
+	   lock for reading), a store outside a transaction (a chain for
+	   writing): busy, and the error says so */
+	CU_ASSERT_EQUAL(probe_while_held(root, index, HOLD_TRANSACTION, 0, 0,
+					 &code), -1);
+	CU_ASSERT_EQUAL(code, CS_ERR_BUSY);
+	CU_ASSERT_EQUAL(probe_while_held(root, index, HOLD_FCNTL, F_RDLCK, 8,
+					 &code), -1);
+	CU_ASSERT_EQUAL(code, CS_ERR_BUSY);
+	CU_ASSERT_EQUAL(probe_while_held(root, index, HOLD_FCNTL, F_WRLCK,
+					 chain, &code), -1);
+	CU_ASSERT_EQUAL(code, CS_ERR_BUSY);
+	/* a reader (a chain for reading) is no obstacle to a transaction */
+	CU_ASSERT_EQUAL(probe_while_held(root, index, HOLD_FCNTL, F_RDLCK,
+					 chain, &code), 0);
+	/* and all of it gone with the other process */
+	CU_ASSERT_OK(cs_index_probe(index, CU_ERR));
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
+	cs_index_close(&index);
+	unit_remove_tree(root);
+}
+
 void suite_index_register(void)
 {
 	CU_pSuite s = CU_add_suite("index", NULL, NULL);
@@ -554,4 +651,6 @@ void suite_index_register(void)
 	CU_add_test(s, "sequence numbers", test_sequence_numbers);
 	CU_add_test(s, "mailbox rename and delete",
 		    test_mailbox_rename_delete);
+	CU_add_test(s, "the probe finds other processes' locks",
+		    test_probe_locks);
 }
