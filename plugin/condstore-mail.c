@@ -299,12 +299,13 @@ static int condstore_gone_raise(struct mail *mail, struct cs_mailbox *cbox,
    recorded, or the reconcile found no file).  The session still shows it
    until its view drops it, with flags that may still change there
    (another session's STORE before its EXPUNGE, while this view delays
-   the expunge).  The answer is the mailbox's top at the first question,
-   at least the expunge's modseq, so a client resynchronising from it is
-   still told the message vanished; it stays while the flags shown stay,
-   and the flags shown next get a higher one: the top if it rose, else
-   one raised for them.  So one modseq never stands for two flag states in
-   one session.  Returns 0 if the index failed. */
+   the expunge).  The answer is the mailbox's top, at least the
+   expunge's modseq and every modseq given for the message before, so a
+   client resynchronising from it is still told the message vanished; and
+   when the flags shown differ from those last answered for it and the
+   top did not move since, a modseq is raised for them.  So one modseq
+   never stands for two flag states in one session.  Returns 0 if the
+   index failed. */
 static uint64_t condstore_gone_modseq(struct mail *mail, uint64_t shown)
 {
 	struct condstore_mailbox *cmbox =
@@ -324,9 +325,7 @@ static uint64_t condstore_gone_modseq(struct mail *mail, uint64_t shown)
 			break;
 		}
 	}
-	if (gone != NULL && gone->flags == shown)
-		return gone->modseq;
-	if (gone != NULL && top <= gone->modseq) {
+	if (gone != NULL && gone->flags != shown && top <= gone->modseq) {
 		if (condstore_gone_raise(mail, cbox, gone->modseq + 1) < 0)
 			return top;	/* (as before: the top) */
 		top = cs_mailbox_get_rec(cbox)->highestmodseq;
