@@ -167,11 +167,19 @@ void cs_mailbox_names_free(char ***names);
    whose UID agrees keep it with its map: an index built before Dovecot
    numbered the mailbox, in Dovecot's order (cs_maildir_scan), switches
    at the cost of reading its records and writes nothing per message.
+   tally (may be NULL) sums up the UIDs uid_of gives: when it shows that
+   every message keeps its UID and no tombstone exists (see
+   CS_MAILBOX_F_DIGEST in cs-record.h), no record is read either.
    Modseqs do not change.  Returns 0 or -1. */
 typedef uint32_t cs_uid_of_fn(void *ctx, const char *base, size_t base_len);
+struct cs_uid_tally {
+	uint64_t count;	/* the names uid_of gives a UID */
+	uint64_t sum;	/* cs_uid_term() over them (cs-codec.h) */
+};
 int cs_mailbox_set_uid_source(struct cs_mailbox *box, uint8_t uid_source,
 			      uint32_t uidvalidity, uint32_t uidnext,
 			      cs_uid_of_fn *uid_of, void *ctx,
+			      const struct cs_uid_tally *tally,
 			      struct cs_error *err);
 
 /* Raise the mailbox's counter (HIGHESTMODSEQ) to at least seed, in a

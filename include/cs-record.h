@@ -47,7 +47,8 @@
  *     entry of a run (CS_CHANGE_RUN) may be stale instead: its message has
  *     a later modseq, with an entry of its own, or is gone;
  *  6. a mailbox record with CS_MAILBOX_F_DIGEST holds the sum of the
- *     digest terms of its "m" records.
+ *     digest terms of its "m" records, and the sum of the UID terms of
+ *     its "u" records.
  */
 #ifndef CS_RECORD_H
 #define CS_RECORD_H
@@ -104,18 +105,29 @@ struct cs_mailbox_rec {
 				       seed stands for it, cs-horizon.h) */
 	uint32_t messages;	/* 32: number of "m" records */
 	uint32_t flags;		/* 36: CS_MAILBOX_F_* */
-	uint64_t uidlist_size;	/* 40: reserved for the size of
-				       dovecot-uidlist last read (incremental
-				       reads); written as 0 for now */
+	uint64_t uid_sum;	/* 40: with CS_MAILBOX_F_DIGEST: the sum
+				       (mod 2^64) of cs_uid_term() over the
+				       "u" records (0 in records from before
+				       it existed, without that flag) */
 	uint64_t digest;	/* 48: with CS_MAILBOX_F_DIGEST: the sum
-				       (mod 2^64) of cs_digest_term() over
-				       the mailbox's "m" records */
+				       (mod 2^64) over the mailbox's "m"
+				       records of cs_digest_term(), plus
+				       cs_uid_term() of their UIDs when
+				       uid_source is CS_UIDSRC_DOVECOT: with
+				       Dovecot's UIDs, digest = the names'
+				       part + uid_sum */
 };
 #define CS_MAILBOX_REC_SIZE 56
 #define CS_MAILBOX_REC_SIZE_V1 48	/* without flags and digest */
-/* the digest is up to date (a scan compares it with one computed from the
-   directory listing: equal sums and counts mean nothing to reconcile) */
-#define CS_MAILBOX_F_DIGEST 0x1
+/* a digest of an earlier definition (the UID inside each name's term):
+   ignored, recomputed by the next scan, cleared when rewritten */
+#define CS_MAILBOX_F_DIGEST_V1 0x1
+/* digest and uid_sum are up to date (a scan compares the digest with one
+   computed from the directory listing: equal sums and counts mean nothing
+   to reconcile; the switch to Dovecot's UIDs compares uid_sum with
+   dovecot-uidlist's: equal sums and a UID for each message mean every UID
+   agrees) */
+#define CS_MAILBOX_F_DIGEST 0x2
 
 /* "m" id base: one per message file.  Fixed part of size 40, then the
    suffix (separator and info) of the file's current name. */

@@ -44,6 +44,7 @@ struct check {
 	bool disk_differs, log_damaged;
 	uint32_t counted;
 	uint64_t digest;		/* digest terms of the records */
+	uint64_t uid_sum;		/* UID terms of the records */
 	uint64_t *run_entries;		/* run_entry_hash() of every entry of
 					   the mailbox's runs, sorted */
 	size_t nrun, run_alloc;
@@ -315,6 +316,7 @@ static int check_record(void *ctx, const struct cs_message *msg,
 	(void)err;
 	ck->counted++;
 	ck->digest += cs_msg_digest_term(ck->box, msg);
+	ck->uid_sum += cs_msg_uid_term(msg);
 	if (msg->rec.uid != 0 && count_chunk(ck, msg->rec.uid) < 0)
 		return -1;
 	check_modseq(ck, msg->base, msg->rec.modseq);
@@ -546,6 +548,7 @@ static int check_mailbox(struct check *ck, const char *name)
 	ck->disk_differs = ck->log_damaged = false;
 	ck->counted = 0;
 	ck->digest = 0;
+	ck->uid_sum = 0;
 	ck->nchunks = 0;
 	if (cs_mailbox_path(ck->index->root, name, ck->path, sizeof(ck->path),
 			    ck->err) < 0)
@@ -604,6 +607,13 @@ static int check_mailbox(struct check *ck, const char *name)
 		problem(ck, name, "digest %016" PRIx64 " in the record, %016"
 			PRIx64 " from the records", ck->box->rec.digest,
 			ck->digest);
+	}
+	if (ret == 0 && (ck->box->rec.flags & CS_MAILBOX_F_DIGEST) != 0 &&
+	    ck->uid_sum != ck->box->rec.uid_sum) {
+		ck->log_damaged = true;
+		problem(ck, name, "UID sum %016" PRIx64 " in the record, %016"
+			PRIx64 " from the records", ck->box->rec.uid_sum,
+			ck->uid_sum);
 	}
 	if (ret == 0)
 		ret = check_uidlist(ck);

@@ -13,15 +13,22 @@
 
 #include "cs-record.h"
 
-/* The digest term of a message file: a 64-bit hash of its name as it is
-   on disk (base name and suffix, i.e. the "m" key's base followed by the
-   record's suffix), its location (CS_LOC_*), and uid - the record's UID
-   for mailboxes with Dovecot's UIDs (the UID dovecot-uidlist gives the
-   file), 0 for UIDs of the index's own.  Not a cryptographic hash: names
-   crafted to collide can hide a change from the quick comparison (never
-   from the daemon, nor from a scan whose counts differ). */
-uint64_t cs_digest_term(uint8_t location, const char *name, size_t len,
-			uint32_t uid);
+/* The digest term of a message file's name: a 64-bit hash of its name as
+   it is on disk (base name and suffix, i.e. the "m" key's base followed
+   by the record's suffix) and its location (CS_LOC_*).  For a mailbox
+   with Dovecot's UIDs, a message's term in the digest adds cs_uid_term()
+   of its UID (the one dovecot-uidlist gives the file).  Not a
+   cryptographic hash: names crafted to collide can hide a change from the
+   quick comparison (never from the daemon, nor from a scan whose counts
+   differ). */
+uint64_t cs_digest_term(uint8_t location, const char *name, size_t len);
+
+/* The term of a UID in the sums (uid_sum, the digest): 0 for UID 0, else
+   a 64-bit mix of uid and base_hash, the cs_name_hash() of the message's
+   base name.  Summed over dovecot-uidlist's records it equals the
+   mailbox's uid_sum when the index gives every name the same UID (but
+   for crafted collisions, as above). */
+uint64_t cs_uid_term(uint64_t base_hash, uint32_t uid);
 
 /* Encoders write exactly the SIZE bytes above; decoders return 0, or -1
    if the buffer has the wrong size or version. */

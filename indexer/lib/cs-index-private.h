@@ -216,11 +216,13 @@ void cs_change_run_reset(struct cs_mailbox *box);
 int cs_msg_fetch(struct cs_mailbox *box, const char *base, size_t base_len,
 		 struct cs_message *msg_r, struct cs_error *err);
 
-/* The digest term of msg's record (cs_digest_term() with the UID when
-   box has Dovecot's UIDs), and recomputing box's digest from its records
-   (in a txn; sets CS_MAILBOX_F_DIGEST). */
+/* The digest term of msg's record (cs_digest_term(), plus its UID's term
+   when box has Dovecot's UIDs), the term of its UID (cs_uid_term() of its
+   base name's hash), and recomputing box's digest and uid_sum from its
+   records (in a txn; sets CS_MAILBOX_F_DIGEST). */
 uint64_t cs_msg_digest_term(const struct cs_mailbox *box,
 			    const struct cs_message *msg);
+uint64_t cs_msg_uid_term(const struct cs_message *msg);
 int cs_mailbox_digest_rebuild(struct cs_mailbox *box, struct cs_error *err);
 
 /* Call fn for every key starting with prefix (tdb_traverse_read, or
@@ -271,12 +273,14 @@ int cs_rank_next(struct cs_mailbox *box, uint32_t from, uint32_t *uid_r,
 		 struct cs_error *err);
 void cs_rank_reset(struct cs_mailbox *box);
 /* The UID map of box (in a txn): uid -> base, with uid's bit in the rank
-   maps; storing raises UIDNEXT above uid.  Deleting uid 0 does nothing.
-   Both return 0 or -1 (storing a uid that is mapped already fails). */
+   maps and its term (cs_uid_term) in the mailbox's uid_sum; storing
+   raises UIDNEXT above uid.  base is the message's base name, mapped to
+   uid.  Deleting uid 0 does nothing.  Both return 0 or -1 (storing a uid
+   that is mapped already fails). */
 int cs_uid_map_store(struct cs_mailbox *box, uint32_t uid, const char *base,
 		     struct cs_error *err);
 int cs_uid_map_delete(struct cs_mailbox *box, uint32_t uid,
-		      struct cs_error *err);
+		      const char *base, struct cs_error *err);
 /* The stored summary (UIDs per chunk), for check; and dropping every rank
    record of box (in a txn), for repair. */
 int cs_rank_counts(struct cs_mailbox *box, uint16_t **counts_r, size_t *n_r,

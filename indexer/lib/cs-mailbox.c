@@ -177,7 +177,7 @@ static int mailbox_create(struct cs_mailbox *box, uint8_t uid_source,
 		return -1;
 	box->rec.uidvalidity = uidvalidity;
 	box->rec.uidnext = 1;
-	/* no records: the digest is the empty sum */
+	/* no records: the digest and uid_sum are empty sums */
 	box->rec.flags = CS_MAILBOX_F_DIGEST;
 	index->hdr_dirty = true;
 	if (index->hdr.ceiling > seed)
@@ -595,6 +595,7 @@ struct uid_switch {
 	void *ctx;
 	struct key_list clear;	/* the messages whose UID goes */
 	uint64_t digest;	/* the terms of those that keep theirs */
+	uint64_t uid_sum;	/* the terms of the UIDs kept */
 	uint32_t top;		/* the highest UID kept */
 };
 
@@ -610,6 +611,7 @@ static int uid_switch_msg(void *ctx, const struct cs_message *msg,
 
 	if (msg->rec.uid == 0 || msg->rec.uid == uid) {
 		us->digest += cs_msg_digest_term(us->box, msg);
+		us->uid_sum += cs_msg_uid_term(msg);
 		if (msg->rec.uid > us->top)
 			us->top = msg->rec.uid;
 		return 0;
@@ -637,7 +639,7 @@ static int uid_switch_clear(struct uid_switch *us, struct cs_error *err)
 			return -1;
 		if (ret == 0)
 			continue;
-		if (cs_uid_map_delete(box, msg.rec.uid, err) < 0)
+		if (cs_uid_map_delete(box, msg.rec.uid, msg.base, err) < 0)
 			return -1;
 		msg.rec.uid = 0;
 		us->digest += cs_msg_digest_term(box, &msg);
@@ -679,17 +681,44 @@ static int drop_tombstones(struct cs_mailbox *box, struct cs_error *err)
 	return ret < 0 ? -1 : 0;
 }
 
-int cs_mailbox_set_uid_source(struct cs_mailbox *box, uint8_t uid_source,
-			      uint32_t uidvalidity, uint32_t uidnext,
-			      cs_uid_of_fn *uid_of, void *ctx,
-			      struct cs_error *err)
+/* Every message has the UID the new source gives it, known without
+   reading them: the source numbers as many messages as the mailbox has,
+   its UID terms add up to the mailbox's uid_sum (so each message has a
+   UID, and the one the source gives its name), and those UIDs are all of
+   1 .. UIDNEXT-1, which leaves no UID to a tombstone. */
+static bool uid_switch_agrees(const struct cs_mailbox *box,
+			      const struct cs_uid_tally *tally)
+{
+	const struct cs_mailbox_rec *rec = &box->rec;
+
+	return tally != NULL && (rec->flags & CS_MAILBOX_F_DIGEST) != 0 &&
+		tally->count == rec->messages &&
+		rec->uidnext == (uint64_t)rec->messages + 1 &&
+		tally->sum == rec->uid_sum;
+}
+
+/* The switch when every UID agrees: the digest takes or loses the UIDs'
+   terms, nothing else changes. */
+static void uid_switch_quick(struct cs_mailbox *box, uint8_t uid_source)
+{
+	if (box->rec.uid_source != CS_UIDSRC_DOVECOT &&
+	    uid_source == CS_UIDSRC_DOVECOT)
+		box->rec.digest += box->rec.uid_sum;
+	else if (box->rec.uid_source == CS_UIDSRC_DOVECOT &&
+		 uid_source != CS_UIDSRC_DOVECOT)
+		box->rec.digest -= box->rec.uid_sum;
+	box->rec.uid_source = uid_source;
+}
+
+/* The switch message by message: the UIDs that disagree go. */
+static int uid_switch_each(struct cs_mailbox *box, uint8_t uid_source,
+			   cs_uid_of_fn *uid_of, void *ctx, uint32_t *top_r,
+			   struct cs_error *err)
 {
 	struct uid_switch us = { .box = box, .uid_of = uid_of, .ctx = ctx };
 	uint8_t old_source = box->rec.uid_source;
 	int ret;
 
-	if (cs_index_require_txn(box->index, err) < 0)
-		return -1;
 	/* the digest terms are those of the new source */
 	box->rec.uid_source = uid_source;
 	ret = cs_messages_iterate(box, uid_switch_msg, &us, err);
@@ -701,10 +730,32 @@ int cs_mailbox_set_uid_source(struct cs_mailbox *box, uint8_t uid_source,
 		return -1;
 	}
 	box->rec.digest = us.digest;
-	box->rec.flags |= CS_MAILBOX_F_DIGEST;
+	box->rec.uid_sum = us.uid_sum;
+	box->rec.flags = (box->rec.flags & ~CS_MAILBOX_F_DIGEST_V1) |
+		CS_MAILBOX_F_DIGEST;
+	*top_r = us.top;
+	return 0;
+}
+
+int cs_mailbox_set_uid_source(struct cs_mailbox *box, uint8_t uid_source,
+			      uint32_t uidvalidity, uint32_t uidnext,
+			      cs_uid_of_fn *uid_of, void *ctx,
+			      const struct cs_uid_tally *tally,
+			      struct cs_error *err)
+{
+	uint32_t top;
+
+	if (cs_index_require_txn(box->index, err) < 0)
+		return -1;
+	if (uid_switch_agrees(box, tally)) {
+		uid_switch_quick(box, uid_source);
+		top = box->rec.messages;
+	} else if (uid_switch_each(box, uid_source, uid_of, ctx, &top,
+				   err) < 0)
+		return -1;
 	box->rec.horizon = box->rec.highestmodseq;
 	box->rec.uidvalidity = uidvalidity;
-	box->rec.uidnext = uidnext > us.top ? uidnext : us.top + 1;
+	box->rec.uidnext = uidnext > top ? uidnext : top + 1;
 	box->dirty = true;
 	return 0;
 }

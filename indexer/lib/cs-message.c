@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cs-hash.h"
 #include "cs-index-private.h"
 
 static int msg_decode(const uint8_t *data, size_t size, void *ctx)
@@ -106,10 +107,18 @@ uint64_t cs_msg_digest_term(const struct cs_mailbox *box,
 {
 	char name[CS_NAME_MAX + CS_SUFFIX_MAX + 1];
 	size_t base_len = strlen(msg->base), suffix_len = msg->rec.suffix_len;
+	uint64_t term;
 
 	memcpy(name, msg->base, base_len);
 	memcpy(name + base_len, msg->suffix, suffix_len);
-	return cs_digest_term(msg->rec.location, name, base_len + suffix_len,
-			      box->rec.uid_source == CS_UIDSRC_DOVECOT ?
-			      msg->rec.uid : 0);
+	term = cs_digest_term(msg->rec.location, name, base_len + suffix_len);
+	if (box->rec.uid_source == CS_UIDSRC_DOVECOT)
+		term += cs_msg_uid_term(msg);
+	return term;
+}
+
+uint64_t cs_msg_uid_term(const struct cs_message *msg)
+{
+	return cs_uid_term(cs_name_hash(msg->base, strlen(msg->base)),
+			   msg->rec.uid);
 }

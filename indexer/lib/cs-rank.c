@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "cs-array.h"
+#include "cs-hash.h"
 #include "cs-index-private.h"
 
 #define CHUNK_BITS 4096
@@ -446,21 +447,27 @@ int cs_uid_map_store(struct cs_mailbox *box, uint32_t uid, const char *base,
 		box->rec.uidnext = uid + 1;
 		box->dirty = true;
 	}
-	if (cs_rank_set(box, uid, true, err) < 0)
+	if (cs_rank_set(box, uid, true, err) < 0 ||
+	    cs_db_insert(box->index, key, cs_key_uid(key, box->rec.id, uid),
+			 base, strlen(base), err) < 0)
 		return -1;
-	return cs_db_insert(box->index, key, cs_key_uid(key, box->rec.id, uid),
-			    base, strlen(base), err);
+	box->rec.uid_sum += cs_uid_term(cs_name_hash(base, strlen(base)), uid);
+	box->dirty = true;
+	return 0;
 }
 
 int cs_uid_map_delete(struct cs_mailbox *box, uint32_t uid,
-		      struct cs_error *err)
+		      const char *base, struct cs_error *err)
 {
 	uint8_t key[CS_KEY_MAX];
 
 	if (uid == 0)
 		return 0;
-	if (cs_rank_set(box, uid, false, err) < 0)
+	if (cs_rank_set(box, uid, false, err) < 0 ||
+	    cs_db_delete(box->index, key, cs_key_uid(key, box->rec.id, uid),
+			 err) < 0)
 		return -1;
-	return cs_db_delete(box->index, key, cs_key_uid(key, box->rec.id, uid),
-			    err);
+	box->rec.uid_sum -= cs_uid_term(cs_name_hash(base, strlen(base)), uid);
+	box->dirty = true;
+	return 0;
 }

@@ -27,7 +27,7 @@
 
 struct digest_ctx {
 	const struct cs_mailbox *box;
-	uint64_t sum;
+	uint64_t sum, uid_sum;
 };
 
 static int digest_add(void *ctx, const struct cs_message *msg,
@@ -37,18 +37,21 @@ static int digest_add(void *ctx, const struct cs_message *msg,
 
 	(void)err;
 	dc->sum += cs_msg_digest_term(dc->box, msg);
+	dc->uid_sum += cs_msg_uid_term(msg);
 	return 0;
 }
 
 int cs_mailbox_digest_rebuild(struct cs_mailbox *box, struct cs_error *err)
 {
-	struct digest_ctx dc = { box, 0 };
+	struct digest_ctx dc = { box, 0, 0 };
 
 	if (cs_index_require_txn(box->index, err) < 0 ||
 	    cs_messages_iterate(box, digest_add, &dc, err) < 0)
 		return -1;
 	box->rec.digest = dc.sum;
-	box->rec.flags |= CS_MAILBOX_F_DIGEST;
+	box->rec.uid_sum = dc.uid_sum;
+	box->rec.flags = (box->rec.flags & ~CS_MAILBOX_F_DIGEST_V1) |
+		CS_MAILBOX_F_DIGEST;
 	box->dirty = true;
 	return 0;
 }
@@ -304,7 +307,7 @@ static int reconcile_expunge(struct cs_mailbox *box, struct cs_message *msg,
 	if (expunge_uid(box, msg, disk, &uid, err) < 0 ||
 	    next_modseq(box, &modseq, err) < 0 ||
 	    change_delete(box, msg->rec.modseq, err) < 0 ||
-	    cs_uid_map_delete(box, msg->rec.uid, err) < 0 ||
+	    cs_uid_map_delete(box, msg->rec.uid, msg->base, err) < 0 ||
 	    cs_db_delete(box->index, key,
 			 cs_key_msg(key, box->rec.id, msg->base,
 				    strlen(msg->base)), err) < 0)
@@ -368,7 +371,7 @@ static int renumber(struct cs_mailbox *box, struct cs_message *msg,
 	uint64_t modseq;
 	int ret;
 
-	if (cs_uid_map_delete(box, old_uid, err) < 0 ||
+	if (cs_uid_map_delete(box, old_uid, msg->base, err) < 0 ||
 	    cs_uid_map_store(box, uid, msg->base, err) < 0)
 		return -1;
 	msg->rec.uid = uid;

@@ -98,7 +98,7 @@ void cs_mailbox_rec_encode(const struct cs_mailbox_rec *rec, uint8_t *buf)
 	cs_put_le64(buf + 24, rec->horizon);
 	cs_put_le32(buf + 32, rec->messages);
 	cs_put_le32(buf + 36, rec->flags);
-	cs_put_le64(buf + 40, rec->uidlist_size);
+	cs_put_le64(buf + 40, rec->uid_sum);
 	cs_put_le64(buf + 48, rec->digest);
 }
 
@@ -117,7 +117,7 @@ int cs_mailbox_rec_decode(const uint8_t *buf, size_t size,
 	rec_r->highestmodseq = cs_get_le64(buf + 16);
 	rec_r->horizon = cs_get_le64(buf + 24);
 	rec_r->messages = cs_get_le32(buf + 32);
-	rec_r->uidlist_size = cs_get_le64(buf + 40);
+	rec_r->uid_sum = cs_get_le64(buf + 40);
 	if (size == CS_MAILBOX_REC_SIZE) {
 		rec_r->flags = cs_get_le32(buf + 36);
 		rec_r->digest = cs_get_le64(buf + 48);
@@ -152,12 +152,11 @@ static uint64_t mix64(uint64_t h)
 	return h;
 }
 
-uint64_t cs_digest_term(uint8_t location, const char *name, size_t len,
-			uint32_t uid)
+uint64_t cs_digest_term(uint8_t location, const char *name, size_t len)
 {
 	const uint64_t k1 = UINT64_C(0x87c37b91114253d5);
 	const uint64_t k2 = UINT64_C(0x4cf5ad432745937f);
-	uint64_t h = mix64(((uint64_t)uid << 8 | location) ^ (len * k2));
+	uint64_t h = mix64((uint64_t)location ^ (len * k2));
 	const uint8_t *p = (const uint8_t *)name;
 	uint64_t w;
 	size_t i, j;
@@ -175,6 +174,14 @@ uint64_t cs_digest_term(uint8_t location, const char *name, size_t len,
 		h ^= rotl64(w * k1, 31) * k2;
 	}
 	return mix64(h);
+}
+
+uint64_t cs_uid_term(uint64_t base_hash, uint32_t uid)
+{
+	if (uid == 0)
+		return 0;
+	return mix64(base_hash ^ mix64((uint64_t)uid *
+				       UINT64_C(0x9e3779b97f4a7c15)));
 }
 
 void cs_msg_rec_encode(const struct cs_msg_rec *rec, const char *suffix,

@@ -101,17 +101,37 @@ static int uid_map_add(void *ctx, uint32_t uid, const char *base,
 	return 0;
 }
 
-static uint32_t uid_map_lookup(const struct uid_map *map, const char *base,
-			       size_t base_len)
+static uint32_t uid_map_lookup_hash(const struct uid_map *map,
+				    uint64_t hash)
 {
 	struct uid_entry key, *e;
 
 	if (map->count == 0)
 		return 0;
-	key.hash = cs_name_hash(base, base_len);
+	key.hash = hash;
 	key.uid = 0;
 	e = bsearch(&key, map->entries, map->count, sizeof(key), cs_cmp_u64);
 	return e == NULL ? 0 : e->uid;
+}
+
+static uint32_t uid_map_lookup(const struct uid_map *map, const char *base,
+			       size_t base_len)
+{
+	return uid_map_lookup_hash(map, cs_name_hash(base, base_len));
+}
+
+/* What the UIDs of dovecot-uidlist add up to (cs_mailbox_set_uid_source
+   compares it with the mailbox's uid_sum). */
+static void uid_map_tally(const struct uid_map *map,
+			  struct cs_uid_tally *tally_r)
+{
+	size_t i;
+
+	tally_r->count = map->count;
+	tally_r->sum = 0;
+	for (i = 0; i < map->count; i++)
+		tally_r->sum += cs_uid_term(map->entries[i].hash,
+					    map->entries[i].uid);
 }
 
 static uint32_t uid_map_uid_of(void *ctx, const char *base, size_t base_len)
@@ -293,11 +313,16 @@ static int scan_open_box(struct scan *sc, struct cs_error *err)
 			    &sc->box, err) < 0)
 		return -1;
 	uid_map_reserve(sc);
-	if (scan_uid_switch_needed(sc))
+	if (scan_uid_switch_needed(sc)) {
+		struct cs_uid_tally tally;
+
+		uid_map_tally(&sc->uids, &tally);
 		return cs_mailbox_set_uid_source(sc->box, CS_UIDSRC_DOVECOT,
 						 sc->uids.hdr.uidvalidity,
 						 sc->uids.hdr.next_uid,
-						 uid_map_uid_of, &sc->uids, err);
+						 uid_map_uid_of, &sc->uids,
+						 &tally, err);
+	}
 	if (scan_uidnext_behind(sc)) {
 		sc->box->rec.uidnext = sc->uids.hdr.next_uid;
 		sc->box->dirty = true;
@@ -571,7 +596,7 @@ static int digest_dir(struct scan *sc, uint8_t location,
 	bool dovecot_uids = cs_mailbox_get_rec(sc->box)->uid_source ==
 		CS_UIDSRC_DOVECOT;
 	struct dirent *d;
-	uint32_t uid = 0;
+	uint64_t hash;
 	size_t len;
 	DIR *dir;
 	int ret;
@@ -595,15 +620,16 @@ static int digest_dir(struct scan *sc, uint8_t location,
 		if (d->d_name[0] == sep)
 			continue;
 		len = strlen(d->d_name);
+		dp->count++;
+		dp->sum += cs_digest_term(location, d->d_name, len);
 		if (dovecot_uids) {
 			const char *p = memchr(d->d_name, sep, len);
 
-			uid = uid_map_lookup(&sc->uids, d->d_name,
-					     p == NULL ? len :
-					     (size_t)(p - d->d_name));
+			hash = cs_name_hash(d->d_name, p == NULL ? len :
+					    (size_t)(p - d->d_name));
+			dp->sum += cs_uid_term(hash, uid_map_lookup_hash(
+						&sc->uids, hash));
 		}
-		dp->count++;
-		dp->sum += cs_digest_term(location, d->d_name, len, uid);
 	}
 	closedir(dir);
 	return ret;

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cs-hash.h"
 #include "cs-index-private.h"
 #include "unit.h"
 
@@ -355,7 +356,7 @@ static void test_uid_source_and_seq(void)
 	CU_ASSERT_EQUAL(reconcile(box, "b", &d, &msg), 1);
 	m = msg.rec.modseq;
 	CU_ASSERT_OK(cs_mailbox_set_uid_source(box, CS_UIDSRC_DOVECOT, 1234,
-					       10, NULL, NULL, CU_ERR));
+					       10, NULL, NULL, NULL, CU_ERR));
 	CU_ASSERT_EQUAL(cs_message_lookup(box, "b", 1, &msg, NULL), 1);
 	CU_ASSERT_EQUAL(msg.rec.uid, 0);
 	/* learning Dovecot's UID does not change the modseq */
@@ -458,7 +459,7 @@ static void test_uid_switch_keeps(void)
 
 	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
 	CU_ASSERT_OK(cs_mailbox_set_uid_source(box, CS_UIDSRC_DOVECOT, 77, 4,
-					       switch_uid_of, NULL, CU_ERR));
+					       switch_uid_of, NULL, NULL, CU_ERR));
 	CU_ASSERT_EQUAL(cs_message_lookup(box, "a", 1, &msg, NULL), 1);
 	CU_ASSERT_EQUAL(msg.rec.uid, 1);
 	CU_ASSERT_EQUAL(cs_message_lookup(box, "b", 1, &msg, NULL), 1);
@@ -491,6 +492,91 @@ static void test_uid_switch_keeps(void)
 	unit_remove_tree(root);
 }
 
+/* When the mailbox's uid_sum says every UID agrees, the switch reads no
+   record: uid_of is not called, the digest takes the UIDs' terms, and the
+   mailbox is what the message-by-message switch leaves.  A tally that
+   disagrees (one name with another UID) takes the long way. */
+struct counted_uid_of {
+	unsigned int calls;
+	uint32_t b_uid;
+};
+
+static uint32_t counted_uid_of(void *ctx, const char *base, size_t len)
+{
+	struct counted_uid_of *c = ctx;
+
+	c->calls++;
+	return len != 1 ? 0 : base[0] == 'a' ? 1 : base[0] == 'b' ? c->b_uid :
+		base[0] == 'c' ? 3 : 0;
+}
+
+static uint64_t name_uid_term(const char *base, uint32_t uid)
+{
+	return cs_uid_term(cs_name_hash(base, strlen(base)), uid);
+}
+
+static void test_uid_switch_quick(void)
+{
+	char root[4096];
+	struct cs_index *index;
+	struct cs_mailbox *box;
+	struct cs_message msg;
+	struct cs_disk_state d;
+	struct counted_uid_of c = { 0, 2 };
+	struct cs_uid_tally tally;
+	uint64_t digest, uid_sum, hms;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		unit_make_root(root, sizeof(root));
+		index = unit_open(root);
+		CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
+		box = open_box(index, "INBOX");
+		d = disk_state(":2,S", CS_LOC_CUR, 0);
+		CU_ASSERT_EQUAL(reconcile(box, "a", &d, &msg), 1); /* UID 1 */
+		CU_ASSERT_EQUAL(reconcile(box, "b", &d, &msg), 1); /* 2 */
+		CU_ASSERT_EQUAL(reconcile(box, "c", &d, &msg), 1); /* 3 */
+		CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
+		uid_sum = name_uid_term("a", 1) + name_uid_term("b", 2) +
+			name_uid_term("c", 3);
+		CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->uid_sum, uid_sum);
+		hms = cs_mailbox_get_rec(box)->highestmodseq;
+
+		/* pass 0: dovecot-uidlist agrees; pass 1: it gives b UID 4
+		   (as if b had been expunged and delivered again) */
+		c.calls = 0;
+		c.b_uid = pass == 0 ? 2 : 4;
+		tally.count = 3;
+		tally.sum = name_uid_term("a", 1) +
+			name_uid_term("b", c.b_uid) + name_uid_term("c", 3);
+		CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
+		CU_ASSERT_OK(cs_mailbox_set_uid_source(box, CS_UIDSRC_DOVECOT,
+						       99, 5, counted_uid_of,
+						       &c, &tally, CU_ERR));
+		CU_ASSERT_EQUAL(c.calls, pass == 0 ? 0 : 3);
+		CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->uid_source,
+				CS_UIDSRC_DOVECOT);
+		CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->uidvalidity, 99);
+		CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->uidnext, 5);
+		CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->horizon, hms);
+		CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->uid_sum,
+				pass == 0 ? uid_sum :
+				name_uid_term("a", 1) + name_uid_term("c", 3));
+		CU_ASSERT_EQUAL(cs_message_lookup(box, "b", 1, &msg, NULL), 1);
+		CU_ASSERT_EQUAL(msg.rec.uid, pass == 0 ? 2 : 0);
+		/* the digest is the one the records give */
+		digest = cs_mailbox_get_rec(box)->digest;
+		uid_sum = cs_mailbox_get_rec(box)->uid_sum;
+		CU_ASSERT_OK(cs_mailbox_digest_rebuild(box, CU_ERR));
+		CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->digest, digest);
+		CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->uid_sum, uid_sum);
+		CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
+		cs_mailbox_close(&box);
+		cs_index_close(&index);
+		unit_remove_tree(root);
+	}
+}
+
 static void test_sequence_numbers(void)
 {
 	static const uint32_t uids[] = { 1, 2, 4095, 4096, 5000, 9000, 70000 };
@@ -507,7 +593,7 @@ static void test_sequence_numbers(void)
 	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
 	box = open_box(index, "INBOX");
 	CU_ASSERT_OK(cs_mailbox_set_uid_source(box, CS_UIDSRC_DOVECOT, 1, 1,
-					       NULL, NULL, CU_ERR));
+					       NULL, NULL, NULL, CU_ERR));
 	for (i = 0; i < sizeof(uids) / sizeof(uids[0]); i++) {
 		snprintf(base, sizeof(base), "m%u", uids[i]);
 		d = disk_state(":2,S", CS_LOC_CUR, uids[i]);
@@ -648,6 +734,8 @@ void suite_index_register(void)
 		    test_uid_source_and_seq);
 	CU_add_test(s, "the switch to Dovecot's UIDs keeps those that agree",
 		    test_uid_switch_keeps);
+	CU_add_test(s, "the switch to Dovecot's UIDs by their sum",
+		    test_uid_switch_quick);
 	CU_add_test(s, "sequence numbers", test_sequence_numbers);
 	CU_add_test(s, "mailbox rename and delete",
 		    test_mailbox_rename_delete);

@@ -10,8 +10,10 @@
 #include "cs-codec.h"
 #include "unit.h"
 
-/* cs_digest_term(CS_LOC_CUR, "1700000000.M1P2.host,S=123:2,FS", 31, 0) */
+/* cs_digest_term(CS_LOC_CUR, "1700000000.M1P2.host,S=123:2,FS", 31) */
 #define DIGEST_TERM_PINNED UINT64_C(0xa5089f037a9dfd6d)
+/* cs_uid_term(0x0123456789abcdef, 7) */
+#define UID_TERM_PINNED UINT64_C(0x60415dadc0e98bf5)
 
 static void test_endian_helpers(void)
 {
@@ -38,7 +40,7 @@ static void test_mailbox_layout(void)
 		.id = 7, .uidvalidity = 1700000000, .uidnext = 42,
 		.highestmodseq = UINT64_C(0x1122334455667788),
 		.horizon = 99, .messages = 41, .flags = CS_MAILBOX_F_DIGEST,
-		.uidlist_size = 12345, .digest = UINT64_C(0xa1b2c3d4e5f60718),
+		.uid_sum = 12345, .digest = UINT64_C(0xa1b2c3d4e5f60718),
 	}, back;
 	uint8_t buf[CS_MAILBOX_REC_SIZE];
 
@@ -103,19 +105,33 @@ static void test_digest_term(void)
 {
 	static const char name[] = "1700000000.M1P2.host,S=123:2,FS";
 	size_t len = strlen(name);
-	uint64_t t = cs_digest_term(CS_LOC_CUR, name, len, 0);
+	uint64_t t = cs_digest_term(CS_LOC_CUR, name, len);
 
 	/* pinned: the digest is stored, so its definition must not move */
-	CU_ASSERT_EQUAL(t, cs_digest_term(CS_LOC_CUR, name, len, 0));
+	CU_ASSERT_EQUAL(t, cs_digest_term(CS_LOC_CUR, name, len));
 	CU_ASSERT_EQUAL(t, DIGEST_TERM_PINNED);
-	/* every input counts: location, UID, each byte, the length */
-	CU_ASSERT_NOT_EQUAL(t, cs_digest_term(CS_LOC_NEW, name, len, 0));
-	CU_ASSERT_NOT_EQUAL(t, cs_digest_term(CS_LOC_CUR, name, len, 7));
-	CU_ASSERT_NOT_EQUAL(t, cs_digest_term(CS_LOC_CUR, name, len - 1, 0));
-	CU_ASSERT_NOT_EQUAL(cs_digest_term(CS_LOC_CUR, "a:2,S", 5, 0),
-			    cs_digest_term(CS_LOC_CUR, "a:2,T", 5, 0));
-	CU_ASSERT_NOT_EQUAL(cs_digest_term(CS_LOC_CUR, "a\0", 2, 0),
-			    cs_digest_term(CS_LOC_CUR, "a", 1, 0));
+	/* every input counts: location, each byte, the length */
+	CU_ASSERT_NOT_EQUAL(t, cs_digest_term(CS_LOC_NEW, name, len));
+	CU_ASSERT_NOT_EQUAL(t, cs_digest_term(CS_LOC_CUR, name, len - 1));
+	CU_ASSERT_NOT_EQUAL(cs_digest_term(CS_LOC_CUR, "a:2,S", 5),
+			    cs_digest_term(CS_LOC_CUR, "a:2,T", 5));
+	CU_ASSERT_NOT_EQUAL(cs_digest_term(CS_LOC_CUR, "a\0", 2),
+			    cs_digest_term(CS_LOC_CUR, "a", 1));
+}
+
+static void test_uid_term(void)
+{
+	uint64_t t = cs_uid_term(UINT64_C(0x0123456789abcdef), 7);
+
+	/* pinned: uid_sum is stored */
+	CU_ASSERT_EQUAL(t, UID_TERM_PINNED);
+	/* no UID, no term: a record without one adds nothing */
+	CU_ASSERT_EQUAL(cs_uid_term(UINT64_C(0x0123456789abcdef), 0), 0);
+	/* both inputs count, and a UID's term is no neighbour's */
+	CU_ASSERT_NOT_EQUAL(t, cs_uid_term(UINT64_C(0x0123456789abcdef), 8));
+	CU_ASSERT_NOT_EQUAL(t, cs_uid_term(UINT64_C(0x0123456789abcdee), 7));
+	CU_ASSERT_NOT_EQUAL(cs_uid_term(1, 2) + cs_uid_term(2, 1),
+			    cs_uid_term(1, 1) + cs_uid_term(2, 2));
 }
 
 static void test_change_run(void)
@@ -189,6 +205,7 @@ void suite_record_register(void)
 	CU_add_test(s, "mailbox record", test_mailbox_layout);
 	CU_add_test(s, "message record", test_msg_layout);
 	CU_add_test(s, "digest term", test_digest_term);
+	CU_add_test(s, "UID term", test_uid_term);
 	CU_add_test(s, "change-log run", test_change_run);
 	CU_add_test(s, "header and daemon records", test_header_daemon_layout);
 }

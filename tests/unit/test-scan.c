@@ -450,9 +450,9 @@ static void test_scan_digest(void)
 	digest = rec.digest;
 	hms = rec.highestmodseq;
 	CU_ASSERT_EQUAL(digest,
-		cs_digest_term(CS_LOC_NEW, "1.M1P1.h", 8, 0) +
-		cs_digest_term(CS_LOC_CUR, "2.M2P2.h:2,S", 12, 0) +
-		cs_digest_term(CS_LOC_CUR, "3.M3P3.h:2,", 11, 0));
+		cs_digest_term(CS_LOC_NEW, "1.M1P1.h", 8) +
+		cs_digest_term(CS_LOC_CUR, "2.M2P2.h:2,S", 12) +
+		cs_digest_term(CS_LOC_CUR, "3.M3P3.h:2,", 11));
 
 	/* changes that keep the count: a flag change, a read */
 	rename_in(root, "cur/2.M2P2.h:2,S", "cur/2.M2P2.h:2,FS");
@@ -483,6 +483,33 @@ static void test_scan_digest(void)
 	rename_in(root, "cur/3.M3P3.h:2,", "cur/3.M3P3.h:2,T");
 	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
 	CU_ASSERT_EQUAL(st.changed, 1);
+	CU_ASSERT_EQUAL(check(index, true), 1);
+	CU_ASSERT_EQUAL(check(index, false), 0);
+
+	/* a digest of the earlier definition: not trusted, not checked,
+	   and the next scan computes it (with the UID sum) */
+	CU_ASSERT_OK(cs_mailbox_refresh(box, CU_ERR));
+	rec = *cs_mailbox_get_rec(box);
+	digest = rec.digest;
+	rec.flags = CS_MAILBOX_F_DIGEST_V1;
+	rec.digest ^= 1;
+	rec.uid_sum = 0;
+	cs_mailbox_rec_encode(&rec, buf);
+	put_mailbox_raw(index, buf, sizeof(buf));
+	CU_ASSERT_EQUAL(check(index, false), 0);
+	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
+	CU_ASSERT_EQUAL(st.arrived + st.changed + st.updated + st.expunged, 0);
+	CU_ASSERT_OK(cs_mailbox_refresh(box, CU_ERR));
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->flags, CS_MAILBOX_F_DIGEST);
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->digest, digest);
+	CU_ASSERT_NOT_EQUAL(cs_mailbox_get_rec(box)->uid_sum, 0);
+	CU_ASSERT_EQUAL(check(index, false), 0);
+	/* a damaged UID sum: check says so, repair recomputes it */
+	rec = *cs_mailbox_get_rec(box);
+	rec.uid_sum ^= 1;
+	cs_mailbox_rec_encode(&rec, buf);
+	put_mailbox_raw(index, buf, sizeof(buf));
+	CU_ASSERT_EQUAL(check(index, false), 1);
 	CU_ASSERT_EQUAL(check(index, true), 1);
 	CU_ASSERT_EQUAL(check(index, false), 0);
 
