@@ -38,10 +38,6 @@
 #include "cs-index-private.h"
 #include "cs-maildir.h"
 
-/* the index's size per message, measured: two records (message, UID)
-   and a share of a change-log run, with their headers and tdb's
-   padding */
-#define BUILD_BYTES_PER_MSG 300
 /* the key of the record that reserves room (never left in the index) */
 #define CS_KEY_BUILD_RESERVE '_'
 
@@ -76,23 +72,64 @@ static int fsync_dir(const char *dir, struct cs_error *err)
 	return 0;
 }
 
+/* How tdb 1.4 lays out a new record (common/freelist.c, tdb_allocate):
+   a 24-byte header, then 1.25 times the key and data ("over-allocate to
+   reduce fragmentation"), then a 4-byte tailer, rounded up to 4 bytes
+   (1.5 on average). */
+#define TDB_REC_HEADER 24
+#define TDB_REC_OVERALLOC 1.25
+#define TDB_REC_TAIL (4 + 1.5)
+/* room left in a new index for what follows the build */
+#define BUILD_ROOM 1.05
+
+/* The bytes a build will store for the files counted in census: per
+   message its "m" record (key 5 + base, data 40 + suffix), its "u"
+   record (key 9, data the base) and its entry in a change-log run (1 +
+   base; the run's own header and key shared by up to 256 entries), as
+   tdb allocates them; then 64 kB for the mailbox records and the bitmaps,
+   and 5% of room for the first changes (a change-log entry of about 115
+   bytes for each message that changes: about one message in seven can
+   change before tdb grows the file, by a quarter of its size). */
+static uint64_t build_estimate(const struct cs_maildir_census *census)
+{
+	double files = (double)census->files;
+	double base = (double)census->base_bytes;
+	double suffix = (double)(census->name_bytes - census->base_bytes);
+	double payload, bytes;
+
+	payload = files * (5 + CS_MSG_REC_FIXED_SIZE + 9 + 1) + 3 * base +
+		suffix;
+	bytes = TDB_REC_OVERALLOC * payload +
+		files * 2 * (TDB_REC_HEADER + TDB_REC_TAIL) +
+		files / CS_CHANGE_RUN_MAX * (TDB_REC_HEADER + TDB_REC_TAIL +
+					     TDB_REC_OVERALLOC * (13 + 4));
+	return (uint64_t)(bytes * BUILD_ROOM) + 65536;
+}
+
 /* Grow the new file once, to about the size the index will have, by
-   storing one record of half that size (tdb grows a file by twice what
-   a large record needs) and deleting it: one free record that every
-   later one is carved from.  Grown step by step, tdb would remap the
+   storing one record and deleting it: one free record that every later
+   one is carved from.  tdb grows a file by twice what the record it
+   could not place needs (tdb_expand_adjust), and that record needs 1.25
+   times its data plus its header and tailer: a record of size S grows
+   the file by about 2.5 S + 56.  Grown step by step, tdb would remap the
    file dozens of times and leave a small free record at each step, a
-   free list that every allocation walks.  Only a question of speed: a
-   wrong guess costs a few more steps, or unused room. */
-static int build_presize(struct cs_index *index, uint64_t files,
+   free list that every allocation walks, and the last step leaves up to
+   a quarter of the file unused.  A reserve too large is as much unused
+   room; too small, one more step at the end. */
+static int build_presize(struct cs_index *index,
+			 const struct cs_maildir_census *census,
 			 struct cs_error *err)
 {
 	uint8_t key[] = { CS_KEY_BUILD_RESERVE };
-	size_t size = files * (BUILD_BYTES_PER_MSG / 2);
+	uint64_t want = build_estimate(census);
+	size_t size;
 	TDB_DATA k = { key, sizeof(key) }, d;
 	int ret;
 
-	if (files < 1000 || size > UINT32_MAX / 4)
+	if (census->files < 1000 || want > UINT32_MAX / 2)
 		return 0;
+	size = (size_t)((want - 2 * (TDB_REC_HEADER + TDB_REC_TAIL)) /
+			(2 * TDB_REC_OVERALLOC));
 	/* untouched calloc memory: the zero page, no real allocation */
 	d.dptr = calloc(1, size);
 	d.dsize = size;
@@ -114,16 +151,16 @@ static int build_scan(const struct cs_index_settings *set, uint64_t floor,
 		      struct cs_error *err)
 {
 	struct cs_index_settings bset = *set;
+	struct cs_maildir_census census;
 	struct cs_index *index;
-	uint64_t files;
 	bool damaged;
 
-	files = cs_maildir_count_files(set->root);
+	cs_maildir_census(set->root, set->separator, &census);
 	if (bset.hash_size == 0)
-		bset.hash_size = cs_hash_size_for(files);
+		bset.hash_size = cs_hash_size_for(census.files);
 	if (cs_index_open_bulk(&bset, floor, tmp_path, &index, err) < 0)
 		return -1;
-	if (build_presize(index, files, err) < 0) {
+	if (build_presize(index, &census, err) < 0) {
 		cs_index_close(&index);
 		return -1;
 	}

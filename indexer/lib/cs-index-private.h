@@ -298,6 +298,17 @@ int cs_rank_absent(struct cs_mailbox *box, const struct cs_uid_range *ranges,
 
 /* The message files of every mailbox of root (one readdir each), and the
    tdb hash size for an index of that many (cs-scan.c). */
+struct cs_maildir_census {
+	uint64_t files;		/* names in new/ and cur/ */
+	uint64_t name_bytes;	/* the sum of their lengths */
+	uint64_t base_bytes;	/* the sum of their lengths up to the
+				   separator (the base names) */
+};
+/* Count the message files of every mailbox of root and their names'
+   bytes, for separator (0: ':'), into *census_r; one readdir per
+   directory, nothing else.  Directories that can't be read count 0. */
+void cs_maildir_census(const char *root, char separator,
+		       struct cs_maildir_census *census_r);
 uint64_t cs_maildir_count_files(const char *root);
 unsigned int cs_hash_size_for(uint64_t files);
 

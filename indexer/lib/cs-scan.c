@@ -1045,29 +1045,36 @@ int cs_maildir_scan_all(struct cs_index *index, const char *const *names,
 
 /* --- sizing a new index --- */
 
-struct count_ctx {
-	uint64_t files;
+struct census_ctx {
+	char separator;
+	struct cs_maildir_census *census;
 };
 
-static uint64_t count_dir(const char *path)
+static void census_dir(const char *path, struct census_ctx *cc)
 {
 	struct dirent *d;
-	uint64_t n = 0;
+	const char *sep;
+	size_t len;
 	DIR *dir = cs_dir_opendir(NULL, path);
 
 	if (dir == NULL)
-		return 0;
+		return;
 	while ((d = readdir(dir)) != NULL) {
-		if (d->d_name[0] != '.')
-			n++;
+		if (d->d_name[0] == '.')
+			continue;
+		len = strlen(d->d_name);
+		sep = memchr(d->d_name, cc->separator, len);
+		cc->census->files++;
+		cc->census->name_bytes += len;
+		cc->census->base_bytes += sep == NULL ? len :
+			(size_t)(sep - d->d_name);
 	}
 	closedir(dir);
-	return n;
 }
 
-static int count_cb(void *ctx, const char *name, const char *path)
+static int census_cb(void *ctx, const char *name, const char *path)
 {
-	struct count_ctx *cc = ctx;
+	struct census_ctx *cc = ctx;
 	char sub[PATH_MAX];
 	int i;
 
@@ -1075,17 +1082,29 @@ static int count_cb(void *ctx, const char *name, const char *path)
 	for (i = 0; i < 2; i++) {
 		if (cs_path_fmt(sub, sizeof(sub), "%s/%s", path,
 				loc_dirs[i]) == 0)
-			cc->files += count_dir(sub);
+			census_dir(sub, cc);
 	}
 	return 0;
 }
 
+void cs_maildir_census(const char *root, char separator,
+		       struct cs_maildir_census *census_r)
+{
+	struct census_ctx cc = {
+		.separator = separator != '\0' ? separator : ':',
+		.census = census_r,
+	};
+
+	memset(census_r, 0, sizeof(*census_r));
+	(void)cs_maildir_list(root, census_cb, &cc, NULL, NULL, NULL);
+}
+
 uint64_t cs_maildir_count_files(const char *root)
 {
-	struct count_ctx cc = { 0 };
+	struct cs_maildir_census census;
 
-	(void)cs_maildir_list(root, count_cb, &cc, NULL, NULL, NULL);
-	return cc.files;
+	cs_maildir_census(root, ':', &census);
+	return census.files;
 }
 
 unsigned int cs_maildir_suggest_hash_size(const char *root)

@@ -644,6 +644,68 @@ static void test_build_index(void)
 	unit_remove_tree(root);
 }
 
+/* The free space of the index in root, in bytes, from tdb's summary
+   ("Number of free records", "Smallest/average/largest free records");
+   *file_r: the file's size. */
+static uint64_t index_free_bytes(const char *root, uint64_t *file_r)
+{
+	struct cs_index *index = unit_open(root);
+	char *sum = tdb_summary(index->tdb);
+	const char *p;
+	unsigned long count = 0, small = 0, avg = 0;
+	struct stat sb;
+
+	CU_ASSERT_FATAL(sum != NULL);
+	p = strstr(sum, "Number of free records: ");
+	CU_ASSERT_FATAL(p != NULL);
+	CU_ASSERT(sscanf(p, "Number of free records: %lu", &count) == 1);
+	p = strstr(sum, "Smallest/average/largest free records: ");
+	CU_ASSERT_FATAL(p != NULL);
+	CU_ASSERT(sscanf(p, "Smallest/average/largest free records: %lu/%lu",
+			 &small, &avg) == 2);
+	CU_ASSERT_EQUAL(fstat(tdb_fd(index->tdb), &sb), 0);
+	*file_r = (uint64_t)sb.st_size;
+	free(sum);
+	cs_index_close(&index);
+	return (uint64_t)count * avg;
+}
+
+/* A first build of files whose base names are base_len long: the file
+   holds its records and the room for what follows, not much more. */
+static void build_size_case(unsigned int base_len)
+{
+	char root[4096], name[256];
+	struct cs_index_settings set = { 0 };
+	struct cs_scan_stats st;
+	uint64_t file, free_bytes;
+	unsigned int i;
+
+	unit_make_root(root, sizeof(root));
+	for (i = 0; i < 20000; i++) {
+		snprintf(name, sizeof(name), "%u.M%uP1.%0*u:2,S",
+			 1600000000 + i, i, (int)base_len - 22, i);
+		unit_touch(root, "cur", name);
+	}
+	set.root = root;
+	memset(&st, 0, sizeof(st));
+	CU_ASSERT_EQUAL(cs_maildir_build_index(&set, NULL, &st, NULL), 1);
+	CU_ASSERT_EQUAL(st.arrived, 20000);
+	free_bytes = index_free_bytes(root, &file);
+	/* 5% of room, 64 kB and what the estimate misses */
+	CU_ASSERT(free_bytes * 100 <= file * 8);
+	if (free_bytes * 100 > file * 8)
+		fprintf(stderr, "base names of %u: %llu of %llu bytes free\n",
+			base_len, (unsigned long long)free_bytes,
+			(unsigned long long)file);
+	unit_remove_tree(root);
+}
+
+static void test_build_size(void)
+{
+	build_size_case(30);
+	build_size_case(120);
+}
+
 struct walk {
 	int count;
 	uint64_t last;			/* modseqs must come down */
@@ -793,4 +855,6 @@ void suite_scan_register(void)
 	CU_add_test(s, "building a first index off to the side",
 		    test_build_index);
 	CU_add_test(s, "change-log runs of a first build", test_change_runs);
+	CU_add_test(s, "a first build's file: its records and some room",
+		    test_build_size);
 }
