@@ -85,11 +85,12 @@ static int fsync_dir(const char *dir, struct cs_error *err)
 /* The bytes a build will store for the files counted in census: per
    message its "m" record (key 5 + base, data 40 + suffix), its "u"
    record (key 9, data the base) and its entry in a change-log run (1 +
-   base; the run's own header and key shared by up to 256 entries), as
-   tdb allocates them; then 64 kB for the mailbox records and the bitmaps,
-   and 5% of room for the first changes (a change-log entry of about 115
-   bytes for each message that changes: about one message in seven can
-   change before tdb grows the file, by a quarter of its size). */
+   base; the run's header, key (13) and count (3) shared by up to 256
+   entries), as tdb allocates them; then 64 kB for the mailbox records
+   and the bitmaps, and 5% of room for the first changes (a change-log
+   entry of about 115 bytes for each message that changes: about one
+   message in seven can change before tdb grows the file, by a quarter
+   of its size). */
 static uint64_t build_estimate(const struct cs_maildir_census *census)
 {
 	double files = (double)census->files;
@@ -102,7 +103,7 @@ static uint64_t build_estimate(const struct cs_maildir_census *census)
 	bytes = TDB_REC_OVERALLOC * payload +
 		files * 2 * (TDB_REC_HEADER + TDB_REC_TAIL) +
 		files / CS_CHANGE_RUN_MAX * (TDB_REC_HEADER + TDB_REC_TAIL +
-					     TDB_REC_OVERALLOC * (13 + 4));
+					     TDB_REC_OVERALLOC * (13 + 3));
 	return (uint64_t)(bytes * BUILD_ROOM) + 65536;
 }
 
