@@ -11,6 +11,7 @@ tests_unit_unit_tests_SOURCES = \
 	tests/unit/test-name.c \
 	tests/unit/test-uidset.c \
 	tests/unit/test-array.c \
+	tests/unit/test-hash.c \
 	tests/unit/test-record.c \
 	tests/unit/test-index.c \
 	tests/unit/test-callbacks.c \

@@ -153,10 +153,7 @@ static int check_disk(struct check *ck)
 		}
 		closedir(dir);
 	}
-	/* qsort's pointer must be valid even for no element */
-	if (ck->ndisk > 1)
-		qsort(ck->disk_hashes, ck->ndisk, sizeof(uint64_t),
-		      cs_cmp_u64);
+	cs_hash_sort(ck->disk_hashes, ck->ndisk, sizeof(uint64_t));
 	return 0;
 }
 
@@ -194,8 +191,8 @@ static int change_entry_is(struct check *ck, uint64_t modseq, uint8_t type,
 	if (type != CS_CHANGE_MESSAGE)
 		return 0;
 	h = run_entry_hash(modseq, payload, len);
-	return ck->nrun > 0 && bsearch(&h, ck->run_entries, ck->nrun,
-				       sizeof(h), cs_cmp_u64) != NULL ? 1 : 0;
+	return cs_hash_find(ck->run_entries, ck->nrun, sizeof(h), h) != NULL ?
+		1 : 0;
 }
 
 /* Remember the entries of a run, for change_entry_is.  Returns 1 when
@@ -335,8 +332,7 @@ static int check_record(void *ctx, const struct cs_message *msg,
 	}
 	if (check_uid_map(ck, msg) < 0)
 		return -1;
-	if (ck->ndisk == 0 || bsearch(&h, ck->disk_hashes, ck->ndisk,
-				      sizeof(h), cs_cmp_u64) == NULL) {
+	if (cs_hash_find(ck->disk_hashes, ck->ndisk, sizeof(h), h) == NULL) {
 		ck->disk_differs = true;
 		problem(ck, ck->name, "%s: in the index, but no file",
 			msg->base);
@@ -585,9 +581,7 @@ static int check_mailbox(struct check *ck, const char *name)
 					    check_change, ck, ck->err) < 0 ?
 			-1 : 0;
 		ck->collect_runs = false;
-		if (ck->nrun > 1)
-			qsort(ck->run_entries, ck->nrun, sizeof(uint64_t),
-			      cs_cmp_u64);
+		cs_hash_sort(ck->run_entries, ck->nrun, sizeof(uint64_t));
 	}
 	if (ret == 0)
 		ret = cs_messages_iterate(ck->box, check_record, ck, ck->err);

@@ -1,6 +1,6 @@
 /*
  * cs-hash.h - hashes of base names in sorted arrays (cs-hash.c), for the
- * library's scans and its check.
+ * library's scans and its check: the hash, the sort and the search.
  */
 #ifndef CS_HASH_H
 #define CS_HASH_H
@@ -12,5 +12,20 @@
 uint64_t cs_name_hash(const char *s, size_t len);
 /* qsort/bsearch comparison of two uint64_t. */
 int cs_cmp_u64(const void *a, const void *b);
+
+/* The arrays below hold count entries of size bytes, each beginning with
+   a uint64_t that is a hash spread evenly over its range (cs_name_hash,
+   or a sum with one); entries may be structs, the rest of an entry is
+   carried along.  Both work on any values, only slower when they are
+   not spread. */
+
+/* Sort the array by hash (equal hashes in no given order).  Allocates
+   count * size bytes while sorting; out of memory, it uses qsort. */
+void cs_hash_sort(void *base, size_t count, size_t size);
+/* An entry of the array (sorted by cs_hash_sort or qsort with
+   cs_cmp_u64) whose hash is hash, NULL when none is; with several, any
+   of them. */
+const void *cs_hash_find(const void *base, size_t count, size_t size,
+			 uint64_t hash);
 
 #endif

@@ -104,13 +104,9 @@ static int uid_map_add(void *ctx, uint32_t uid, const char *base,
 static uint32_t uid_map_lookup_hash(const struct uid_map *map,
 				    uint64_t hash)
 {
-	struct uid_entry key, *e;
+	const struct uid_entry *e;
 
-	if (map->count == 0)
-		return 0;
-	key.hash = hash;
-	key.uid = 0;
-	e = bsearch(&key, map->entries, map->count, sizeof(key), cs_cmp_u64);
+	e = cs_hash_find(map->entries, map->count, sizeof(*e), hash);
 	return e == NULL ? 0 : e->uid;
 }
 
@@ -162,9 +158,8 @@ static int uid_map_read(struct scan *sc, struct cs_error *err)
 			    sc->uids.hdr.skipped);
 		sc->set->warn(sc->set->warn_ctx, text);
 	}
-	if (sc->uids.count > 0)
-		qsort(sc->uids.entries, sc->uids.count,
-		      sizeof(struct uid_entry), cs_cmp_u64);
+	cs_hash_sort(sc->uids.entries, sc->uids.count,
+		     sizeof(struct uid_entry));
 	return 0;
 }
 
@@ -243,7 +238,7 @@ static int uid_map_predict(struct scan *sc, struct cs_error *err)
 		e[i].uid = first + (uint32_t)i;
 	}
 	free(uk.keys);
-	qsort(e, uk.count, sizeof(*e), cs_cmp_u64);
+	cs_hash_sort(e, uk.count, sizeof(*e));
 	for (i = 1; i < uk.count; i++) {
 		if (e[i].hash == e[i - 1].hash)
 			e[i].uid = e[i - 1].uid = 0;
@@ -721,7 +716,7 @@ static int sweep_record(void *ctx, const struct cs_message *msg,
 	char path[PATH_MAX];
 	struct stat st;
 
-	if (bsearch(&h, sw->hashes, sw->count, sizeof(h), cs_cmp_u64) != NULL)
+	if (cs_hash_find(sw->hashes, sw->count, sizeof(h), h) != NULL)
 		return 0;
 	/* not seen by readdir: confirm with its recorded name */
 	if (cs_path_fmt(path, sizeof(path), "%s/%s/%s%s", sw->sc->path,
@@ -771,8 +766,7 @@ static int sweep_once(struct scan *sc, struct sweep *sw, bool *stable_r,
 				      cs_index_separator(sc->index), err) < 0)
 			return -1;
 	}
-	if (sw->count > 1)
-		qsort(sw->hashes, sw->count, sizeof(uint64_t), cs_cmp_u64);
+	cs_hash_sort(sw->hashes, sw->count, sizeof(uint64_t));
 	if (cs_messages_iterate(sc->box, sweep_record, sw, err) < 0)
 		return -1;
 	dir_mtimes(sc->path, after);

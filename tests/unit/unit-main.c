@@ -61,6 +61,7 @@ int main(int argc, char **argv)
 	suite_name_register();
 	suite_uidset_register();
 	suite_array_register();
+	suite_hash_register();
 	suite_record_register();
 	suite_index_register();
 	suite_callbacks_register();

@@ -14,6 +14,7 @@
 void suite_name_register(void);
 void suite_uidset_register(void);
 void suite_array_register(void);
+void suite_hash_register(void);
 void suite_record_register(void);
 void suite_index_register(void);
 void suite_callbacks_register(void);
