@@ -23,9 +23,16 @@ int cs_cmp_u64(const void *a, const void *b);
    count * size bytes while sorting; out of memory, it uses qsort. */
 void cs_hash_sort(void *base, size_t count, size_t size);
 /* An entry of the array (sorted by cs_hash_sort or qsort with
-   cs_cmp_u64) whose hash is hash, NULL when none is; with several, any
-   of them. */
+   cs_cmp_u64) whose hash is hash, NULL when none is; with several, the
+   first. */
 const void *cs_hash_find(const void *base, size_t count, size_t size,
 			 uint64_t hash);
+/* The same for hashes looked up in ascending order, which costs a few
+   probes among neighbouring entries instead of a binary search over the
+   array: *pos is 0 before the first search, and set by each to where the
+   next may start.  A hash below the previous one is still found (the
+   search starts over). */
+const void *cs_hash_find_next(const void *base, size_t count, size_t size,
+			      uint64_t hash, size_t *pos);
 
 #endif

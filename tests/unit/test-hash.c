@@ -29,6 +29,41 @@ static uint64_t next_rand(uint64_t *state)
 	return *state * UINT64_C(2685821657736338717);
 }
 
+/* cs_hash_find_next over queries in ascending order, then one below the
+   last: the same answers as cs_hash_find. */
+static void check_find_next(const struct entry *e, size_t count,
+			    uint64_t *rnd)
+{
+	size_t nq = count / 2 + 1, i, pos = 0, wrong = 0;
+	uint64_t *q = malloc(nq * sizeof(*q));
+	const struct entry *f, *g;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	for (i = 0; i < nq; i++) {
+		/* half present, half random */
+		q[i] = i % 2 == 0 ? e[next_rand(rnd) % count].hash :
+			next_rand(rnd);
+	}
+	cs_hash_sort(q, nq, sizeof(*q));
+	for (i = 0; i < nq; i++) {
+		f = cs_hash_find_next(e, count, sizeof(*e), q[i], &pos);
+		g = cs_hash_find(e, count, sizeof(*e), q[i]);
+		if (f != g)
+			wrong++;
+	}
+	CU_ASSERT_EQUAL(wrong, 0);
+	/* out of order: found all the same */
+	CU_ASSERT_PTR_EQUAL(cs_hash_find_next(e, count, sizeof(*e), e[0].hash,
+					      &pos),
+			    cs_hash_find(e, count, sizeof(*e), e[0].hash));
+	pos = count + 5;
+	CU_ASSERT_PTR_EQUAL(cs_hash_find_next(e, count, sizeof(*e),
+					      e[count / 2].hash, &pos),
+			    cs_hash_find(e, count, sizeof(*e),
+					 e[count / 2].hash));
+	free(q);
+}
+
 /* Sort with cs_hash_sort; it must be ordered, and hold every id once. */
 static void check_sorted(struct entry *e, size_t count)
 {
@@ -100,6 +135,7 @@ static void test_name_hashes(void)
 	}
 	check_sorted(e, count);
 	check_find(e, count, &rnd);
+	check_find_next(e, count, &rnd);
 	/* the entry found is the one of that name */
 	len = snprintf(name, sizeof(name), "not.a.name.of.the.set");
 	CU_ASSERT_PTR_NULL(cs_hash_find(e, count, sizeof(*e),
@@ -123,6 +159,7 @@ static void test_uneven_values(void)
 	}
 	check_sorted(e, count);
 	check_find(e, count, &rnd);
+	check_find_next(e, count, &rnd);
 	/* the top bits equal, the rest spread; a few extremes */
 	for (i = 0; i < count; i++) {
 		e[i].hash = UINT64_C(0xfff0000000000000) |
@@ -134,6 +171,7 @@ static void test_uneven_values(void)
 	e[2].hash = UINT64_MAX;
 	check_sorted(e, count);
 	check_find(e, count, &rnd);
+	check_find_next(e, count, &rnd);
 	/* one value repeated, with a few others */
 	for (i = 0; i < count; i++) {
 		e[i].hash = i % 97 == 0 ? next_rand(&rnd) :
@@ -142,6 +180,7 @@ static void test_uneven_values(void)
 	}
 	check_sorted(e, count);
 	check_find(e, count, &rnd);
+	check_find_next(e, count, &rnd);
 	free(e);
 }
 
