@@ -535,6 +535,19 @@ static int repair(struct check *ck)
 
 /* --- per mailbox --- */
 
+
+/* A sum the mailbox record keeps (cs-record.h, CS_MAILBOX_F_DIGEST)
+   against the one computed from its records. */
+static void check_sum(struct check *ck, const char *name, const char *what,
+		      uint64_t recorded, uint64_t computed)
+{
+	if (recorded == computed)
+		return;
+	ck->log_damaged = true;
+	problem(ck, name, "%s %016" PRIx64 " in the record, %016" PRIx64
+		" from the records", what, recorded, computed);
+}
+
 static int check_mailbox(struct check *ck, const char *name)
 {
 	uint8_t prefix[5];
@@ -595,19 +608,11 @@ static int check_mailbox(struct check *ck, const char *name)
 		problem(ck, name, "message count %u in the record, %u records",
 			ck->box->rec.messages, ck->counted);
 	}
-	if (ret == 0 && (ck->box->rec.flags & CS_MAILBOX_F_DIGEST) != 0 &&
-	    ck->digest != ck->box->rec.digest) {
-		ck->log_damaged = true;
-		problem(ck, name, "digest %016" PRIx64 " in the record, %016"
-			PRIx64 " from the records", ck->box->rec.digest,
-			ck->digest);
-	}
-	if (ret == 0 && (ck->box->rec.flags & CS_MAILBOX_F_DIGEST) != 0 &&
-	    ck->uid_sum != ck->box->rec.uid_sum) {
-		ck->log_damaged = true;
-		problem(ck, name, "UID sum %016" PRIx64 " in the record, %016"
-			PRIx64 " from the records", ck->box->rec.uid_sum,
-			ck->uid_sum);
+	if (ret == 0 && (ck->box->rec.flags & CS_MAILBOX_F_DIGEST) != 0) {
+		check_sum(ck, name, "digest", ck->box->rec.digest,
+			  ck->digest);
+		check_sum(ck, name, "UID sum", ck->box->rec.uid_sum,
+			  ck->uid_sum);
 	}
 	if (ret == 0)
 		ret = check_uidlist(ck);
