@@ -40,9 +40,13 @@ struct watch_settings {
 #define WATCH_DEFAULT_PAIR_WAIT_MS 20
 #define WATCH_DEFAULT_MAX_OPEN 16
 #define WATCH_DEFAULT_MAX_PENDING 4096
-/* events read ahead while a commit or scan runs: about 200 bytes per
-   rename, so 32 MiB hold the events of ~200k renames */
-#define WATCH_DEFAULT_MAX_QUEUE (32 * 1024 * 1024)
+/* events read ahead while a commit or scan runs: about 160 bytes per
+   rename, so 256 MiB hold the events of ~1.6M renames.  Taken only
+   while the daemon is behind, and handed back once it has caught up;
+   when it is full, the events dropped cost a rescan of their
+   directories, which in a storm at 1M messages is minutes of work
+   (doc/benchmarks.md) */
+#define WATCH_DEFAULT_MAX_QUEUE (256 * 1024 * 1024)
 
 /* Where the daemon of the system unit listens for "daemon-status"
    (RuntimeDirectory=); the report's format is in watch-status.h. */

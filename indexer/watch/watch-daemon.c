@@ -36,8 +36,9 @@
 
 /* a batch ends after this many bytes of events (or WATCH_BATCH_MAX_ITEMS
    items), so that a round ends even when events keep coming faster than
-   they coalesce; above the default --max-queue, so that a backlog is
-   taken whole (a rename is two events of about 80 bytes) */
+   they coalesce; above what WATCH_BATCH_MAX_ITEMS renames take (a rename
+   is two events of about 80 bytes), so that the items bound a batch of
+   renames */
 #define BATCH_MAX_BYTES (64 * 1024 * 1024)
 
 static bool daemon_serves_any(const struct watch_daemon *d)
