@@ -165,6 +165,8 @@ static int build_scan(const struct cs_index_settings *set, uint64_t floor,
 		cs_index_close(&index);
 		return -1;
 	}
+	/* the build writes nearly every page of the file it sized */
+	(void)cs_db_prefault(index);
 	*scan_ret_r = cs_maildir_scan_all(index, NULL, scan, stats_r, err);
 	damaged = index->bulk_damaged;
 	cs_index_close(&index);

@@ -155,6 +155,13 @@ int cs_db_delete(struct cs_index *index, const uint8_t *key, size_t key_len,
 int cs_db_error(struct cs_index *index, const char *what,
 		struct cs_error *err);
 
+/* cs-prefault.c: fault in every page of tdb's map of the index, writable,
+   in one call (madvise MADV_POPULATE_WRITE), for a writer about to write
+   most of them (a first build).  Returns 1 when the map was populated, 0
+   when it was not (no map, a kernel before 5.14, no /proc): the pages
+   then fault one by one when written, as they would have anyway. */
+int cs_db_prefault(struct cs_index *index);
+
 /* cs-db.c: tdb's logging function (its private pointer is the index):
    keeps what tdb logged for the next cs_db_error(). */
 void cs_db_log(struct tdb_context *tdb, enum tdb_debug_level level,

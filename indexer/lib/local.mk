@@ -18,6 +18,7 @@ libcondstore_la_SOURCES = \
 	indexer/lib/cs-record.c \
 	indexer/lib/cs-codec.h \
 	indexer/lib/cs-db.c \
+	indexer/lib/cs-prefault.c \
 	indexer/lib/cs-index.c \
 	indexer/lib/cs-open.c \
 	indexer/lib/cs-index-lock.c \

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -720,11 +721,81 @@ static void test_probe_locks(void)
 	unit_remove_tree(root);
 }
 
+/* The Rss and Size (kB) of the mapping of path's file in smaps: its
+   pages mapped in this process, and its length.  Returns 1 found, 0 not. */
+static int map_rss(const char *path, unsigned long *rss_r,
+		   unsigned long *size_r)
+{
+	unsigned long start, end, inode, kb;
+	char *line = NULL, perms[5];
+	size_t n = 0;
+	struct stat st;
+	bool in = false;
+	int found = 0;
+	FILE *f;
+
+	CU_ASSERT_EQUAL_FATAL(stat(path, &st), 0);
+	f = fopen("/proc/self/smaps", "r");
+	if (f == NULL)
+		return 0;
+	while (getline(&line, &n, f) > 0) {
+		if (sscanf(line, "%lx-%lx %4s %*x %*x:%*x %lu", &start, &end,
+			   perms, &inode) == 4) {
+			in = inode == (unsigned long)st.st_ino &&
+				perms[3] == 's';
+			if (in) {
+				found = 1;
+				*size_r = (end - start) / 1024;
+			}
+		} else if (in && sscanf(line, "Rss: %lu kB", &kb) == 1) {
+			*rss_r = kb;
+		}
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+/* cs_db_prefault maps every page of tdb's map of the index at once: the
+   hash table tdb wrote with write() is in the file but not yet in the
+   map's page tables; afterwards the whole map is. */
+static void test_prefault(void)
+{
+	char root[4096], db[4200];
+	struct cs_index_settings set = { 0 };
+	struct cs_index *index;
+	unsigned long rss = 0, size = 0;
+	struct utsname u;
+	unsigned int major = 0, minor = 0;
+
+	unit_make_root(root, sizeof(root));
+	set.root = root;
+	set.hash_size = 1000003;	/* a 4 MB hash table */
+	index = unit_open_set(&set);
+	snprintf(db, sizeof(db), "%s/condstore.tdb", root);
+	CU_ASSERT_FATAL(map_rss(db, &rss, &size) == 1);
+	CU_ASSERT(size >= 4000);
+	/* the premise: most of the map is not faulted in yet */
+	CU_ASSERT(rss < size / 2);
+	CU_ASSERT_EQUAL(uname(&u), 0);
+	(void)sscanf(u.release, "%u.%u", &major, &minor);
+	if (cs_db_prefault(index) == 1) {
+		CU_ASSERT(map_rss(db, &rss, &size) == 1);
+		CU_ASSERT_EQUAL(rss, size);
+	} else {
+		/* only a kernel without MADV_POPULATE_WRITE may say no */
+		CU_ASSERT(major < 5 || (major == 5 && minor < 14));
+	}
+	cs_index_close(&index);
+	unit_remove_tree(root);
+}
+
 void suite_index_register(void)
 {
 	CU_pSuite s = CU_add_suite("index", NULL, NULL);
 
 	CU_add_test(s, "reconcile rule and change log", test_reconcile_rule);
+	CU_add_test(s, "tdb's map faulted in at once", test_prefault);
 	CU_add_test(s, "writes need a transaction",
 		    test_writes_need_transaction);
 	CU_add_test(s, "high-water mark survives tdb loss and rebuild",
