@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """A daemon that is starting: "condstore watch & condstore sync" returns 0
 once the startup scan is done; sync with no daemon gives up at once; the
-daemon tells the service manager (READY=1, STATUS=) on $NOTIFY_SOCKET."""
+daemon tells the service manager (READY=1, STATUS=) on $NOTIFY_SOCKET,
+through libsystemd loaded only then (the command is not linked with it),
+and exits at once when $NOTIFY_SOCKET is set but libsystemd can't be
+loaded."""
 
 import os
 import socket
@@ -98,6 +101,41 @@ class Ready(watchtest.WatchCase):
         self.assertEqual(proc.wait(120), 0)
         self.assertEqual(sock.recv(4096).decode(),
                          "STOPPING=1\nSTATUS=stopping")
+
+    def test_notify_without_libsystemd(self):
+        # $NOTIFY_SOCKET set, but the libsystemd.so.0 the loader finds
+        # first is not a library: the daemon says so and exits 2 at once,
+        # instead of leaving the service manager waiting for READY=1
+        libdir = os.path.join(self.md.tmp, "lib")
+        os.mkdir(libdir)
+        with open(os.path.join(libdir, "libsystemd.so.0"), "w") as f:
+            f.write("not a library\n")
+        env = dict(os.environ, NOTIFY_SOCKET=os.path.join(self.md.tmp, "n"),
+                   LD_LIBRARY_PATH=libdir)
+        res = subprocess.run([cstest.condstore_path(), "--maildir",
+                              self.md.root, "watch"], env=env,
+                             stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(res.returncode, 2)
+        err = res.stderr.decode(errors="replace")
+        self.assertIn("$NOTIFY_SOCKET is set, but libsystemd.so.0 could "
+                      "not be loaded", err)
+        self.assertIn("apt-get install libsystemd0", err)
+        self.assertFalse(os.path.exists(self.db()))
+
+    def test_command_does_not_load_libsystemd(self):
+        # only the daemon loads libsystemd, and only for $NOTIFY_SOCKET:
+        # the command is not linked with it (and so not with the six
+        # libraries it brings)
+        res = subprocess.run(["ldd", cstest.condstore_path()],
+                             stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+        out = res.stdout.decode(errors="replace")
+        if res.returncode != 0 or "=>" not in out:
+            self.skipTest("ldd cannot read %s: %s" % (
+                cstest.condstore_path(), out.strip()[:200]))
+        self.assertNotIn("libsystemd", out)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,9 @@ libcondstore_watch_la_SOURCES = \
 noinst_HEADERS += include/cs-watch.h
 libcondstore_watch_la_CPPFLAGS = $(AM_CPPFLAGS) \
 	-I$(top_srcdir)/indexer/watch $(SYSTEMD_CFLAGS)
-libcondstore_watch_la_LIBADD = libcondstore.la $(SYSTEMD_LIBS)
+# libsystemd is loaded by the daemon when it needs it (watch-notify.c):
+# not linked, so that no other verb of the command loads it
+libcondstore_watch_la_LIBADD = libcondstore.la
 
 dist_man_MANS += man/condstore-watch.8
 EXTRA_DIST += doc/durability.md doc/running-as-root.md

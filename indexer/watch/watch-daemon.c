@@ -256,6 +256,7 @@ int watch_daemon_run(const struct watch_settings *set, struct watch_log *log)
 {
 	struct watch_daemon d;
 	struct watch_inotify in;
+	struct watch_notify *notify = NULL;
 	struct cs_error err;
 	sigset_t mask;
 	int sfd, ret, exit_code = 2;
@@ -271,8 +272,14 @@ int watch_daemon_run(const struct watch_settings *set, struct watch_log *log)
 		watch_log(log, WATCH_LOG_ERROR, "signalfd: %s", strerror(errno));
 		return 2;
 	}
+	if (watch_notify_open(&notify, &err) < 0) {
+		watch_log(log, WATCH_LOG_ERROR, "%s", err.text);
+		close(sfd);
+		return 2;
+	}
 	if (watch_lockwait_init(&err) < 0) {
 		watch_log(log, WATCH_LOG_ERROR, "%s", err.text);
+		watch_notify_close(&notify);
 		close(sfd);
 		return 2;
 	}
@@ -280,6 +287,7 @@ int watch_daemon_run(const struct watch_settings *set, struct watch_log *log)
 	if (ret < 0) {
 		watch_log(log, WATCH_LOG_ERROR, "%s", err.text);
 		watch_lockwait_deinit();
+		watch_notify_close(&notify);
 		close(sfd);
 		return 2;
 	}
@@ -307,7 +315,7 @@ int watch_daemon_run(const struct watch_settings *set, struct watch_log *log)
 		goto out;
 	}
 	d.next_rescan_ms = watch_now_ms() + set->rescan_interval_ms;
-	watch_notify_status("startup scan of %u Maildirs", d.root_count);
+	watch_notify_status(notify, "startup scan of %u Maildirs", d.root_count);
 	watch_roots_start_all(&d);
 	watch_engine_full_rescan(&d, "startup");
 	if (!d.stop && set->glob == NULL && !daemon_serves_any(&d)) {
@@ -317,9 +325,9 @@ int watch_daemon_run(const struct watch_settings *set, struct watch_log *log)
 	watch_log(log, WATCH_LOG_INFO, "watching %u Maildirs, %u mailboxes "
 		  "(%u watches)%s", d.root_count, watch_engine_count_boxes(&d), in.count,
 		  set->nosync ? ", commits without fsync (--nosync)" : "");
-	watch_notify_ready(d.root_count, watch_engine_count_boxes(&d), in.count);
+	watch_notify_ready(notify, d.root_count, watch_engine_count_boxes(&d), in.count);
 	exit_code = daemon_loop(&d, sfd);
-	watch_notify_stopping();
+	watch_notify_stopping(notify);
 	if (exit_code == 0)
 		watch_log(log, WATCH_LOG_INFO, "stopped");
 out:
@@ -329,6 +337,7 @@ out:
 	watch_events_deinit(&d);
 	watch_inotify_deinit(&in);
 	watch_lockwait_deinit();
+	watch_notify_close(&notify);
 	close(sfd);
 	sigprocmask(SIG_UNBLOCK, &mask, NULL);
 	return exit_code;
