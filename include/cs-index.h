@@ -242,7 +242,10 @@ struct cs_disk_state {
    without a new modseq.  Learning Dovecot's UID (on Dovecot's UIDs) is a
    change: for an IMAP client the message is new (a record that had no UID
    yet, or one Dovecot numbered again, whose old UID then gets a
-   tombstone).  Idempotent.
+   tombstone).  A UID is never given to two live records: a disk->uid
+   another message has (a caller's map of names by hash, where two names
+   share one) is not taken; a new record then gets the next UID (own
+   UIDs) or none (Dovecot's), an existing one keeps its own.  Idempotent.
    Returns 1 if a new modseq was assigned, 0 if not, -1 on error.  msg_r
    (may be NULL) gets the resulting record (rec.modseq 0 after expunge). */
 int cs_reconcile(struct cs_mailbox *box, const char *base, size_t base_len,

@@ -107,6 +107,53 @@ class Bounds(cstest.CondstoreCase):
         self.assertNotIn(b, uids.values())
         self.assert_clean()
 
+    # two base names with one 64-bit FNV-1a hash, the hash the UID maps of
+    # a scan (dovecot-uidlist's, the predicted UIDs) look names up by
+    COLLIDING = ("bf13eaba83dea434", "b3b828bb3655e2a7")
+
+    def assert_uids_unique(self):
+        """Every UID of the index names one message: no two records share
+        one (check: "does not map back"), and the UID map is one-to-one."""
+        self.assert_clean()
+        uids = self.uids()
+        self.assertEqual(len(set(uids.values())), len(uids))
+
+    def test_colliding_names_unlisted(self):
+        """dovecot-uidlist lists one of two names with one hash, the other
+        came after (Dovecot has not seen it): the listed UID is given to
+        one of them only."""
+        x, y = self.COLLIDING
+        self.md.deliver("INBOX", "S", base=x)
+        self.md.deliver("INBOX", "S", base=y)
+        self.uidlist(b"3 V1234 N2\n1 :%s\n" % x.encode())
+        self.cs("-q", "reindex")
+        self.assert_uids_unique()
+        self.assertEqual(list(self.uids()), [1])
+        self.cs("-q", "reindex")
+        self.assert_uids_unique()
+
+    def test_colliding_names_listed(self):
+        """Both names listed: the scan's map cannot tell them apart and
+        gives neither a UID (no UID at all rather than one twice)."""
+        x, y = self.COLLIDING
+        self.md.deliver("INBOX", "S", base=x)
+        self.md.deliver("INBOX", "S", base=y)
+        self.uidlist(b"3 V1234 N3\n1 :%s\n2 :%s\n" % (x.encode(),
+                                                         y.encode()))
+        self.cs("-q", "reindex")
+        self.assertEqual(self.uids(), {})
+
+    def test_colliding_names_own_uids(self):
+        """No dovecot-uidlist: the predicted UIDs (Dovecot's order) skip
+        the two names; each gets a UID of its own."""
+        x, y = self.COLLIDING
+        self.md.deliver("INBOX", "S", base=x)
+        self.md.deliver("INBOX", "S", base=y)
+        self.md.deliver("INBOX", "S")
+        self.cs("-q", "reindex")
+        self.assert_uids_unique()
+        self.assertEqual(len(self.uids()), 3)
+
     def test_huge_uid_range(self):
         """UIDs near 2^32: store, fetch and vanished cost by the UIDs that
         exist (the old store walked every number of 1:*, for hours,

@@ -283,8 +283,16 @@ void cs_rank_reset(struct cs_mailbox *box);
    maps and its term (cs_uid_term) in the mailbox's uid_sum; storing
    raises UIDNEXT above uid.  base is the message's base name, mapped to
    uid.  Deleting uid 0 does nothing.  Both return 0 or -1 (storing a uid
-   that is mapped already fails). */
+   that is mapped already replaces the mapping: for UIDs from UIDNEXT,
+   where a mapping can only be a leftover). */
 int cs_uid_map_store(struct cs_mailbox *box, uint32_t uid, const char *base,
+		     struct cs_error *err);
+/* Storing a UID the caller was told (a map of names to UIDs, looked up
+   by a hash of the name, or Dovecot) rather than took from UIDNEXT: uid
+   may be another message's, if the map's hash of two names is the same.
+   Returns 1 stored as cs_uid_map_store() does, 0 if uid maps to a live
+   message of another name (nothing written), -1. */
+int cs_uid_map_claim(struct cs_mailbox *box, uint32_t uid, const char *base,
 		     struct cs_error *err);
 int cs_uid_map_delete(struct cs_mailbox *box, uint32_t uid,
 		      const char *base, struct cs_error *err);

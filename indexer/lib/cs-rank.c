@@ -438,22 +438,75 @@ int cs_message_uid_ranges(struct cs_mailbox *box, uint32_t first,
 
 /* --- the UID map ("u" records) with its bits --- */
 
+/* What a UID in the map adds: UIDNEXT above it, its bit, its term. */
+static int uid_map_account(struct cs_mailbox *box, uint32_t uid,
+			   const char *base, struct cs_error *err)
+{
+	if (uid >= box->rec.uidnext)
+		box->rec.uidnext = uid + 1;
+	if (cs_rank_set(box, uid, true, err) < 0)
+		return -1;
+	box->rec.uid_sum += cs_uid_term(cs_name_hash(base, strlen(base)), uid);
+	box->dirty = true;
+	return 0;
+}
+
 int cs_uid_map_store(struct cs_mailbox *box, uint32_t uid, const char *base,
 		     struct cs_error *err)
 {
 	uint8_t key[CS_KEY_MAX];
 
-	if (uid >= box->rec.uidnext) {
-		box->rec.uidnext = uid + 1;
-		box->dirty = true;
-	}
-	if (cs_rank_set(box, uid, true, err) < 0 ||
+	if (uid_map_account(box, uid, base, err) < 0 ||
 	    cs_db_insert(box->index, key, cs_key_uid(key, box->rec.id, uid),
 			 base, strlen(base), err) < 0)
 		return -1;
-	box->rec.uid_sum += cs_uid_term(cs_name_hash(base, strlen(base)), uid);
-	box->dirty = true;
 	return 0;
+}
+
+/* Does uid map to a live message other than base's: a name whose message
+   record has uid?  Returns 1, 0, or -1. */
+static int uid_map_owned(struct cs_mailbox *box, uint32_t uid,
+			 const char *base, struct cs_error *err)
+{
+	uint8_t key[CS_KEY_MAX], *data;
+	struct cs_message other;
+	size_t size;
+	int ret;
+
+	ret = cs_db_fetch(box->index, key, cs_key_uid(key, box->rec.id, uid),
+			  &data, &size, err);
+	if (ret <= 0)
+		return ret;
+	if (size == strlen(base) && memcmp(data, base, size) == 0)
+		ret = 0;
+	else
+		ret = cs_msg_fetch(box, (const char *)data, size, &other, err);
+	free(data);
+	if (ret <= 0)
+		return ret;
+	return other.rec.uid == uid;
+}
+
+int cs_uid_map_claim(struct cs_mailbox *box, uint32_t uid, const char *base,
+		     struct cs_error *err)
+{
+	uint8_t key[CS_KEY_MAX];
+	size_t key_len = cs_key_uid(key, box->rec.id, uid);
+	int ret;
+
+	/* the common case costs what cs_uid_map_store does: one insert */
+	ret = cs_db_add(box->index, key, key_len, base, strlen(base), err);
+	if (ret == 0) {
+		if ((ret = uid_map_owned(box, uid, base, err)) != 0)
+			return ret < 0 ? -1 : 0;
+		/* a leftover, or base's own: replaced */
+		if (cs_db_store(box->index, key, key_len, base, strlen(base),
+				err) < 0)
+			return -1;
+	} else if (ret < 0) {
+		return -1;
+	}
+	return uid_map_account(box, uid, base, err) < 0 ? -1 : 1;
 }
 
 int cs_uid_map_delete(struct cs_mailbox *box, uint32_t uid,

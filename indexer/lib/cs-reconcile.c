@@ -157,9 +157,6 @@ static void msg_set_disk(struct cs_message *msg,
 	msg->rec.suffix_len = (uint16_t)len;
 }
 
-/* A new record for base.  With probe, the caller has not looked the name
-   up: the message record is added first, and if one exists after all,
-   nothing is written and 2 is returned. */
 /* Was uid expunged (has a tombstone)?  Such a UID is never given to a
    live record again: a scan working from a directory listing older than
    the expunge would otherwise bring the message back under it, and the
@@ -181,6 +178,35 @@ static int uid_tombstoned(struct cs_mailbox *box, uint32_t uid,
 	return ret;
 }
 
+/* Map the UID of msg, a new record (stored: written already).  A UID the
+   caller was told (told, from a map of names looked up by a hash of the
+   name: dovecot-uidlist's, or the UIDs predicted for a new mailbox) is
+   another message's when two names share a hash: a crafted name, or a
+   file that came after the map was made.  Such a UID is never given
+   twice: an own-UID mailbox gives the next UID instead, a mailbox on
+   Dovecot's UIDs none (the plugin teaches Dovecot's).  Returns 0 or -1. */
+static int uid_give(struct cs_mailbox *box, struct cs_message *msg,
+		    uint32_t told, bool stored, struct cs_error *err)
+{
+	int ret;
+
+	if (msg->rec.uid == 0)
+		return 0;
+	if (told == 0 || msg->rec.uid != told)
+		return cs_uid_map_store(box, msg->rec.uid, msg->base, err);
+	if ((ret = cs_uid_map_claim(box, told, msg->base, err)) != 0)
+		return ret < 0 ? -1 : 0;
+	msg->rec.uid = box->rec.uid_source == CS_UIDSRC_OWN ?
+		box->rec.uidnext : 0;
+	if (msg->rec.uid != 0 &&
+	    cs_uid_map_store(box, msg->rec.uid, msg->base, err) < 0)
+		return -1;
+	return stored ? msg_store(box, msg, false, err) : 0;
+}
+
+/* A new record for base.  With probe, the caller has not looked the name
+   up: the message record is added first, and if one exists after all,
+   nothing is written and 2 is returned. */
 static int reconcile_new(struct cs_mailbox *box, const char *base,
 			 size_t base_len, const struct cs_disk_state *disk,
 			 struct cs_message *msg, bool probe,
@@ -225,8 +251,7 @@ static int reconcile_new(struct cs_mailbox *box, const char *base,
 	}
 	/* arrivals found in bulk share one change-log record per run of
 	   modseqs */
-	if ((msg->rec.uid != 0 &&
-	     cs_uid_map_store(box, msg->rec.uid, msg->base, err) < 0) ||
+	if (uid_give(box, msg, disk->uid, probe, err) < 0 ||
 	    (probe ? cs_change_run_add(box, msg->rec.modseq, msg->base, err) :
 	     change_store_msg(box, msg->rec.modseq, msg->base, err)) < 0 ||
 	    (!probe && msg_store(box, msg, true, err) < 0))
@@ -363,7 +388,9 @@ int cs_expunge_uid(struct cs_mailbox *box, uint32_t uid,
    told before (RFC 7162 3.1), and an old UID becomes a tombstone, below
    that modseq, unless it is one already.  A record the switch to
    Dovecot's UIDs left without one (its UIDVALIDITY is new anyway) keeps
-   its modseq.  Returns 0 or -1. */
+   its modseq.  A uid that is another live message's is not taken (a
+   scan's map found it by a hash two names share, uid_give): returns 1
+   renumbered, 0 not, -1 on error. */
 static int renumber(struct cs_mailbox *box, struct cs_message *msg,
 		    uint32_t uid, bool *new_r, struct cs_error *err)
 {
@@ -371,19 +398,20 @@ static int renumber(struct cs_mailbox *box, struct cs_message *msg,
 	uint64_t modseq;
 	int ret;
 
-	if (cs_uid_map_delete(box, old_uid, msg->base, err) < 0 ||
-	    cs_uid_map_store(box, uid, msg->base, err) < 0)
+	if ((ret = cs_uid_map_claim(box, uid, msg->base, err)) <= 0)
+		return ret;
+	if (cs_uid_map_delete(box, old_uid, msg->base, err) < 0)
 		return -1;
 	msg->rec.uid = uid;
 	*new_r = old_uid != 0 || msg->rec.modseq > box->rec.horizon;
 	if (old_uid == 0)
-		return 0;
+		return 1;
 	if ((ret = uid_tombstoned(box, old_uid, err)) != 0)
-		return ret < 0 ? -1 : 0;
+		return ret < 0 ? -1 : 1;
 	if (next_modseq(box, &modseq, err) < 0 ||
 	    tombstone_store(box, old_uid, modseq, err) < 0)
 		return -1;
-	return 0;
+	return 1;
 }
 
 static int reconcile_existing(struct cs_mailbox *box,
@@ -401,9 +429,9 @@ static int reconcile_existing(struct cs_mailbox *box,
 	if (learn && (ret = uid_tombstoned(box, disk->uid, err)) < 0)
 		return -1;
 	if (learn && ret == 0) {
-		if (renumber(box, msg, disk->uid, &numbered, err) < 0)
+		if ((ret = renumber(box, msg, disk->uid, &numbered, err)) < 0)
 			return -1;
-		changed = true;
+		changed = ret > 0;
 	}
 	if (msg->rec.location != disk->location ||
 	    strcmp(msg->suffix, disk->suffix) != 0) {

@@ -108,6 +108,22 @@ static int uid_map_add(void *ctx, uint32_t uid, const char *base,
 	return 0;
 }
 
+/* Sort the map by hash.  The names of a hash that is not unique get no
+   UID from it (0): the map cannot tell them apart.  A name that comes
+   later with the hash of a listed one is caught where the UID is given
+   (cs_uid_map_claim). */
+static void uid_map_sort(struct uid_map *map)
+{
+	struct uid_entry *e = map->entries;
+	size_t i;
+
+	cs_hash_sort(e, map->count, sizeof(*e));
+	for (i = 1; i < map->count; i++) {
+		if (e[i].hash == e[i - 1].hash)
+			e[i].uid = e[i - 1].uid = 0;
+	}
+}
+
 static uint32_t uid_map_lookup_hash(const struct uid_map *map,
 				    uint64_t hash)
 {
@@ -165,8 +181,7 @@ static int uid_map_read(struct scan *sc, struct cs_error *err)
 			    sc->uids.hdr.skipped);
 		sc->set->warn(sc->set->warn_ctx, text);
 	}
-	cs_hash_sort(sc->uids.entries, sc->uids.count,
-		     sizeof(struct uid_entry));
+	uid_map_sort(&sc->uids);
 	return 0;
 }
 
@@ -245,13 +260,9 @@ static int uid_map_predict(struct scan *sc, struct cs_error *err)
 		e[i].uid = first + (uint32_t)i;
 	}
 	free(uk.keys);
-	cs_hash_sort(e, uk.count, sizeof(*e));
-	for (i = 1; i < uk.count; i++) {
-		if (e[i].hash == e[i - 1].hash)
-			e[i].uid = e[i - 1].uid = 0;
-	}
 	sc->uids.entries = e;
 	sc->uids.count = sc->uids.alloc = uk.count;
+	uid_map_sort(&sc->uids);
 	sc->uids.predicted = true;
 	sc->uids.first_uid = first;
 	return 0;

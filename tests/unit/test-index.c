@@ -387,6 +387,78 @@ static void test_uid_source_and_seq(void)
 	unit_remove_tree(root);
 }
 
+/* Two names a caller's map gives one UID (the map looks names up by a
+   hash, and theirs is the same) get a UID each: on own UIDs the second
+   takes the next one, on Dovecot's none (the plugin teaches it); and a
+   record does not learn a UID another live message has. */
+static void test_uid_told_twice(void)
+{
+	char root[4096];
+	struct cs_index *index;
+	struct cs_mailbox *box, *dbox;
+	struct cs_message msg;
+	struct cs_disk_state d;
+	struct cs_error err;
+	uint32_t seq;
+
+	cs_error_clear(&err);
+	unit_make_root(root, sizeof(root));
+	index = unit_open(root);
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
+	box = open_box(index, "INBOX");
+	box->rec.uidnext = 10;	/* as a scan reserves its predictions */
+	d = disk_state(":2,S", CS_LOC_CUR, 5);
+	CU_ASSERT_EQUAL(cs_reconcile_arrival(box, "a", 1, &d, &msg, &err),
+			1);
+	CU_ASSERT_EQUAL(msg.rec.uid, 5);
+	/* the probe's path: the record written before the UID is mapped */
+	CU_ASSERT_EQUAL(cs_reconcile_arrival(box, "b", 1, &d, &msg, &err),
+			1);
+	CU_ASSERT_EQUAL(msg.rec.uid, 10);
+	/* the looked-up path */
+	CU_ASSERT_EQUAL(reconcile(box, "c", &d, &msg), 1);
+	CU_ASSERT_EQUAL(msg.rec.uid, 11);
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->uidnext, 12);
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
+	CU_ASSERT_EQUAL(cs_message_lookup_uid(box, 5, &msg, NULL), 1);
+	CU_ASSERT_STRING_EQUAL(msg.base, "a");
+	CU_ASSERT_EQUAL(cs_message_lookup(box, "b", 1, &msg, NULL), 1);
+	CU_ASSERT_EQUAL(msg.rec.uid, 10);
+	CU_ASSERT_EQUAL(cs_message_lookup_uid(box, 10, &msg, NULL), 1);
+	CU_ASSERT_STRING_EQUAL(msg.base, "b");
+	CU_ASSERT_EQUAL(cs_message_seq(box, 11, &seq, NULL), 1);
+	CU_ASSERT_EQUAL(seq, 3);
+
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
+	dbox = open_box(index, "Dovecot");
+	CU_ASSERT_OK(cs_mailbox_set_uid_source(dbox, CS_UIDSRC_DOVECOT, 9, 1,
+					       NULL, NULL, NULL, CU_ERR));
+	d = disk_state("", CS_LOC_NEW, 3);
+	CU_ASSERT_EQUAL(cs_reconcile_arrival(dbox, "x", 1, &d, &msg, &err),
+			1);
+	CU_ASSERT_EQUAL(msg.rec.uid, 3);
+	CU_ASSERT_EQUAL(cs_reconcile_arrival(dbox, "y", 1, &d, &msg, &err),
+			1);
+	CU_ASSERT_EQUAL(msg.rec.uid, 0);
+	/* y does not learn x's UID later either; its own it does */
+	CU_ASSERT_EQUAL(reconcile(dbox, "y", &d, &msg), 0);
+	CU_ASSERT_EQUAL(msg.rec.uid, 0);
+	d = disk_state("", CS_LOC_NEW, 4);
+	/* new to a client: recorded after the switch, a new modseq */
+	CU_ASSERT_EQUAL(reconcile(dbox, "y", &d, &msg), 1);
+	CU_ASSERT_EQUAL(msg.rec.uid, 4);
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
+	CU_ASSERT_EQUAL(cs_message_lookup_uid(dbox, 3, &msg, NULL), 1);
+	CU_ASSERT_STRING_EQUAL(msg.base, "x");
+	CU_ASSERT_EQUAL(cs_message_seq(dbox, 4, &seq, NULL), 1);
+	CU_ASSERT_EQUAL(seq, 2);
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(dbox)->messages, 2);
+	cs_mailbox_close(&dbox);
+	cs_mailbox_close(&box);
+	cs_index_close(&index);
+	unit_remove_tree(root);
+}
+
 static void test_mailbox_rename_delete(void)
 {
 	char root[4096];
@@ -807,6 +879,8 @@ void suite_index_register(void)
 		    test_uid_switch_keeps);
 	CU_add_test(s, "the switch to Dovecot's UIDs by their sum",
 		    test_uid_switch_quick);
+	CU_add_test(s, "a UID told for two names is given once",
+		    test_uid_told_twice);
 	CU_add_test(s, "sequence numbers", test_sequence_numbers);
 	CU_add_test(s, "mailbox rename and delete",
 		    test_mailbox_rename_delete);
