@@ -596,12 +596,16 @@ bool watch_root_has_unwatched(const struct watch_root *root)
 
 /* The root's round failed (err): nothing waits on it, its sync cookies
    stay unanswered, and it is tried again after a delay that doubles up to
-   WATCH_RETRY_MAX_MS while the other roots are served. */
+   WATCH_RETRY_MAX_MS while the other roots are served; the first delay
+   is short for a lock (WATCH_BUSY_RETRY_MIN_MS, see watch.h). */
 static void root_defer(struct watch_daemon *d, struct watch_root *root,
 		       const struct cs_error *err)
 {
+	unsigned int first = err->code == CS_ERR_BUSY ?
+		WATCH_BUSY_RETRY_MIN_MS : WATCH_RETRY_MIN_MS;
+
 	watch_events_requeue_root(d, root);
-	root->retry_delay_ms = root->retry_delay_ms == 0 ? WATCH_RETRY_MIN_MS :
+	root->retry_delay_ms = root->retry_delay_ms == 0 ? first :
 		root->retry_delay_ms >= WATCH_RETRY_MAX_MS / 2 ?
 		WATCH_RETRY_MAX_MS : root->retry_delay_ms * 2;
 	root->retry_ms = watch_now_ms() + root->retry_delay_ms;
