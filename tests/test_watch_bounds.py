@@ -88,9 +88,9 @@ class HostileUser(watchtest.WatchCase):
             self.assertEqual(res.rc, 0, (res, daemon.log()))
             self.assertEqual(set(arrived) - set(self.uids().values()),
                              set())
-        log = daemon.log()
-        self.assertIn("%s: " % self.evil.root, log)
-        self.assertIn("locked by another process", log)
+        # told once the lock has been found at every try for a while
+        self.wait_log(daemon, "locked by another process")
+        self.assertIn("%s: " % self.evil.root, daemon.log())
         # the hostile Maildir's sync waits (its changes are not in yet)
         res = watchtest.sync(self.evil.root, 300)
         self.assertEqual(res.rc, 2, res)

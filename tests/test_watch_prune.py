@@ -5,7 +5,6 @@ UID that is gone, and the index stays clean."""
 
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cstest  # noqa: E402
@@ -14,14 +13,6 @@ import watchtest  # noqa: E402
 
 class WatchPrune(watchtest.WatchCase):
     seed = 13
-
-    def wait_log(self, daemon, text, attempts=3000):
-        for _ in range(attempts):
-            if text in daemon.log():
-                return
-            self.assertTrue(daemon.running(), daemon.log())
-            time.sleep(0.01)
-        self.fail("%r never logged:\n%s" % (text, daemon.log()))
 
     def test_idle_prune(self):
         made = self.md.populate({"INBOX": 6}, keywords=())

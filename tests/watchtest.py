@@ -115,6 +115,16 @@ class WatchCase(cstest.CondstoreCase):
         wait_ready(daemon, maildirs)
         return daemon
 
+    def wait_log(self, daemon, text, attempts=3000):
+        """Wait until the daemon has logged text (up to attempts times
+        10 ms); fail if it stops or never does."""
+        for _ in range(attempts):
+            if text in daemon.log():
+                return
+            self.assertTrue(daemon.running(), daemon.log())
+            time.sleep(0.01)
+        self.fail("%r never logged:\n%s" % (text, daemon.log()))
+
     def sync(self, maildir=None):
         res = sync(maildir or self.md.root)
         self.assertEqual(res.rc, 0, res)

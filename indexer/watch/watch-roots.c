@@ -614,7 +614,11 @@ static void root_defer(struct watch_daemon *d, struct watch_root *root,
 		watch_log(d->log, WATCH_LOG_ERROR, "%s: %s; its changes and "
 			  "sync requests wait: retrying in %u ms", root->path,
 			  err->text, root->retry_delay_ms);
-	} else if (!root->busy_logged) {
+	} else if (!root->busy_logged &&
+		   root->retry_delay_ms >= WATCH_RETRY_MIN_MS) {
+		/* told once the lock has been found at every try for a
+		   while (from 2 ms to 128 ms: about a quarter of a second),
+		   not for each short commit of a Dovecot session */
 		root->busy_logged = true;
 		watch_log(d->log, WATCH_LOG_WARN, "%s: %s; its changes and sync "
 			  "requests wait, the other Maildirs are served: "
