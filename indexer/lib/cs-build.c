@@ -36,6 +36,7 @@
 
 #include "cs-file.h"
 #include "cs-index-private.h"
+#include "cs-listing.h"
 #include "cs-maildir.h"
 
 /* the key of the record that reserves room (never left in the index) */
@@ -156,18 +157,25 @@ static int build_scan(const struct cs_index_settings *set, uint64_t floor,
 	struct cs_index *index;
 	bool damaged;
 
-	cs_maildir_census(set->root, set->separator, &census);
+	/* one read of each directory: the census keeps the names for the
+	   scan */
+	cs_maildir_census(set->root, set->separator, true, &census);
 	if (bset.hash_size == 0)
 		bset.hash_size = cs_hash_size_for(census.files);
-	if (cs_index_open_bulk(&bset, floor, tmp_path, &index, err) < 0)
+	if (cs_index_open_bulk(&bset, floor, tmp_path, &index, err) < 0) {
+		cs_maildir_census_free(&census);
 		return -1;
+	}
 	if (build_presize(index, &census, err) < 0) {
+		cs_maildir_census_free(&census);
 		cs_index_close(&index);
 		return -1;
 	}
 	/* the build writes nearly every page of the file it sized */
 	(void)cs_db_prefault(index);
-	*scan_ret_r = cs_maildir_scan_all(index, NULL, scan, stats_r, err);
+	*scan_ret_r = cs_maildir_scan_census(index, NULL, &census, scan,
+					     stats_r, err);
+	cs_maildir_census_free(&census);
 	damaged = index->bulk_damaged;
 	cs_index_close(&index);
 	if (damaged && *scan_ret_r == 0)

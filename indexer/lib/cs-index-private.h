@@ -311,19 +311,26 @@ int cs_rank_absent(struct cs_mailbox *box, const struct cs_uid_range *ranges,
 		   size_t count, cs_uid_range_fn *fn, void *ctx,
 		   struct cs_error *err);
 
-/* The message files of every mailbox of root (one readdir each), and the
-   tdb hash size for an index of that many (cs-scan.c). */
-struct cs_maildir_census {
-	uint64_t files;		/* names in new/ and cur/ */
-	uint64_t name_bytes;	/* the sum of their lengths */
-	uint64_t base_bytes;	/* the sum of their lengths up to the
-				   separator (the base names) */
-};
-/* Count the message files of every mailbox of root and their names'
-   bytes, for separator (0: ':'), into *census_r; one readdir per
-   directory, nothing else.  Directories that can't be read count 0. */
-void cs_maildir_census(const char *root, char separator,
-		       struct cs_maildir_census *census_r);
+/* cs-scan.c: cs_maildir_scan() of a mailbox that a build's census
+   listed (cs-listing.h): while the mailbox is new to the index, its files
+   are taken from listing (NULL: from the directories). */
+struct cs_listing;
+struct cs_maildir_census;
+struct cs_scan_settings;
+struct cs_scan_stats;
+int cs_maildir_scan_listed(struct cs_index *index, const char *name,
+			   const struct cs_scan_settings *set,
+			   const struct cs_listing *listing,
+			   struct cs_scan_stats *stats_r, struct cs_error *err);
+/* cs_maildir_scan_all() taking each mailbox's files from census's
+   listing when it has one (census NULL: none). */
+int cs_maildir_scan_census(struct cs_index *index, const char *const *names,
+			   const struct cs_maildir_census *census,
+			   const struct cs_scan_settings *set,
+			   struct cs_scan_stats *stats_r, struct cs_error *err);
+
+/* The message files of every mailbox of root (cs-listing.h's census),
+   and the tdb hash size for an index of that many (cs-scan.c). */
 uint64_t cs_maildir_count_files(const char *root);
 unsigned int cs_hash_size_for(uint64_t files);
 

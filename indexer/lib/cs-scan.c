@@ -31,12 +31,14 @@
 #include "cs-file.h"
 #include "cs-hash.h"
 #include "cs-index-private.h"
+#include "cs-listing.h"
 #include "cs-maildir.h"
 #include "cs-name.h"
 #include "cs-uidorder.h"
 
 #define SCAN_CHUNK 20000
 #define SWEEP_TRIES 3
+#define NO_ENTRY UINT32_MAX	/* a name read from disk, not a listing */
 
 static const char *const loc_dirs[] = { "new", "cur" };
 
@@ -44,6 +46,8 @@ static const char *const loc_dirs[] = { "new", "cur" };
 struct uid_entry {
 	uint64_t hash;
 	uint32_t uid;
+	uint32_t entry;		/* predicted from a listing: the listing's
+				   entry (else unused) */
 };
 
 struct uid_map {
@@ -62,6 +66,7 @@ struct pending {
 	char name[CS_NAME_MAX + 1];
 	uint8_t location;
 	uint32_t uid;		/* from the UID map (pending_uids), else 0 */
+	uint32_t entry;		/* the listing's entry, or NO_ENTRY */
 };
 
 /* a pending name's hash, to look the names up in order of hash */
@@ -75,6 +80,14 @@ struct scan {
 	const char *name;
 	char path[PATH_MAX];
 	const struct cs_scan_settings *set;
+	/* the build's listing of the mailbox's files (cs-listing.h), read
+	   instead of the directories while the mailbox is new to the
+	   index; NULL: read the directories */
+	const struct cs_listing *listing;
+	/* UIDs predicted from the listing (uid_map_predict): each entry's
+	   UID (0: none), so that no name is looked up in the map; NULL
+	   otherwise */
+	uint32_t *entry_uid;
 	struct cs_scan_stats *stats;
 	struct cs_mailbox *box;		/* NULL: not in the index yet */
 	struct uid_map uids;
@@ -185,45 +198,135 @@ static int uid_map_read(struct scan *sc, struct cs_error *err)
 	return 0;
 }
 
+/* --- reading a directory: from disk, or from the build's listing --- */
+
+struct dir_source {
+	DIR *dir;			/* from disk, or NULL */
+	const struct cs_listing *listing;	/* or from it */
+	size_t pos, end;		/* its entries still to read */
+	uint32_t entry;			/* the listing's entry read last
+					   (NO_ENTRY from disk) */
+	char path[PATH_MAX];
+};
+
+/* Open the folder's directory of location (new/ or cur/) for reading,
+   counted in the index's directory reads; dirpath (PATH_MAX bytes) gets
+   its path.  Returns 1 and *dir_r, 0 when it does not exist, -1 on
+   error. */
 static int scan_opendir(struct scan *sc, uint8_t location, char *dirpath,
-			DIR **dir_r, struct cs_error *err);
+			DIR **dir_r, struct cs_error *err)
+{
+	if (cs_path_fmt(dirpath, PATH_MAX, "%s/%s", sc->path,
+			loc_dirs[location]) < 0)
+		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
+				    sc->path);
+	sc->index->dir_reads++;
+	*dir_r = cs_dir_opendir(cs_index_root(sc->index), dirpath);
+	if (*dir_r == NULL)
+		return errno == ENOENT ? 0 : cs_dir_error(err, dirpath);
+	return 1;
+}
+
+/* Start reading the entries of location's directory: the listing's when
+   the scan has one, else the directory's.  Returns 1, 0 when the
+   directory does not exist, -1 on error. */
+static int source_open(struct scan *sc, uint8_t location,
+		       struct dir_source *src, struct cs_error *err)
+{
+	src->dir = NULL;
+	src->listing = sc->listing;
+	src->entry = NO_ENTRY;
+	if (src->listing == NULL)
+		return scan_opendir(sc, location, src->path, &src->dir, err);
+	if (cs_path_fmt(src->path, sizeof(src->path), "%s/%s", sc->path,
+			loc_dirs[location]) < 0)
+		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
+				    sc->path);
+	src->pos = src->listing->start[location];
+	src->end = src->listing->start[location + 1];
+	return 1;
+}
+
+/* The next entry's name and the type readdir gave (DT_UNKNOWN from a file
+   system that gives none: source_type() tells), or NULL at the end. */
+static const char *source_next(struct dir_source *src, unsigned char *type_r)
+{
+	const struct cs_listing_entry *e;
+	struct dirent *d;
+
+	if (src->listing != NULL) {
+		if (src->pos == src->end)
+			return NULL;
+		src->entry = (uint32_t)src->pos++;
+		e = &src->listing->entries[src->entry];
+		*type_r = e->type;
+		return src->listing->names + e->name;
+	}
+	d = readdir(src->dir);
+	if (d == NULL)
+		return NULL;
+	*type_r = d->d_type;
+	return d->d_name;
+}
+
+/* The type of entry name that source_next() gave as type. */
+static unsigned char source_type(const struct dir_source *src,
+				 const char *name, unsigned char type)
+{
+	return src->dir == NULL ? type :
+		cs_dirent_type(dirfd(src->dir), name, type);
+}
+
+static void source_close(struct dir_source *src)
+{
+	if (src->dir != NULL)
+		closedir(src->dir);
+	src->dir = NULL;
+}
 
 /* --- the UIDs Dovecot will give a mailbox it has not seen --- */
 
+struct uid_key {
+	struct cs_uidorder_key key;	/* first: cs_uidorder_cmp() */
+	uint32_t entry;			/* the listing's entry, if any */
+};
+
 struct uid_keys {
-	struct cs_uidorder_key *keys;
+	struct uid_key *keys;
 	size_t count, alloc;
 };
 
 static int predict_dir(struct scan *sc, uint8_t location,
 		       struct uid_keys *uk, struct cs_error *err)
 {
-	char dirpath[PATH_MAX], sep = cs_index_separator(sc->index);
-	const char *p;
-	struct dirent *d;
+	char sep = cs_index_separator(sc->index);
+	struct dir_source src;
+	const char *name, *p;
+	unsigned char type;
 	size_t len;
-	DIR *dir;
 	int ret;
 
-	ret = scan_opendir(sc, location, dirpath, &dir, err);
+	ret = source_open(sc, location, &src, err);
 	if (ret <= 0)
 		return ret;
-	while ((d = readdir(dir)) != NULL) {
-		if (d->d_name[0] == '.' || d->d_name[0] == sep ||
-		    (d->d_type != DT_REG && d->d_type != DT_UNKNOWN))
+	while ((name = source_next(&src, &type)) != NULL) {
+		/* (a type only lstat can tell is taken as a file: the
+		   prediction is only a question of speed) */
+		if (name[0] == '.' || name[0] == sep ||
+		    (type != DT_REG && type != DT_UNKNOWN))
 			continue;
 		if (cs_array_grow(&uk->keys, sizeof(*uk->keys), uk->count,
 				  &uk->alloc, 4096) < 0) {
-			closedir(dir);
+			source_close(&src);
 			return cs_error_set(err, CS_ERR_IO, "out of memory");
 		}
-		len = strlen(d->d_name);
-		p = memchr(d->d_name, sep, len);
-		cs_uidorder_key(d->d_name, p == NULL ? len :
-				(size_t)(p - d->d_name),
-				&uk->keys[uk->count++]);
+		len = strlen(name);
+		p = memchr(name, sep, len);
+		cs_uidorder_key(name, p == NULL ? len : (size_t)(p - name),
+				&uk->keys[uk->count].key);
+		uk->keys[uk->count++].entry = src.entry;
 	}
-	closedir(dir);
+	source_close(&src);
 	return 0;
 }
 
@@ -232,8 +335,9 @@ static int predict_dir(struct scan *sc, uint8_t location,
    from the mailbox's UIDNEXT on, so that the switch to Dovecot's UIDs
    (cs_mailbox_set_uid_source) finds them equal and changes nothing.  A
    base name whose hash is not unique gets no prediction (the next UID
-   when it is reconciled).  Costs one more listing of new/ and cur/ and 32
-   bytes a file while sorting, 16 after. */
+   when it is reconciled).  Costs one more listing of new/ and cur/ (none
+   with the build's listing) and 40 bytes a file while sorting, 16 after
+   (and 4 more with a listing). */
 static int uid_map_predict(struct scan *sc, struct cs_error *err)
 {
 	struct uid_keys uk = { NULL, 0, 0 };
@@ -256,8 +360,9 @@ static int uid_map_predict(struct scan *sc, struct cs_error *err)
 	}
 	qsort(uk.keys, uk.count, sizeof(*uk.keys), cs_uidorder_cmp);
 	for (i = 0; i < uk.count; i++) {
-		e[i].hash = uk.keys[i].hash;
+		e[i].hash = uk.keys[i].key.hash;
 		e[i].uid = first + (uint32_t)i;
+		e[i].entry = uk.keys[i].entry;
 	}
 	free(uk.keys);
 	sc->uids.entries = e;
@@ -265,6 +370,14 @@ static int uid_map_predict(struct scan *sc, struct cs_error *err)
 	uid_map_sort(&sc->uids);
 	sc->uids.predicted = true;
 	sc->uids.first_uid = first;
+	/* with the build's listing, each entry's UID (out of memory: the
+	   map is looked up instead) */
+	if (sc->listing != NULL &&
+	    (sc->entry_uid = calloc(sc->listing->count,
+				    sizeof(*sc->entry_uid))) != NULL) {
+		for (i = 0; i < uk.count; i++)
+			sc->entry_uid[e[i].entry] = e[i].uid;
+	}
 	return 0;
 }
 
@@ -383,6 +496,13 @@ static void pending_uids(struct scan *sc)
 	const struct uid_entry *e;
 	size_t i, n = 0, pos = 0;
 
+	if (sc->entry_uid != NULL && sc->uids.predicted) {
+		/* predicted from the listing: no lookup */
+		for (i = 0; i < sc->npending; i++)
+			sc->pending[i].uid = sc->pending[i].entry == NO_ENTRY ?
+				0 : sc->entry_uid[sc->pending[i].entry];
+		return;
+	}
 	for (i = 0; i < sc->npending; i++) {
 		sc->pending[i].uid = 0;
 		if (sc->uids.count == 0 ||
@@ -459,13 +579,14 @@ fail:
 }
 
 static int queue_pending(struct scan *sc, const char *filename,
-			 uint8_t location, struct cs_error *err)
+			 uint8_t location, uint32_t entry, struct cs_error *err)
 {
 	struct pending *p = &sc->pending[sc->npending++];
 
 	snprintf(p->name, sizeof(p->name), "%s", filename);
 	p->location = location;
 	p->uid = 0;
+	p->entry = entry;
 	if (location == CS_LOC_NEW)
 		sc->queued_new++;
 	return sc->npending < SCAN_CHUNK ? 0 : flush_pending(sc, err);
@@ -502,29 +623,22 @@ static int entry_differs(struct scan *sc, const char *filename,
 		(disk.uid != 0 && disk.uid != msg.rec.uid) ? 1 : 0;
 }
 
-/* Is this directory entry a regular file we may index? */
-static bool entry_is_file(struct scan *sc, int dirfd, const struct dirent *d,
-			  const char *dirpath)
+/* Is the entry name (of type as source_next() gave it) a regular file we
+   may index? */
+static bool entry_is_file(struct scan *sc, const struct dir_source *src,
+			  const char *name, unsigned char type)
 {
-	struct stat st;
-	unsigned char type = d->d_type;
-
-	if (d->d_name[0] == '.')
+	if (name[0] == '.')
 		return false;
-	if (type == DT_UNKNOWN) {
-		if (fstatat(dirfd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return false;
-		type = S_ISLNK(st.st_mode) ? DT_LNK :
-			S_ISREG(st.st_mode) ? DT_REG : DT_DIR;
-	}
+	type = source_type(src, name, type);
 	if (type == DT_LNK) {
 		sc->stats->skipped++;
 		if (sc->set->warn != NULL) {
 			char text[PATH_MAX + 128];
 
 			cs_path_fmt(text, sizeof(text), "%s/%s: symlink skipped "
-				 "(symlinks are never followed)", dirpath,
-				 d->d_name);
+				 "(symlinks are never followed)", src->path,
+				 name);
 			sc->set->warn(sc->set->warn_ctx, text);
 		}
 		return false;
@@ -557,38 +671,20 @@ static void progress(struct scan *sc)
 				  cs_mailbox_get_rec(sc->box)->messages);
 }
 
-/* Open the folder's directory of location (new/ or cur/) for reading,
-   counted in the index's directory reads; dirpath (PATH_MAX bytes) gets
-   its path.  Returns 1 and *dir_r, 0 when it does not exist, -1 on
-   error. */
-static int scan_opendir(struct scan *sc, uint8_t location, char *dirpath,
-			DIR **dir_r, struct cs_error *err)
-{
-	if (cs_path_fmt(dirpath, PATH_MAX, "%s/%s", sc->path,
-			loc_dirs[location]) < 0)
-		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
-				    sc->path);
-	sc->index->dir_reads++;
-	*dir_r = cs_dir_opendir(cs_index_root(sc->index), dirpath);
-	if (*dir_r == NULL)
-		return errno == ENOENT ? 0 : cs_dir_error(err, dirpath);
-	return 1;
-}
-
 static int scan_dir(struct scan *sc, uint8_t location, struct cs_error *err)
 {
-	char dirpath[PATH_MAX];
-	struct dirent *d;
+	struct dir_source src;
+	const char *name;
+	unsigned char type;
 	bool locked = false, matched;
-	DIR *dir;
 	int ret = 0;
 
-	ret = scan_opendir(sc, location, dirpath, &dir, err);
+	ret = source_open(sc, location, &src, err);
 	if (ret <= 0)
 		return ret;
 	ret = 0;
-	while (ret == 0 && (d = readdir(dir)) != NULL) {
-		if (!entry_is_file(sc, dirfd(dir), d, dirpath))
+	while (ret == 0 && (name = source_next(&src, &type)) != NULL) {
+		if (!entry_is_file(sc, &src, name, type))
 			continue;
 		sc->stats->files++;
 		if ((++sc->done & 4095) == 0)
@@ -596,7 +692,7 @@ static int scan_dir(struct scan *sc, uint8_t location, struct cs_error *err)
 		ret = lock_read(sc, &locked, err);
 		if (ret < 0)
 			break;
-		ret = entry_differs(sc, d->d_name, location, &matched, err);
+		ret = entry_differs(sc, name, location, &matched, err);
 		if (ret < 0)
 			break;
 		if (matched)
@@ -604,11 +700,12 @@ static int scan_dir(struct scan *sc, uint8_t location, struct cs_error *err)
 		if (ret > 0) {
 			if (sc->npending + 1 == SCAN_CHUNK)
 				unlock_read(sc, &locked);
-			ret = queue_pending(sc, d->d_name, location, err);
+			ret = queue_pending(sc, name, location, src.entry,
+					    err);
 		}
 	}
 	unlock_read(sc, &locked);
-	closedir(dir);
+	source_close(&src);
 	return ret < 0 ? -1 : 0;
 }
 
@@ -898,6 +995,14 @@ int cs_maildir_scan(struct cs_index *index, const char *name,
 		    const struct cs_scan_settings *set,
 		    struct cs_scan_stats *stats_r, struct cs_error *err)
 {
+	return cs_maildir_scan_listed(index, name, set, NULL, stats_r, err);
+}
+
+int cs_maildir_scan_listed(struct cs_index *index, const char *name,
+			   const struct cs_scan_settings *set,
+			   const struct cs_listing *listing,
+			   struct cs_scan_stats *stats_r, struct cs_error *err)
+{
 	static const struct cs_scan_settings default_set;
 	struct scan sc = { .index = index, .name = name, .stats = stats_r,
 			   .set = set != NULL ? set : &default_set };
@@ -913,6 +1018,8 @@ int cs_maildir_scan(struct cs_index *index, const char *name,
 	ret = cs_mailbox_open(index, name, false, 0, 0, &sc.box, err);
 	if (ret < 0)
 		goto fail;
+	if (sc.box == NULL)
+		sc.listing = listing;	/* nothing of it in the index */
 	sc.pending = malloc(SCAN_CHUNK * sizeof(*sc.pending));
 	sc.order = malloc(SCAN_CHUNK * sizeof(*sc.order));
 	sc.keys = malloc(SCAN_CHUNK * sizeof(*sc.keys));
@@ -958,6 +1065,7 @@ int cs_maildir_scan(struct cs_index *index, const char *name,
 	free(sc.order);
 	free(sc.keys);
 	free(sc.uids.entries);
+	free(sc.entry_uid);
 	cs_mailbox_close(&sc.box);
 	return 0;
 fail:
@@ -965,6 +1073,7 @@ fail:
 	free(sc.order);
 	free(sc.keys);
 	free(sc.uids.entries);
+	free(sc.entry_uid);
 	cs_mailbox_close(&sc.box);
 	return -1;
 }
@@ -974,6 +1083,8 @@ fail:
 struct scan_all {
 	struct cs_index *index;
 	const struct cs_scan_settings *set;
+	const struct cs_maildir_census *census;	/* or NULL */
+	size_t census_pos;			/* cs_census_listing() */
 	struct cs_scan_stats *stats;
 	char **on_disk;
 	size_t ndisk, alloc;
@@ -991,8 +1102,12 @@ static int scan_all_one(struct scan_all *sa, const char *name)
 {
 	struct cs_error err;
 
+	const struct cs_listing *listing = sa->census == NULL ? NULL :
+		cs_census_listing(sa->census, name, &sa->census_pos);
+
 	cs_error_clear(&err);
-	if (cs_maildir_scan(sa->index, name, sa->set, sa->stats, &err) == 0)
+	if (cs_maildir_scan_listed(sa->index, name, sa->set, listing,
+				   sa->stats, &err) == 0)
 		return 0;
 	if (err.code == CS_ERR_NOTFOUND) {
 		/* the folder is gone from disk: retire it from the index */
@@ -1050,7 +1165,16 @@ int cs_maildir_scan_all(struct cs_index *index, const char *const *names,
 			const struct cs_scan_settings *set,
 			struct cs_scan_stats *stats_r, struct cs_error *err)
 {
-	struct scan_all sa = { .index = index, .set = set, .stats = stats_r };
+	return cs_maildir_scan_census(index, names, NULL, set, stats_r, err);
+}
+
+int cs_maildir_scan_census(struct cs_index *index, const char *const *names,
+			   const struct cs_maildir_census *census,
+			   const struct cs_scan_settings *set,
+			   struct cs_scan_stats *stats_r, struct cs_error *err)
+{
+	struct scan_all sa = { .index = index, .set = set, .stats = stats_r,
+			       .census = census };
 	size_t i;
 	int ret = 0;
 
@@ -1081,65 +1205,11 @@ int cs_maildir_scan_all(struct cs_index *index, const char *const *names,
 
 /* --- sizing a new index --- */
 
-struct census_ctx {
-	char separator;
-	struct cs_maildir_census *census;
-};
-
-static void census_dir(const char *path, struct census_ctx *cc)
-{
-	struct dirent *d;
-	const char *sep;
-	size_t len;
-	DIR *dir = cs_dir_opendir(NULL, path);
-
-	if (dir == NULL)
-		return;
-	while ((d = readdir(dir)) != NULL) {
-		if (d->d_name[0] == '.')
-			continue;
-		len = strlen(d->d_name);
-		sep = memchr(d->d_name, cc->separator, len);
-		cc->census->files++;
-		cc->census->name_bytes += len;
-		cc->census->base_bytes += sep == NULL ? len :
-			(size_t)(sep - d->d_name);
-	}
-	closedir(dir);
-}
-
-static int census_cb(void *ctx, const char *name, const char *path)
-{
-	struct census_ctx *cc = ctx;
-	char sub[PATH_MAX];
-	int i;
-
-	(void)name;
-	for (i = 0; i < 2; i++) {
-		if (cs_path_fmt(sub, sizeof(sub), "%s/%s", path,
-				loc_dirs[i]) == 0)
-			census_dir(sub, cc);
-	}
-	return 0;
-}
-
-void cs_maildir_census(const char *root, char separator,
-		       struct cs_maildir_census *census_r)
-{
-	struct census_ctx cc = {
-		.separator = separator != '\0' ? separator : ':',
-		.census = census_r,
-	};
-
-	memset(census_r, 0, sizeof(*census_r));
-	(void)cs_maildir_list(root, census_cb, &cc, NULL, NULL, NULL);
-}
-
 uint64_t cs_maildir_count_files(const char *root)
 {
 	struct cs_maildir_census census;
 
-	cs_maildir_census(root, ':', &census);
+	cs_maildir_census(root, ':', false, &census);
 	return census.files;
 }
 

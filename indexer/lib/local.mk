@@ -38,6 +38,8 @@ libcondstore_la_SOURCES = \
 	indexer/lib/cs-uidlist.c \
 	indexer/lib/cs-uidorder.c \
 	indexer/lib/cs-uidorder.h \
+	indexer/lib/cs-listing.c \
+	indexer/lib/cs-listing.h \
 	indexer/lib/cs-scan.c \
 	indexer/lib/cs-build.c \
 	indexer/lib/cs-store.c \

@@ -14,6 +14,7 @@
 #include <tdb.h>
 
 #include "cs-index-private.h"
+#include "cs-listing.h"
 #include "unit.h"
 
 struct warnings {
@@ -644,6 +645,161 @@ static void test_build_index(void)
 	unit_remove_tree(root);
 }
 
+/* The names of a mailbox for the listing tests: in Dovecot's order,
+   created in another, half in new/ and half in cur/. */
+static const char *const listed_names[] = {
+	"100.M3P9.h", "100.M5P1.h", "100.M20P1.h", "200.M2P1.h",
+	"300.M1P1.h", "300.h", "1000.M0P0.h", "1001.M0P0.h"
+};
+#define LISTED_COUNT 8
+
+/* A mailbox of the listed names, plus what is not a message: a symlink,
+   a FIFO, a dot file, a directory. */
+static void make_listed_maildir(const char *dir)
+{
+	static const unsigned int create_order[] = { 4, 1, 6, 0, 7, 3, 5, 2 };
+	char path[4200], name[64];
+	unsigned int i, n;
+
+	for (i = 0; i < LISTED_COUNT; i++) {
+		n = create_order[i];
+		snprintf(name, sizeof(name), "%s%s", listed_names[n],
+			 i % 2 == 0 ? ":2,S" : "");
+		unit_touch(dir, i % 2 == 0 ? "cur" : "new", name);
+	}
+	snprintf(path, sizeof(path), "%s/cur/7.M7P7.h:2,S", dir);
+	CU_ASSERT_EQUAL(symlink("/etc/passwd", path), 0);
+	snprintf(path, sizeof(path), "%s/cur/8.M8P8.h:2,S", dir);
+	CU_ASSERT_EQUAL(mkfifo(path, 0600), 0);
+	unit_touch(dir, "new", ".hidden");
+	snprintf(path, sizeof(path), "%s/new/9.M9P9.h", dir);
+	CU_ASSERT_EQUAL(mkdir(path, 0700), 0);
+}
+
+/* The census lists each directory once: the entries that are not dot
+   files, each with its type, new/'s before cur/'s. */
+static void test_census_listing(void)
+{
+	char root[4096], path[4200];
+	struct cs_maildir_census census;
+	const struct cs_listing *ls;
+	const struct cs_listing_entry *e;
+	unsigned int regular = 0, links = 0, fifos = 0, dirs = 0;
+	size_t i, pos = 0;
+
+	unit_make_root(root, sizeof(root));
+	make_listed_maildir(root);
+	snprintf(path, sizeof(path), "%s/.Work", root);
+	unit_make_maildir(path);
+	unit_touch(path, "cur", "5.M5P5.h:2,F");
+
+	cs_maildir_census(root, ':', true, &census);
+	CU_ASSERT_EQUAL(census.files, LISTED_COUNT + 3 + 1);
+	CU_ASSERT_EQUAL(census.nlistings, 2);
+	ls = cs_census_listing(&census, "INBOX", &pos);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ls);
+	CU_ASSERT_EQUAL(ls->count, LISTED_COUNT + 3);
+	CU_ASSERT_EQUAL(ls->start[CS_LOC_NEW], 0);
+	CU_ASSERT_EQUAL(ls->start[CS_LOC_CUR], LISTED_COUNT / 2 + 1);
+	CU_ASSERT_EQUAL(ls->start[2], ls->count);
+	for (i = 0; i < ls->count; i++) {
+		e = &ls->entries[i];
+		CU_ASSERT(ls->names[e->name] != '.');
+		regular += e->type == DT_REG;
+		links += e->type == DT_LNK;
+		fifos += e->type == DT_FIFO;
+		dirs += e->type == DT_DIR;
+		if (e->type == DT_DIR)
+			CU_ASSERT(i < ls->start[CS_LOC_CUR]);
+		if (e->type == DT_LNK || e->type == DT_FIFO)
+			CU_ASSERT(i >= ls->start[CS_LOC_CUR]);
+	}
+	CU_ASSERT_EQUAL(regular, LISTED_COUNT);
+	CU_ASSERT_EQUAL(links + fifos + dirs, 3);
+	/* in the census's order, each at once; a name it never saw: none */
+	ls = cs_census_listing(&census, "Work", &pos);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ls);
+	CU_ASSERT_EQUAL(ls->count, 1);
+	CU_ASSERT_STRING_EQUAL(ls->names + ls->entries[0].name,
+			       "5.M5P5.h:2,F");
+	CU_ASSERT_PTR_NULL(cs_census_listing(&census, "Other", &pos));
+	cs_maildir_census_free(&census);
+	CU_ASSERT_EQUAL(census.kept, 0);
+
+	/* counted only */
+	cs_maildir_census(root, ':', false, &census);
+	CU_ASSERT_EQUAL(census.files, LISTED_COUNT + 3 + 1);
+	CU_ASSERT_EQUAL(census.nlistings, 0);
+	cs_maildir_census_free(&census);
+	unit_remove_tree(root);
+}
+
+/* A first build reads its names from the census's listing: it finds what
+   a scan of the directories finds, warns alike, and gives the UIDs
+   Dovecot will give. */
+static void test_build_from_listing(void)
+{
+	char root[4096], other[4300];
+	struct cs_index_settings set = { 0 };
+	struct warnings w_build = { 0 }, w_scan = { 0 };
+	struct cs_scan_settings sset = { .warn = warn_cb,
+					 .warn_ctx = &w_build };
+	struct cs_scan_stats st_build, st_scan;
+	struct cs_index *built, *scanned;
+	struct cs_mailbox *a, *b;
+	struct cs_message ma, mb;
+	unsigned int i;
+
+	unit_make_root(root, sizeof(root));
+	make_listed_maildir(root);
+	set.root = root;
+	memset(&st_build, 0, sizeof(st_build));
+	CU_ASSERT_EQUAL(cs_maildir_build_index(&set, &sset, &st_build, NULL),
+			1);
+	CU_ASSERT_EQUAL(st_build.arrived, LISTED_COUNT);
+	CU_ASSERT_EQUAL(st_build.files, LISTED_COUNT);
+	CU_ASSERT_EQUAL(st_build.skipped, 1);	/* the symlink */
+	CU_ASSERT_EQUAL(w_build.count, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(w_build.last, "symlink skipped"));
+
+	/* the same Maildir scanned from its directories into another
+	   index */
+	snprintf(other, sizeof(other), "%s/other.tdb", root);
+	set.db_path = other;
+	scanned = unit_open_set(&set);
+	CU_ASSERT_OK(scan(scanned, "INBOX", &st_scan, &w_scan));
+	CU_ASSERT_EQUAL(st_scan.arrived, st_build.arrived);
+	CU_ASSERT_EQUAL(st_scan.files, st_build.files);
+	CU_ASSERT_EQUAL(st_scan.skipped, st_build.skipped);
+	CU_ASSERT_STRING_EQUAL(w_scan.last, w_build.last);
+
+	built = unit_open(root);
+	CU_ASSERT_EQUAL(check(built, false), 0);
+	CU_ASSERT_EQUAL_FATAL(cs_mailbox_open(built, "INBOX", false, 0, 0,
+					      &a, NULL), 1);
+	CU_ASSERT_EQUAL_FATAL(cs_mailbox_open(scanned, "INBOX", false, 0, 0,
+					      &b, NULL), 1);
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(a)->messages, LISTED_COUNT);
+	CU_ASSERT_EQUAL(cs_mailbox_get_rec(a)->uidnext, LISTED_COUNT + 1);
+	for (i = 0; i < LISTED_COUNT; i++) {
+		CU_ASSERT_EQUAL_FATAL(cs_message_lookup_uid(a, i + 1, &ma,
+							    NULL), 1);
+		CU_ASSERT_EQUAL_FATAL(cs_message_lookup_uid(b, i + 1, &mb,
+							    NULL), 1);
+		/* Dovecot's order */
+		CU_ASSERT_STRING_EQUAL(ma.base, listed_names[i]);
+		CU_ASSERT_STRING_EQUAL(mb.base, ma.base);
+		CU_ASSERT_STRING_EQUAL(mb.suffix, ma.suffix);
+		CU_ASSERT_EQUAL(mb.rec.location, ma.rec.location);
+		CU_ASSERT_EQUAL(mb.rec.flags, ma.rec.flags);
+	}
+	cs_mailbox_close(&a);
+	cs_mailbox_close(&b);
+	cs_index_close(&built);
+	cs_index_close(&scanned);
+	unit_remove_tree(root);
+}
+
 /* The free space of the index in root, in bytes, from tdb's summary
    ("Number of free records", "Smallest/average/largest free records");
    *file_r: the file's size. */
@@ -854,6 +1010,10 @@ void suite_scan_register(void)
 		    test_scan_digest);
 	CU_add_test(s, "building a first index off to the side",
 		    test_build_index);
+	CU_add_test(s, "the census lists each directory once",
+		    test_census_listing);
+	CU_add_test(s, "a first build reads the census's listing",
+		    test_build_from_listing);
 	CU_add_test(s, "change-log runs of a first build", test_change_runs);
 	CU_add_test(s, "a first build's file: its records and some room",
 		    test_build_size);
