@@ -358,7 +358,7 @@ static int uid_map_predict(struct scan *sc, struct cs_error *err)
 		free(uk.keys);
 		return 0;
 	}
-	qsort(uk.keys, uk.count, sizeof(*uk.keys), cs_uidorder_cmp);
+	cs_uidorder_sort(uk.keys, uk.count, sizeof(*uk.keys));
 	for (i = 0; i < uk.count; i++) {
 		e[i].hash = uk.keys[i].key.hash;
 		e[i].uid = first + (uint32_t)i;

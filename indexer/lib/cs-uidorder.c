@@ -14,6 +14,7 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "cs-hash.h"
@@ -65,4 +66,78 @@ int cs_uidorder_cmp(const void *a, const void *b)
 	if (ret != 0)
 		return ret;
 	return x->hash < y->hash ? -1 : x->hash > y->hash ? 1 : 0;
+}
+
+#define RADIX_DIGITS 65536
+
+/* One pass of a stable radix sort: the elements of from into to by the
+   16 bits of their timestamp at shift; pos: RADIX_DIGITS counters. */
+static void radix_pass(const char *from, char *to, size_t count, size_t size,
+		       unsigned int shift, size_t *pos)
+{
+	const struct cs_uidorder_key *k;
+	size_t i, sum = 0, n;
+	unsigned int digit;
+
+	memset(pos, 0, RADIX_DIGITS * sizeof(*pos));
+	for (i = 0; i < count; i++) {
+		k = (const void *)(from + i * size);
+		pos[(k->secs >> shift) & 0xffff]++;
+	}
+	for (digit = 0; digit < RADIX_DIGITS; digit++) {
+		n = pos[digit];
+		pos[digit] = sum;
+		sum += n;
+	}
+	for (i = 0; i < count; i++) {
+		k = (const void *)(from + i * size);
+		digit = (unsigned int)((k->secs >> shift) & 0xffff);
+		memcpy(to + pos[digit]++ * size, from + i * size, size);
+	}
+}
+
+void cs_uidorder_sort(void *base, size_t count, size_t size)
+{
+	char *a = base, *tmp = NULL, *from, *to, *swap;
+	const struct cs_uidorder_key *k, *first;
+	size_t *pos = NULL, i, start;
+	uint64_t max = 0;
+	unsigned int shift;
+
+	if (count < 1024 || count > SIZE_MAX / size ||
+	    (tmp = malloc(count * size)) == NULL ||
+	    (pos = malloc(RADIX_DIGITS * sizeof(*pos))) == NULL) {
+		free(tmp);
+		qsort(base, count, size, cs_uidorder_cmp);
+		return;
+	}
+	for (i = 0; i < count; i++) {
+		k = (const void *)(a + i * size);
+		if (k->secs > max)
+			max = k->secs;
+	}
+	from = a;
+	to = tmp;
+	for (shift = 0; shift < 64 && (max >> shift) != 0; shift += 16) {
+		radix_pass(from, to, count, size, shift, pos);
+		swap = from;
+		from = to;
+		to = swap;
+	}
+	if (from != a)
+		memcpy(a, from, count * size);
+	free(tmp);
+	free(pos);
+	/* the names of one second, by the rest of the key */
+	for (start = 0; start < count; start = i) {
+		first = (const void *)(a + start * size);
+		for (i = start + 1; i < count; i++) {
+			k = (const void *)(a + i * size);
+			if (k->secs != first->secs)
+				break;
+		}
+		if (i - start > 1)
+			qsort(a + start * size, i - start, size,
+			      cs_uidorder_cmp);
+	}
 }

@@ -36,4 +36,12 @@ void cs_uidorder_key(const char *base, size_t base_len,
    Dovecot gets its UID changed once Dovecot numbers it. */
 int cs_uidorder_cmp(const void *a, const void *b);
 
+/* Sort count elements of size bytes at base, each starting with a struct
+   cs_uidorder_key, as qsort() with cs_uidorder_cmp() would: by timestamp
+   with a radix sort, then each run of one timestamp with qsort() (a
+   million names sort in a fifth of qsort's time: no comparison call
+   between names of different seconds).  Out of memory: qsort() of the
+   whole. */
+void cs_uidorder_sort(void *base, size_t count, size_t size);
+
 #endif

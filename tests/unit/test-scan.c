@@ -15,6 +15,7 @@
 
 #include "cs-index-private.h"
 #include "cs-listing.h"
+#include "cs-uidorder.h"
 #include "unit.h"
 
 struct warnings {
@@ -800,6 +801,61 @@ static void test_build_from_listing(void)
 	unit_remove_tree(root);
 }
 
+struct sort_elem {
+	struct cs_uidorder_key key;
+	uint32_t n;
+};
+
+/* cs_uidorder_sort() gives qsort()'s order: names of few seconds (many
+   ties), of timestamps up to 2^63 (four radix passes), with and
+   without microseconds. */
+static void sort_case(unsigned int count, uint64_t secs_mod, bool usecs)
+{
+	struct sort_elem *a = calloc(count, sizeof(*a));
+	struct sort_elem *b = calloc(count, sizeof(*b));
+	char name[128];
+	unsigned int i;
+	uint64_t x = 88172645463325252ULL;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	for (i = 0; i < count; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		if (usecs)
+			snprintf(name, sizeof(name), "%llu.M%uP%u.host",
+				 (unsigned long long)(x % secs_mod),
+				 (unsigned int)(x >> 40) % 1000000, i);
+		else
+			snprintf(name, sizeof(name), "%llu.%x_%u.host",
+				 (unsigned long long)(x % secs_mod),
+				 (unsigned int)(x >> 44), i);
+		cs_uidorder_key(name, strlen(name), &a[i].key);
+		a[i].n = i;
+	}
+	memcpy(b, a, count * sizeof(*a));
+	qsort(a, count, sizeof(*a), cs_uidorder_cmp);
+	cs_uidorder_sort(b, count, sizeof(*b));
+	for (i = 0; i < count; i++) {
+		if (a[i].n != b[i].n) {
+			CU_FAIL("cs_uidorder_sort differs from qsort");
+			break;
+		}
+	}
+	free(a);
+	free(b);
+}
+
+static void test_uidorder_sort(void)
+{
+	sort_case(20000, 50, true);
+	sort_case(20000, 50, false);
+	sort_case(20000, 1700000000, true);
+	sort_case(20000, 1ULL << 63, true);
+	sort_case(100, 1700000000, true);	/* qsort alone */
+}
+
 /* The free space of the index in root, in bytes, from tdb's summary
    ("Number of free records", "Smallest/average/largest free records");
    *file_r: the file's size. */
@@ -1010,6 +1066,8 @@ void suite_scan_register(void)
 		    test_scan_digest);
 	CU_add_test(s, "building a first index off to the side",
 		    test_build_index);
+	CU_add_test(s, "Dovecot's order of new names, sorted fast",
+		    test_uidorder_sort);
 	CU_add_test(s, "the census lists each directory once",
 		    test_census_listing);
 	CU_add_test(s, "a first build reads the census's listing",
