@@ -159,7 +159,8 @@ static int build_scan(const struct cs_index_settings *set, uint64_t floor,
 
 	/* one read of each directory: the census keeps the names for the
 	   scan */
-	cs_maildir_census(set->root, set->separator, true, &census);
+	cs_maildir_census(set->root, set->separator, CS_LISTING_BUDGET,
+			  &census);
 	if (bset.hash_size == 0)
 		bset.hash_size = cs_hash_size_for(census.files);
 	if (cs_index_open_bulk(&bset, floor, tmp_path, &index, err) < 0) {

@@ -22,7 +22,6 @@ static const char *const census_dirs[] = { "new", "cur" };
 struct census_ctx {
 	const char *root;
 	char separator;
-	bool keep;
 	struct cs_maildir_census *census;
 };
 
@@ -46,16 +45,18 @@ static int listing_add(struct cs_maildir_census *census,
 {
 	struct cs_listing_entry *e;
 	size_t before = ls->names_alloc + ls->alloc * sizeof(*ls->entries);
+	int ret;
 
-	if (ls->names_used + len + 1 > UINT32_MAX ||
-	    cs_array_reserve(&ls->names, 1, ls->names_used, len + 1,
-			     &ls->names_alloc, 65536) < 0 ||
-	    cs_array_grow(&ls->entries, sizeof(*ls->entries), ls->count,
-			  &ls->alloc, 1024) < 0)
-		return -1;
+	ret = ls->names_used + len + 1 > UINT32_MAX ||
+		cs_array_reserve(&ls->names, 1, ls->names_used, len + 1,
+				 &ls->names_alloc, 65536) < 0 ||
+		cs_array_grow(&ls->entries, sizeof(*ls->entries), ls->count,
+			      &ls->alloc, 1024) < 0 ? -1 : 0;
+	/* (what grew is counted even when the other failed: listing_drop
+	   takes it all back) */
 	census->kept += ls->names_alloc + ls->alloc * sizeof(*ls->entries) -
 		before;
-	if (census->kept > CS_LISTING_BUDGET)
+	if (ret < 0 || census->kept > census->budget)
 		return -1;
 	e = &ls->entries[ls->count++];
 	e->name = (uint32_t)ls->names_used;
@@ -116,7 +117,7 @@ static struct cs_listing *listing_new(struct cs_maildir_census *census,
 {
 	struct cs_listing *ls;
 
-	if (census->kept >= CS_LISTING_BUDGET ||
+	if (census->kept >= census->budget ||
 	    cs_array_grow(&census->listings, sizeof(*census->listings),
 			  census->nlistings, &census->alloc, 16) < 0)
 		return NULL;
@@ -133,8 +134,7 @@ static struct cs_listing *listing_new(struct cs_maildir_census *census,
 static int census_cb(void *ctx, const char *name, const char *path)
 {
 	struct census_ctx *cc = ctx;
-	struct cs_listing *ls = cc->keep ? listing_new(cc->census, name) :
-		NULL;
+	struct cs_listing *ls = listing_new(cc->census, name);
 	char sub[PATH_MAX];
 	int i;
 
@@ -155,17 +155,17 @@ static int census_cb(void *ctx, const char *name, const char *path)
 	return 0;
 }
 
-void cs_maildir_census(const char *root, char separator, bool keep,
+void cs_maildir_census(const char *root, char separator, uint64_t budget,
 		       struct cs_maildir_census *census_r)
 {
 	struct census_ctx cc = {
 		.root = root,
 		.separator = separator != '\0' ? separator : ':',
-		.keep = keep,
 		.census = census_r,
 	};
 
 	memset(census_r, 0, sizeof(*census_r));
+	census_r->budget = budget;
 	(void)cs_maildir_list(root, census_cb, &cc, NULL, NULL, NULL);
 }
 

@@ -56,15 +56,18 @@ struct cs_maildir_census {
 					   read, in the order listed */
 	size_t nlistings, alloc;
 	uint64_t kept;		/* bytes the listings hold */
+	uint64_t budget;	/* at most this many */
 };
 
 /* Count the message files of every mailbox of root and their names'
    bytes, for separator (0: ':'), into *census_r; one readdir per
-   directory.  With keep, also keep each mailbox's names (within
-   CS_LISTING_BUDGET) in census_r->listings; free them with
-   cs_maildir_census_free().  Directories that can't be read count 0 and
-   give no complete listing. */
-void cs_maildir_census(const char *root, char separator, bool keep,
+   directory.  With budget > 0, also keep each mailbox's names in
+   census_r->listings, as long as they fit in budget bytes with those
+   kept before (CS_LISTING_BUDGET for a build): a mailbox whose names do
+   not is only counted, and has no complete listing.  Free them with
+   cs_maildir_census_free().  Directories that can't be read
+   count 0 and give no complete listing. */
+void cs_maildir_census(const char *root, char separator, uint64_t budget,
 		       struct cs_maildir_census *census_r);
 void cs_maildir_census_free(struct cs_maildir_census *census);
 

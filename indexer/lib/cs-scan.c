@@ -209,17 +209,26 @@ struct dir_source {
 	char path[PATH_MAX];
 };
 
-/* Open the folder's directory of location (new/ or cur/) for reading,
-   counted in the index's directory reads; dirpath (PATH_MAX bytes) gets
-   its path.  Returns 1 and *dir_r, 0 when it does not exist, -1 on
-   error. */
-static int scan_opendir(struct scan *sc, uint8_t location, char *dirpath,
-			DIR **dir_r, struct cs_error *err)
+/* The path of the folder's directory of location (new/ or cur/) into
+   dirpath (PATH_MAX bytes).  Returns 0 or -1. */
+static int scan_dirpath(struct scan *sc, uint8_t location, char *dirpath,
+			struct cs_error *err)
 {
 	if (cs_path_fmt(dirpath, PATH_MAX, "%s/%s", sc->path,
 			loc_dirs[location]) < 0)
 		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
 				    sc->path);
+	return 0;
+}
+
+/* Open the folder's directory of location for reading, counted in the
+   index's directory reads; dirpath (PATH_MAX bytes) gets its path.
+   Returns 1 and *dir_r, 0 when it does not exist, -1 on error. */
+static int scan_opendir(struct scan *sc, uint8_t location, char *dirpath,
+			DIR **dir_r, struct cs_error *err)
+{
+	if (scan_dirpath(sc, location, dirpath, err) < 0)
+		return -1;
 	sc->index->dir_reads++;
 	*dir_r = cs_dir_opendir(cs_index_root(sc->index), dirpath);
 	if (*dir_r == NULL)
@@ -238,10 +247,8 @@ static int source_open(struct scan *sc, uint8_t location,
 	src->entry = NO_ENTRY;
 	if (src->listing == NULL)
 		return scan_opendir(sc, location, src->path, &src->dir, err);
-	if (cs_path_fmt(src->path, sizeof(src->path), "%s/%s", sc->path,
-			loc_dirs[location]) < 0)
-		return cs_error_set(err, CS_ERR_INVALID, "%s: path too long",
-				    sc->path);
+	if (scan_dirpath(sc, location, src->path, err) < 0)
+		return -1;
 	src->pos = src->listing->start[location];
 	src->end = src->listing->start[location + 1];
 	return 1;
@@ -894,10 +901,8 @@ static int sweep_once(struct scan *sc, struct sweep *sw, bool *stable_r,
 	sw->nmissing = 0;
 	dir_mtimes(sc->path, before);
 	for (i = 0; i < 2; i++) {
-		if (cs_path_fmt(dirpath, sizeof(dirpath), "%s/%s", sc->path,
-				loc_dirs[i]) < 0)
-			return cs_error_set(err, CS_ERR_INVALID,
-					    "%s: path too long", sc->path);
+		if (scan_dirpath(sc, (uint8_t)i, dirpath, err) < 0)
+			return -1;
 		if (sweep_collect_dir(sw, dirpath,
 				      cs_index_separator(sc->index), err) < 0)
 			return -1;
@@ -1209,7 +1214,7 @@ uint64_t cs_maildir_count_files(const char *root)
 {
 	struct cs_maildir_census census;
 
-	cs_maildir_census(root, ':', false, &census);
+	cs_maildir_census(root, ':', 0, &census);
 	return census.files;
 }
 

@@ -686,6 +686,7 @@ static void test_census_listing(void)
 	const struct cs_listing *ls;
 	const struct cs_listing_entry *e;
 	unsigned int regular = 0, links = 0, fifos = 0, dirs = 0;
+	uint64_t full_kept;
 	size_t i, pos = 0;
 
 	unit_make_root(root, sizeof(root));
@@ -694,8 +695,10 @@ static void test_census_listing(void)
 	unit_make_maildir(path);
 	unit_touch(path, "cur", "5.M5P5.h:2,F");
 
-	cs_maildir_census(root, ':', true, &census);
+	cs_maildir_census(root, ':', CS_LISTING_BUDGET, &census);
 	CU_ASSERT_EQUAL(census.files, LISTED_COUNT + 3 + 1);
+	full_kept = census.kept;
+	CU_ASSERT(full_kept > 0);
 	CU_ASSERT_EQUAL(census.nlistings, 2);
 	ls = cs_census_listing(&census, "INBOX", &pos);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ls);
@@ -727,8 +730,18 @@ static void test_census_listing(void)
 	cs_maildir_census_free(&census);
 	CU_ASSERT_EQUAL(census.kept, 0);
 
+	/* a budget one byte short: a mailbox is only counted */
+	cs_maildir_census(root, ':', full_kept - 1, &census);
+	CU_ASSERT_EQUAL(census.files, LISTED_COUNT + 3 + 1);
+	CU_ASSERT(census.kept < full_kept);
+	pos = 0;
+	CU_ASSERT(cs_census_listing(&census, "INBOX", &pos) == NULL ||
+		  cs_census_listing(&census, "Work", &pos) == NULL);
+	cs_maildir_census_free(&census);
+	CU_ASSERT_EQUAL(census.kept, 0);
+
 	/* counted only */
-	cs_maildir_census(root, ':', false, &census);
+	cs_maildir_census(root, ':', 0, &census);
 	CU_ASSERT_EQUAL(census.files, LISTED_COUNT + 3 + 1);
 	CU_ASSERT_EQUAL(census.nlistings, 0);
 	cs_maildir_census_free(&census);
