@@ -30,7 +30,8 @@ bench_scripts_files = \
 	scripts/bench/changedsince \
 	scripts/bench/indexer \
 	scripts/bench/dovecot \
-	scripts/bench/durable
+	scripts/bench/durable \
+	scripts/bench/concurrent
 EXTRA_DIST += $(bench_scripts_files) doc/benchmarks.md
 
 # "make bench": every scenario at the default sizes (BENCH_SIZES, BENCH_RUNS
