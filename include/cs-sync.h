@@ -44,6 +44,13 @@ int cs_sync_ack(const char *root, const char *name, struct cs_error *err);
    of timeout_ms ran out (CS_ERR_TIMEOUT). */
 int cs_sync_wait(struct cs_index *index, unsigned int timeout_ms,
 		 struct cs_error *err);
+/* The inotify instance cs_sync_wait() made is kept in index for the
+   next wait (nothing is watched in between) and closed with the index;
+   release it sooner in a process that will not wait for a while: it
+   counts against fs.inotify.max_user_instances (128 per user by
+   default), and closing one takes the kernel's grace period (up to tens
+   of ms under load), better spent while nobody waits. */
+void cs_sync_release(struct cs_index *index);
 
 /* The path of the file whose modification announces a commit that
    recorded changes (the index's path + ".changed") into buf.  Returns 0,

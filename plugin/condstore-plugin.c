@@ -6,6 +6,7 @@
  */
 #include "lib.h"
 #include "array.h"
+#include "ioloop.h"
 #include "mail-user.h"
 #include "mail-storage-hooks.h"
 
@@ -63,11 +64,32 @@ struct cs_index *condstore_user_index(struct condstore_user *cuser,
 	return new_root.index;
 }
 
+static void condstore_user_sync_release(struct condstore_user *cuser)
+{
+	struct condstore_root *r;
+
+	timeout_remove(&cuser->sync_release_to);
+	array_foreach_modifiable(&cuser->roots, r) {
+		if (r->index != NULL)
+			cs_sync_release(r->index);
+	}
+}
+
+void condstore_user_sync_waited(struct condstore_user *cuser)
+{
+	timeout_remove(&cuser->sync_release_to);
+	/* the root ioloop's: a wait may run inside a nested one */
+	cuser->sync_release_to = timeout_add_to(io_loop_get_root(),
+		CONDSTORE_SYNC_RELEASE_MSECS, condstore_user_sync_release,
+		cuser);
+}
+
 static void condstore_user_deinit(struct mail_user *user)
 {
 	struct condstore_user *cuser = CONDSTORE_USER_CONTEXT_REQUIRE(user);
 	struct condstore_root *r;
 
+	timeout_remove(&cuser->sync_release_to);
 	array_foreach_modifiable(&cuser->roots, r) {
 		cs_index_close(&r->index);
 		i_free(r->root);

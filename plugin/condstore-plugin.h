@@ -46,6 +46,9 @@ struct condstore_user {
 	const char *db_path;
 	bool nosync;
 	ARRAY(struct condstore_root) roots;
+	/* gives back the indexes' inotify instances once no sync has
+	   waited for the daemon for a while (condstore_user_sync_waited) */
+	struct timeout *sync_release_to;
 };
 
 /* A message of a view whose file is gone, and the MODSEQ the view was
@@ -148,6 +151,14 @@ extern MODULE_CONTEXT_DEFINE(condstore_mail_module,
    Returns the index, or NULL after logging the error. */
 struct cs_index *condstore_user_index(struct condstore_user *cuser,
 				      const char *root);
+/* A sync of the user's just waited for the watch daemon: the inotify
+   instances of the waits (cs_sync_wait) are kept for the next ones, and
+   given back (cs_sync_release) once none has waited for
+   CONDSTORE_SYNC_RELEASE_MSECS: a session in IDLE holds none of
+   fs.inotify.max_user_instances, and closing one (the kernel's grace
+   period, up to tens of ms under load) happens while nobody waits. */
+#define CONDSTORE_SYNC_RELEASE_MSECS 2000
+void condstore_user_sync_waited(struct condstore_user *cuser);
 /* Log a library error for box (or the user when box is NULL). */
 void condstore_log_error(struct mailbox *box, const char *what,
 			 const struct cs_error *err);

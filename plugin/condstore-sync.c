@@ -523,6 +523,7 @@ int condstore_sync_wait(struct mailbox *box)
 
 	cs_error_clear(&err);
 	ret = cs_sync_wait(cmbox->index, CONDSTORE_DAEMON_WAIT_MSECS, &err);
+	condstore_user_sync_waited(cmbox->cuser);
 	if (ret < 0 && err.code != CS_ERR_NOTFOUND) {
 		e_warning(box->event, CONDSTORE_PLUGIN_NAME
 			  ": waiting for the watch daemon: %s", err.text);

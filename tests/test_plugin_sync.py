@@ -224,6 +224,66 @@ class WithDaemonTest(SyncCase):
         self.stop_daemon(self.daemon)
         self.assert_clean()
 
+    def imap_processes(self):
+        """PIDs of the imap processes of this Dovecot (the master's
+        children named imap)."""
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            name = stat[stat.index("(") + 1:stat.rindex(")")]
+            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+            if name == "imap" and ppid == self.dc.proc.pid:
+                pids.append(int(entry))
+        return pids
+
+    @staticmethod
+    def inotify_instances(pid):
+        count = 0
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == \
+                        "anon_inode:inotify":
+                    count += 1
+            except OSError:
+                pass
+        return count
+
+    def test_wait_keeps_its_inotify_instance_while_busy(self):
+        """A sync's wait for the daemon keeps its inotify instance for the
+        next one (closing one costs the kernel's grace period, tens of
+        ms under load), and the session gives it back once it has not
+        waited for two seconds (CONDSTORE_SYNC_RELEASE_MSECS): an idle
+        session holds none of the user's inotify instances."""
+        imap = self.select()
+        pids = self.imap_processes()
+        self.assertEqual(len(pids), 1)
+        pid = pids[0]
+        dovecot.imap_ok(imap.noop())
+        self.assertEqual(self.inotify_instances(pid), 1)
+        # another wait reuses it, and sees a rename through it
+        a = self.made["INBOX"][5]
+        self.md.set_flags("INBOX", a, "F")
+        seen = self.noop_fetches(imap)
+        self.assertEqual(seen.get(self.uid_of(a)), "F")
+        self.assertEqual(self.inotify_instances(pid), 1)
+        deadline = time.monotonic() + 10
+        while self.inotify_instances(pid) != 0 and \
+                time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(self.inotify_instances(pid), 0)
+        # made again by the next wait
+        self.md.set_flags("INBOX", a, "S")
+        seen = self.noop_fetches(imap)
+        self.assertEqual(seen.get(self.uid_of(a)), "S")
+        self.assertEqual(self.inotify_instances(pid), 1)
+        self.dc.check_log()
+
     def test_what_the_log_cannot_tell_is_scanned(self):
         imap = self.select()
         scans = self.log_count(SCAN)

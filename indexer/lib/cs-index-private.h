@@ -90,6 +90,8 @@ struct cs_index {
 	const struct cs_index_hook *hooks[CS_INDEX_HOOKS_MAX];
 	unsigned int nhooks;
 	uint64_t dir_reads;		/* cs_index_dir_reads() */
+	int sync_ifd;			/* cs-sync.c: the inotify instance
+					   its waits reuse, or -1 */
 };
 
 /* cs-index.c: add hook (once: adding it again does nothing). */

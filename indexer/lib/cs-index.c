@@ -389,6 +389,7 @@ int cs_index_open_raw(const struct cs_index_settings *set, uint64_t floor,
 	index = calloc(1, sizeof(*index));
 	if (index == NULL)
 		return cs_error_set(err, CS_ERR_IO, "out of memory");
+	index->sync_ifd = -1;
 	index->sep = set->separator != '\0' ? set->separator : ':';
 	index->readonly = set->readonly;
 	index->nosync = set->nosync;
@@ -462,6 +463,8 @@ void cs_index_close(struct cs_index **_index)
 	}
 	if (index->tdb != NULL)
 		tdb_close(index->tdb);
+	if (index->sync_ifd >= 0)
+		close(index->sync_ifd);
 	free(index->root);
 	free(index->db_path);
 	free(index->tdb_path);
