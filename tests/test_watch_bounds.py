@@ -190,6 +190,53 @@ class MovesOut(watchtest.WatchCase):
         self.assert_clean()
 
 
+class LockedBriefly(watchtest.WatchCase):
+    """A Dovecot session's transaction holds the index while the daemon
+    has a batch to commit: the batch waits for the retry and is
+    committed then, without reading a directory.  (It used to turn into
+    a scan of every mailbox it touched: at 100k messages under a few
+    busy sessions, one full listing of cur/ per retry, which held the
+    index longer still.)"""
+
+    def figures(self, sock):
+        res = cstest.run(["daemon-status", "--socket", sock, "--json"])
+        self.assertEqual(res.rc, 0, res)
+        roots = {r["path"]: r for r in json.loads(res.out)["roots"]}
+        return roots[self.md.root]
+
+    def test_batch_waits_for_the_lock(self):
+        bases = [self.md.deliver("INBOX", "S") for _ in range(200)]
+        self.cs("-q", "reindex")
+        sock = os.path.join(self.md.tmp, "status.sock")
+        daemon = self.start_daemon("--status-socket", sock)
+        self.sync()
+        before = self.figures(sock)
+        locker = subprocess.Popen(
+            [sys.executable, "-c", LOCKER,
+             os.path.join(self.md.root, "condstore.tdb"), "1",
+             str(TDB_TRANSACTION_LOCK)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.addCleanup(locker.wait)
+        self.addCleanup(locker.stdout.close)
+        self.addCleanup(locker.stdin.close)
+        self.assertEqual(locker.stdout.readline(), b"locked\n")
+        changed = bases[:50]
+        for base in changed:
+            self.md.set_flags("INBOX", base, "FS")
+        # the daemon found the index locked at every try for a while
+        self.wait_log(daemon, "locked by another process")
+        locker.stdin.close()
+        locker.wait()
+        self.sync()
+        after = self.figures(sock)
+        self.assertEqual(after["dir_reads"] - before["dir_reads"], 0,
+                         (before, after, daemon.log()))
+        for base in changed:
+            self.assertEqual(self.md.flags("INBOX", base), "FS")
+        self.assert_clean()
+        self.stop_daemon(daemon)
+
+
 class SameBase(watchtest.WatchCase):
     """A copy of a message of cur/ appears in new/ under the same base
     name: the daemon keeps the message as cur/ has it."""

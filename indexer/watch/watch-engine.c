@@ -53,12 +53,14 @@ bool watch_engine_has_work(const struct watch_daemon *d)
 	const struct watch_box *box;
 	uint64_t now = watch_now_ms();
 
-	if (watch_events_item_count(d) > 0)
-		return true;
 	for (root = d->roots; root != NULL; root = root->next) {
 		if (root->gone || root->disabled ||
 		    watch_root_waiting(root, now))
 			continue;
+		/* (the items a waiting root keeps are no work before its
+		   retry) */
+		if (root->first_item >= 0)
+			return true;
 		if (!root->started || root->need_full_scan ||
 		    root->cookie_count > 0 ||
 		    (root->need_folders && root->pending_folder_moves == 0))

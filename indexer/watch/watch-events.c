@@ -105,6 +105,22 @@ unsigned int watch_events_item_count(const struct watch_daemon *d)
 
 /* --- work items --- */
 
+/* Link item i into its hash chain and at the end of root's list. */
+static void item_link(struct watch_events *ev, struct watch_root *root,
+		      int i)
+{
+	struct watch_item *item = &ev->items[i];
+
+	item->next_hash = ev->buckets[item->hash & (ITEM_HASH_SIZE - 1)];
+	ev->buckets[item->hash & (ITEM_HASH_SIZE - 1)] = i;
+	item->next_root = -1;
+	if (root->last_item >= 0)
+		ev->items[root->last_item].next_root = i;
+	else
+		root->first_item = i;
+	root->last_item = i;
+}
+
 static uint32_t item_hash(const struct watch_box *box, const char *base,
 			  size_t len)
 {
@@ -163,14 +179,7 @@ static struct watch_item *item_get(struct watch_daemon *d,
 	item->hash = hash;
 	item->base_len = base_len;
 	snprintf(item->name, sizeof(item->name), "%s", name);
-	item->next_hash = ev->buckets[hash & (ITEM_HASH_SIZE - 1)];
-	ev->buckets[hash & (ITEM_HASH_SIZE - 1)] = i;
-	item->next_root = -1;
-	if (root->last_item >= 0)
-		ev->items[root->last_item].next_root = i;
-	else
-		root->first_item = i;
-	root->last_item = i;
+	item_link(ev, root, i);
 	return item;
 }
 
@@ -222,19 +231,57 @@ static void item_settle_from_disk(struct watch_daemon *d,
 	item->uncertain = true;
 }
 
+/* Which roots keep their items: count them, and drop keep_items (their
+   mailboxes are scanned instead) where the bounds are passed. */
+static void keep_bounds(struct watch_daemon *d)
+{
+	struct watch_events *ev = d->ev;
+	struct watch_root *root;
+	unsigned int i, total = 0;
+
+	for (root = d->roots; root != NULL; root = root->next)
+		root->item_count = 0;
+	for (i = 0; i < ev->count; i++)
+		ev->items[i].box->root->item_count++;
+	for (root = d->roots; root != NULL; root = root->next) {
+		if (!root->keep_items)
+			continue;
+		if (root->gone || root->disabled ||
+		    root->item_count > WATCH_KEEP_ROOT_ITEMS ||
+		    total + root->item_count > WATCH_KEEP_ITEMS) {
+			watch_events_requeue_root(d, root);
+			root->keep_items = false;
+			continue;
+		}
+		total += root->item_count;
+	}
+}
+
 void watch_events_clear(struct watch_daemon *d)
 {
 	struct watch_events *ev = d->ev;
 	struct watch_root *root;
-	unsigned int i;
+	struct watch_item *item;
+	unsigned int i, kept = 0;
 
+	keep_bounds(d);
 	for (i = 0; i < ev->count; i++)
 		ev->buckets[ev->items[i].hash & (ITEM_HASH_SIZE - 1)] = -1;
-	ev->count = 0;
 	for (root = d->roots; root != NULL; root = root->next)
 		root->first_item = root->last_item = -1;
+	for (i = 0; i < ev->count; i++) {
+		item = &ev->items[i];
+		root = item->box->root;
+		if (!root->keep_items || item->box->gone)
+			continue;
+		if (kept != i)
+			ev->items[kept] = *item;
+		item_link(ev, root, (int)kept);
+		kept++;
+	}
+	ev->count = kept;
 	/* don't keep a large array after a burst */
-	if (ev->alloc > ITEMS_KEEP) {
+	if (kept == 0 && ev->alloc > ITEMS_KEEP) {
 		free(ev->items);
 		ev->items = NULL;
 		ev->alloc = 0;

@@ -98,7 +98,18 @@ unsigned int watch_events_plan_root(struct watch_daemon *d,
 void watch_events_requeue_root(struct watch_daemon *d,
 			       struct watch_root *root);
 
-/* Forget the batch's items (after committing, or after an overflow). */
+/* Items a root that waits for a lock (keep_items) keeps across batches:
+   at most WATCH_KEEP_ROOT_ITEMS of its own, and all such roots together
+   at most WATCH_KEEP_ITEMS (a quarter of a batch); beyond, the root's
+   items turn into scans of their mailboxes (requeue), so that roots
+   locked for good do not crowd the others' batches. */
+#define WATCH_KEEP_ROOT_ITEMS 4096
+#define WATCH_KEEP_ITEMS (WATCH_BATCH_MAX_ITEMS / 4)
+
+/* End the batch: forget its items (after committing, or after an
+   overflow), except those of roots that keep them for their retry
+   (keep_items), within the bounds above; items of mailboxes or roots
+   that are gone are always forgotten (they are freed after this). */
 void watch_events_clear(struct watch_daemon *d);
 
 /* Forget everything referring to box or root (retiring them). */

@@ -604,7 +604,14 @@ static void root_defer(struct watch_daemon *d, struct watch_root *root,
 	unsigned int first = err->code == CS_ERR_BUSY ?
 		WATCH_BUSY_RETRY_MIN_MS : WATCH_RETRY_MIN_MS;
 
-	watch_events_requeue_root(d, root);
+	/* on a lock, the batch's items wait for the retry; else the retry
+	   scans their mailboxes */
+	if (err->code == CS_ERR_BUSY) {
+		root->keep_items = true;
+	} else {
+		watch_events_requeue_root(d, root);
+		root->keep_items = false;
+	}
 	root->retry_delay_ms = root->retry_delay_ms == 0 ? first :
 		root->retry_delay_ms >= WATCH_RETRY_MAX_MS / 2 ?
 		WATCH_RETRY_MAX_MS : root->retry_delay_ms * 2;
@@ -629,6 +636,7 @@ static void root_defer(struct watch_daemon *d, struct watch_root *root,
 
 static void root_served(struct watch_daemon *d, struct watch_root *root)
 {
+	root->keep_items = false;
 	watch_status_ok(d, root);
 	if (root->retry_delay_ms == 0)
 		return;
@@ -817,8 +825,10 @@ void watch_root_process(struct watch_daemon *d, struct watch_root *root)
 	if (root->gone || root->disabled)
 		return;
 	if (watch_root_waiting(root, watch_now_ms())) {
-		/* the batch's items are done by the retry's scans */
-		watch_events_requeue_root(d, root);
+		/* the batch's items are kept for the retry (a lock), or done
+		   by its scans */
+		if (!root->keep_items)
+			watch_events_requeue_root(d, root);
 		return;
 	}
 	if (!watch_root_enter(d, root, &owner))

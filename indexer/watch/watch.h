@@ -117,6 +117,10 @@ struct watch_root {
 	unsigned int retry_delay_ms;	/* 0: the last round succeeded */
 	bool busy_logged;	/* "locked by another process" was logged */
 	int first_item, last_item;	/* this batch's work items, -1 */
+	/* the round failed on a lock: the batch's items stay for the retry
+	   (watch_events_clear) instead of turning into scans */
+	bool keep_items;
+	unsigned int item_count;	/* of first_item's list (clear) */
 	struct watch_root_figures *figures;	/* watch-status.c */
 };
 
