@@ -6,6 +6,12 @@
  *
  * Commit, for a transaction that changed flags or expunged (doc/design.md
  * sections 4 and 8):
+ *   0. take Dovecot's dovecot-uidlist lock, which step 4 needs (a lock
+ *      that times out fails the commit, as in Dovecot): taken later, a
+ *      commit held the index's transaction lock while it waited
+ *      for a session's scan of cur/ under that lock (a 100k listing),
+ *      and the watch daemon, every session's sync behind it, waited for
+ *      the index meanwhile (scripts/bench/concurrent);
  *   1. begin an index transaction (this serialises conditional stores of
  *      all processes on the tdb's transaction lock);
  *   2. reconcile each target with its file on disk, so a change another
@@ -22,11 +28,11 @@
  *   5. reconcile each target again, by the name Dovecot gave its file: the
  *      new file name gets the next modseq by the same rule the indexer
  *      uses, so the indexer later seeing the rename bumps nothing;
- *   6. commit the index transaction.
- * Here no Dovecot lock is held while waiting for the index's transaction
- * lock.  (The one place that may wait for it under a Dovecot lock is the
- * one-time switch of a mailbox to Dovecot's UIDs when it is closed,
- * condstore-mailbox.c.)
+ *   6. commit the index transaction, then let the uidlist lock go.
+ * The locks are taken in one order everywhere: dovecot-uidlist's, then
+ * the index's (the sync applying the change log, and the one-time switch
+ * of a mailbox to Dovecot's UIDs when it is closed, condstore-mailbox.c,
+ * take them so too); the watch daemon takes only the index's.
  */
 #include "lib.h"
 #include "array.h"
@@ -209,9 +215,17 @@ int condstore_transaction_commit(struct mailbox_transaction_context *t,
 		return ret;
 	}
 
+	/* step 0: without the lock (Dovecot's lock timeout; Dovecot set
+	   the storage error) nothing is changed, as Dovecot does */
+	if (condstore_maildir_uidlist_lock(box) <= 0) {
+		condstore_transaction_free(&ct);
+		cmbox->module_ctx.super.transaction_rollback(t);
+		return -1;
+	}
 	cs_error_clear(&err);
 	if (cs_index_begin(cmbox->index, &err) < 0) {
 		condstore_log_error(box, "begin index transaction", &err);
+		condstore_maildir_uidlist_unlock(box);
 		condstore_transaction_free(&ct);
 		cmbox->module_ctx.super.transaction_rollback(t);
 		mail_storage_set_internal_error(box->storage);
@@ -256,6 +270,7 @@ int condstore_transaction_commit(struct mailbox_transaction_context *t,
 		condstore_sync_committed(box, top_before,
 			cs_mailbox_get_rec(cbox)->highestmodseq);
 	}
+	condstore_maildir_uidlist_unlock(box);
 	condstore_transaction_free(&ct);
 	return ret;
 }
