@@ -141,18 +141,22 @@ class HostileUser(watchtest.WatchCase):
         self.check_other_served(TDB_TRANSACTION_LOCK, 1)
 
 
-class MovesOut(watchtest.WatchCase):
-    """Messages moved out of the watched tree: their MOVED_FROMs never
-    get a partner, and a batch of them is settled by one scan of the
-    folder, not by two directory reads per message.  The daemon's count
-    of directory listings read (daemon-status) is bounded by its number
-    of batches, not by the number of events."""
+class StatusCase(watchtest.WatchCase):
+    """A case that reads the daemon's figures of its Maildir."""
 
     def figures(self, sock):
         res = cstest.run(["daemon-status", "--socket", sock, "--json"])
         self.assertEqual(res.rc, 0, res)
         roots = {r["path"]: r for r in json.loads(res.out)["roots"]}
         return roots[self.md.root]
+
+
+class MovesOut(StatusCase):
+    """Messages moved out of the watched tree: their MOVED_FROMs never
+    get a partner, and a batch of them is settled by one scan of the
+    folder, not by two directory reads per message.  The daemon's count
+    of directory listings read (daemon-status) is bounded by its number
+    of batches, not by the number of events."""
 
     def test_moves_out_settled_by_one_scan(self):
         bases = [self.md.deliver("INBOX", "S") for _ in range(6000)]
@@ -190,19 +194,13 @@ class MovesOut(watchtest.WatchCase):
         self.assert_clean()
 
 
-class LockedBriefly(watchtest.WatchCase):
+class LockedBriefly(StatusCase):
     """A Dovecot session's transaction holds the index while the daemon
     has a batch to commit: the batch waits for the retry and is
     committed then, without reading a directory.  (It used to turn into
     a scan of every mailbox it touched: at 100k messages under a few
     busy sessions, one full listing of cur/ per retry, which held the
     index longer still.)"""
-
-    def figures(self, sock):
-        res = cstest.run(["daemon-status", "--socket", sock, "--json"])
-        self.assertEqual(res.rc, 0, res)
-        roots = {r["path"]: r for r in json.loads(res.out)["roots"]}
-        return roots[self.md.root]
 
     def test_batch_waits_for_the_lock(self):
         bases = [self.md.deliver("INBOX", "S") for _ in range(200)]
