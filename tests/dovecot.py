@@ -296,11 +296,12 @@ class Dovecot:
             return ""
 
     def check_log(self, allow=()):
-        """Fail on panics, fatal errors and errors logged so far, except
-        lines matching a regex in allow.  Returns the log text."""
+        """Fail on panics, fatal errors, errors and killed processes
+        logged so far, except lines matching a regex in allow.  Returns the log text."""
         text = self.log_text()
         bad = [line for line in text.splitlines()
-               if re.search(r"\b(Panic|Fatal|Error):", line) and
+               if re.search(r"\b(Panic|Fatal|Error):|killed with signal",
+                            line) and
                not any(re.search(a, line) for a in allow)]
         bad += self.valgrind_problems()
         if bad:

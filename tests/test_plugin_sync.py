@@ -16,6 +16,7 @@ not take stale file names for the truth).  A daemon that does not answer
 import os
 import signal
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -283,6 +284,44 @@ class WithDaemonTest(SyncCase):
         self.assertEqual(seen.get(self.uid_of(a)), "S")
         self.assertEqual(self.inotify_instances(pid), 1)
         self.dc.check_log()
+
+    def test_store_waits_for_the_uidlist_without_the_index(self):
+        """A STORE takes Dovecot's dovecot-uidlist lock before the
+        index's transaction lock (one lock order everywhere): while it
+        waits for the uidlist lock another process holds (a session's
+        scan of cur/), the daemon still commits and answers.  (It used
+        to hold the index meanwhile, and every sync behind the daemon
+        waited for that scan.)"""
+        imap = self.select()
+        a, b = self.made["INBOX"][2], self.made["INBOX"][30]
+        ua = self.uid_of(a)
+        lock = os.path.join(self.md.root, "dovecot-uidlist.lock")
+        with open(lock, "w") as f:
+            f.write("%d:%s" % (os.getpid(), os.uname().nodename))
+        result = {}
+
+        def store():
+            result["store"] = imap.uid("STORE", str(ua),
+                                       "+FLAGS (\\Flagged)")
+        t = threading.Thread(target=store)
+        t.start()
+        try:
+            time.sleep(0.5)
+            self.assertTrue(t.is_alive())   # waiting for the lock
+            self.md.set_flags("INBOX", b, "R")
+            res = watchtest.sync(self.md.root, 5000)
+            self.assertEqual(res.rc, 0, res)
+        finally:
+            os.unlink(lock)
+            t.join(60)
+        self.assertFalse(t.is_alive())
+        self.assertEqual(result["store"][0], "OK", result)
+        self.assertIn("F", self.md.flags("INBOX", a))
+        self.sync()
+        self.assertEqual(self.imap_flags(imap), self.disk_flags())
+        self.dc.check_log()
+        self.stop_daemon(self.daemon)
+        self.assert_clean()
 
     def test_what_the_log_cannot_tell_is_scanned(self):
         imap = self.select()
