@@ -6,7 +6,9 @@
  * kind sort by number in a dump; integers inside values are little-endian.
  * Every value starts with a version byte.  Offsets are in bytes.  The
  * codec that reads and writes these records is the library's own
- * (indexer/lib/cs-codec.h).
+ * (indexer/lib/cs-codec.h, and indexer/lib/cs-bucket.h for the packed
+ * records).  This is layout 2 (CS_RECORD_VERSION); layout 1 is described
+ * at the end, for its conversion.
  *
  *  key                                   value
  *  "H"                                   struct cs_header_rec
@@ -14,8 +16,9 @@
  *                                        mailbox name, "INBOX", "A.B"; no NUL)
  *  "L"                                   the names of all "M" records, each
  *                                        followed by a NUL
- *  "m" id[4] base                        struct cs_msg_rec + suffix
- *  "u" id[4] uid[4]                      base name of the message with uid
+ *  "n" id[4] bucket[4]                   a bucket of messages (below)
+ *  "i" id[4] chunk[4]                    the UID map of the UIDs chunk*256 ..
+ *                                        chunk*256+255 (below)
  *  "c" id[4] modseq[8]                   change-log entry (CS_CHANGE_*)
  *  "t" id[4] uid[4]                      tombstone: modseq[8] LE of expunge
  *  "j" id[4]                             counter jumps: pairs of seed[8] LE,
@@ -36,19 +39,65 @@
  *                                        pruning, see cs-horizon.h)
  *  "D"                                   struct cs_daemon_rec (watch daemon)
  *
+ * Messages.  A message file is known by its base name (the name up to
+ * the info separator).  Its hash is cs_bucket_hash(base) (32 bits).  The
+ * messages of a mailbox are packed in its buckets 0 .. nbuckets-1 (the
+ * mailbox record's nbuckets) by linear hashing: with nbuckets in
+ * [2^L, 2^(L+1)), a hash h is in bucket h mod 2^L, or h mod 2^(L+1) when
+ * that is below nbuckets - 2^L (those buckets were split already).  A
+ * bucket has one more bucket split off it when the mailbox has more than
+ * CS_BUCKET_FILL messages a bucket; a split writes both halves, and
+ * buckets are never merged, so every bucket below nbuckets exists in a
+ * mailbox that has had a message.  A bucket value:
+ *
+ *    0 version[1]     CS_RECORD_VERSION
+ *    1 level[1]       the bucket holds the hashes h with h mod 2^level =
+ *                     its number (a reader that computed the number from
+ *                     an older nbuckets follows the split from there)
+ *    2 count[2]       entries
+ *    4 base[8]        <= every modseq (and previous modseq) of its entries
+ *   12 entries, in no order, each:
+ *    0 hash[4]        cs_bucket_hash of the base name
+ *    4 var_len[1]     bytes of the five varints at 8
+ *    5 base_len[1]    1 .. CS_NAME_MAX
+ *    6 suffix_len[1]  0 .. CS_SUFFIX_MAX
+ *    7 info[1]        bit 0: the file is in cur/ (else new/); other bits 0
+ *    8 varints (unsigned LEB128): uid (0 while Dovecot has not numbered
+ *                     the file), modseq - base, previous modseq (0: none,
+ *                     else prev_modseq - base + 1), flags, previous flags
+ *                     (the cs-name.h flag sets; see struct cs_msg_rec)
+ *      then the base name, then the suffix (separator and info) of the
+ *      file's current name; neither NUL-terminated.
+ *
+ * The UID map: for each UID a message has, its base name's hash, so that
+ * a message is found by UID in two reads.  A chunk value: version[1],
+ * then entries of 5 bytes sorted by UID, each uid mod 256 [1] and
+ * hash[4].  An empty chunk is deleted.
+ *
  * Invariants (checked by cs_check, see cs-check.h):
  *  1. modseqs are >= 1 and < 2^63;
  *  2. a mailbox's highestmodseq >= every modseq in it and never decreases;
  *  3. every change gets a modseq above the previous highestmodseq;
- *  4. after a quiet period: one "m" record per file in new/ and cur/, with
+ *  4. after a quiet period: one message per file in new/ and cur/, with
  *     the file's flags and suffix, and none without a file;
- *  5. every "c" entry names a message (or tombstone) whose modseq is the
- *     entry's key, and every message and tombstone has its "c" entry; an
- *     entry of a run (CS_CHANGE_RUN) may be stale instead: its message has
- *     a later modseq, with an entry of its own, or is gone;
+ *  5. every "c" entry names a message (hash and modseq) or tombstone
+ *     whose modseq is the entry's key, and every message and tombstone
+ *     has its "c" entry; an entry of a run (CS_CHANGE_RUN) may be stale
+ *     instead: its message has a later modseq, with an entry of its own,
+ *     or is gone;
  *  6. a mailbox record with CS_MAILBOX_F_DIGEST holds the sum of the
- *     digest terms of its "m" records, and the sum of the UID terms of
- *     its "u" records.
+ *     digest terms of its messages, and the sum of the UID terms of its
+ *     UIDs;
+ *  7. the UID map holds exactly the UIDs of the messages, each with its
+ *     message's hash.
+ *
+ * Layout 1 (version 1 in "H"): one record per message, "m" id[4] base ->
+ * struct cs_msg_rec and the suffix; the UID map one record per UID, "u"
+ * id[4] uid[4] -> the base name; change-log entries and runs naming the
+ * base name (CS_CHANGE_MESSAGE_V1, CS_CHANGE_RUN_V1); mailbox records of
+ * 48 or 56 bytes.  A writer converts such an index to layout 2 when it
+ * opens it (cs-migrate.c); readers of layout 1 refuse layout 2 by the
+ * version byte of "H".
  */
 #ifndef CS_RECORD_H
 #define CS_RECORD_H
@@ -56,13 +105,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CS_RECORD_VERSION 1
+#define CS_RECORD_VERSION 2
+#define CS_RECORD_VERSION_V1 1
 
 #define CS_KEY_HEADER	'H'
 #define CS_KEY_MAILBOX	'M'
 #define CS_KEY_MAILBOX_LIST 'L'
-#define CS_KEY_MESSAGE	'm'
-#define CS_KEY_UID	'u'
+#define CS_KEY_BUCKET	'n'
+#define CS_KEY_UIDMAP	'i'
+#define CS_KEY_MESSAGE_V1 'm'	/* layout 1 */
+#define CS_KEY_UID_V1	'u'	/* layout 1 */
 #define CS_KEY_CHANGE	'c'
 #define CS_KEY_TOMB	't'
 #define CS_KEY_JUMP	'j'
@@ -110,15 +162,21 @@ struct cs_mailbox_rec {
 				       "u" records (0 in records from before
 				       it existed, without that flag) */
 	uint64_t digest;	/* 48: with CS_MAILBOX_F_DIGEST: the sum
-				       (mod 2^64) over the mailbox's "m"
-				       records of cs_digest_term(), plus
+				       (mod 2^64) over the mailbox's
+				       messages of cs_digest_term(), plus
 				       cs_uid_term() of their UIDs when
 				       uid_source is CS_UIDSRC_DOVECOT: with
 				       Dovecot's UIDs, digest = the names'
 				       part + uid_sum */
+	uint32_t nbuckets;	/* 56: buckets of messages ("n"); 0 in
+				       layout 1 */
+	uint32_t reserved2;	/* 60: 0 */
 };
-#define CS_MAILBOX_REC_SIZE 56
-#define CS_MAILBOX_REC_SIZE_V1 48	/* without flags and digest */
+#define CS_MAILBOX_REC_SIZE 64
+/* layout 1: without nbuckets (56), and also without flags and digest
+   (48) */
+#define CS_MAILBOX_REC_SIZE_V1_DIGEST 56
+#define CS_MAILBOX_REC_SIZE_V1 48
 /* a digest of an earlier definition (the UID inside each name's term):
    ignored, recomputed by the next scan, cleared when rewritten */
 #define CS_MAILBOX_F_DIGEST_V1 0x1
@@ -129,12 +187,13 @@ struct cs_mailbox_rec {
    agrees) */
 #define CS_MAILBOX_F_DIGEST 0x2
 
-/* "m" id base: one per message file.  Fixed part of size 40, then the
+/* A message: what a bucket entry holds (see above).  In layout 1 also
+   the "m" record of one message: the fixed part of size 40, then the
    suffix (separator and info) of the file's current name. */
 #define CS_LOC_NEW 0
 #define CS_LOC_CUR 1
 struct cs_msg_rec {
-	uint8_t version;	/* 0: CS_RECORD_VERSION */
+	uint8_t version;	/* 0: CS_RECORD_VERSION_V1 on disk */
 	uint8_t location;	/* 1: CS_LOC_NEW or CS_LOC_CUR */
 	uint16_t suffix_len;	/* 2: bytes of suffix after the fixed part */
 	uint32_t uid;		/* 4: 0 while Dovecot has not assigned one */
@@ -148,18 +207,27 @@ struct cs_msg_rec {
 #define CS_SUFFIX_MAX 255
 
 /* "c" id modseq: change-log entry.  Size 1 + payload. */
-#define CS_CHANGE_MESSAGE 1	/* payload: base name of the message */
 #define CS_CHANGE_EXPUNGE 2	/* payload: uid[4] LE of the tombstone */
-/* payload: count[2] LE (1..CS_CHANGE_RUN_MAX), then count entries, each
-   len[1] (1..CS_NAME_MAX) and a base name: the messages that got the
-   count consecutive modseqs ending at the key, oldest first.  Written
-   when a scan adds messages in bulk (one record instead of one per
-   message); never for a single modseq.  An entry whose message has
-   another modseq by now is stale: readers skip it, and nothing deletes
-   it (deleting the key would drop the whole run) until the run's
-   mailbox goes. */
-#define CS_CHANGE_RUN 3
+#define CS_CHANGE_MESSAGE 4	/* payload: hash[4] LE of the message's base
+				   name: the message of that hash with the
+				   key's modseq */
+/* payload: count[2] LE (2..CS_CHANGE_RUN_MAX), then count hashes [4] LE:
+   the messages that got the count consecutive modseqs ending at the key,
+   oldest first.  Written when a scan adds messages in bulk (one record
+   instead of one per message); never for a single modseq.  An entry
+   whose message has another modseq by now is stale: readers skip it, and
+   nothing deletes it (deleting the key would drop the whole run) until
+   the run's mailbox goes. */
+#define CS_CHANGE_RUN 5
 #define CS_CHANGE_RUN_MAX 256
+
+/* Messages a bucket holds on average: one bucket more is split off when
+   the mailbox holds more than nbuckets * CS_BUCKET_FILL. */
+#define CS_BUCKET_FILL 32
+/* layout 1: the payload is the base name (CS_CHANGE_MESSAGE_V1), or
+   count[2] LE then count entries of len[1] and a base name */
+#define CS_CHANGE_MESSAGE_V1 1
+#define CS_CHANGE_RUN_V1 3
 /* value: type[1] then payload */
 
 /* "D": the watch daemon serving this Maildir.  Size 24. */

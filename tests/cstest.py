@@ -322,15 +322,48 @@ def tdb_records(db_path, attempts=50):
                                         proc.stdout, proc.stderr)
 
 
+def _varint(buf, pos):
+    value, shift = 0, 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
+def bucket_entries(value):
+    """[(uid, base name, modseq, suffix)] of a bucket record of layout 2
+    (include/cs-record.h), decoded independently of the library."""
+    assert value[0] == 2, value[:1]
+    count = int.from_bytes(value[2:4], "little")
+    base_modseq = int.from_bytes(value[4:12], "little")
+    out, pos = [], 12
+    for _ in range(count):
+        var_len, base_len, suffix_len = value[pos + 4:pos + 7]
+        uid, vpos = _varint(value, pos + 8)
+        delta, vpos = _varint(value, vpos)
+        names = pos + 8 + var_len
+        base = value[names:names + base_len].decode("utf-8", "surrogateescape")
+        suffix = value[names + base_len:names + base_len + suffix_len]
+        out.append((uid, base, base_modseq + delta,
+                    suffix.decode("utf-8", "surrogateescape")))
+        pos = names + base_len + suffix_len
+    assert pos == len(value), "bucket record longer than its entries"
+    return out
+
+
 def index_uids(db_path, mailbox="INBOX"):
-    """{uid: base name} of mailbox, from the "M" and "u" records of the
-    index (layout: include/cs-record.h)."""
+    """{uid: base name} of mailbox, from the "M" record and the buckets
+    of the index (layout 2: include/cs-record.h)."""
     recs = tdb_records(db_path)
     mrec = recs[b"M" + mailbox.encode()]
     box_id = int.from_bytes(mrec[4:8], "little")
-    prefix = b"u" + box_id.to_bytes(4, "big")
-    return {int.from_bytes(k[5:9], "big"): v.decode("utf-8", "surrogateescape")
-            for k, v in recs.items() if len(k) == 9 and k.startswith(prefix)}
+    prefix = b"n" + box_id.to_bytes(4, "big")
+    return {uid: base
+            for k, v in recs.items() if len(k) == 9 and k.startswith(prefix)
+            for uid, base, _modseq, _suffix in bucket_entries(v) if uid}
 
 
 # --- parsing IMAP-style output -------------------------------------------

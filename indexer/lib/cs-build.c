@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cs-bucket.h"
 #include "cs-file.h"
 #include "cs-index-private.h"
 #include "cs-listing.h"
@@ -83,28 +84,29 @@ static int fsync_dir(const char *dir, struct cs_error *err)
 /* room left in a new index for what follows the build */
 #define BUILD_ROOM 1.05
 
-/* The bytes a build will store for the files counted in census: per
-   message its "m" record (key 5 + base, data 40 + suffix), its "u"
-   record (key 9, data the base) and its entry in a change-log run (1 +
-   base; the run's header, key (13) and count (3) shared by up to 256
-   entries), as tdb allocates them; then 64 kB for the mailbox records
-   and the bitmaps, and 5% of room for the first changes (a change-log
-   entry of about 115 bytes for each message that changes: about one
-   message in seven can change before tdb grows the file, by a quarter
-   of its size). */
+/* The bytes a build will store for the files counted in census (layout
+   2, cs-record.h): per message its bucket entry (8 fixed bytes, about 10
+   of varints, base and suffix), its UID map entry (5) and its entry in a
+   change-log run (4); a bucket record (key 9, header 12) per
+   CS_BUCKET_FILL messages, a UID map chunk (key 9, version 1) per 256 and
+   a run (key 13, type and count 3) per CS_CHANGE_RUN_MAX, as tdb
+   allocates them; then 64 kB for the mailbox records and the bitmaps,
+   and 5% of room for the first changes (a change-log entry of about 50
+   bytes for each message that changes). */
 static uint64_t build_estimate(const struct cs_maildir_census *census)
 {
 	double files = (double)census->files;
-	double base = (double)census->base_bytes;
-	double suffix = (double)(census->name_bytes - census->base_bytes);
+	double names = (double)census->name_bytes;
+	double records = files / CS_BUCKET_FILL + files / CS_UIDCHUNK_UIDS +
+		files / CS_CHANGE_RUN_MAX;
 	double payload, bytes;
 
-	payload = files * (5 + CS_MSG_REC_FIXED_SIZE + 9 + 1) + 3 * base +
-		suffix;
+	payload = files * (8 + 10 + CS_UIDCHUNK_ENTRY + 4) + names +
+		files / CS_BUCKET_FILL * (9 + CS_BUCKET_HDR_SIZE) +
+		files / CS_UIDCHUNK_UIDS * (9 + 1) +
+		files / CS_CHANGE_RUN_MAX * (13 + 3);
 	bytes = TDB_REC_OVERALLOC * payload +
-		files * 2 * (TDB_REC_HEADER + TDB_REC_TAIL) +
-		files / CS_CHANGE_RUN_MAX * (TDB_REC_HEADER + TDB_REC_TAIL +
-					     TDB_REC_OVERALLOC * (13 + 3));
+		records * (TDB_REC_HEADER + TDB_REC_TAIL);
 	return (uint64_t)(bytes * BUILD_ROOM) + 65536;
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cs-bucket.h"
 #include "cs-index-private.h"
 
 void cs_change_run_reset(struct cs_mailbox *box)
@@ -29,10 +30,9 @@ int cs_change_run_flush(struct cs_mailbox *box, struct cs_error *err)
 		return 0;
 	run->count = 0;
 	if (count == 1) {
-		/* one modseq: an ordinary entry (type, then the name that
-		   follows the entry's length byte) */
-		value = run->buf + 3;
-		size = 1 + value[0];
+		/* one modseq: an ordinary entry (type, then the hash) */
+		value = run->buf + 2;
+		size = 5;
 		value[0] = CS_CHANGE_MESSAGE;
 	} else {
 		value[0] = CS_CHANGE_RUN;
@@ -51,7 +51,6 @@ int cs_change_run_add(struct cs_mailbox *box, uint64_t modseq,
 		      const char *base, struct cs_error *err)
 {
 	struct cs_change_run *run = &box->run;
-	size_t len = strlen(base);
 
 	if (run->count > 0 && (modseq != run->first + run->count ||
 			       run->count == CS_CHANGE_RUN_MAX) &&
@@ -67,9 +66,8 @@ int cs_change_run_add(struct cs_mailbox *box, uint64_t modseq,
 		run->len = 3;
 	}
 	run->last_off = run->len;
-	run->buf[run->len] = (uint8_t)len;
-	memcpy(run->buf + run->len + 1, base, len);
-	run->len += 1 + len;
+	cs_put_le32(run->buf + run->len, cs_bucket_hash(base, strlen(base)));
+	run->len += 4;
 	run->count++;
 	return 0;
 }

@@ -1,7 +1,6 @@
 /*
  * cs-changes.c - reading the index: the change-log walk behind
- * CHANGEDSINCE and VANISHED, full iteration, tombstones and message
- * sequence numbers.
+ * CHANGEDSINCE and VANISHED, tombstones and pruning them.
  *
  * The change log holds an entry for every message (under its current
  * modseq) and every tombstone; entries of a run (CS_CHANGE_RUN) may be
@@ -11,6 +10,7 @@
  * seeding (a new mailbox, a rebuild) are recorded as jumps and skipped in
  * one step.  A run (one record for the consecutive modseqs of messages a
  * scan added in bulk) is read newest entry first, then skipped over.
+ * (Iterating over every message is cs-msgstore.c's.)
  */
 #include "config.h"
 
@@ -31,10 +31,8 @@ typedef int change_fn(void *ctx, uint64_t modseq, const uint8_t *value,
 static int run_walk(uint64_t last, uint64_t since, const uint8_t *value,
 		    size_t size, change_fn *fn, void *ctx, uint64_t *count_r)
 {
-	uint8_t entry[1 + CS_NAME_MAX];
+	uint8_t entry[1 + 4];
 	struct cs_change_run_iter it;
-	const char *bases[CS_CHANGE_RUN_MAX];
-	size_t lens[CS_CHANGE_RUN_MAX];
 	int count, i, ret = 0;
 
 	count = cs_change_run_init(value, size, &it);
@@ -43,16 +41,15 @@ static int run_walk(uint64_t last, uint64_t since, const uint8_t *value,
 		return 0;
 	}
 	*count_r = (uint64_t)count;
-	for (i = 0; i < count; i++)
-		(void)cs_change_run_next(&it, &bases[i], &lens[i]);
 	entry[0] = CS_CHANGE_MESSAGE;
+	/* newest first: the hashes are 4 bytes each, oldest first */
 	for (i = count - 1; i >= 0 && ret == 0; i--) {
 		uint64_t modseq = last - (uint64_t)(count - 1 - i);
 
 		if (modseq <= since)
 			break;
-		memcpy(entry + 1, bases[i], lens[i]);
-		ret = fn(ctx, modseq, entry, 1 + lens[i]);
+		memcpy(entry + 1, value + 3 + 4 * (size_t)i, 4);
+		ret = fn(ctx, modseq, entry, sizeof(entry));
 	}
 	return ret;
 }
@@ -123,14 +120,14 @@ static int changes_msg_fn(void *ctx, uint64_t modseq, const uint8_t *value,
 	struct cs_message msg;
 	int ret;
 
-	if (value[0] != CS_CHANGE_MESSAGE)
+	if (value[0] != CS_CHANGE_MESSAGE || size != 5)
 		return 0;
-	ret = cs_msg_fetch(wc->box, (const char *)value + 1, size - 1, &msg,
-			   wc->err);
+	ret = cs_msg_fetch_change(wc->box, cs_get_le32(value + 1), modseq,
+				  &msg, wc->err);
 	if (ret < 0)
 		return -1;
 	/* a stale entry (check reports it) is not a change */
-	if (ret == 0 || msg.rec.modseq != modseq)
+	if (ret == 0)
 		return 0;
 	return wc->msg_cb(wc->ctx, &msg, wc->err);
 }
@@ -170,25 +167,7 @@ int cs_expunges_since(struct cs_mailbox *box, uint64_t since,
 
 /* --- iteration --- */
 
-static int iterate_msg_fn(void *ctx, const uint8_t *key, size_t key_len,
-			  const uint8_t *data, size_t size,
-			  struct cs_error *err)
-{
-	struct walk_ctx *wc = ctx;
-	struct cs_message msg;
-
-	if (key_len <= 5 || key_len - 5 > CS_NAME_MAX ||
-	    cs_msg_rec_decode(data, size, &msg.rec, msg.suffix) < 0)
-		return cs_error_set(err, CS_ERR_CORRUPT,
-			"%s: a message record of %s is damaged; rebuild the "
-			"index with 'condstore reindex --rebuild'",
-			wc->box->index->db_path, wc->box->name);
-	memcpy(msg.base, key + 5, key_len - 5);
-	msg.base[key_len - 5] = '\0';
-	return wc->msg_cb(wc->ctx, &msg, err);
-}
-
-/* fn for every record of box under key_type (CS_KEY_MESSAGE, ...). */
+/* fn for every record of box under key_type (CS_KEY_TOMB, ...). */
 static int box_traverse(struct cs_mailbox *box, uint8_t key_type,
 			cs_key_fn *fn, struct walk_ctx *wc,
 			struct cs_error *err)
@@ -201,15 +180,6 @@ static int box_traverse(struct cs_mailbox *box, uint8_t key_type,
 	cs_put_be32(prefix + 1, box->rec.id);
 	return cs_db_traverse_prefix(box->index, prefix, sizeof(prefix), fn,
 				     wc, err);
-}
-
-int cs_messages_iterate(struct cs_mailbox *box, cs_message_cb *cb,
-			void *ctx, struct cs_error *err)
-{
-	struct walk_ctx wc = { .box = box, .msg_cb = cb, .ctx = ctx,
-			       .err = err };
-
-	return box_traverse(box, CS_KEY_MESSAGE, iterate_msg_fn, &wc, err);
 }
 
 static int iterate_tomb_fn(void *ctx, const uint8_t *key, size_t key_len,

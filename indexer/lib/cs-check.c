@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "cs-array.h"
+#include "cs-bucket.h"
 #include "cs-check.h"
 #include "cs-file.h"
 #include "cs-hash.h"
@@ -51,6 +52,8 @@ struct check {
 	bool collect_runs;
 	uint32_t *chunk_counts;		/* UIDs per chunk of 4096, counted */
 	size_t nchunks;
+	uint32_t uids;			/* messages with a UID */
+	uint32_t mapped;		/* entries of the UID map */
 };
 
 static void problem(struct check *ck, const char *mailbox, const char *fmt,
@@ -159,11 +162,11 @@ static int check_disk(struct check *ck)
 
 /* --- records (invariants 1, 2, 4, 5 and the UID map) --- */
 
-/* The change-log entry at modseq: 1 if it matches, 0 if not. */
-static uint64_t run_entry_hash(uint64_t modseq, const char *base,
-			       size_t len)
+/* A run's entry: the message's hash and its modseq, in one number. */
+static uint64_t run_entry_hash(uint64_t modseq, uint32_t hash)
 {
-	return cs_name_hash(base, len) + modseq * UINT64_C(0x9e3779b97f4a7c15);
+	return ((uint64_t)hash << 32 | hash) +
+		modseq * UINT64_C(0x9e3779b97f4a7c15);
 }
 
 /* Is there an entry for modseq naming this message or tombstone: its
@@ -188,9 +191,9 @@ static int change_entry_is(struct check *ck, uint64_t modseq, uint8_t type,
 		if (ret > 0)
 			return 1;
 	}
-	if (type != CS_CHANGE_MESSAGE)
+	if (type != CS_CHANGE_MESSAGE || len != 4)
 		return 0;
-	h = run_entry_hash(modseq, payload, len);
+	h = run_entry_hash(modseq, cs_get_le32(payload));
 	return cs_hash_find(ck->run_entries, ck->nrun, sizeof(h), h) != NULL ?
 		1 : 0;
 }
@@ -201,8 +204,7 @@ static int collect_run(struct check *ck, uint64_t last, const uint8_t *data,
 		       size_t size)
 {
 	struct cs_change_run_iter it;
-	const char *base;
-	size_t len;
+	uint32_t hash;
 	uint64_t modseq;
 	int count;
 
@@ -212,13 +214,12 @@ static int collect_run(struct check *ck, uint64_t last, const uint8_t *data,
 	if (!ck->collect_runs)
 		return 1;
 	modseq = last - (uint64_t)count + 1;
-	while (cs_change_run_next(&it, &base, &len) > 0) {
+	while (cs_change_run_next(&it, &hash) > 0) {
 		if (cs_array_grow(&ck->run_entries, sizeof(*ck->run_entries),
 				  ck->nrun, &ck->run_alloc, 1024) < 0)
 			return cs_error_set(ck->err, CS_ERR_IO,
 					    "out of memory");
-		ck->run_entries[ck->nrun++] = run_entry_hash(modseq++, base,
-							     len);
+		ck->run_entries[ck->nrun++] = run_entry_hash(modseq++, hash);
 	}
 	return 1;
 }
@@ -242,28 +243,43 @@ static int check_modseq(struct check *ck, const char *what, uint64_t modseq)
 
 static int check_uid_map(struct check *ck, const struct cs_message *msg)
 {
-	uint8_t key[CS_KEY_MAX], *data;
-	size_t size;
+	uint32_t hash;
 	int ret;
 
 	if (msg->rec.uid == 0)
 		return 0;
-	ret = cs_db_fetch(ck->index, key,
-			  cs_key_uid(key, ck->box->rec.id, msg->rec.uid),
-			  &data, &size, ck->err);
+	ck->uids++;
+	ret = cs_uidmap_get(ck->box, msg->rec.uid, &hash, ck->err);
 	if (ret < 0)
 		return -1;
-	if (ret == 0 || size != strlen(msg->base) ||
-	    memcmp(data, msg->base, size) != 0) {
+	if (ret == 0 ||
+	    hash != cs_bucket_hash(msg->base, strlen(msg->base))) {
 		ck->log_damaged = true;
 		problem(ck, ck->name, "%s: UID %u does not map back to it",
 			msg->base, msg->rec.uid);
 	}
-	if (ret > 0)
-		free(data);
 	if (msg->rec.uid >= ck->box->rec.uidnext)
 		problem(ck, ck->name, "%s: UID %u not below UIDNEXT %u",
 			msg->base, msg->rec.uid, ck->box->rec.uidnext);
+	return 0;
+}
+
+/* Count the entries of the UID map (invariant 7: as many as messages
+   with a UID, each of which maps back to itself). */
+static int count_mapped(void *ctx, const uint8_t *key, size_t key_len,
+			const uint8_t *data, size_t size, struct cs_error *err)
+{
+	struct check *ck = ctx;
+
+	(void)key;
+	(void)err;
+	if (key_len != 9 || size < 1 || data[0] != CS_RECORD_VERSION ||
+	    (size - 1) % CS_UIDCHUNK_ENTRY != 0) {
+		ck->log_damaged = true;
+		problem(ck, ck->name, "damaged UID map chunk");
+		return 0;
+	}
+	ck->mapped += (uint32_t)((size - 1) / CS_UIDCHUNK_ENTRY);
 	return 0;
 }
 
@@ -307,6 +323,7 @@ static int check_record(void *ctx, const struct cs_message *msg,
 {
 	struct check *ck = ctx;
 	uint64_t h = cs_name_hash(msg->base, strlen(msg->base));
+	uint8_t payload[4];
 	int ret;
 
 	/* the helpers below report through ck->err, the iteration's err */
@@ -321,8 +338,9 @@ static int check_record(void *ctx, const struct cs_message *msg,
 		problem(ck, ck->name, "%s: previous modseq %" PRIu64
 			" not below modseq %" PRIu64, msg->base,
 			msg->rec.prev_modseq, msg->rec.modseq);
+	cs_put_le32(payload, cs_bucket_hash(msg->base, strlen(msg->base)));
 	ret = change_entry_is(ck, msg->rec.modseq, CS_CHANGE_MESSAGE,
-			      msg->base, strlen(msg->base));
+			      payload, sizeof(payload));
 	if (ret < 0)
 		return -1;
 	if (ret == 0) {
@@ -385,12 +403,12 @@ static int check_change(void *ctx, const uint8_t *key, size_t key_len,
 		ret = collect_run(ck, modseq, data, size);
 		if (ret != 0)
 			return ret < 0 ? -1 : 0;
-	} else if (data[0] == CS_CHANGE_MESSAGE) {
-		ret = cs_msg_fetch(ck->box, (const char *)data + 1, size - 1,
-				   &msg, err);
+	} else if (data[0] == CS_CHANGE_MESSAGE && size == 5) {
+		ret = cs_msg_fetch_change(ck->box, cs_get_le32(data + 1),
+					  modseq, &msg, err);
 		if (ret < 0)
 			return -1;
-		if (ret > 0 && msg.rec.modseq == modseq)
+		if (ret > 0)
 			return 0;
 	} else if (data[0] == CS_CHANGE_EXPUNGE && size == 5) {
 		uint8_t tkey[CS_KEY_MAX], *tdata;
@@ -462,23 +480,21 @@ static int repair_record(void *ctx, const struct cs_message *msg,
 			 struct cs_error *err)
 {
 	struct check *ck = ctx;
-	uint8_t key[CS_KEY_MAX], buf[1 + CS_NAME_MAX];
-	size_t len = strlen(msg->base);
+	uint8_t key[CS_KEY_MAX], buf[1 + 4];
+	uint32_t hash = cs_bucket_hash(msg->base, strlen(msg->base));
 
 	buf[0] = CS_CHANGE_MESSAGE;
-	memcpy(buf + 1, msg->base, len);
+	cs_put_le32(buf + 1, hash);
 	if (cs_db_store(ck->index, key,
 			cs_key_change(key, ck->box->rec.id, msg->rec.modseq),
-			buf, 1 + len, err) < 0)
+			buf, sizeof(buf), err) < 0)
 		return -1;
 	ck->counted++;
 	if (msg->rec.uid == 0)
 		return 0;
 	if (cs_rank_set(ck->box, msg->rec.uid, true, err) < 0)
 		return -1;
-	return cs_db_store(ck->index, key,
-			   cs_key_uid(key, ck->box->rec.id, msg->rec.uid),
-			   msg->base, len, err);
+	return cs_uidmap_set(ck->box, msg->rec.uid, hash, err);
 }
 
 static int drop_stale_change(void *ctx, const uint8_t *key, size_t key_len,
@@ -509,6 +525,7 @@ static int repair_log(struct check *ck)
 	ck->counted = 0;
 	if (cs_db_traverse_prefix(ck->index, prefix, sizeof(prefix),
 				  drop_stale_change, ck, ck->err) < 0 ||
+	    cs_uidmap_drop(ck->box, ck->err) < 0 ||
 	    cs_rank_drop(ck->box, ck->err) < 0 ||
 	    cs_messages_iterate(ck->box, repair_record, ck, ck->err) < 0 ||
 	    cs_mailbox_digest_rebuild(ck->box, ck->err) < 0)
@@ -559,6 +576,7 @@ static int check_mailbox(struct check *ck, const char *name)
 	ck->digest = 0;
 	ck->uid_sum = 0;
 	ck->nchunks = 0;
+	ck->uids = 0;
 	if (cs_mailbox_path(ck->index->root, name, ck->path, sizeof(ck->path),
 			    ck->err) < 0)
 		return -1;
@@ -603,6 +621,18 @@ static int check_mailbox(struct check *ck, const char *name)
 					    ck->err);
 	if (ret == 0)
 		ret = check_rank(ck);
+	if (ret == 0) {
+		ck->mapped = 0;
+		prefix[0] = CS_KEY_UIDMAP;
+		ret = cs_db_traverse_prefix(ck->index, prefix, sizeof(prefix),
+					    count_mapped, ck, ck->err) < 0 ?
+			-1 : 0;
+	}
+	if (ret == 0 && ck->mapped != ck->uids) {
+		ck->log_damaged = true;
+		problem(ck, name, "UID map: %u entries, %u messages with a "
+			"UID", ck->mapped, ck->uids);
+	}
 	if (ret == 0 && ck->counted != ck->box->rec.messages) {
 		ck->log_damaged = true;
 		problem(ck, name, "message count %u in the record, %u records",

@@ -38,7 +38,8 @@ int cs_header_rec_decode(const uint8_t *buf, size_t size,
 void cs_mailbox_rec_encode(const struct cs_mailbox_rec *rec, uint8_t *buf);
 int cs_mailbox_rec_decode(const uint8_t *buf, size_t size,
 			  struct cs_mailbox_rec *rec_r);
-/* buf must hold CS_MSG_REC_FIXED_SIZE + rec->suffix_len bytes. */
+/* A message record of layout 1 (the conversion reads them; tests write
+   them).  buf must hold CS_MSG_REC_FIXED_SIZE + rec->suffix_len bytes. */
 void cs_msg_rec_encode(const struct cs_msg_rec *rec, const char *suffix,
 		       uint8_t *buf);
 /* suffix_r gets a NUL-terminated copy; it must hold CS_SUFFIX_MAX+1. */
@@ -54,13 +55,18 @@ struct cs_change_run_iter {
 	unsigned int left;
 };
 /* Returns the number of entries, or -1 if the value is no well-formed
-   run (wrong type, count or sizes). */
+   run (wrong type, count or size). */
 int cs_change_run_init(const uint8_t *value, size_t size,
 		       struct cs_change_run_iter *iter_r);
-/* The next entry, oldest first: returns 1 with its base name (not
-   NUL-terminated), 0 after the last. */
-int cs_change_run_next(struct cs_change_run_iter *iter, const char **base_r,
-		       size_t *len_r);
+/* The next entry, oldest first: returns 1 with its message's hash, 0
+   after the last. */
+int cs_change_run_next(struct cs_change_run_iter *iter, uint32_t *hash_r);
+/* The same for a run of layout 1 (CS_CHANGE_RUN_V1), whose entries are
+   base names (not NUL-terminated). */
+int cs_change_run_v1_init(const uint8_t *value, size_t size,
+			  struct cs_change_run_iter *iter_r);
+int cs_change_run_v1_next(struct cs_change_run_iter *iter,
+			  const char **base_r, size_t *len_r);
 
 /* Little-endian helpers. */
 void cs_put_le32(uint8_t *p, uint32_t v);

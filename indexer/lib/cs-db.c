@@ -37,9 +37,9 @@ size_t cs_key_mailbox(uint8_t *buf, const char *name)
 	return 1 + len;
 }
 
-size_t cs_key_msg(uint8_t *buf, uint32_t id, const char *base, size_t len)
+size_t cs_key_msg_v1(uint8_t *buf, uint32_t id, const char *base, size_t len)
 {
-	buf[0] = CS_KEY_MESSAGE;
+	buf[0] = CS_KEY_MESSAGE_V1;
 	cs_put_be32(buf + 1, id);
 	if (len > CS_NAME_MAX)
 		len = CS_NAME_MAX;
@@ -47,11 +47,27 @@ size_t cs_key_msg(uint8_t *buf, uint32_t id, const char *base, size_t len)
 	return 5 + len;
 }
 
-size_t cs_key_uid(uint8_t *buf, uint32_t id, uint32_t uid)
+size_t cs_key_uid_v1(uint8_t *buf, uint32_t id, uint32_t uid)
 {
-	buf[0] = CS_KEY_UID;
+	buf[0] = CS_KEY_UID_V1;
 	cs_put_be32(buf + 1, id);
 	cs_put_be32(buf + 5, uid);
+	return 9;
+}
+
+size_t cs_key_bucket(uint8_t *buf, uint32_t id, uint32_t bucket)
+{
+	buf[0] = CS_KEY_BUCKET;
+	cs_put_be32(buf + 1, id);
+	cs_put_be32(buf + 5, bucket);
+	return 9;
+}
+
+size_t cs_key_uidmap(uint8_t *buf, uint32_t id, uint32_t chunk)
+{
+	buf[0] = CS_KEY_UIDMAP;
+	cs_put_be32(buf + 1, id);
+	cs_put_be32(buf + 5, chunk);
 	return 9;
 }
 
@@ -315,3 +331,20 @@ int cs_db_traverse_prefix(struct cs_index *index, const uint8_t *prefix,
 	return tc.ret;
 }
 
+
+static int delete_cb(void *ctx, const uint8_t *key, size_t key_len,
+		     const uint8_t *data, size_t size, struct cs_error *err)
+{
+	(void)data;
+	(void)size;
+	return cs_db_delete(ctx, key, key_len, err);
+}
+
+int cs_db_delete_prefix(struct cs_index *index, const uint8_t *prefix,
+			size_t prefix_len, struct cs_error *err)
+{
+	if (cs_index_require_txn(index, err) < 0)
+		return -1;
+	return cs_db_traverse_prefix(index, prefix, prefix_len, delete_cb,
+				     index, err) < 0 ? -1 : 0;
+}

@@ -36,7 +36,25 @@ struct cs_change_run {
 					   when unknown */
 	uint8_t *buf;			/* CS_CHANGE_RUN_BYTES, or NULL */
 };
-#define CS_CHANGE_RUN_BYTES (3 + CS_CHANGE_RUN_MAX * (1 + CS_NAME_MAX))
+#define CS_CHANGE_RUN_BYTES (3 + CS_CHANGE_RUN_MAX * 4)
+
+/* A record of layout 2 held in memory during a transaction
+   (cs-msgstore.c): a bucket of messages or a chunk of the UID map. */
+struct cs_cached_rec {
+	uint8_t *data;
+	size_t size, alloc;
+	bool loaded;			/* read from the tdb (or found absent) */
+	bool stored;			/* the tdb has it */
+	bool dirty;			/* to be written at commit */
+};
+
+struct cs_msg_cache {
+	struct cs_cached_rec **buckets;	/* by bucket number */
+	size_t nbuckets;
+	struct cs_cached_rec **chunks;	/* by UID / CS_UIDCHUNK_UIDS */
+	size_t nchunks;
+	size_t bytes;			/* allocated for the records */
+};
 
 struct cs_mailbox {
 	struct cs_index *index;
@@ -47,6 +65,7 @@ struct cs_mailbox {
 	bool gone;			/* deleted by someone else */
 	struct cs_rank_cache rank;	/* cs-rank.c, inside a transaction */
 	struct cs_change_run run;	/* cs-reconcile.c, likewise */
+	struct cs_msg_cache cache;	/* cs-msgstore.c, likewise */
 };
 
 /* A module that keeps a write-back cache in the index's open mailbox
@@ -90,6 +109,8 @@ struct cs_index {
 	const struct cs_index_hook *hooks[CS_INDEX_HOOKS_MAX];
 	unsigned int nhooks;
 	uint64_t dir_reads;		/* cs_index_dir_reads() */
+	bool converting;		/* cs-migrate.c: a transaction of
+					   layout 1 is allowed */
 	int sync_ifd;			/* cs-sync.c: the inotify instance
 					   its waits reuse, or -1 */
 };
@@ -109,7 +130,8 @@ void cs_index_boxes_reset(struct cs_index *index,
 /* The hooks of cs-rank.c, cs-change-run.c and cs-mailbox.c, which
    cs_mailbox_open adds in this order (the caches first, the mailbox
    records last). */
-extern const struct cs_index_hook cs_rank_hook, cs_change_run_hook;
+extern const struct cs_index_hook cs_rank_hook, cs_change_run_hook,
+	cs_msgstore_hook;
 
 /* The same base name in new/ and cur/ of mailbox directory dir (a copy
    an agent left behind, or a hostile user): the file in cur/ is the
@@ -123,8 +145,11 @@ bool cs_maildir_cur_shadows(const char *dir, const struct cs_message *rec);
 
 /* Key builders: write into buf (CS_KEY_MAX bytes), return the length. */
 size_t cs_key_mailbox(uint8_t *buf, const char *name);
-size_t cs_key_msg(uint8_t *buf, uint32_t id, const char *base, size_t len);
-size_t cs_key_uid(uint8_t *buf, uint32_t id, uint32_t uid);
+size_t cs_key_bucket(uint8_t *buf, uint32_t id, uint32_t bucket);
+size_t cs_key_uidmap(uint8_t *buf, uint32_t id, uint32_t chunk);
+/* the keys of layout 1's messages and UID map */
+size_t cs_key_msg_v1(uint8_t *buf, uint32_t id, const char *base, size_t len);
+size_t cs_key_uid_v1(uint8_t *buf, uint32_t id, uint32_t uid);
 size_t cs_key_change(uint8_t *buf, uint32_t id, uint64_t modseq);
 size_t cs_key_tomb(uint8_t *buf, uint32_t id, uint32_t uid);
 size_t cs_key_jump(uint8_t *buf, uint32_t id);
@@ -221,9 +246,39 @@ int cs_change_run_add(struct cs_mailbox *box, uint64_t modseq,
 int cs_change_run_flush(struct cs_mailbox *box, struct cs_error *err);
 void cs_change_run_reset(struct cs_mailbox *box);
 
-/* cs-message.c: read a message record by key.  Returns 1/0/-1. */
+/* cs-msgstore.c: the messages of a mailbox (buckets) and its UID map.
+   fetch: the message of a base name; fetch_change: the message a
+   change-log entry names (the hash of its base name and its modseq).
+   Both return 1/0/-1, in a transaction or not. */
 int cs_msg_fetch(struct cs_mailbox *box, const char *base, size_t base_len,
 		 struct cs_message *msg_r, struct cs_error *err);
+int cs_msg_fetch_change(struct cs_mailbox *box, uint32_t hash,
+			uint64_t modseq, struct cs_message *msg_r,
+			struct cs_error *err);
+/* In a transaction: put stores msg (by its base name: replaced or
+   added; 0 or -1); add stores it only if the name has no message yet (1
+   added, 0 it has one: nothing written, -1); remove drops the message of
+   a name (1, 0 none, -1).  Adding may split a bucket (nbuckets grows). */
+int cs_msg_put(struct cs_mailbox *box, const struct cs_message *msg,
+	       struct cs_error *err);
+int cs_msg_add(struct cs_mailbox *box, const struct cs_message *msg,
+	       struct cs_error *err);
+int cs_msg_remove(struct cs_mailbox *box, const char *base, size_t base_len,
+		  struct cs_error *err);
+/* The UID map: the hash of the base name uid maps to (1 with *hash_r, 0
+   none, -1); set and unset in a transaction (0 or -1). */
+int cs_uidmap_get(struct cs_mailbox *box, uint32_t uid, uint32_t *hash_r,
+		  struct cs_error *err);
+int cs_uidmap_set(struct cs_mailbox *box, uint32_t uid, uint32_t hash,
+		  struct cs_error *err);
+int cs_uidmap_unset(struct cs_mailbox *box, uint32_t uid,
+		    struct cs_error *err);
+/* Drop the whole UID map of box (in a transaction), for repair. */
+int cs_uidmap_drop(struct cs_mailbox *box, struct cs_error *err);
+/* Forget the handle's cached records; at close, a build's are written
+   first (a failure marks the build damaged). */
+void cs_msg_cache_reset(struct cs_mailbox *box);
+void cs_msg_cache_close(struct cs_mailbox *box);
 
 /* The digest term of msg's record (cs_digest_term(), plus its UID's term
    when box has Dovecot's UIDs), the term of its UID (cs_uid_term() of its
@@ -243,6 +298,9 @@ typedef int cs_key_fn(void *ctx, const uint8_t *key, size_t key_len,
 int cs_db_traverse_prefix(struct cs_index *index, const uint8_t *prefix,
 			  size_t prefix_len, cs_key_fn *fn, void *ctx,
 			  struct cs_error *err);
+/* Delete every key starting with prefix (in a transaction).  0 or -1. */
+int cs_db_delete_prefix(struct cs_index *index, const uint8_t *prefix,
+			size_t prefix_len, struct cs_error *err);
 
 /* cs-changes.c: forget tombstones with modseq <= horizon (in a
    transaction; cs_mailbox_prune's); raises the mailbox's horizon.
@@ -335,6 +393,14 @@ int cs_maildir_scan_census(struct cs_index *index, const char *const *names,
    and the tdb hash size for an index of that many (cs-scan.c). */
 uint64_t cs_maildir_count_files(const char *root);
 unsigned int cs_hash_size_for(uint64_t files);
+
+/* cs-migrate.c: convert an index of layout 1 (index->hdr.version) to
+   layout 2, in one transaction (nothing done if another writer did it
+   first).  Outside a transaction, no mailbox handle open.  0 or -1. */
+int cs_index_convert(struct cs_index *index, struct cs_error *err);
+/* cs-index.c: the error for an index of layout 1 that is not being
+   converted (-1). */
+int cs_index_layout1_error(struct cs_index *index, struct cs_error *err);
 
 /* cs-nosync.c: at open for writing, raise the counters when a nosync
    writer ran under another boot, and (nosync) mark this boot.  Returns 0

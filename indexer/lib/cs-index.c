@@ -78,6 +78,14 @@ static int header_read(struct cs_index *index, struct cs_error *err)
 	return 1;
 }
 
+int cs_index_layout1_error(struct cs_index *index, struct cs_error *err)
+{
+	return cs_error_set(err, CS_ERR_CORRUPT,
+		"%s: index of layout 1 (written by an earlier version): "
+		"open it for writing once ('condstore reindex', or the watch "
+		"daemon) to convert it", index->db_path);
+}
+
 static int header_write(struct cs_index *index, struct cs_error *err)
 {
 	uint8_t key[1] = { CS_KEY_HEADER }, buf[CS_HEADER_REC_SIZE];
@@ -625,7 +633,10 @@ int cs_index_begin(struct cs_index *index, struct cs_error *err)
 		return cs_db_error(index, "transaction start", err);
 	index->in_txn = true;
 	index->hdr_dirty = false;
-	if (header_read(index, err) <= 0 || hooks_begin(index, err) < 0) {
+	if (header_read(index, err) <= 0 ||
+	    (index->hdr.version != CS_RECORD_VERSION && !index->converting &&
+	     cs_index_layout1_error(index, err) < 0) ||
+	    hooks_begin(index, err) < 0) {
 		if (err != NULL && err->code == CS_OK)
 			cs_error_set(err, CS_ERR_CORRUPT,
 				     "%s: index header missing",

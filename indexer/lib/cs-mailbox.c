@@ -133,6 +133,7 @@ static struct cs_mailbox *mailbox_handle_new(struct cs_index *index,
 	index->boxes = box;
 	cs_index_hook_add(index, &cs_rank_hook);
 	cs_index_hook_add(index, &cs_change_run_hook);
+	cs_index_hook_add(index, &cs_msgstore_hook);
 	cs_index_hook_add(index, &mailbox_hook);
 	return box;
 }
@@ -177,6 +178,7 @@ static int mailbox_create(struct cs_mailbox *box, uint8_t uid_source,
 		return -1;
 	box->rec.uidvalidity = uidvalidity;
 	box->rec.uidnext = 1;
+	box->rec.nbuckets = 1;
 	/* no records: the digest and uid_sum are empty sums */
 	box->rec.flags = CS_MAILBOX_F_DIGEST;
 	index->hdr_dirty = true;
@@ -232,6 +234,7 @@ void cs_mailbox_close(struct cs_mailbox **_box)
 	}
 	cs_rank_reset(box);
 	cs_change_run_reset(box);
+	cs_msg_cache_close(box);
 	free(box->name);
 	free(box);
 }
@@ -333,7 +336,7 @@ static int delete_keys(struct cs_index *index, const struct key_list *kl,
 int cs_mailbox_delete(struct cs_index *index, const char *name,
 		      struct cs_error *err)
 {
-	static const char tags[] = { CS_KEY_MESSAGE, CS_KEY_UID, CS_KEY_CHANGE,
+	static const char tags[] = { CS_KEY_BUCKET, CS_KEY_UIDMAP, CS_KEY_CHANGE,
 				     CS_KEY_TOMB, CS_KEY_JUMP, CS_KEY_RANK_MAP,
 				     CS_KEY_RANK_SUM, CS_KEY_CLOCK };
 	struct cs_mailbox_rec rec;
@@ -364,6 +367,7 @@ int cs_mailbox_delete(struct cs_index *index, const char *name,
 		if (strcmp(box->name, name) == 0) {
 			box->gone = true;
 			box->dirty = false;
+			cs_msg_cache_reset(box);
 		}
 	}
 	return 1;
@@ -604,7 +608,6 @@ static int uid_switch_msg(void *ctx, const struct cs_message *msg,
 			  struct cs_error *err)
 {
 	struct uid_switch *us = ctx;
-	uint8_t key[CS_KEY_MAX];
 	size_t len = strlen(msg->base);
 	uint32_t uid = us->uid_of == NULL ? 0 :
 		us->uid_of(us->ctx, msg->base, len);
@@ -616,9 +619,8 @@ static int uid_switch_msg(void *ctx, const struct cs_message *msg,
 			us->top = msg->rec.uid;
 		return 0;
 	}
-	return key_list_add(&us->clear, key,
-			    cs_key_msg(key, us->box->rec.id, msg->base, len),
-			    NULL, 0, err);
+	return key_list_add(&us->clear, (const uint8_t *)msg->base, len, NULL,
+			    0, err);
 }
 
 /* Give the collected messages UID 0 (their map entries go) and add their
@@ -627,14 +629,13 @@ static int uid_switch_clear(struct uid_switch *us, struct cs_error *err)
 {
 	struct cs_mailbox *box = us->box;
 	const struct key_list *kl = &us->clear;
-	uint8_t buf[CS_MSG_REC_FIXED_SIZE + CS_SUFFIX_MAX];
 	struct cs_message msg;
 	size_t i;
 	int ret;
 
 	for (i = 0; i < kl->count; i++) {
-		ret = cs_msg_fetch(box, (const char *)kl->keys[i] + 5,
-				   kl->lens[i] - 5, &msg, err);
+		ret = cs_msg_fetch(box, (const char *)kl->keys[i],
+				   kl->lens[i], &msg, err);
 		if (ret < 0)
 			return -1;
 		if (ret == 0)
@@ -643,10 +644,7 @@ static int uid_switch_clear(struct uid_switch *us, struct cs_error *err)
 			return -1;
 		msg.rec.uid = 0;
 		us->digest += cs_msg_digest_term(box, &msg);
-		cs_msg_rec_encode(&msg.rec, msg.suffix, buf);
-		if (cs_db_store(box->index, kl->keys[i], kl->lens[i], buf,
-				CS_MSG_REC_FIXED_SIZE + msg.rec.suffix_len,
-				err) < 0)
+		if (cs_msg_put(box, &msg, err) < 0)
 			return -1;
 	}
 	return 0;

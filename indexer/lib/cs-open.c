@@ -69,6 +69,12 @@ int cs_index_open(const struct cs_index_settings *set,
 	if (cs_index_open_raw(set, 0, NULL, cs_maildir_suggest_hash_size,
 			      index_r, err) < 0)
 		return -1;
+	if ((*index_r)->hdr.version != CS_RECORD_VERSION &&
+	    (set->readonly ? cs_index_layout1_error(*index_r, err) :
+	     cs_index_convert(*index_r, err)) < 0) {
+		cs_index_close(index_r);
+		return -1;
+	}
 	if (!set->readonly && (cs_index_nosync_check(*index_r, err) < 0 ||
 			       index_older_than_hwm(*index_r, err) < 0)) {
 		cs_index_close(index_r);
@@ -108,7 +114,8 @@ uint64_t cs_index_floor(const struct cs_index_settings *set)
 	uint64_t max = 0;
 
 	ro.readonly = true;
-	if (cs_index_open(&ro, &old, NULL) < 0)
+	/* any layout: only the header and the mailbox records are read */
+	if (cs_index_open_raw(&ro, 0, NULL, NULL, &old, NULL) < 0)
 		return 0;
 	max = old->hdr.ceiling;
 	(void)cs_mailbox_list(old, max_hms_cb, &max, NULL);

@@ -20,6 +20,7 @@
 
 #include "cs-array.h"
 #include "cs-hash.h"
+#include "cs-bucket.h"
 #include "cs-index-private.h"
 
 #define CHUNK_BITS 4096
@@ -296,17 +297,6 @@ int cs_rank_counts(struct cs_mailbox *box, uint16_t **counts_r, size_t *n_r,
 	return sum_read(box, counts_r, n_r, err);
 }
 
-static int drop_cb(void *ctx, const uint8_t *key, size_t key_len,
-		   const uint8_t *data, size_t size,
-		   struct cs_error *err)
-{
-	struct cs_index *index = ctx;
-
-	(void)data;
-	(void)size;
-	return cs_db_delete(index, key, key_len, err);
-}
-
 int cs_rank_drop(struct cs_mailbox *box, struct cs_error *err)
 {
 	uint8_t key[CS_KEY_MAX];
@@ -314,8 +304,7 @@ int cs_rank_drop(struct cs_mailbox *box, struct cs_error *err)
 	cs_rank_reset(box);
 	key[0] = CS_KEY_RANK_MAP;
 	cs_put_be32(key + 1, box->rec.id);
-	if (cs_db_traverse_prefix(box->index, key, 5, drop_cb, box->index,
-				  err) < 0)
+	if (cs_db_delete_prefix(box->index, key, 5, err) < 0)
 		return -1;
 	return cs_db_delete(box->index, key, key_sum(key, box->rec.id), err);
 }
@@ -436,7 +425,7 @@ int cs_message_uid_ranges(struct cs_mailbox *box, uint32_t first,
 	return 0;
 }
 
-/* --- the UID map ("u" records) with its bits --- */
+/* --- the UID map (cs-msgstore.c) with its bits --- */
 
 /* What a UID in the map adds: UIDNEXT above it, its bit, its term. */
 static int uid_map_account(struct cs_mailbox *box, uint32_t uid,
@@ -454,71 +443,55 @@ static int uid_map_account(struct cs_mailbox *box, uint32_t uid,
 int cs_uid_map_store(struct cs_mailbox *box, uint32_t uid, const char *base,
 		     struct cs_error *err)
 {
-	uint8_t key[CS_KEY_MAX];
-
 	if (uid_map_account(box, uid, base, err) < 0 ||
-	    cs_db_insert(box->index, key, cs_key_uid(key, box->rec.id, uid),
-			 base, strlen(base), err) < 0)
+	    cs_uidmap_set(box, uid, cs_bucket_hash(base, strlen(base)),
+			  err) < 0)
 		return -1;
 	return 0;
 }
 
-/* Does uid map to a live message other than base's: a name whose message
-   record has uid?  Returns 1, 0, or -1. */
+/* Does uid map to a live message other than base's: a message (of the
+   hash the map gives) that has uid and another name?  Returns 1, 0, or
+   -1. */
 static int uid_map_owned(struct cs_mailbox *box, uint32_t uid,
 			 const char *base, struct cs_error *err)
 {
-	uint8_t key[CS_KEY_MAX], *data;
 	struct cs_message other;
-	size_t size;
 	int ret;
 
-	ret = cs_db_fetch(box->index, key, cs_key_uid(key, box->rec.id, uid),
-			  &data, &size, err);
+	ret = cs_message_lookup_uid(box, uid, &other, err);
+	if (ret < 0 && err != NULL && err->code == CS_ERR_CORRUPT) {
+		/* the map names a message that is gone: a leftover */
+		cs_error_clear(err);
+		return 0;
+	}
 	if (ret <= 0)
 		return ret;
-	if (size == strlen(base) && memcmp(data, base, size) == 0)
-		ret = 0;
-	else
-		ret = cs_msg_fetch(box, (const char *)data, size, &other, err);
-	free(data);
-	if (ret <= 0)
-		return ret;
-	return other.rec.uid == uid;
+	return strcmp(other.base, base) != 0;
 }
 
 int cs_uid_map_claim(struct cs_mailbox *box, uint32_t uid, const char *base,
 		     struct cs_error *err)
 {
-	uint8_t key[CS_KEY_MAX];
-	size_t key_len = cs_key_uid(key, box->rec.id, uid);
 	int ret;
 
-	/* the common case costs what cs_uid_map_store does: one insert */
-	ret = cs_db_add(box->index, key, key_len, base, strlen(base), err);
-	if (ret == 0) {
-		if ((ret = uid_map_owned(box, uid, base, err)) != 0)
-			return ret < 0 ? -1 : 0;
-		/* a leftover, or base's own: replaced */
-		if (cs_db_store(box->index, key, key_len, base, strlen(base),
-				err) < 0)
-			return -1;
-	} else if (ret < 0) {
+	if ((ret = uid_map_owned(box, uid, base, err)) != 0)
+		return ret < 0 ? -1 : 0;
+	/* free, a leftover, or base's own */
+	if (cs_uidmap_set(box, uid, cs_bucket_hash(base, strlen(base)),
+			  err) < 0 ||
+	    uid_map_account(box, uid, base, err) < 0)
 		return -1;
-	}
-	return uid_map_account(box, uid, base, err) < 0 ? -1 : 1;
+	return 1;
 }
 
 int cs_uid_map_delete(struct cs_mailbox *box, uint32_t uid,
 		      const char *base, struct cs_error *err)
 {
-	uint8_t key[CS_KEY_MAX];
-
 	if (uid == 0)
 		return 0;
 	if (cs_rank_set(box, uid, false, err) < 0 ||
-	    cs_db_delete(box->index, key, cs_key_uid(key, box->rec.id, uid),
-			 err) < 0)
+	    cs_uidmap_unset(box, uid, err) < 0)
 		return -1;
 	box->rec.uid_sum -= cs_uid_term(cs_name_hash(base, strlen(base)), uid);
 	box->dirty = true;

@@ -5,8 +5,9 @@
  * so that a duplicate or late event, a rescan, or a host that already
  * wrote a change causes no second modseq.
  *
- * A change writes, in the caller's transaction: the message record ("m"),
- * the UID map ("u") when the UID is new, the change-log entry ("c") under
+ * A change writes, in the caller's transaction: the message (its entry in
+ * its bucket, cs-msgstore.c), the UID map when the UID is new, the
+ * change-log entry ("c") under
  * the new modseq with the old one deleted, and for an expunge a tombstone
  * ("t") whose change-log entry replaces the message's.  Every change to
  * a record's name, location or UID also moves the mailbox's digest (the
@@ -18,12 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cs-bucket.h"
 #include "cs-index-private.h"
-
-
-
-
-
 
 struct digest_ctx {
 	const struct cs_mailbox *box;
@@ -76,38 +73,19 @@ static int next_modseq(struct cs_mailbox *box, uint64_t *modseq_r,
 	return 0;
 }
 
-/* Store the record; fresh: the key is known not to exist yet. */
-static int msg_store(struct cs_mailbox *box, const struct cs_message *msg,
-		     bool fresh, struct cs_error *err)
-{
-	uint8_t key[CS_KEY_MAX], buf[CS_MSG_REC_FIXED_SIZE + CS_SUFFIX_MAX];
-
-	cs_msg_rec_encode(&msg->rec, msg->suffix, buf);
-	return (fresh ? cs_db_insert : cs_db_store)(box->index, key,
-			   cs_key_msg(key, box->rec.id, msg->base,
-				      strlen(msg->base)),
-			   buf, CS_MSG_REC_FIXED_SIZE + msg->rec.suffix_len,
-			   err);
-}
-
 /* Change-log entry for a message at modseq. */
 static int change_store_msg(struct cs_mailbox *box, uint64_t modseq,
 			    const char *base, struct cs_error *err)
 {
-	uint8_t key[CS_KEY_MAX], buf[1 + CS_NAME_MAX];
-	size_t len = strlen(base);
+	uint8_t key[CS_KEY_MAX], buf[1 + 4];
 
 	buf[0] = CS_CHANGE_MESSAGE;
-	memcpy(buf + 1, base, len);
+	cs_put_le32(buf + 1, cs_bucket_hash(base, strlen(base)));
 	/* a modseq is issued once: its entry is always new */
 	return cs_db_insert(box->index, key,
 			    cs_key_change(key, box->rec.id, modseq), buf,
-			    1 + len, err);
+			    sizeof(buf), err);
 }
-
-
-
-
 
 static int change_type(const uint8_t *data, size_t size, void *ctx)
 {
@@ -201,7 +179,7 @@ static int uid_give(struct cs_mailbox *box, struct cs_message *msg,
 	if (msg->rec.uid != 0 &&
 	    cs_uid_map_store(box, msg->rec.uid, msg->base, err) < 0)
 		return -1;
-	return stored ? msg_store(box, msg, false, err) : 0;
+	return stored ? cs_msg_put(box, msg, err) : 0;
 }
 
 /* A new record for base.  With probe, the caller has not looked the name
@@ -212,7 +190,6 @@ static int reconcile_new(struct cs_mailbox *box, const char *base,
 			 struct cs_message *msg, bool probe,
 			 struct cs_error *err)
 {
-	uint8_t key[CS_KEY_MAX], buf[CS_MSG_REC_FIXED_SIZE + CS_SUFFIX_MAX];
 	int ret;
 
 	memset(msg, 0, sizeof(*msg));
@@ -238,11 +215,7 @@ static int reconcile_new(struct cs_mailbox *box, const char *base,
 	if (next_modseq(box, &msg->rec.modseq, err) < 0)
 		return -1;
 	if (probe) {
-		cs_msg_rec_encode(&msg->rec, msg->suffix, buf);
-		ret = cs_db_add(box->index, key,
-				cs_key_msg(key, box->rec.id, base, base_len),
-				buf, CS_MSG_REC_FIXED_SIZE +
-				msg->rec.suffix_len, err);
+		ret = cs_msg_add(box, msg, err);
 		if (ret <= 0) {
 			/* the modseq was not used: give it back */
 			box->rec.highestmodseq = msg->rec.modseq - 1;
@@ -254,7 +227,7 @@ static int reconcile_new(struct cs_mailbox *box, const char *base,
 	if (uid_give(box, msg, disk->uid, probe, err) < 0 ||
 	    (probe ? cs_change_run_add(box, msg->rec.modseq, msg->base, err) :
 	     change_store_msg(box, msg->rec.modseq, msg->base, err)) < 0 ||
-	    (!probe && msg_store(box, msg, true, err) < 0))
+	    (!probe && cs_msg_put(box, msg, err) < 0))
 		return -1;
 	box->rec.digest += cs_msg_digest_term(box, msg);
 	box->rec.messages++;
@@ -268,16 +241,12 @@ static int reconcile_new(struct cs_mailbox *box, const char *base,
 static int uid_unclaimed(struct cs_mailbox *box, uint32_t uid,
 			 struct cs_error *err)
 {
-	uint8_t key[CS_KEY_MAX], *data;
-	size_t size;
+	uint32_t hash;
 	int ret;
 
 	if ((ret = uid_tombstoned(box, uid, err)) != 0)
 		return ret < 0 ? -1 : 0;
-	ret = cs_db_fetch(box->index, key, cs_key_uid(key, box->rec.id, uid),
-			  &data, &size, err);
-	if (ret > 0)
-		free(data);
+	ret = cs_uidmap_get(box, uid, &hash, err);
 	return ret < 0 ? -1 : ret == 0;
 }
 
@@ -325,7 +294,6 @@ static int reconcile_expunge(struct cs_mailbox *box, struct cs_message *msg,
 			     const struct cs_disk_state *disk,
 			     struct cs_error *err)
 {
-	uint8_t key[CS_KEY_MAX];
 	uint64_t modseq;
 	uint32_t uid;
 
@@ -333,9 +301,7 @@ static int reconcile_expunge(struct cs_mailbox *box, struct cs_message *msg,
 	    next_modseq(box, &modseq, err) < 0 ||
 	    change_delete(box, msg->rec.modseq, err) < 0 ||
 	    cs_uid_map_delete(box, msg->rec.uid, msg->base, err) < 0 ||
-	    cs_db_delete(box->index, key,
-			 cs_key_msg(key, box->rec.id, msg->base,
-				    strlen(msg->base)), err) < 0)
+	    cs_msg_remove(box, msg->base, strlen(msg->base), err) < 0)
 		return -1;
 	if (uid != 0 && tombstone_store(box, uid, modseq, err) < 0)
 		return -1;
@@ -451,7 +417,7 @@ static int reconcile_existing(struct cs_mailbox *box,
 		msg->rec.flags = disk->flags;
 		changed = true;
 	}
-	if (changed && msg_store(box, msg, false, err) < 0)
+	if (changed && cs_msg_put(box, msg, err) < 0)
 		return -1;
 	if (changed) {
 		box->rec.digest += cs_msg_digest_term(box, msg) - old_term;

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <endian.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "cs-codec.h"
@@ -75,7 +76,8 @@ void cs_header_rec_encode(const struct cs_header_rec *rec, uint8_t *buf)
 int cs_header_rec_decode(const uint8_t *buf, size_t size,
 			 struct cs_header_rec *rec_r)
 {
-	if (size != CS_HEADER_REC_SIZE || buf[0] != CS_RECORD_VERSION)
+	if (size != CS_HEADER_REC_SIZE || (buf[0] != CS_RECORD_VERSION &&
+					    buf[0] != CS_RECORD_VERSION_V1))
 		return -1;
 	memset(rec_r, 0, sizeof(*rec_r));
 	rec_r->version = buf[0];
@@ -100,13 +102,17 @@ void cs_mailbox_rec_encode(const struct cs_mailbox_rec *rec, uint8_t *buf)
 	cs_put_le32(buf + 36, rec->flags);
 	cs_put_le64(buf + 40, rec->uid_sum);
 	cs_put_le64(buf + 48, rec->digest);
+	cs_put_le32(buf + 56, rec->nbuckets);
 }
 
 int cs_mailbox_rec_decode(const uint8_t *buf, size_t size,
 			  struct cs_mailbox_rec *rec_r)
 {
-	if ((size != CS_MAILBOX_REC_SIZE && size != CS_MAILBOX_REC_SIZE_V1) ||
-	    buf[0] != CS_RECORD_VERSION)
+	bool v1 = size > 0 && buf[0] == CS_RECORD_VERSION_V1;
+
+	if (v1 ? size != CS_MAILBOX_REC_SIZE_V1_DIGEST &&
+	    size != CS_MAILBOX_REC_SIZE_V1 :
+	    size != CS_MAILBOX_REC_SIZE || buf[0] != CS_RECORD_VERSION)
 		return -1;
 	memset(rec_r, 0, sizeof(*rec_r));
 	rec_r->version = buf[0];
@@ -118,10 +124,12 @@ int cs_mailbox_rec_decode(const uint8_t *buf, size_t size,
 	rec_r->horizon = cs_get_le64(buf + 24);
 	rec_r->messages = cs_get_le32(buf + 32);
 	rec_r->uid_sum = cs_get_le64(buf + 40);
-	if (size == CS_MAILBOX_REC_SIZE) {
+	if (size >= CS_MAILBOX_REC_SIZE_V1_DIGEST) {
 		rec_r->flags = cs_get_le32(buf + 36);
 		rec_r->digest = cs_get_le64(buf + 48);
 	}
+	if (!v1)
+		rec_r->nbuckets = cs_get_le32(buf + 56);
 	return rec_r->uid_source <= 1 ? 0 : -1;
 }
 
@@ -202,7 +210,7 @@ void cs_msg_rec_encode(const struct cs_msg_rec *rec, const char *suffix,
 int cs_msg_rec_decode(const uint8_t *buf, size_t size,
 		      struct cs_msg_rec *rec_r, char *suffix_r)
 {
-	if (size < CS_MSG_REC_FIXED_SIZE || buf[0] != CS_RECORD_VERSION)
+	if (size < CS_MSG_REC_FIXED_SIZE || buf[0] != CS_RECORD_VERSION_V1)
 		return -1;
 	memset(rec_r, 0, sizeof(*rec_r));
 	rec_r->version = buf[0];
@@ -234,7 +242,9 @@ void cs_daemon_rec_encode(const struct cs_daemon_rec *rec, uint8_t *buf)
 int cs_daemon_rec_decode(const uint8_t *buf, size_t size,
 			 struct cs_daemon_rec *rec_r)
 {
-	if (size != CS_DAEMON_REC_SIZE || buf[0] != CS_RECORD_VERSION)
+	/* the same in both layouts */
+	if (size != CS_DAEMON_REC_SIZE || (buf[0] != CS_RECORD_VERSION &&
+					   buf[0] != CS_RECORD_VERSION_V1))
 		return -1;
 	memset(rec_r, 0, sizeof(*rec_r));
 	rec_r->version = buf[0];
@@ -247,11 +257,37 @@ int cs_daemon_rec_decode(const uint8_t *buf, size_t size,
 int cs_change_run_init(const uint8_t *value, size_t size,
 		       struct cs_change_run_iter *iter_r)
 {
+	unsigned int count;
+
+	if (size < 3 || value[0] != CS_CHANGE_RUN)
+		return -1;
+	count = (unsigned int)value[1] | ((unsigned int)value[2] << 8);
+	if (count < 2 || count > CS_CHANGE_RUN_MAX || size != 3 + 4 * count)
+		return -1;
+	iter_r->p = value + 3;
+	iter_r->end = value + size;
+	iter_r->left = count;
+	return (int)count;
+}
+
+int cs_change_run_next(struct cs_change_run_iter *iter, uint32_t *hash_r)
+{
+	if (iter->left == 0)
+		return 0;
+	iter->left--;
+	*hash_r = cs_get_le32(iter->p);
+	iter->p += 4;
+	return 1;
+}
+
+int cs_change_run_v1_init(const uint8_t *value, size_t size,
+			  struct cs_change_run_iter *iter_r)
+{
 	struct cs_change_run_iter it;
 	unsigned int count, i;
 	size_t len;
 
-	if (size < 3 || value[0] != CS_CHANGE_RUN)
+	if (size < 3 || value[0] != CS_CHANGE_RUN_V1)
 		return -1;
 	count = (unsigned int)value[1] | ((unsigned int)value[2] << 8);
 	if (count < 2 || count > CS_CHANGE_RUN_MAX)
@@ -272,8 +308,8 @@ int cs_change_run_init(const uint8_t *value, size_t size,
 	return it.p == it.end ? (int)count : -1;
 }
 
-int cs_change_run_next(struct cs_change_run_iter *iter, const char **base_r,
-		       size_t *len_r)
+int cs_change_run_v1_next(struct cs_change_run_iter *iter,
+			  const char **base_r, size_t *len_r)
 {
 	if (iter->left == 0)
 		return 0;

@@ -1233,13 +1233,15 @@ unsigned int cs_hash_size_for(uint64_t files)
 	uint64_t want;
 	size_t i;
 
-	/* up to three records per message (message, UID, change log; a
-	   fresh build shares change-log runs and writes about two), two per
-	   hash chain: the prime nearest to that (by ratio: the first at
-	   least want / 1.41), not the next above it, which doubled the table
-	   for half the sizes.  Every transaction start copies the whole table
-	   (tdb_transaction_start), so a larger one costs every commit. */
-	want = files * 3 / 2;
+	/* a bucket of CS_BUCKET_FILL messages, a chunk of the UID map of
+	   256 UIDs and a change-log run of up to 256 after a build, then a
+	   change-log entry of its own for each message that changes: four
+	   messages per hash chain (a record per chain after a quarter of
+	   the messages changed), the prime nearest to that (by ratio: the
+	   first at least want / 1.41).  Every transaction start copies the
+	   whole table (tdb_transaction_start), so a larger one costs every
+	   commit. */
+	want = files / 4;
 	for (i = 0; i < sizeof(primes) / sizeof(primes[0]) - 1; i++) {
 		if ((uint64_t)primes[i] * 141 >= want * 100)
 			break;

@@ -23,6 +23,10 @@ libcondstore_la_SOURCES = \
 	indexer/lib/cs-open.c \
 	indexer/lib/cs-index-lock.c \
 	indexer/lib/cs-message.c \
+	indexer/lib/cs-bucket.c \
+	indexer/lib/cs-bucket.h \
+	indexer/lib/cs-msgstore.c \
+	indexer/lib/cs-migrate.c \
 	indexer/lib/cs-change-run.c \
 	indexer/lib/cs-jumps.c \
 	indexer/lib/cs-mailbox.c \

@@ -62,11 +62,11 @@ static int insert_message(struct floor_ctx *ctx, const char *filename,
 	slen = strlen(name.suffix);
 	if (slen > CS_SUFFIX_MAX)
 		return 0;
-	kbuf[0] = CS_KEY_MESSAGE;
+	kbuf[0] = CS_KEY_MESSAGE_V1;
 	cs_put_be32(kbuf + 1, ctx->mailbox_id);
 	memcpy(kbuf + 5, name.base, name.base_len);
 	memset(&rec, 0, sizeof(rec));
-	rec.version = CS_RECORD_VERSION;
+	rec.version = CS_RECORD_VERSION_V1;
 	rec.location = location;
 	rec.suffix_len = (uint16_t)slen;
 	rec.uid = (uint32_t)ctx->messages + 1;
@@ -81,7 +81,7 @@ static int insert_message(struct floor_ctx *ctx, const char *filename,
 		goto fail;
 	if (ctx->records >= 2) {
 		/* "u" id uid -> base name */
-		kbuf[0] = CS_KEY_UID;
+		kbuf[0] = CS_KEY_UID_V1;
 		cs_put_be32(kbuf + 5, rec.uid);
 		key.dsize = 9;
 		value.dptr = (uint8_t *)name.base;

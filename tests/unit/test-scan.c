@@ -515,20 +515,21 @@ static void test_scan_digest(void)
 	CU_ASSERT_EQUAL(check(index, true), 1);
 	CU_ASSERT_EQUAL(check(index, false), 0);
 
-	/* a record of the first layout: the next scan computes it */
+	/* a record of layout 1's size in a layout 2 index is damage */
 	CU_ASSERT_OK(cs_mailbox_refresh(box, CU_ERR));
 	rec = *cs_mailbox_get_rec(box);
-	digest = rec.digest;
 	cs_mailbox_rec_encode(&rec, buf);
 	put_mailbox_raw(index, buf, CS_MAILBOX_REC_SIZE_V1);
+	CU_ASSERT_EQUAL(cs_mailbox_refresh(box, NULL), -1);
+	CU_ASSERT_EQUAL(cs_index_begin(index, NULL), -1);
+	{
+		uint8_t key[] = { CS_KEY_MAILBOX, 'I', 'N', 'B', 'O', 'X' };
+		TDB_DATA k = { key, sizeof(key) }, d = { buf, sizeof(buf) };
+
+		/* put back outside a transaction (none can start) */
+		CU_ASSERT_EQUAL(tdb_store(index->tdb, k, d, TDB_REPLACE), 0);
+	}
 	CU_ASSERT_OK(cs_mailbox_refresh(box, CU_ERR));
-	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->flags, 0);
-	CU_ASSERT_EQUAL(check(index, false), 0);
-	CU_ASSERT_OK(scan(index, "INBOX", &st, &w));
-	CU_ASSERT_EQUAL(st.arrived + st.changed + st.updated + st.expunged, 0);
-	CU_ASSERT_OK(cs_mailbox_refresh(box, CU_ERR));
-	CU_ASSERT(cs_mailbox_get_rec(box)->flags & CS_MAILBOX_F_DIGEST);
-	CU_ASSERT_EQUAL(cs_mailbox_get_rec(box)->digest, digest);
 	CU_ASSERT_EQUAL(check(index, false), 0);
 	cs_mailbox_close(&box);
 	cs_index_close(&index);
@@ -917,8 +918,8 @@ static void build_size_case(unsigned int base_len)
 	CU_ASSERT_EQUAL(st.arrived, 20000);
 	free_bytes = index_free_bytes(root, &file);
 	/* 5% of room, 64 kB and what the estimate misses */
-	CU_ASSERT(free_bytes * 100 <= file * 8);
-	if (free_bytes * 100 > file * 8)
+	CU_ASSERT(free_bytes <= file * 7 / 100 + 65536);
+	if (free_bytes > file * 7 / 100 + 65536)
 		fprintf(stderr, "base names of %u: %llu of %llu bytes free\n",
 			base_len, (unsigned long long)free_bytes,
 			(unsigned long long)file);

@@ -1,0 +1,880 @@
+/*
+ * cs-msgstore.c - the messages of a mailbox in layout 2 (cs-record.h):
+ * buckets of messages placed by a hash of the base name, and the UID
+ * map in chunks of 256 UIDs.
+ *
+ * Design.  A message is found by name in one record (its bucket), by UID
+ * in two (the UID map's chunk gives the name's hash, the hash the
+ * bucket), and by a change-log entry (hash and modseq) in one.  The
+ * buckets grow by linear hashing: when the mailbox holds more than
+ * CS_BUCKET_FILL messages a bucket, the next bucket in turn is split in
+ * two by one more bit of the hash, so the file never rewrites more than
+ * one bucket to grow.  Every bucket records its level (the bits of the
+ * hash its number is), so that a reader whose idea of the number of
+ * buckets is old follows the splits from the bucket it computed: levels
+ * only grow, and a split writes both halves.
+ *
+ * Inside a transaction every record touched is kept in memory (a
+ * write-back cache per mailbox handle) and written once, at commit: a
+ * batch of changes that share a bucket rewrites it once.  A build (the
+ * index's bulk mode, cs-build.c) keeps the cache across its commits and
+ * writes it when the mailbox handle closes, so that each bucket of a new
+ * index is written once.  Outside a transaction, readers scan the record
+ * in place (cs_db_parse).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cs-array.h"
+#include "cs-bucket.h"
+#include "cs-index-private.h"
+
+/* Beyond this much cached in a build, the cache is written at the next
+   commit (and records written then may be rewritten, larger, later). */
+#define BULK_CACHE_MAX (512u * 1024 * 1024)
+
+static int damaged(struct cs_mailbox *box, const char *what, uint32_t no,
+		   struct cs_error *err)
+{
+	return cs_error_set(err, CS_ERR_CORRUPT,
+		"%s: %s %u of mailbox %s damaged; rebuild the index with "
+		"'condstore reindex --rebuild'", box->index->db_path, what,
+		no, box->name);
+}
+
+/* --- the cache --- */
+
+static int oom(struct cs_error *err)
+{
+	return cs_error_set(err, CS_ERR_IO, "out of memory");
+}
+
+static int rec_reserve(struct cs_mailbox *box, struct cs_cached_rec *rec,
+		       size_t size, struct cs_error *err)
+{
+	size_t alloc = rec->alloc;
+	uint8_t *data;
+
+	if (size <= alloc)
+		return 0;
+	while (alloc < size)
+		alloc = alloc < 256 ? 256 : alloc + alloc / 2;
+	data = realloc(rec->data, alloc);
+	if (data == NULL)
+		return oom(err);
+	box->cache.bytes += alloc - rec->alloc;
+	rec->data = data;
+	rec->alloc = alloc;
+	return 0;
+}
+
+/* The cached record of slot in table (allocated, empty, when new). */
+static struct cs_cached_rec *
+cache_slot(struct cs_cached_rec ***table, size_t *count, uint32_t slot)
+{
+	if ((size_t)slot >= *count &&
+	    cs_array_extend_zeroed(table, sizeof(**table), count,
+				   (size_t)slot + 1 + *count / 2) < 0)
+		return NULL;
+	if ((*table)[slot] == NULL)
+		(*table)[slot] = calloc(1, sizeof(struct cs_cached_rec));
+	return (*table)[slot];
+}
+
+static int copy_in(const uint8_t *data, size_t size, void *ctx)
+{
+	struct cs_cached_rec *rec = ctx;
+
+	if (size > rec->alloc)
+		return -1;
+	memcpy(rec->data, data, size);
+	rec->size = size;
+	return 0;
+}
+
+/* Load the record of key into rec (once per transaction). */
+static int cache_load(struct cs_mailbox *box, struct cs_cached_rec *rec,
+		      const uint8_t *key, size_t key_len,
+		      struct cs_error *err)
+{
+	uint8_t *data;
+	size_t size;
+	int ret;
+
+	if (rec->loaded)
+		return 0;
+	ret = cs_db_fetch(box->index, key, key_len, &data, &size, err);
+	if (ret < 0)
+		return -1;
+	rec->loaded = true;
+	rec->stored = ret > 0;
+	rec->size = 0;
+	if (ret == 0)
+		return 0;
+	if (rec_reserve(box, rec, size, err) < 0) {
+		free(data);
+		return -1;
+	}
+	(void)copy_in(data, size, rec);
+	free(data);
+	return 0;
+}
+
+static struct cs_cached_rec *cached_bucket(struct cs_mailbox *box,
+					   uint32_t no, struct cs_error *err)
+{
+	struct cs_cached_rec *rec;
+	uint8_t key[9];
+
+	rec = cache_slot(&box->cache.buckets, &box->cache.nbuckets, no);
+	if (rec == NULL) {
+		oom(err);
+		return NULL;
+	}
+	if (cache_load(box, rec, key, cs_key_bucket(key, box->rec.id, no),
+		       err) < 0)
+		return NULL;
+	return rec;
+}
+
+static struct cs_cached_rec *cached_chunk(struct cs_mailbox *box,
+					  uint32_t chunk, struct cs_error *err)
+{
+	struct cs_cached_rec *rec;
+	uint8_t key[9];
+
+	rec = cache_slot(&box->cache.chunks, &box->cache.nchunks, chunk);
+	if (rec == NULL) {
+		oom(err);
+		return NULL;
+	}
+	if (cache_load(box, rec, key, cs_key_uidmap(key, box->rec.id, chunk),
+		       err) < 0)
+		return NULL;
+	return rec;
+}
+
+static void table_free(struct cs_cached_rec ***table, size_t *count)
+{
+	size_t i;
+
+	for (i = 0; i < *count; i++) {
+		if ((*table)[i] != NULL)
+			free((*table)[i]->data);
+		free((*table)[i]);
+	}
+	free(*table);
+	*table = NULL;
+	*count = 0;
+}
+
+void cs_msg_cache_reset(struct cs_mailbox *box)
+{
+	table_free(&box->cache.buckets, &box->cache.nbuckets);
+	table_free(&box->cache.chunks, &box->cache.nchunks);
+	box->cache.bytes = 0;
+}
+
+/* Write the dirty records of table: an empty UID chunk is deleted. */
+static int table_flush(struct cs_mailbox *box, struct cs_cached_rec **table,
+		       size_t count, bool chunks, struct cs_error *err)
+{
+	struct cs_cached_rec *rec;
+	uint8_t key[9];
+	size_t i, key_len;
+	int ret;
+
+	for (i = 0; i < count; i++) {
+		rec = table[i];
+		if (rec == NULL || !rec->dirty)
+			continue;
+		key_len = chunks ? cs_key_uidmap(key, box->rec.id, (uint32_t)i) :
+			cs_key_bucket(key, box->rec.id, (uint32_t)i);
+		if (chunks && rec->size <= 1)
+			ret = rec->stored ?
+				cs_db_delete(box->index, key, key_len, err) : 0;
+		else
+			ret = (rec->stored ? cs_db_store : cs_db_insert)
+				(box->index, key, key_len, rec->data,
+				 rec->size, err);
+		if (ret < 0)
+			return -1;
+		rec->stored = !(chunks && rec->size <= 1);
+		rec->dirty = false;
+	}
+	return 0;
+}
+
+static int cache_flush(struct cs_mailbox *box, struct cs_error *err)
+{
+	if (table_flush(box, box->cache.buckets, box->cache.nbuckets, false,
+			err) < 0 ||
+	    table_flush(box, box->cache.chunks, box->cache.nchunks, true,
+			err) < 0)
+		return -1;
+	return 0;
+}
+
+static int msg_hook_flush_box(struct cs_mailbox *box, struct cs_error *err)
+{
+	/* a build writes each record once, when its mailbox is done */
+	if (box->index->bulk && box->cache.bytes < BULK_CACHE_MAX)
+		return 0;
+	return cache_flush(box, err);
+}
+
+static int msg_hook_flush(struct cs_index *index, struct cs_error *err)
+{
+	return cs_index_boxes_flush(index, msg_hook_flush_box, err);
+}
+
+static void msg_hook_reset_box(struct cs_mailbox *box)
+{
+	if (!box->index->bulk)
+		cs_msg_cache_reset(box);
+}
+
+static void msg_hook_reset(struct cs_index *index, bool committed)
+{
+	(void)committed;
+	cs_index_boxes_reset(index, msg_hook_reset_box);
+}
+
+const struct cs_index_hook cs_msgstore_hook = {
+	.flush = msg_hook_flush,
+	.reset = msg_hook_reset,
+};
+
+void cs_msg_cache_close(struct cs_mailbox *box)
+{
+	if (box->index != NULL && box->index->bulk && !box->gone &&
+	    cache_flush(box, NULL) < 0)
+		box->index->bulk_damaged = true;
+	cs_msg_cache_reset(box);
+}
+
+/* --- finding a bucket --- */
+
+/* Look for q in the bucket record data (bucket number no): 1/0/-1 as
+   cs_bucket_find, or 2 with *next_r when the bucket was split past the
+   level the caller assumed and q's hash lies in another one. */
+static int bucket_search(const uint8_t *data, size_t size, uint32_t no,
+			 const struct cs_bucket_query *q, uint32_t *next_r,
+			 struct cs_bucket_entry *entry_r,
+			 struct cs_message *msg_r)
+{
+	uint32_t mask;
+
+	if (size < CS_BUCKET_HDR_SIZE || data[1] > 31)
+		return -1;
+	mask = (UINT32_C(1) << data[1]) - 1;
+	if ((no & ~mask) != 0)
+		return -1;
+	if ((q->hash & mask) != no) {
+		*next_r = q->hash & mask;
+		return 2;
+	}
+	return cs_bucket_find(data, size, q, entry_r, msg_r);
+}
+
+struct parse_find {
+	const struct cs_bucket_query *q;
+	uint32_t no, next;
+	struct cs_message *msg;
+};
+
+static int parse_find(const uint8_t *data, size_t size, void *ctx)
+{
+	struct parse_find *pf = ctx;
+	struct cs_bucket_entry entry;
+
+	return bucket_search(data, size, pf->no, pf->q, &pf->next, &entry,
+			     pf->msg);
+}
+
+/* Find q: 1 with msg_r (and, in a transaction, *rec_r the cached bucket,
+   *no_r its number and *entry_r the entry in it), 0 not there, -1.  With
+   rec_r and 0 returned, *rec_r is the bucket q's hash belongs in. */
+static int bucket_lookup(struct cs_mailbox *box,
+			 const struct cs_bucket_query *q,
+			 struct cs_message *msg_r,
+			 struct cs_cached_rec **rec_r, uint32_t *no_r,
+			 struct cs_bucket_entry *entry_r,
+			 struct cs_error *err)
+{
+	struct cs_bucket_entry entry;
+	struct cs_cached_rec *rec;
+	struct parse_find pf = { .q = q, .msg = msg_r };
+	uint8_t key[9], level;
+	unsigned int hops;
+	int ret = 0, parsed;
+
+	pf.no = cs_bucket_of(q->hash, box->rec.nbuckets, &level);
+	for (hops = 0; hops < 33; hops++) {
+		if (box->index->in_txn) {
+			rec = cached_bucket(box, pf.no, err);
+			if (rec == NULL)
+				return -1;
+			if (rec_r != NULL) {
+				*rec_r = rec;
+				*no_r = pf.no;
+			}
+			if (rec->size == 0)
+				return 0;
+			ret = bucket_search(rec->data, rec->size, pf.no, q,
+					    &pf.next, entry_r != NULL ?
+					    entry_r : &entry, msg_r);
+		} else {
+			ret = cs_db_parse(box->index, key,
+					  cs_key_bucket(key, box->rec.id, pf.no),
+					  parse_find, &pf, &parsed, err);
+			if (ret <= 0)
+				return ret;
+			ret = parsed;
+		}
+		if (ret < 0)
+			return damaged(box, "bucket", pf.no, err);
+		if (ret != 2)
+			return ret;
+		pf.no = pf.next;
+	}
+	return damaged(box, "bucket", pf.no, err);
+}
+
+int cs_msg_fetch(struct cs_mailbox *box, const char *base, size_t base_len,
+		 struct cs_message *msg_r, struct cs_error *err)
+{
+	struct cs_bucket_query q = { .by = CS_BUCKET_BY_NAME, .base = base,
+				     .base_len = base_len };
+
+	if (base_len == 0 || base_len > CS_NAME_MAX || box->gone)
+		return 0;
+	q.hash = cs_bucket_hash(base, base_len);
+	return bucket_lookup(box, &q, msg_r, NULL, NULL, NULL, err);
+}
+
+int cs_msg_fetch_change(struct cs_mailbox *box, uint32_t hash,
+			uint64_t modseq, struct cs_message *msg_r,
+			struct cs_error *err)
+{
+	struct cs_bucket_query q = { .by = CS_BUCKET_BY_MODSEQ, .hash = hash,
+				     .modseq = modseq };
+
+	if (box->gone)
+		return 0;
+	return bucket_lookup(box, &q, msg_r, NULL, NULL, NULL, err);
+}
+
+/* --- changing a bucket (in a transaction) --- */
+
+/* Replace the len bytes at off of rec with n bytes of buf. */
+static int rec_splice(struct cs_mailbox *box, struct cs_cached_rec *rec,
+		      size_t off, size_t len, const uint8_t *buf, size_t n,
+		      struct cs_error *err)
+{
+	if (n > len && rec_reserve(box, rec, rec->size + n - len, err) < 0)
+		return -1;
+	memmove(rec->data + off + n, rec->data + off + len,
+		rec->size - off - len);
+	memcpy(rec->data + off, buf, n);
+	rec->size = rec->size + n - len;
+	rec->dirty = true;
+	return 0;
+}
+
+static void bucket_set_count(struct cs_cached_rec *rec, int delta)
+{
+	unsigned int count = (unsigned int)(rec->data[2] | rec->data[3] << 8);
+
+	count = (unsigned int)((int)count + delta);
+	rec->data[2] = (uint8_t)count;
+	rec->data[3] = (uint8_t)(count >> 8);
+}
+
+/* Re-encode every entry of rec's bucket against a new, lower base. */
+static int bucket_rebase(struct cs_mailbox *box, struct cs_cached_rec *rec,
+			 uint64_t base, struct cs_error *err)
+{
+	struct cs_bucket_iter it;
+	struct cs_bucket_entry entry;
+	struct cs_bucket_hdr hdr;
+	struct cs_cached_rec out = { 0 };
+	struct cs_message msg;
+	uint8_t buf[CS_BUCKET_ENTRY_MAX];
+	size_t n;
+	int ret;
+
+	if (cs_bucket_iter_init(rec->data, rec->size, &it) < 0)
+		return -1;
+	hdr = it.hdr;
+	hdr.base = base;
+	if (rec_reserve(box, &out, rec->size + 64, err) < 0)
+		return -1;
+	cs_bucket_hdr_encode(&hdr, out.data);
+	out.size = CS_BUCKET_HDR_SIZE;
+	while ((ret = cs_bucket_iter_next(&it, &entry)) > 0) {
+		if (cs_bucket_entry_decode(&it, &entry, &msg) < 0 ||
+		    (n = cs_bucket_entry_encode(&msg, entry.hash, base,
+						buf)) == 0) {
+			ret = -1;
+			break;
+		}
+		if (rec_splice(box, &out, out.size, 0, buf, n, err) < 0) {
+			free(out.data);
+			box->cache.bytes -= out.alloc;
+			return -1;
+		}
+	}
+	if (ret < 0) {
+		free(out.data);
+		box->cache.bytes -= out.alloc;
+		return -1;
+	}
+	box->cache.bytes -= rec->alloc;
+	free(rec->data);
+	rec->data = out.data;
+	rec->size = out.size;
+	rec->alloc = out.alloc;
+	rec->dirty = true;
+	return 0;
+}
+
+static uint64_t msg_low_modseq(const struct cs_message *msg)
+{
+	const struct cs_msg_rec *r = &msg->rec;
+
+	return r->prev_modseq != 0 && r->prev_modseq < r->modseq ?
+		r->prev_modseq : r->modseq;
+}
+
+/* Encode msg for rec's bucket, rebasing it first if msg's modseqs are
+   below its base.  Returns the entry's length, or 0 with err set. */
+static size_t bucket_encode(struct cs_mailbox *box, struct cs_cached_rec *rec,
+			    const struct cs_message *msg, uint32_t hash,
+			    uint8_t *buf, uint32_t no, struct cs_error *err)
+{
+	size_t n = cs_bucket_entry_encode(msg, hash,
+					  cs_get_le64(rec->data + 4), buf);
+
+	if (n != 0)
+		return n;
+	if (bucket_rebase(box, rec, msg_low_modseq(msg), err) < 0) {
+		if (err == NULL || err->code == 0)
+			damaged(box, "bucket", no, err);
+		return 0;
+	}
+	n = cs_bucket_entry_encode(msg, hash, cs_get_le64(rec->data + 4), buf);
+	if (n == 0)
+		damaged(box, "bucket", no, err);
+	return n;
+}
+
+/* A bucket that does not exist yet: an empty one at level. */
+static int bucket_create(struct cs_mailbox *box, struct cs_cached_rec *rec,
+			 uint8_t level, uint64_t base, struct cs_error *err)
+{
+	struct cs_bucket_hdr hdr = { .level = level, .base = base };
+
+	if (rec_reserve(box, rec, CS_BUCKET_HDR_SIZE + 256, err) < 0)
+		return -1;
+	cs_bucket_hdr_encode(&hdr, rec->data);
+	rec->size = CS_BUCKET_HDR_SIZE;
+	rec->dirty = true;
+	return 0;
+}
+
+/* Split the next bucket in turn in two: with nbuckets in [2^L, 2^(L+1)),
+   bucket nbuckets - 2^L (level L) becomes itself and bucket nbuckets,
+   both at level L+1. */
+static int bucket_split(struct cs_mailbox *box, struct cs_error *err)
+{
+	uint32_t n = box->rec.nbuckets, high = 1, from;
+	struct cs_cached_rec *src, *dst, keep = { 0 };
+	struct cs_bucket_iter it;
+	struct cs_bucket_entry entry;
+	struct cs_bucket_hdr hdr;
+	uint8_t level = 0;
+	int ret;
+
+	if (n >= UINT32_C(1) << 31)
+		return 0;
+	while (high <= n / 2) {
+		high *= 2;
+		level++;
+	}
+	from = n - high;
+	src = cached_bucket(box, from, err);
+	dst = src == NULL ? NULL : cached_bucket(box, n, err);
+	if (dst == NULL)
+		return -1;
+	if (src->size == 0 &&
+	    bucket_create(box, src, level, box->rec.highestmodseq, err) < 0)
+		return -1;
+	if (cs_bucket_iter_init(src->data, src->size, &it) < 0 ||
+	    it.hdr.level != level)
+		return damaged(box, "bucket", from, err);
+	hdr = it.hdr;
+	hdr.level = level + 1;
+	hdr.count = 0;
+	/* both halves get room for the whole source */
+	if (rec_reserve(box, &keep, src->size, err) < 0)
+		return -1;
+	if (rec_reserve(box, dst, src->size, err) < 0) {
+		box->cache.bytes -= keep.alloc;
+		free(keep.data);
+		return -1;
+	}
+	cs_bucket_hdr_encode(&hdr, keep.data);
+	cs_bucket_hdr_encode(&hdr, dst->data);
+	keep.size = dst->size = CS_BUCKET_HDR_SIZE;
+	while ((ret = cs_bucket_iter_next(&it, &entry)) > 0) {
+		struct cs_cached_rec *out = (entry.hash & high) != 0 ?
+			dst : &keep;
+
+		memcpy(out->data + out->size, src->data + entry.off,
+		       entry.len);
+		out->size += entry.len;
+		bucket_set_count(out, 1);
+	}
+	if (ret < 0) {
+		box->cache.bytes -= keep.alloc;
+		free(keep.data);
+		dst->size = 0;
+		return damaged(box, "bucket", from, err);
+	}
+	box->cache.bytes -= src->alloc;
+	free(src->data);
+	src->data = keep.data;
+	src->size = keep.size;
+	src->alloc = keep.alloc;
+	src->dirty = dst->dirty = true;
+	box->rec.nbuckets = n + 1;
+	box->dirty = true;
+	return 0;
+}
+
+/* Store msg in its bucket: its entry replaced, or added (only_new: not
+   when it has one; returns 0 then).  Returns 1 stored, 0, -1. */
+static int msg_write(struct cs_mailbox *box, const struct cs_message *msg,
+		     bool only_new, struct cs_error *err)
+{
+	size_t base_len = strlen(msg->base), n;
+	struct cs_bucket_query q = { .by = CS_BUCKET_BY_NAME,
+				     .base = msg->base, .base_len = base_len };
+	struct cs_bucket_entry entry;
+	struct cs_cached_rec *rec = NULL;
+	struct cs_message old;
+	uint8_t buf[CS_BUCKET_ENTRY_MAX], level;
+	uint32_t no;
+	int ret;
+
+	if (cs_index_require_txn(box->index, err) < 0)
+		return -1;
+	if (box->rec.nbuckets == 0) {
+		box->rec.nbuckets = 1;
+		box->dirty = true;
+	}
+	q.hash = cs_bucket_hash(msg->base, base_len);
+	ret = bucket_lookup(box, &q, &old, &rec, &no, &entry, err);
+	if (ret < 0)
+		return -1;
+	if (ret > 0 && only_new)
+		return 0;
+	if (rec->size == 0) {
+		(void)cs_bucket_of(q.hash, box->rec.nbuckets, &level);
+		if (bucket_create(box, rec, level, msg_low_modseq(msg),
+				  err) < 0)
+			return -1;
+	}
+	n = bucket_encode(box, rec, msg, q.hash, buf, no, err);
+	if (n == 0)
+		return -1;
+	if (ret > 0) {
+		/* the rebase may have moved the entry: find it again */
+		if (cs_bucket_find(rec->data, rec->size, &q, &entry,
+				   NULL) <= 0)
+			return damaged(box, "bucket", no, err);
+		return rec_splice(box, rec, entry.off, entry.len, buf, n,
+				  err) < 0 ? -1 : 1;
+	}
+	if (rec_splice(box, rec, rec->size, 0, buf, n, err) < 0)
+		return -1;
+	bucket_set_count(rec, 1);
+	while ((uint64_t)box->rec.messages + 1 >
+	       (uint64_t)box->rec.nbuckets * CS_BUCKET_FILL) {
+		if (bucket_split(box, err) < 0)
+			return -1;
+	}
+	return 1;
+}
+
+int cs_msg_put(struct cs_mailbox *box, const struct cs_message *msg,
+	       struct cs_error *err)
+{
+	return msg_write(box, msg, false, err) < 0 ? -1 : 0;
+}
+
+int cs_msg_add(struct cs_mailbox *box, const struct cs_message *msg,
+	       struct cs_error *err)
+{
+	return msg_write(box, msg, true, err);
+}
+
+int cs_msg_remove(struct cs_mailbox *box, const char *base, size_t base_len,
+		  struct cs_error *err)
+{
+	struct cs_bucket_query q = { .by = CS_BUCKET_BY_NAME, .base = base,
+				     .base_len = base_len };
+	struct cs_bucket_entry entry;
+	struct cs_cached_rec *rec;
+	uint32_t no;
+	int ret;
+
+	if (cs_index_require_txn(box->index, err) < 0)
+		return -1;
+	q.hash = cs_bucket_hash(base, base_len);
+	ret = bucket_lookup(box, &q, NULL, &rec, &no, &entry, err);
+	if (ret <= 0)
+		return ret;
+	if (rec_splice(box, rec, entry.off, entry.len, NULL, 0, err) < 0)
+		return -1;
+	bucket_set_count(rec, -1);
+	return 1;
+}
+
+/* --- the UID map --- */
+
+struct parse_uid {
+	uint32_t uid, hash;
+};
+
+static int parse_uid(const uint8_t *data, size_t size, void *ctx)
+{
+	struct parse_uid *pu = ctx;
+
+	return cs_uidchunk_find(data, size, pu->uid, &pu->hash, NULL);
+}
+
+int cs_uidmap_get(struct cs_mailbox *box, uint32_t uid, uint32_t *hash_r,
+		  struct cs_error *err)
+{
+	struct parse_uid pu = { .uid = uid };
+	struct cs_cached_rec *rec;
+	uint32_t chunk = uid / CS_UIDCHUNK_UIDS;
+	uint8_t key[9];
+	int ret, parsed;
+
+	if (uid == 0 || box->gone)
+		return 0;
+	if (box->index->in_txn) {
+		rec = cached_chunk(box, chunk, err);
+		if (rec == NULL)
+			return -1;
+		if (rec->size == 0)
+			return 0;
+		parsed = cs_uidchunk_find(rec->data, rec->size, uid, hash_r,
+					  NULL);
+	} else {
+		ret = cs_db_parse(box->index, key,
+				  cs_key_uidmap(key, box->rec.id, chunk),
+				  parse_uid, &pu, &parsed, err);
+		if (ret <= 0)
+			return ret;
+		*hash_r = pu.hash;
+	}
+	if (parsed < 0)
+		return damaged(box, "UID map chunk", chunk, err);
+	return parsed;
+}
+
+int cs_uidmap_set(struct cs_mailbox *box, uint32_t uid, uint32_t hash,
+		  struct cs_error *err)
+{
+	struct cs_cached_rec *rec;
+	uint32_t chunk = uid / CS_UIDCHUNK_UIDS, old;
+	uint8_t entry[CS_UIDCHUNK_ENTRY], version = CS_RECORD_VERSION;
+	size_t pos;
+	int ret;
+
+	if (cs_index_require_txn(box->index, err) < 0)
+		return -1;
+	rec = cached_chunk(box, chunk, err);
+	if (rec == NULL)
+		return -1;
+	if (rec->size == 0 && rec_splice(box, rec, 0, 0, &version, 1,
+					 err) < 0)
+		return -1;
+	ret = cs_uidchunk_find(rec->data, rec->size, uid, &old, &pos);
+	if (ret < 0)
+		return damaged(box, "UID map chunk", chunk, err);
+	entry[0] = (uint8_t)(uid % CS_UIDCHUNK_UIDS);
+	cs_put_le32(entry + 1, hash);
+	return rec_splice(box, rec, pos, ret > 0 ? CS_UIDCHUNK_ENTRY : 0,
+			  entry, sizeof(entry), err);
+}
+
+int cs_uidmap_unset(struct cs_mailbox *box, uint32_t uid,
+		    struct cs_error *err)
+{
+	struct cs_cached_rec *rec;
+	uint32_t chunk = uid / CS_UIDCHUNK_UIDS, old;
+	size_t pos;
+	int ret;
+
+	if (cs_index_require_txn(box->index, err) < 0)
+		return -1;
+	rec = cached_chunk(box, chunk, err);
+	if (rec == NULL)
+		return -1;
+	if (rec->size == 0)
+		return 0;
+	ret = cs_uidchunk_find(rec->data, rec->size, uid, &old, &pos);
+	if (ret < 0)
+		return damaged(box, "UID map chunk", chunk, err);
+	if (ret == 0)
+		return 0;
+	return rec_splice(box, rec, pos, CS_UIDCHUNK_ENTRY, NULL, 0, err);
+}
+
+int cs_uidmap_drop(struct cs_mailbox *box, struct cs_error *err)
+{
+	uint8_t prefix[5];
+
+	if (cs_index_require_txn(box->index, err) < 0)
+		return -1;
+	table_free(&box->cache.chunks, &box->cache.nchunks);
+	prefix[0] = CS_KEY_UIDMAP;
+	cs_put_be32(prefix + 1, box->rec.id);
+	return cs_db_delete_prefix(box->index, prefix, sizeof(prefix), err);
+}
+
+/* Outside a transaction the UID map and the bucket are read one after
+   the other, and a commit may come in between: an expunge removes both,
+   so a UID found mapped and then no message means the UID is gone if it
+   no longer maps to the same hash.  Only a map that still names the
+   missing message is damage. */
+int cs_message_lookup_uid(struct cs_mailbox *box, uint32_t uid,
+			  struct cs_message *msg_r, struct cs_error *err)
+{
+	struct cs_bucket_query q = { .by = CS_BUCKET_BY_UID, .uid = uid };
+	uint32_t again;
+	int ret;
+
+	if (box->gone || uid == 0)
+		return 0;
+	ret = cs_uidmap_get(box, uid, &q.hash, err);
+	if (ret <= 0)
+		return ret;
+	ret = bucket_lookup(box, &q, msg_r, NULL, NULL, NULL, err);
+	if (ret != 0)
+		return ret;
+	if (!box->index->in_txn) {
+		ret = cs_uidmap_get(box, uid, &again, err);
+		if (ret < 0)
+			return -1;
+		if (ret == 0 || again != q.hash)
+			return 0;	/* expunged between the two reads */
+	}
+	return cs_error_set(err, CS_ERR_CORRUPT,
+		"%s: %s: UID %u points at a missing message; run "
+		"'condstore check --repair'", box->index->db_path,
+		box->name, uid);
+}
+
+int cs_message_lookup(struct cs_mailbox *box, const char *base,
+		      size_t base_len, struct cs_message *msg_r,
+		      struct cs_error *err)
+{
+	return cs_msg_fetch(box, base, base_len, msg_r, err);
+}
+
+/* --- iteration --- */
+
+/* A copy of bucket no: 1 with *data_r (free() it), 0 none, -1. */
+static int bucket_copy(struct cs_mailbox *box, uint32_t no, uint8_t **data_r,
+		       size_t *size_r, struct cs_error *err)
+{
+	struct cs_cached_rec *rec;
+	uint8_t key[9];
+
+	if (!box->index->in_txn)
+		return cs_db_fetch(box->index, key,
+				   cs_key_bucket(key, box->rec.id, no), data_r,
+				   size_r, err);
+	rec = cached_bucket(box, no, err);
+	if (rec == NULL)
+		return -1;
+	if (rec->size == 0)
+		return 0;
+	*data_r = malloc(rec->size);
+	if (*data_r == NULL)
+		return oom(err);
+	memcpy(*data_r, rec->data, rec->size);
+	*size_r = rec->size;
+	return 1;
+}
+
+/* Every message of bucket no, which the caller expects at level, and of
+   the buckets split from it since (a reader outside a transaction may
+   have an old count of buckets: following the levels it meets, it sees
+   each message once). */
+static int bucket_iterate(struct cs_mailbox *box, uint32_t no, uint8_t level,
+			  cs_message_cb *cb, void *ctx, struct cs_error *err)
+{
+	struct cs_bucket_iter it;
+	struct cs_bucket_entry entry;
+	struct cs_message msg;
+	uint8_t *data, have;
+	size_t size;
+	int ret;
+
+	ret = bucket_copy(box, no, &data, &size, err);
+	if (ret <= 0)
+		return ret;
+	if (cs_bucket_iter_init(data, size, &it) < 0 || it.hdr.level < level ||
+	    it.hdr.level > 31) {
+		free(data);
+		return damaged(box, "bucket", no, err);
+	}
+	while ((ret = cs_bucket_iter_next(&it, &entry)) > 0) {
+		if (cs_bucket_entry_decode(&it, &entry, &msg) < 0) {
+			ret = -1;
+			break;
+		}
+		if ((ret = cb(ctx, &msg, err)) != 0)
+			break;
+	}
+	have = it.hdr.level;
+	free(data);
+	if (ret < 0 && (err == NULL || err->code == 0))
+		return damaged(box, "bucket", no, err);
+	if (ret != 0)
+		return ret;
+	for (; level < have; level++) {
+		ret = bucket_iterate(box, no + (UINT32_C(1) << level),
+				     level + 1, cb, ctx, err);
+		if (ret != 0)
+			return ret;
+	}
+	return 0;
+}
+
+int cs_messages_iterate(struct cs_mailbox *box, cs_message_cb *cb,
+			void *ctx, struct cs_error *err)
+{
+	uint32_t n = box->rec.nbuckets, no;
+	uint8_t level;
+	int ret;
+
+	if (box->gone)
+		return 0;
+	for (no = 0; no < n || (no == 0 && n == 0); no++) {
+		(void)cs_bucket_of(no, n, &level);
+		ret = bucket_iterate(box, no, level, cb, ctx, err);
+		if (ret != 0)
+			return ret;
+	}
+	return 0;
+}
