@@ -54,9 +54,10 @@
  *    1 level[1]       the bucket holds the hashes h with h mod 2^level =
  *                     its number (a reader that computed the number from
  *                     an older nbuckets follows the split from there)
- *    2 count[2]       entries
- *    4 base[8]        <= every modseq (and previous modseq) of its entries
- *   12 entries, in no order, each:
+ *    2 reserved[2]    0
+ *    4 count[4]       entries
+ *    8 base[8]        <= every modseq (and previous modseq) of its entries
+ *   16 entries, in no order, each:
  *    0 hash[4]        cs_bucket_hash of the base name
  *    4 var_len[1]     bytes of the five varints at 8
  *    5 base_len[1]    1 .. CS_NAME_MAX

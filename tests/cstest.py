@@ -337,9 +337,9 @@ def bucket_entries(value):
     """[(uid, base name, modseq, suffix)] of a bucket record of layout 2
     (include/cs-record.h), decoded independently of the library."""
     assert value[0] == 2, value[:1]
-    count = int.from_bytes(value[2:4], "little")
-    base_modseq = int.from_bytes(value[4:12], "little")
-    out, pos = [], 12
+    count = int.from_bytes(value[4:8], "little")
+    base_modseq = int.from_bytes(value[8:16], "little")
+    out, pos = [], 16
     for _ in range(count):
         var_len, base_len, suffix_len = value[pos + 4:pos + 7]
         uid, vpos = _varint(value, pos + 8)

@@ -18,7 +18,8 @@ tests_unit_unit_tests_SOURCES = \
 	tests/unit/test-scan.c \
 	tests/unit/test-crash.c \
 	tests/unit/test-nosync.c \
-	tests/unit/test-horizon.c
+	tests/unit/test-horizon.c \
+	tests/unit/test-msgstore.c
 # the tests reach the library's private headers (raw tdb access, the
 # record codec); nothing else does
 tests_unit_unit_tests_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/indexer/lib

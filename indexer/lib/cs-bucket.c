@@ -86,9 +86,10 @@ void cs_bucket_hdr_encode(const struct cs_bucket_hdr *hdr, uint8_t *buf)
 {
 	buf[0] = CS_RECORD_VERSION;
 	buf[1] = hdr->level;
-	buf[2] = (uint8_t)hdr->count;
-	buf[3] = (uint8_t)(hdr->count >> 8);
-	cs_put_le64(buf + 4, hdr->base);
+	buf[2] = 0;
+	buf[3] = 0;
+	cs_put_le32(buf + 4, hdr->count);
+	cs_put_le64(buf + 8, hdr->base);
 }
 
 int cs_bucket_iter_init(const uint8_t *data, size_t size,
@@ -96,14 +97,14 @@ int cs_bucket_iter_init(const uint8_t *data, size_t size,
 {
 	memset(it_r, 0, sizeof(*it_r));
 	if (size < CS_BUCKET_HDR_SIZE || data[0] != CS_RECORD_VERSION ||
-	    data[1] > 32)
+	    data[1] > 31 || data[2] != 0 || data[3] != 0)
 		return -1;
 	it_r->data = data;
 	it_r->size = size;
 	it_r->off = CS_BUCKET_HDR_SIZE;
 	it_r->hdr.level = data[1];
-	it_r->hdr.count = (uint16_t)(data[2] | (data[3] << 8));
-	it_r->hdr.base = cs_get_le64(data + 4);
+	it_r->hdr.count = cs_get_le32(data + 4);
+	it_r->hdr.base = cs_get_le64(data + 8);
 	it_r->left = it_r->hdr.count;
 	return 0;
 }

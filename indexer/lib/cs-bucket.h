@@ -26,13 +26,13 @@ uint32_t cs_bucket_of(uint32_t hash, uint32_t nbuckets, uint8_t *level_r);
 
 /* --- buckets --- */
 
-#define CS_BUCKET_HDR_SIZE 12
+#define CS_BUCKET_HDR_SIZE 16
 /* The most one entry takes: fixed part, five varints, names. */
 #define CS_BUCKET_ENTRY_MAX (8 + 5 * 10 + CS_NAME_MAX + CS_SUFFIX_MAX)
 
 struct cs_bucket_hdr {
 	uint8_t level;		/* the bucket holds hash mod 2^level */
-	uint16_t count;		/* entries */
+	uint32_t count;		/* entries */
 	uint64_t base;		/* <= every modseq of its entries */
 };
 
@@ -47,7 +47,7 @@ struct cs_bucket_entry {
 struct cs_bucket_iter {
 	const uint8_t *data;
 	size_t size, off;
-	unsigned int left;
+	uint32_t left;
 	struct cs_bucket_hdr hdr;
 };
 

@@ -343,8 +343,6 @@ static int delete_cb(void *ctx, const uint8_t *key, size_t key_len,
 int cs_db_delete_prefix(struct cs_index *index, const uint8_t *prefix,
 			size_t prefix_len, struct cs_error *err)
 {
-	if (cs_index_require_txn(index, err) < 0)
-		return -1;
 	return cs_db_traverse_prefix(index, prefix, prefix_len, delete_cb,
 				     index, err) < 0 ? -1 : 0;
 }

@@ -298,7 +298,8 @@ typedef int cs_key_fn(void *ctx, const uint8_t *key, size_t key_len,
 int cs_db_traverse_prefix(struct cs_index *index, const uint8_t *prefix,
 			  size_t prefix_len, cs_key_fn *fn, void *ctx,
 			  struct cs_error *err);
-/* Delete every key starting with prefix (in a transaction).  0 or -1. */
+/* Delete every key starting with prefix (the caller is in a
+   transaction).  0 or -1. */
 int cs_db_delete_prefix(struct cs_index *index, const uint8_t *prefix,
 			size_t prefix_len, struct cs_error *err);
 

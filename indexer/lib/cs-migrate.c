@@ -112,13 +112,13 @@ static int convert_messages(struct cs_mailbox *box, struct cs_error *err)
 		free(data);
 		memcpy(msg.base, key + 5, key_len - 5);
 		msg.base[key_len - 5] = '\0';
-		if (cs_msg_put(box, &msg, err) < 0 ||
-		    (msg.rec.uid != 0 &&
-		     cs_uidmap_set(box, msg.rec.uid,
-				   cs_bucket_hash(msg.base, key_len - 5),
-				   err) < 0) ||
-		    cs_db_delete(box->index, key, key_len, err) < 0)
-			ret = -1;
+		ret = cs_msg_put(box, &msg, err) < 0 ||
+			(msg.rec.uid != 0 &&
+			 cs_uidmap_set(box, msg.rec.uid,
+				       cs_bucket_hash(msg.base, key_len - 5),
+				       err) < 0) ||
+			cs_db_delete(box->index, key, key_len, err) < 0 ?
+			-1 : 0;
 	}
 	keys_free(&k);
 	return ret < 0 ? -1 : 0;
@@ -173,9 +173,9 @@ static int convert_changes(struct cs_mailbox *box, struct cs_error *err)
 		free(data);
 		if (n < 0)
 			ret = damaged(box, "change-log entry", err);
-		else if (n > 0)
-			ret = cs_db_store(box->index, key, key_len, out,
-					  (size_t)n, err);
+		else
+			ret = n == 0 ? 0 : cs_db_store(box->index, key, key_len,
+						       out, (size_t)n, err);
 	}
 	keys_free(&k);
 	return ret < 0 ? -1 : 0;

@@ -257,31 +257,37 @@ void cs_msg_cache_close(struct cs_mailbox *box)
 
 /* --- finding a bucket --- */
 
-/* Look for q in the bucket record data (bucket number no): 1/0/-1 as
-   cs_bucket_find, or 2 with *next_r when the bucket was split past the
-   level the caller assumed and q's hash lies in another one. */
+/* Look for q in the bucket record data (bucket number no), which the
+   caller takes for a bucket at *level_io: 1/0/-1 as cs_bucket_find, or
+   2 with *next_r when the bucket was split since (its level is higher)
+   and q's hash went to the bucket split off at *level_io (then the level
+   of that one, at least). */
 static int bucket_search(const uint8_t *data, size_t size, uint32_t no,
-			 const struct cs_bucket_query *q, uint32_t *next_r,
-			 struct cs_bucket_entry *entry_r,
+			 const struct cs_bucket_query *q, uint8_t *level_io,
+			 uint32_t *next_r, struct cs_bucket_entry *entry_r,
 			 struct cs_message *msg_r)
 {
 	uint32_t mask;
 
-	if (size < CS_BUCKET_HDR_SIZE || data[1] > 31)
+	if (size < CS_BUCKET_HDR_SIZE || data[1] > 31 || data[1] < *level_io)
 		return -1;
-	mask = (UINT32_C(1) << data[1]) - 1;
-	if ((no & ~mask) != 0)
-		return -1;
-	if ((q->hash & mask) != no) {
-		*next_r = q->hash & mask;
-		return 2;
+	for (; *level_io < data[1]; (*level_io)++) {
+		if ((q->hash & (UINT32_C(1) << *level_io)) != 0) {
+			*next_r = no | (UINT32_C(1) << *level_io);
+			(*level_io)++;
+			return 2;
+		}
 	}
+	mask = (UINT32_C(1) << data[1]) - 1;
+	if ((no & ~mask) != 0 || (q->hash & mask) != no)
+		return -1;
 	return cs_bucket_find(data, size, q, entry_r, msg_r);
 }
 
 struct parse_find {
 	const struct cs_bucket_query *q;
 	uint32_t no, next;
+	uint8_t level;
 	struct cs_message *msg;
 };
 
@@ -290,8 +296,8 @@ static int parse_find(const uint8_t *data, size_t size, void *ctx)
 	struct parse_find *pf = ctx;
 	struct cs_bucket_entry entry;
 
-	return bucket_search(data, size, pf->no, pf->q, &pf->next, &entry,
-			     pf->msg);
+	return bucket_search(data, size, pf->no, pf->q, &pf->level, &pf->next,
+			     &entry, pf->msg);
 }
 
 /* Find q: 1 with msg_r (and, in a transaction, *rec_r the cached bucket,
@@ -307,11 +313,11 @@ static int bucket_lookup(struct cs_mailbox *box,
 	struct cs_bucket_entry entry;
 	struct cs_cached_rec *rec;
 	struct parse_find pf = { .q = q, .msg = msg_r };
-	uint8_t key[9], level;
+	uint8_t key[9];
 	unsigned int hops;
 	int ret = 0, parsed;
 
-	pf.no = cs_bucket_of(q->hash, box->rec.nbuckets, &level);
+	pf.no = cs_bucket_of(q->hash, box->rec.nbuckets, &pf.level);
 	for (hops = 0; hops < 33; hops++) {
 		if (box->index->in_txn) {
 			rec = cached_bucket(box, pf.no, err);
@@ -324,8 +330,9 @@ static int bucket_lookup(struct cs_mailbox *box,
 			if (rec->size == 0)
 				return 0;
 			ret = bucket_search(rec->data, rec->size, pf.no, q,
-					    &pf.next, entry_r != NULL ?
-					    entry_r : &entry, msg_r);
+					    &pf.level, &pf.next,
+					    entry_r != NULL ? entry_r : &entry,
+					    msg_r);
 		} else {
 			ret = cs_db_parse(box->index, key,
 					  cs_key_bucket(key, box->rec.id, pf.no),
@@ -386,11 +393,8 @@ static int rec_splice(struct cs_mailbox *box, struct cs_cached_rec *rec,
 
 static void bucket_set_count(struct cs_cached_rec *rec, int delta)
 {
-	unsigned int count = (unsigned int)(rec->data[2] | rec->data[3] << 8);
-
-	count = (unsigned int)((int)count + delta);
-	rec->data[2] = (uint8_t)count;
-	rec->data[3] = (uint8_t)(count >> 8);
+	cs_put_le32(rec->data + 4,
+		    (uint32_t)((int64_t)cs_get_le32(rec->data + 4) + delta));
 }
 
 /* Re-encode every entry of rec's bucket against a new, lower base. */
@@ -456,7 +460,7 @@ static size_t bucket_encode(struct cs_mailbox *box, struct cs_cached_rec *rec,
 			    uint8_t *buf, uint32_t no, struct cs_error *err)
 {
 	size_t n = cs_bucket_entry_encode(msg, hash,
-					  cs_get_le64(rec->data + 4), buf);
+					  cs_get_le64(rec->data + 8), buf);
 
 	if (n != 0)
 		return n;
@@ -465,7 +469,7 @@ static size_t bucket_encode(struct cs_mailbox *box, struct cs_cached_rec *rec,
 			damaged(box, "bucket", no, err);
 		return 0;
 	}
-	n = cs_bucket_entry_encode(msg, hash, cs_get_le64(rec->data + 4), buf);
+	n = cs_bucket_entry_encode(msg, hash, cs_get_le64(rec->data + 8), buf);
 	if (n == 0)
 		damaged(box, "bucket", no, err);
 	return n;

@@ -230,28 +230,30 @@ static void test_bucket_layout(void)
 	cs_bucket_hdr_encode(&hdr, buf);
 	CU_ASSERT_EQUAL(buf[0], CS_RECORD_VERSION);
 	CU_ASSERT_EQUAL(buf[1], 3);
-	CU_ASSERT_EQUAL(buf[2] | buf[3] << 8, 1);
-	CU_ASSERT_EQUAL(cs_get_le64(buf + 4), hdr.base);
+	CU_ASSERT_EQUAL(buf[2] | buf[3], 0);
+	CU_ASSERT_EQUAL(cs_get_le32(buf + 4), 1);
+	CU_ASSERT_EQUAL(cs_get_le64(buf + 8), hdr.base);
+	CU_ASSERT_EQUAL(CS_BUCKET_HDR_SIZE, 16);
 	n = cs_bucket_entry_encode(&msg, 0xa1b2c3d4, hdr.base,
 				   buf + CS_BUCKET_HDR_SIZE);
 	/* 8 fixed, varints 300 (2), 5, 1 (prev = base), Seen (bit 18:
 	   3), 0 */
 	CU_ASSERT_EQUAL(CS_FLAG_SEEN, 1u << 18);
 	CU_ASSERT_EQUAL(n, 8 + 8 + 12 + 4);
-	CU_ASSERT_EQUAL(cs_get_le32(buf + 12), 0xa1b2c3d4);
-	CU_ASSERT_EQUAL(buf[12 + 4], 8);
-	CU_ASSERT_EQUAL(buf[12 + 5], 12);
-	CU_ASSERT_EQUAL(buf[12 + 6], 4);
-	CU_ASSERT_EQUAL(buf[12 + 7], 1);
-	CU_ASSERT_EQUAL(buf[12 + 8], 0xac);	/* 300 */
-	CU_ASSERT_EQUAL(buf[12 + 9], 0x02);
-	CU_ASSERT_EQUAL(buf[12 + 10], 5);
-	CU_ASSERT_EQUAL(buf[12 + 11], 1);
-	CU_ASSERT_EQUAL(buf[12 + 12], 0x80);	/* 1 << 18 */
-	CU_ASSERT_EQUAL(buf[12 + 13], 0x80);
-	CU_ASSERT_EQUAL(buf[12 + 14], 0x10);
-	CU_ASSERT_EQUAL(buf[12 + 15], 0);
-	CU_ASSERT(memcmp(buf + 12 + 16, "17.M1P2.host:2,S", 16) == 0);
+	CU_ASSERT_EQUAL(cs_get_le32(buf + 16), 0xa1b2c3d4);
+	CU_ASSERT_EQUAL(buf[16 + 4], 8);
+	CU_ASSERT_EQUAL(buf[16 + 5], 12);
+	CU_ASSERT_EQUAL(buf[16 + 6], 4);
+	CU_ASSERT_EQUAL(buf[16 + 7], 1);
+	CU_ASSERT_EQUAL(buf[16 + 8], 0xac);	/* 300 */
+	CU_ASSERT_EQUAL(buf[16 + 9], 0x02);
+	CU_ASSERT_EQUAL(buf[16 + 10], 5);
+	CU_ASSERT_EQUAL(buf[16 + 11], 1);
+	CU_ASSERT_EQUAL(buf[16 + 12], 0x80);	/* 1 << 18 */
+	CU_ASSERT_EQUAL(buf[16 + 13], 0x80);
+	CU_ASSERT_EQUAL(buf[16 + 14], 0x10);
+	CU_ASSERT_EQUAL(buf[16 + 15], 0);
+	CU_ASSERT(memcmp(buf + 16 + 16, "17.M1P2.host:2,S", 16) == 0);
 	n += CS_BUCKET_HDR_SIZE;
 	q.hash = 0xa1b2c3d4;
 	q.base = msg.base;
@@ -282,19 +284,22 @@ static void test_bucket_layout(void)
 	   varint area that does not hold five varints, unknown info bits */
 	CU_ASSERT_EQUAL(cs_bucket_find(buf, n - 1, &q, &entry, &back), -1);
 	memcpy(copy, buf, n);
-	copy[2] = 2;
+	copy[4] = 2;
 	q.hash++;	/* not found: the scan reaches the end */
 	CU_ASSERT_EQUAL(cs_bucket_find(copy, n, &q, &entry, &back), -1);
 	q.hash--;
 	memcpy(copy, buf, n);
-	copy[12 + 5] = 200;
+	copy[16 + 5] = 200;
 	CU_ASSERT_EQUAL(cs_bucket_find(copy, n, &q, &entry, &back), -1);
 	memcpy(copy, buf, n);
-	copy[12 + 4] = 5;
-	copy[12 + 5] = 13;
+	copy[16 + 4] = 5;
+	copy[16 + 5] = 13;
 	CU_ASSERT_EQUAL(cs_bucket_find(copy, n, &q, &entry, &back), -1);
 	memcpy(copy, buf, n);
-	copy[12 + 7] = 0x81;
+	copy[16 + 7] = 0x81;
+	CU_ASSERT_EQUAL(cs_bucket_find(copy, n, &q, &entry, &back), -1);
+	memcpy(copy, buf, n);
+	copy[2] = 1;	/* reserved */
 	CU_ASSERT_EQUAL(cs_bucket_find(copy, n, &q, &entry, &back), -1);
 	memcpy(copy, buf, n);
 	copy[0] = CS_RECORD_VERSION_V1;

@@ -69,6 +69,7 @@ int main(int argc, char **argv)
 	suite_crash_register();
 	suite_nosync_register();
 	suite_horizon_register();
+	suite_msgstore_register();
 	if (argc > 1 && select_tests(argc, argv) == 0) {
 		fprintf(stderr, "unit-tests: no test's name contains %s%s\n",
 			argv[1], argc > 2 ? " (or the other names given)" : "");

@@ -22,6 +22,7 @@ void suite_scan_register(void);
 void suite_crash_register(void);
 void suite_nosync_register(void);
 void suite_horizon_register(void);
+void suite_msgstore_register(void);
 void suite_watch_events_register(void);
 
 /* A fresh Maildir++ root under $TMPDIR with INBOX's new/cur/tmp; the
