@@ -41,18 +41,23 @@ struct cs_change_run {
 /* A record of layout 2 held in memory during a transaction
    (cs-msgstore.c): a bucket of messages or a chunk of the UID map. */
 struct cs_cached_rec {
+	uint32_t no;			/* bucket or chunk number */
 	uint8_t *data;
 	size_t size, alloc;
-	bool loaded;			/* read from the tdb (or found absent) */
 	bool stored;			/* the tdb has it */
 	bool dirty;			/* to be written at commit */
 };
 
+/* The cached records of one kind, by number (an open-addressing hash
+   table: the numbers come from the file, any of 2^32). */
+struct cs_rec_table {
+	struct cs_cached_rec **slots;	/* NULL: empty */
+	size_t cap, used;		/* cap: 0 or a power of two */
+};
+
 struct cs_msg_cache {
-	struct cs_cached_rec **buckets;	/* by bucket number */
-	size_t nbuckets;
-	struct cs_cached_rec **chunks;	/* by UID / CS_UIDCHUNK_UIDS */
-	size_t nchunks;
+	struct cs_rec_table buckets;	/* by bucket number */
+	struct cs_rec_table chunks;	/* by UID / CS_UIDCHUNK_UIDS */
 	size_t bytes;			/* allocated for the records */
 };
 

@@ -70,134 +70,159 @@ static int rec_reserve(struct cs_mailbox *box, struct cs_cached_rec *rec,
 	return 0;
 }
 
-/* The cached record of slot in table (allocated, empty, when new). */
-static struct cs_cached_rec *
-cache_slot(struct cs_cached_rec ***table, size_t *count, uint32_t slot)
+/* --- the tables of cached records --- */
+
+static size_t table_pos(const struct cs_rec_table *t, uint32_t no)
 {
-	if ((size_t)slot >= *count &&
-	    cs_array_extend_zeroed(table, sizeof(**table), count,
-				   (size_t)slot + 1 + *count / 2) < 0)
-		return NULL;
-	if ((*table)[slot] == NULL)
-		(*table)[slot] = calloc(1, sizeof(struct cs_cached_rec));
-	return (*table)[slot];
+	return (size_t)((no * UINT32_C(0x9e3779b1)) & (t->cap - 1));
 }
 
-static int copy_in(const uint8_t *data, size_t size, void *ctx)
+static int table_grow(struct cs_rec_table *t)
 {
-	struct cs_cached_rec *rec = ctx;
+	struct cs_rec_table bigger = { .cap = t->cap == 0 ? 64 : t->cap * 2 };
+	size_t i, pos;
 
-	if (size > rec->alloc)
+	bigger.slots = calloc(bigger.cap, sizeof(*bigger.slots));
+	if (bigger.slots == NULL)
 		return -1;
-	memcpy(rec->data, data, size);
-	rec->size = size;
+	for (i = 0; i < t->cap; i++) {
+		if (t->slots[i] == NULL)
+			continue;
+		pos = table_pos(&bigger, t->slots[i]->no);
+		while (bigger.slots[pos] != NULL)
+			pos = (pos + 1) & (bigger.cap - 1);
+		bigger.slots[pos] = t->slots[i];
+	}
+	bigger.used = t->used;
+	free(t->slots);
+	*t = bigger;
 	return 0;
 }
 
-/* Load the record of key into rec (once per transaction). */
-static int cache_load(struct cs_mailbox *box, struct cs_cached_rec *rec,
-		      const uint8_t *key, size_t key_len,
-		      struct cs_error *err)
+/* The cached record numbered no: 1 with *rec_r, 0 none (then *rec_r is
+   a new empty one, if create), -1 out of memory. */
+static int table_get(struct cs_rec_table *t, uint32_t no, bool create,
+		     struct cs_cached_rec **rec_r)
 {
-	uint8_t *data;
+	size_t pos;
+
+	if (t->cap > 0) {
+		for (pos = table_pos(t, no); t->slots[pos] != NULL;
+		     pos = (pos + 1) & (t->cap - 1)) {
+			if (t->slots[pos]->no == no) {
+				*rec_r = t->slots[pos];
+				return 1;
+			}
+		}
+	}
+	*rec_r = NULL;
+	if (!create)
+		return 0;
+	/* at most half full */
+	if ((t->used + 1) * 2 > t->cap && table_grow(t) < 0)
+		return -1;
+	pos = table_pos(t, no);
+	while (t->slots[pos] != NULL)
+		pos = (pos + 1) & (t->cap - 1);
+	t->slots[pos] = calloc(1, sizeof(**t->slots));
+	if (t->slots[pos] == NULL)
+		return -1;
+	t->slots[pos]->no = no;
+	t->used++;
+	*rec_r = t->slots[pos];
+	return 0;
+}
+
+static void table_free(struct cs_rec_table *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->cap; i++) {
+		if (t->slots[i] != NULL)
+			free(t->slots[i]->data);
+		free(t->slots[i]);
+	}
+	free(t->slots);
+	memset(t, 0, sizeof(*t));
+}
+
+/* The cached record no of table, read from key (under tag) the first
+   time in the transaction; size 0 when the tdb has none. */
+static struct cs_cached_rec *cached(struct cs_mailbox *box,
+				    struct cs_rec_table *t, uint8_t tag,
+				    uint32_t no, struct cs_error *err)
+{
+	struct cs_cached_rec *rec;
+	uint8_t key[9], *data;
 	size_t size;
 	int ret;
 
-	if (rec->loaded)
-		return 0;
-	ret = cs_db_fetch(box->index, key, key_len, &data, &size, err);
-	if (ret < 0)
-		return -1;
-	rec->loaded = true;
-	rec->stored = ret > 0;
-	rec->size = 0;
-	if (ret == 0)
-		return 0;
-	if (rec_reserve(box, rec, size, err) < 0) {
-		free(data);
-		return -1;
+	ret = table_get(t, no, true, &rec);
+	if (ret < 0) {
+		oom(err);
+		return NULL;
 	}
-	(void)copy_in(data, size, rec);
-	free(data);
-	return 0;
+	if (ret > 0)
+		return rec;
+	key[0] = tag;
+	cs_put_be32(key + 1, box->rec.id);
+	cs_put_be32(key + 5, no);
+	ret = cs_db_fetch(box->index, key, sizeof(key), &data, &size, err);
+	if (ret < 0)
+		return NULL;	/* the transaction fails, its cache goes */
+	if (ret > 0) {
+		/* tdb's copy becomes the cache's */
+		rec->data = data;
+		rec->size = rec->alloc = size;
+		rec->stored = true;
+		box->cache.bytes += size;
+	}
+	return rec;
 }
 
 static struct cs_cached_rec *cached_bucket(struct cs_mailbox *box,
 					   uint32_t no, struct cs_error *err)
 {
-	struct cs_cached_rec *rec;
-	uint8_t key[9];
-
-	rec = cache_slot(&box->cache.buckets, &box->cache.nbuckets, no);
-	if (rec == NULL) {
-		oom(err);
-		return NULL;
-	}
-	if (cache_load(box, rec, key, cs_key_bucket(key, box->rec.id, no),
-		       err) < 0)
-		return NULL;
-	return rec;
+	return cached(box, &box->cache.buckets, CS_KEY_BUCKET, no, err);
 }
 
 static struct cs_cached_rec *cached_chunk(struct cs_mailbox *box,
 					  uint32_t chunk, struct cs_error *err)
 {
-	struct cs_cached_rec *rec;
-	uint8_t key[9];
-
-	rec = cache_slot(&box->cache.chunks, &box->cache.nchunks, chunk);
-	if (rec == NULL) {
-		oom(err);
-		return NULL;
-	}
-	if (cache_load(box, rec, key, cs_key_uidmap(key, box->rec.id, chunk),
-		       err) < 0)
-		return NULL;
-	return rec;
-}
-
-static void table_free(struct cs_cached_rec ***table, size_t *count)
-{
-	size_t i;
-
-	for (i = 0; i < *count; i++) {
-		if ((*table)[i] != NULL)
-			free((*table)[i]->data);
-		free((*table)[i]);
-	}
-	free(*table);
-	*table = NULL;
-	*count = 0;
+	return cached(box, &box->cache.chunks, CS_KEY_UIDMAP, chunk, err);
 }
 
 void cs_msg_cache_reset(struct cs_mailbox *box)
 {
-	table_free(&box->cache.buckets, &box->cache.nbuckets);
-	table_free(&box->cache.chunks, &box->cache.nchunks);
+	table_free(&box->cache.buckets);
+	table_free(&box->cache.chunks);
 	box->cache.bytes = 0;
 }
 
 /* Write the dirty records of table: an empty UID chunk is deleted. */
-static int table_flush(struct cs_mailbox *box, struct cs_cached_rec **table,
-		       size_t count, bool chunks, struct cs_error *err)
+static int table_flush(struct cs_mailbox *box, struct cs_rec_table *t,
+		       uint8_t tag, struct cs_error *err)
 {
+	bool chunks = tag == CS_KEY_UIDMAP;
 	struct cs_cached_rec *rec;
 	uint8_t key[9];
-	size_t i, key_len;
+	size_t i;
 	int ret;
 
-	for (i = 0; i < count; i++) {
-		rec = table[i];
+	key[0] = tag;
+	cs_put_be32(key + 1, box->rec.id);
+	for (i = 0; i < t->cap; i++) {
+		rec = t->slots[i];
 		if (rec == NULL || !rec->dirty)
 			continue;
-		key_len = chunks ? cs_key_uidmap(key, box->rec.id, (uint32_t)i) :
-			cs_key_bucket(key, box->rec.id, (uint32_t)i);
+		cs_put_be32(key + 5, rec->no);
 		if (chunks && rec->size <= 1)
 			ret = rec->stored ?
-				cs_db_delete(box->index, key, key_len, err) : 0;
+				cs_db_delete(box->index, key, sizeof(key),
+					     err) : 0;
 		else
 			ret = (rec->stored ? cs_db_store : cs_db_insert)
-				(box->index, key, key_len, rec->data,
+				(box->index, key, sizeof(key), rec->data,
 				 rec->size, err);
 		if (ret < 0)
 			return -1;
@@ -209,10 +234,8 @@ static int table_flush(struct cs_mailbox *box, struct cs_cached_rec **table,
 
 static int cache_flush(struct cs_mailbox *box, struct cs_error *err)
 {
-	if (table_flush(box, box->cache.buckets, box->cache.nbuckets, false,
-			err) < 0 ||
-	    table_flush(box, box->cache.chunks, box->cache.nchunks, true,
-			err) < 0)
+	if (table_flush(box, &box->cache.buckets, CS_KEY_BUCKET, err) < 0 ||
+	    table_flush(box, &box->cache.chunks, CS_KEY_UIDMAP, err) < 0)
 		return -1;
 	return 0;
 }
@@ -261,7 +284,9 @@ void cs_msg_cache_close(struct cs_mailbox *box)
    caller takes for a bucket at *level_io: 1/0/-1 as cs_bucket_find, or
    2 with *next_r when the bucket was split since (its level is higher)
    and q's hash went to the bucket split off at *level_io (then the level
-   of that one, at least). */
+   of that one, at least).  A lower level (the caller came up from a
+   bucket that does not exist) is the bucket's, if its number agrees with
+   it and the hash. */
 static int bucket_search(const uint8_t *data, size_t size, uint32_t no,
 			 const struct cs_bucket_query *q, uint8_t *level_io,
 			 uint32_t *next_r, struct cs_bucket_entry *entry_r,
@@ -269,8 +294,10 @@ static int bucket_search(const uint8_t *data, size_t size, uint32_t no,
 {
 	uint32_t mask;
 
-	if (size < CS_BUCKET_HDR_SIZE || data[1] > 31 || data[1] < *level_io)
+	if (size < CS_BUCKET_HDR_SIZE || data[1] > 31)
 		return -1;
+	if (data[1] < *level_io)
+		*level_io = data[1];
 	for (; *level_io < data[1]; (*level_io)++) {
 		if ((q->hash & (UINT32_C(1) << *level_io)) != 0) {
 			*next_r = no | (UINT32_C(1) << *level_io);
@@ -302,11 +329,19 @@ static int parse_find(const uint8_t *data, size_t size, void *ctx)
 
 /* Find q: 1 with msg_r (and, in a transaction, *rec_r the cached bucket,
    *no_r its number and *entry_r the entry in it), 0 not there, -1.  With
-   rec_r and 0 returned, *rec_r is the bucket q's hash belongs in. */
+   rec_r and 0 returned, *rec_r is the bucket q's hash belongs in (empty
+   when the mailbox has none yet), *level_r its level.
+
+   The walk starts at the bucket the mailbox record's count gives.  A
+   bucket split since is followed down (bucket_search); a bucket that
+   does not exist, which a count that is too high gives (the record is the
+   file's, and a file can say anything), sends the walk up to the bucket
+   it would have been split from.  Every step is a record read, and there
+   are at most 64: a walk that goes on is damage. */
 static int bucket_lookup(struct cs_mailbox *box,
 			 const struct cs_bucket_query *q,
 			 struct cs_message *msg_r,
-			 struct cs_cached_rec **rec_r, uint32_t *no_r,
+			 struct cs_cached_rec **rec_r, uint8_t *level_r,
 			 struct cs_bucket_entry *entry_r,
 			 struct cs_error *err)
 {
@@ -318,29 +353,36 @@ static int bucket_lookup(struct cs_mailbox *box,
 	int ret = 0, parsed;
 
 	pf.no = cs_bucket_of(q->hash, box->rec.nbuckets, &pf.level);
-	for (hops = 0; hops < 33; hops++) {
+	for (hops = 0; hops < 64; hops++) {
 		if (box->index->in_txn) {
 			rec = cached_bucket(box, pf.no, err);
 			if (rec == NULL)
 				return -1;
 			if (rec_r != NULL) {
 				*rec_r = rec;
-				*no_r = pf.no;
+				*level_r = pf.level;
 			}
-			if (rec->size == 0)
-				return 0;
-			ret = bucket_search(rec->data, rec->size, pf.no, q,
-					    &pf.level, &pf.next,
-					    entry_r != NULL ? entry_r : &entry,
-					    msg_r);
+			ret = rec->size == 0 ? 3 :
+				bucket_search(rec->data, rec->size, pf.no, q,
+					      &pf.level, &pf.next,
+					      entry_r != NULL ? entry_r :
+					      &entry, msg_r);
 		} else {
 			ret = cs_db_parse(box->index, key,
 					  cs_key_bucket(key, box->rec.id, pf.no),
 					  parse_find, &pf, &parsed, err);
-			if (ret <= 0)
-				return ret;
-			ret = parsed;
+			if (ret < 0)
+				return -1;
+			ret = ret == 0 ? 3 : parsed;
 		}
+		if (ret == 3 && pf.level > 0) {
+			/* no such bucket: the one it splits from */
+			pf.level--;
+			pf.no &= (UINT32_C(1) << pf.level) - 1;
+			continue;
+		}
+		if (ret == 3)
+			return 0;	/* no bucket at all */
 		if (ret < 0)
 			return damaged(box, "bucket", pf.no, err);
 		if (ret != 2)
@@ -571,7 +613,6 @@ static int msg_write(struct cs_mailbox *box, const struct cs_message *msg,
 	struct cs_cached_rec *rec = NULL;
 	struct cs_message old;
 	uint8_t buf[CS_BUCKET_ENTRY_MAX], level;
-	uint32_t no;
 	int ret;
 
 	if (cs_index_require_txn(box->index, err) < 0)
@@ -581,25 +622,23 @@ static int msg_write(struct cs_mailbox *box, const struct cs_message *msg,
 		box->dirty = true;
 	}
 	q.hash = cs_bucket_hash(msg->base, base_len);
-	ret = bucket_lookup(box, &q, &old, &rec, &no, &entry, err);
+	ret = bucket_lookup(box, &q, &old, &rec, &level, &entry, err);
 	if (ret < 0)
 		return -1;
 	if (ret > 0 && only_new)
 		return 0;
-	if (rec->size == 0) {
-		(void)cs_bucket_of(q.hash, box->rec.nbuckets, &level);
-		if (bucket_create(box, rec, level, msg_low_modseq(msg),
-				  err) < 0)
-			return -1;
-	}
-	n = bucket_encode(box, rec, msg, q.hash, buf, no, err);
+	/* the mailbox's first message: bucket 0 */
+	if (rec->size == 0 &&
+	    bucket_create(box, rec, level, msg_low_modseq(msg), err) < 0)
+		return -1;
+	n = bucket_encode(box, rec, msg, q.hash, buf, rec->no, err);
 	if (n == 0)
 		return -1;
 	if (ret > 0) {
 		/* the rebase may have moved the entry: find it again */
 		if (cs_bucket_find(rec->data, rec->size, &q, &entry,
 				   NULL) <= 0)
-			return damaged(box, "bucket", no, err);
+			return damaged(box, "bucket", rec->no, err);
 		return rec_splice(box, rec, entry.off, entry.len, buf, n,
 				  err) < 0 ? -1 : 1;
 	}
@@ -633,13 +672,13 @@ int cs_msg_remove(struct cs_mailbox *box, const char *base, size_t base_len,
 				     .base_len = base_len };
 	struct cs_bucket_entry entry;
 	struct cs_cached_rec *rec;
-	uint32_t no;
+	uint8_t level;
 	int ret;
 
 	if (cs_index_require_txn(box->index, err) < 0)
 		return -1;
 	q.hash = cs_bucket_hash(base, base_len);
-	ret = bucket_lookup(box, &q, NULL, &rec, &no, &entry, err);
+	ret = bucket_lookup(box, &q, NULL, &rec, &level, &entry, err);
 	if (ret <= 0)
 		return ret;
 	if (rec_splice(box, rec, entry.off, entry.len, NULL, 0, err) < 0)
@@ -748,7 +787,7 @@ int cs_uidmap_drop(struct cs_mailbox *box, struct cs_error *err)
 
 	if (cs_index_require_txn(box->index, err) < 0)
 		return -1;
-	table_free(&box->cache.chunks, &box->cache.nchunks);
+	table_free(&box->cache.chunks);
 	prefix[0] = CS_KEY_UIDMAP;
 	cs_put_be32(prefix + 1, box->rec.id);
 	return cs_db_delete_prefix(box->index, prefix, sizeof(prefix), err);
@@ -820,65 +859,125 @@ static int bucket_copy(struct cs_mailbox *box, uint32_t no, uint8_t **data_r,
 	return 1;
 }
 
-/* Every message of bucket no, which the caller expects at level, and of
-   the buckets split from it since (a reader outside a transaction may
-   have an old count of buckets: following the levels it meets, it sees
-   each message once). */
-static int bucket_iterate(struct cs_mailbox *box, uint32_t no, uint8_t level,
+/* Every message of bucket no, to cb. */
+static int bucket_iterate(struct cs_mailbox *box, uint32_t no,
 			  cs_message_cb *cb, void *ctx, struct cs_error *err)
 {
 	struct cs_bucket_iter it;
 	struct cs_bucket_entry entry;
 	struct cs_message msg;
-	uint8_t *data, have;
+	uint8_t *data;
 	size_t size;
 	int ret;
 
 	ret = bucket_copy(box, no, &data, &size, err);
 	if (ret <= 0)
 		return ret;
-	if (cs_bucket_iter_init(data, size, &it) < 0 || it.hdr.level < level ||
-	    it.hdr.level > 31) {
+	if (cs_bucket_iter_init(data, size, &it) < 0) {
 		free(data);
 		return damaged(box, "bucket", no, err);
 	}
 	while ((ret = cs_bucket_iter_next(&it, &entry)) > 0) {
 		if (cs_bucket_entry_decode(&it, &entry, &msg) < 0) {
-			ret = -1;
+			ret = -2;
 			break;
 		}
 		if ((ret = cb(ctx, &msg, err)) != 0)
 			break;
 	}
-	have = it.hdr.level;
 	free(data);
-	if (ret < 0 && (err == NULL || err->code == 0))
+	if (ret == -2 || (ret < 0 && (err == NULL || err->code == CS_OK)))
 		return damaged(box, "bucket", no, err);
-	if (ret != 0)
-		return ret;
-	for (; level < have; level++) {
-		ret = bucket_iterate(box, no + (UINT32_C(1) << level),
-				     level + 1, cb, ctx, err);
-		if (ret != 0)
-			return ret;
-	}
+	return ret;
+}
+
+/* The numbers of the buckets of a mailbox (cs_messages_iterate). */
+struct bucket_nos {
+	uint32_t *nos;
+	size_t count, alloc;
+};
+
+static int bucket_nos_add(struct bucket_nos *bn, uint32_t no,
+			  struct cs_error *err)
+{
+	if (cs_array_grow(&bn->nos, sizeof(*bn->nos), bn->count, &bn->alloc,
+			  256) < 0)
+		return oom(err);
+	bn->nos[bn->count++] = no;
 	return 0;
 }
 
+static int bucket_key_cb(void *ctx, const uint8_t *key, size_t key_len,
+			 const uint8_t *data, size_t size, struct cs_error *err)
+{
+	(void)data;
+	(void)size;
+	if (key_len != 9)
+		return 0;
+	return bucket_nos_add(ctx, cs_get_be32(key + 5), err);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* The buckets the tdb has and, in a transaction, those cached (new ones
+   not written yet), sorted, each once.  The cost follows the records
+   there are, not the mailbox record's count (which is the file's, and
+   may be anything). */
+static int bucket_numbers(struct cs_mailbox *box, struct bucket_nos *bn,
+			  struct cs_error *err)
+{
+	const struct cs_rec_table *t = &box->cache.buckets;
+	uint8_t prefix[5];
+	size_t i, j;
+
+	prefix[0] = CS_KEY_BUCKET;
+	cs_put_be32(prefix + 1, box->rec.id);
+	if (cs_db_traverse_prefix(box->index, prefix, sizeof(prefix),
+				  bucket_key_cb, bn, err) < 0)
+		return -1;
+	for (i = 0; box->index->in_txn && i < t->cap; i++) {
+		if (t->slots[i] != NULL && t->slots[i]->size > 0 &&
+		    bucket_nos_add(bn, t->slots[i]->no, err) < 0)
+			return -1;
+	}
+	qsort(bn->nos, bn->count, sizeof(*bn->nos), cmp_u32);
+	for (i = j = 0; i < bn->count; i++) {
+		if (j == 0 || bn->nos[j - 1] != bn->nos[i])
+			bn->nos[j++] = bn->nos[i];
+	}
+	bn->count = j;
+	return 0;
+}
+
+/* Outside a transaction the buckets are read under a read lock of the
+   whole file: a split committed in the middle would otherwise show a
+   message twice, or not at all.  (A tdb opened read-only, on a file
+   system nobody can write, takes no locks and needs none.) */
 int cs_messages_iterate(struct cs_mailbox *box, cs_message_cb *cb,
 			void *ctx, struct cs_error *err)
 {
-	uint32_t n = box->rec.nbuckets, no;
-	uint8_t level;
+	struct bucket_nos bn = { 0 };
+	bool locked = false;
+	size_t i;
 	int ret;
 
 	if (box->gone)
 		return 0;
-	for (no = 0; no < n || (no == 0 && n == 0); no++) {
-		(void)cs_bucket_of(no, n, &level);
-		ret = bucket_iterate(box, no, level, cb, ctx, err);
-		if (ret != 0)
-			return ret;
+	if (!box->index->in_txn && box->index->writable) {
+		if (tdb_lockall_read(box->index->tdb) != 0)
+			return cs_db_error(box->index, "lock", err);
+		locked = true;
 	}
-	return 0;
+	ret = bucket_numbers(box, &bn, err);
+	for (i = 0; ret == 0 && i < bn.count; i++)
+		ret = bucket_iterate(box, bn.nos[i], cb, ctx, err);
+	if (locked)
+		tdb_unlockall_read(box->index->tdb);
+	free(bn.nos);
+	return ret;
 }

@@ -457,17 +457,20 @@ static int uid_map_owned(struct cs_mailbox *box, uint32_t uid,
 			 const char *base, struct cs_error *err)
 {
 	struct cs_message other;
+	struct cs_error lookup_err;
 	int ret;
 
-	ret = cs_message_lookup_uid(box, uid, &other, err);
-	if (ret < 0 && err != NULL && err->code == CS_ERR_CORRUPT) {
-		/* the map names a message that is gone: a leftover */
-		cs_error_clear(err);
-		return 0;
+	cs_error_clear(&lookup_err);
+	ret = cs_message_lookup_uid(box, uid, &other, &lookup_err);
+	if (ret < 0 && lookup_err.code == CS_ERR_CORRUPT)
+		return 0;	/* the map names a message that is gone: a
+				   leftover, replaced */
+	if (ret < 0) {
+		if (err != NULL)
+			*err = lookup_err;
+		return -1;
 	}
-	if (ret <= 0)
-		return ret;
-	return strcmp(other.base, base) != 0;
+	return ret > 0 && strcmp(other.base, base) != 0;
 }
 
 int cs_uid_map_claim(struct cs_mailbox *box, uint32_t uid, const char *base,

@@ -189,6 +189,51 @@ static void test_buckets_split(void)
 	unit_remove_tree(root);
 }
 
+/* The mailbox record is the file's: a bucket count out of all
+   proportion (the user can write the index) costs nothing, neither in
+   memory nor in time: the cache is a hash table, iteration follows the
+   records there are. */
+static void test_bucket_count_hostile(void)
+{
+	char root[4096];
+	struct cs_index *index;
+	struct cs_mailbox *box;
+
+	unit_make_root(root, sizeof(root));
+	index = unit_open(root);
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
+	CU_ASSERT_EQUAL_FATAL(cs_mailbox_open(index, "INBOX", true,
+					      CS_UIDSRC_OWN, 0, &box, NULL),
+			      1);
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
+	add_messages(root, index, box, 0, 200);
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
+	box->rec.nbuckets = UINT32_C(0x7fffffff);
+	box->dirty = true;
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
+	/* the first 200 are where the old count put them: found by a
+	   reader that follows the levels down, and by iteration */
+	add_messages(root, index, box, 200, 400);
+	CU_ASSERT_OK(cs_mailbox_refresh(box, CU_ERR));
+	CU_ASSERT_EQUAL(box->rec.nbuckets, UINT32_C(0x7fffffff));
+	{
+		struct seen s = { .n = 400 };
+		unsigned int i, once = 0;
+
+		s.hits = calloc(400, 1);
+		CU_ASSERT_FATAL(s.hits != NULL);
+		CU_ASSERT_OK(cs_messages_iterate(box, seen_cb, &s, CU_ERR));
+		for (i = 0; i < 400; i++)
+			once += s.hits[i] == 1;
+		CU_ASSERT_EQUAL(once, 400);
+		free(s.hits);
+	}
+	cs_mailbox_close(&box);
+	CU_ASSERT_EQUAL(check(index), 0);
+	cs_index_close(&index);
+	unit_remove_tree(root);
+}
+
 /* --- an index of layout 1, record by record (include/cs-record.h) --- */
 
 #define V1_MESSAGES 600
@@ -564,6 +609,8 @@ void suite_msgstore_register(void)
 
 	CU_add_test(s, "buckets split; an old bucket count finds them",
 		    test_buckets_split);
+	CU_add_test(s, "a bucket count out of all proportion",
+		    test_bucket_count_hostile);
 	CU_add_test(s, "an index of layout 1 is converted",
 		    test_convert_layout1);
 	CU_add_test(s, "kill -9 during a conversion, 10 times",
