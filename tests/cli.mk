@@ -11,7 +11,8 @@ TESTS += \
 	tests/test_cli_scan_race.py \
 	tests/test_cli_vanished.py \
 	tests/test_cli_bounds.py \
-	tests/test_cli_hostile_files.py
+	tests/test_cli_hostile_files.py \
+	tests/test_cli_layout1.py
 
 EXTRA_DIST += \
 	tests/cstest.py \
@@ -24,4 +25,5 @@ EXTRA_DIST += \
 	tests/test_cli_scan_race.py \
 	tests/test_cli_vanished.py \
 	tests/test_cli_bounds.py \
-	tests/test_cli_hostile_files.py
+	tests/test_cli_hostile_files.py \
+	tests/test_cli_layout1.py

@@ -19,12 +19,23 @@ tests_unit_unit_tests_SOURCES = \
 	tests/unit/test-crash.c \
 	tests/unit/test-nosync.c \
 	tests/unit/test-horizon.c \
-	tests/unit/test-msgstore.c
+	tests/unit/test-msgstore.c \
+	tests/unit/layout1.h \
+	tests/unit/layout1.c
 # the tests reach the library's private headers (raw tdb access, the
 # record codec); nothing else does
 tests_unit_unit_tests_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/indexer/lib
 tests_unit_unit_tests_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(TDB_CFLAGS)
 tests_unit_unit_tests_LDADD = libcondstore.la $(CUNIT_LIBS)
+
+# An index of layout 1 for the tests of its conversion by the command
+# and the daemon (tests/test_cli_layout1.py).
+check_PROGRAMS += tests/unit/mklayout1
+tests_unit_mklayout1_SOURCES = tests/unit/mklayout1.c tests/unit/layout1.h \
+	tests/unit/layout1.c
+tests_unit_mklayout1_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/indexer/lib
+tests_unit_mklayout1_CFLAGS = $(AM_CFLAGS) $(TDB_CFLAGS)
+tests_unit_mklayout1_LDADD = libcondstore.la $(TDB_LIBS)
 
 # The daemon's private headers are in reach of its own tests only.
 tests_unit_unit_watch_tests_SOURCES = \
