@@ -47,28 +47,27 @@ size_t cs_key_msg_v1(uint8_t *buf, uint32_t id, const char *base, size_t len)
 	return 5 + len;
 }
 
+size_t cs_key_numbered(uint8_t *buf, uint8_t tag, uint32_t id, uint32_t n)
+{
+	buf[0] = tag;
+	cs_put_be32(buf + 1, id);
+	cs_put_be32(buf + 5, n);
+	return 9;
+}
+
 size_t cs_key_uid_v1(uint8_t *buf, uint32_t id, uint32_t uid)
 {
-	buf[0] = CS_KEY_UID_V1;
-	cs_put_be32(buf + 1, id);
-	cs_put_be32(buf + 5, uid);
-	return 9;
+	return cs_key_numbered(buf, CS_KEY_UID_V1, id, uid);
 }
 
 size_t cs_key_bucket(uint8_t *buf, uint32_t id, uint32_t bucket)
 {
-	buf[0] = CS_KEY_BUCKET;
-	cs_put_be32(buf + 1, id);
-	cs_put_be32(buf + 5, bucket);
-	return 9;
+	return cs_key_numbered(buf, CS_KEY_BUCKET, id, bucket);
 }
 
 size_t cs_key_uidmap(uint8_t *buf, uint32_t id, uint32_t chunk)
 {
-	buf[0] = CS_KEY_UIDMAP;
-	cs_put_be32(buf + 1, id);
-	cs_put_be32(buf + 5, chunk);
-	return 9;
+	return cs_key_numbered(buf, CS_KEY_UIDMAP, id, chunk);
 }
 
 size_t cs_key_change(uint8_t *buf, uint32_t id, uint64_t modseq)
@@ -81,10 +80,7 @@ size_t cs_key_change(uint8_t *buf, uint32_t id, uint64_t modseq)
 
 size_t cs_key_tomb(uint8_t *buf, uint32_t id, uint32_t uid)
 {
-	buf[0] = CS_KEY_TOMB;
-	cs_put_be32(buf + 1, id);
-	cs_put_be32(buf + 5, uid);
-	return 9;
+	return cs_key_numbered(buf, CS_KEY_TOMB, id, uid);
 }
 
 size_t cs_key_jump(uint8_t *buf, uint32_t id)

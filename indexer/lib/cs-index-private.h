@@ -150,6 +150,8 @@ bool cs_maildir_cur_shadows(const char *dir, const struct cs_message *rec);
 
 /* Key builders: write into buf (CS_KEY_MAX bytes), return the length. */
 size_t cs_key_mailbox(uint8_t *buf, const char *name);
+/* tag, id[4], n[4] (big-endian): the keys numbered within a mailbox */
+size_t cs_key_numbered(uint8_t *buf, uint8_t tag, uint32_t id, uint32_t n);
 size_t cs_key_bucket(uint8_t *buf, uint32_t id, uint32_t bucket);
 size_t cs_key_uidmap(uint8_t *buf, uint32_t id, uint32_t chunk);
 /* the keys of layout 1's messages and UID map */

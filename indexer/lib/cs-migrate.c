@@ -65,17 +65,6 @@ static void keys_free(struct keys *k)
 	memset(k, 0, sizeof(*k));
 }
 
-static int collect(struct cs_mailbox *box, uint8_t tag, struct keys *k,
-		   struct cs_error *err)
-{
-	uint8_t prefix[5];
-
-	prefix[0] = tag;
-	cs_put_be32(prefix + 1, box->rec.id);
-	return cs_db_traverse_prefix(box->index, prefix, sizeof(prefix),
-				     keys_add, k, err) < 0 ? -1 : 0;
-}
-
 static int damaged(struct cs_mailbox *box, const char *what,
 		   struct cs_error *err)
 {
@@ -85,49 +74,65 @@ static int damaged(struct cs_mailbox *box, const char *what,
 		"--rebuild'", box->index->db_path, box->name, what);
 }
 
-/* Every "m" record of layout 1 into its bucket, its UID into the map. */
-static int convert_messages(struct cs_mailbox *box, struct cs_error *err)
+/* Called for a record of box with its key and value: 0 or -1. */
+typedef int convert_fn(struct cs_mailbox *box, const uint8_t *key,
+		       size_t key_len, const uint8_t *data, size_t size,
+		       struct cs_error *err);
+
+/* fn for every record of box under tag, the keys collected first (fn
+   changes the records). */
+static int each_record(struct cs_mailbox *box, uint8_t tag, convert_fn *fn,
+		       struct cs_error *err)
 {
 	struct keys k = { 0 };
-	struct cs_message msg;
 	const uint8_t *key;
-	uint8_t *data;
+	uint8_t prefix[5], *data;
 	size_t i, key_len, size;
-	int ret = 0;
+	int ret;
 
-	if (collect(box, CS_KEY_MESSAGE_V1, &k, err) < 0)
-		return -1;
-	for (i = 0; i < k.count && ret == 0; i++) {
+	prefix[0] = tag;
+	cs_put_be32(prefix + 1, box->rec.id);
+	ret = cs_db_traverse_prefix(box->index, prefix, sizeof(prefix),
+				    keys_add, &k, err) < 0 ? -1 : 0;
+	for (i = 0; i < k.count && ret >= 0; i++) {
 		key = keys_get(&k, i, &key_len);
 		ret = cs_db_fetch(box->index, key, key_len, &data, &size, err);
-		if (ret <= 0)
-			continue;
-		memset(&msg, 0, sizeof(msg));
-		if (key_len <= 5 || key_len - 5 > CS_NAME_MAX ||
-		    cs_msg_rec_decode(data, size, &msg.rec, msg.suffix) < 0) {
+		if (ret > 0) {
+			ret = fn(box, key, key_len, data, size, err);
 			free(data);
-			ret = damaged(box, "message record", err);
-			break;
 		}
-		free(data);
-		memcpy(msg.base, key + 5, key_len - 5);
-		msg.base[key_len - 5] = '\0';
-		ret = cs_msg_put(box, &msg, err) < 0 ||
-			(msg.rec.uid != 0 &&
-			 cs_uidmap_set(box, msg.rec.uid,
-				       cs_bucket_hash(msg.base, key_len - 5),
-				       err) < 0) ||
-			cs_db_delete(box->index, key, key_len, err) < 0 ?
-			-1 : 0;
 	}
 	keys_free(&k);
 	return ret < 0 ? -1 : 0;
 }
 
+/* An "m" record of layout 1 into its bucket, its UID into the map. */
+static int convert_message(struct cs_mailbox *box, const uint8_t *key,
+			   size_t key_len, const uint8_t *data, size_t size,
+			   struct cs_error *err)
+{
+	struct cs_message msg;
+	size_t base_len = key_len - 5;
+
+	memset(&msg, 0, sizeof(msg));
+	if (key_len <= 5 || base_len > CS_NAME_MAX ||
+	    cs_msg_rec_decode(data, size, &msg.rec, msg.suffix) < 0)
+		return damaged(box, "message record", err);
+	memcpy(msg.base, key + 5, base_len);
+	msg.base[base_len] = '\0';
+	if (cs_msg_put(box, &msg, err) < 0 ||
+	    (msg.rec.uid != 0 &&
+	     cs_uidmap_set(box, msg.rec.uid,
+			   cs_bucket_hash(msg.base, base_len), err) < 0) ||
+	    cs_db_delete(box->index, key, key_len, err) < 0)
+		return -1;
+	return 0;
+}
+
 /* The new form of a change-log value of layout 1 into out (room for a
    full run): its size, 0 to leave it as it is (an expunge), -1
    damaged. */
-static int convert_change(const uint8_t *data, size_t size, uint8_t *out)
+static int change_form(const uint8_t *data, size_t size, uint8_t *out)
 {
 	struct cs_change_run_iter it;
 	const char *base;
@@ -154,31 +159,17 @@ static int convert_change(const uint8_t *data, size_t size, uint8_t *out)
 	return size > 0 && data[0] == CS_CHANGE_EXPUNGE ? 0 : -1;
 }
 
-static int convert_changes(struct cs_mailbox *box, struct cs_error *err)
+static int convert_change(struct cs_mailbox *box, const uint8_t *key,
+			  size_t key_len, const uint8_t *data, size_t size,
+			  struct cs_error *err)
 {
-	uint8_t out[3 + CS_CHANGE_RUN_MAX * 4], *data;
-	struct keys k = { 0 };
-	const uint8_t *key;
-	size_t i, key_len, size;
-	int ret = 0, n;
+	uint8_t out[3 + CS_CHANGE_RUN_MAX * 4];
+	int n = change_form(data, size, out);
 
-	if (collect(box, CS_KEY_CHANGE, &k, err) < 0)
-		return -1;
-	for (i = 0; i < k.count && ret == 0; i++) {
-		key = keys_get(&k, i, &key_len);
-		ret = cs_db_fetch(box->index, key, key_len, &data, &size, err);
-		if (ret <= 0)
-			continue;
-		n = convert_change(data, size, out);
-		free(data);
-		if (n < 0)
-			ret = damaged(box, "change-log entry", err);
-		else
-			ret = n == 0 ? 0 : cs_db_store(box->index, key, key_len,
-						       out, (size_t)n, err);
-	}
-	keys_free(&k);
-	return ret < 0 ? -1 : 0;
+	if (n < 0)
+		return damaged(box, "change-log entry", err);
+	return n == 0 ? 0 : cs_db_store(box->index, key, key_len, out,
+					(size_t)n, err);
 }
 
 static int convert_mailbox(struct cs_index *index, const char *name,
@@ -196,9 +187,10 @@ static int convert_mailbox(struct cs_index *index, const char *name,
 	box->dirty = true;
 	prefix[0] = CS_KEY_UID_V1;
 	cs_put_be32(prefix + 1, box->rec.id);
-	ret = convert_messages(box, err) < 0 ||
+	ret = each_record(box, CS_KEY_MESSAGE_V1, convert_message, err) < 0 ||
 		cs_db_delete_prefix(index, prefix, sizeof(prefix), err) < 0 ||
-		convert_changes(box, err) < 0 ? -1 : 0;
+		each_record(box, CS_KEY_CHANGE, convert_change, err) < 0 ?
+		-1 : 0;
 	/* the handle stays open until the commit has written its cache */
 	if (ret < 0)
 		cs_mailbox_close(&box);

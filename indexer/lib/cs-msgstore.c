@@ -164,10 +164,9 @@ static struct cs_cached_rec *cached(struct cs_mailbox *box,
 	}
 	if (ret > 0)
 		return rec;
-	key[0] = tag;
-	cs_put_be32(key + 1, box->rec.id);
-	cs_put_be32(key + 5, no);
-	ret = cs_db_fetch(box->index, key, sizeof(key), &data, &size, err);
+	ret = cs_db_fetch(box->index, key,
+			  cs_key_numbered(key, tag, box->rec.id, no), &data,
+			  &size, err);
 	if (ret < 0)
 		return NULL;	/* the transaction fails, its cache goes */
 	if (ret > 0) {
@@ -209,13 +208,11 @@ static int table_flush(struct cs_mailbox *box, struct cs_rec_table *t,
 	size_t i;
 	int ret;
 
-	key[0] = tag;
-	cs_put_be32(key + 1, box->rec.id);
 	for (i = 0; i < t->cap; i++) {
 		rec = t->slots[i];
 		if (rec == NULL || !rec->dirty)
 			continue;
-		cs_put_be32(key + 5, rec->no);
+		(void)cs_key_numbered(key, tag, box->rec.id, rec->no);
 		if (chunks && rec->size <= 1)
 			ret = rec->stored ?
 				cs_db_delete(box->index, key, sizeof(key),
@@ -732,26 +729,47 @@ int cs_uidmap_get(struct cs_mailbox *box, uint32_t uid, uint32_t *hash_r,
 	return parsed;
 }
 
-int cs_uidmap_set(struct cs_mailbox *box, uint32_t uid, uint32_t hash,
-		  struct cs_error *err)
+/* The cached chunk of uid (created with its version byte, if create)
+   and where uid's entry is or would go: 1 with *rec_r and *pos_r when
+   uid has an entry, 0 when not (*rec_r NULL: no chunk and not create),
+   -1. */
+static int uidmap_find(struct cs_mailbox *box, uint32_t uid, bool create,
+		       struct cs_cached_rec **rec_r, size_t *pos_r,
+		       struct cs_error *err)
 {
-	struct cs_cached_rec *rec;
+	static const uint8_t version = CS_RECORD_VERSION;
 	uint32_t chunk = uid / CS_UIDCHUNK_UIDS, old;
-	uint8_t entry[CS_UIDCHUNK_ENTRY], version = CS_RECORD_VERSION;
-	size_t pos;
+	struct cs_cached_rec *rec;
 	int ret;
 
+	*rec_r = NULL;
 	if (cs_index_require_txn(box->index, err) < 0)
 		return -1;
 	rec = cached_chunk(box, chunk, err);
 	if (rec == NULL)
 		return -1;
+	if (rec->size == 0 && !create)
+		return 0;
 	if (rec->size == 0 && rec_splice(box, rec, 0, 0, &version, 1,
 					 err) < 0)
 		return -1;
-	ret = cs_uidchunk_find(rec->data, rec->size, uid, &old, &pos);
+	ret = cs_uidchunk_find(rec->data, rec->size, uid, &old, pos_r);
 	if (ret < 0)
 		return damaged(box, "UID map chunk", chunk, err);
+	*rec_r = rec;
+	return ret;
+}
+
+int cs_uidmap_set(struct cs_mailbox *box, uint32_t uid, uint32_t hash,
+		  struct cs_error *err)
+{
+	struct cs_cached_rec *rec;
+	uint8_t entry[CS_UIDCHUNK_ENTRY];
+	size_t pos;
+	int ret;
+
+	if ((ret = uidmap_find(box, uid, true, &rec, &pos, err)) < 0)
+		return -1;
 	entry[0] = (uint8_t)(uid % CS_UIDCHUNK_UIDS);
 	cs_put_le32(entry + 1, hash);
 	return rec_splice(box, rec, pos, ret > 0 ? CS_UIDCHUNK_ENTRY : 0,
@@ -762,22 +780,11 @@ int cs_uidmap_unset(struct cs_mailbox *box, uint32_t uid,
 		    struct cs_error *err)
 {
 	struct cs_cached_rec *rec;
-	uint32_t chunk = uid / CS_UIDCHUNK_UIDS, old;
 	size_t pos;
 	int ret;
 
-	if (cs_index_require_txn(box->index, err) < 0)
-		return -1;
-	rec = cached_chunk(box, chunk, err);
-	if (rec == NULL)
-		return -1;
-	if (rec->size == 0)
-		return 0;
-	ret = cs_uidchunk_find(rec->data, rec->size, uid, &old, &pos);
-	if (ret < 0)
-		return damaged(box, "UID map chunk", chunk, err);
-	if (ret == 0)
-		return 0;
+	if ((ret = uidmap_find(box, uid, false, &rec, &pos, err)) <= 0)
+		return ret;
 	return rec_splice(box, rec, pos, CS_UIDCHUNK_ENTRY, NULL, 0, err);
 }
 

@@ -62,6 +62,19 @@ static void add_messages(const char *root, struct cs_index *index,
 	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
 }
 
+/* INBOX created in index (own UIDs). */
+static struct cs_mailbox *new_inbox(struct cs_index *index)
+{
+	struct cs_mailbox *box = NULL;
+
+	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
+	CU_ASSERT_EQUAL_FATAL(cs_mailbox_open(index, "INBOX", true,
+					      CS_UIDSRC_OWN, 0, &box, NULL),
+			      1);
+	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
+	return box;
+}
+
 struct seen {
 	unsigned char *hits;
 	unsigned int n, dup;
@@ -136,11 +149,7 @@ static void test_buckets_split(void)
 
 	unit_make_root(root, sizeof(root));
 	index = unit_open(root);
-	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
-	CU_ASSERT_EQUAL_FATAL(cs_mailbox_open(index, "INBOX", true,
-					      CS_UIDSRC_OWN, 0, &box, NULL),
-			      1);
-	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
+	box = new_inbox(index);
 	add_messages(root, index, box, 0, 3000);
 	CU_ASSERT_OK(cs_mailbox_refresh(box, CU_ERR));
 	/* more than CS_BUCKET_FILL a bucket splits them */
@@ -198,11 +207,7 @@ static void test_bucket_count_hostile(void)
 
 	unit_make_root(root, sizeof(root));
 	index = unit_open(root);
-	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
-	CU_ASSERT_EQUAL_FATAL(cs_mailbox_open(index, "INBOX", true,
-					      CS_UIDSRC_OWN, 0, &box, NULL),
-			      1);
-	CU_ASSERT_OK(cs_index_commit(index, CU_ERR));
+	box = new_inbox(index);
 	add_messages(root, index, box, 0, 200);
 	CU_ASSERT_OK(cs_index_begin(index, CU_ERR));
 	box->rec.nbuckets = UINT32_C(0x7fffffff);
