@@ -74,6 +74,11 @@ const char *cs_index_root(const struct cs_index *index);
    message whose name changed, for the daemon's figures. */
 uint64_t cs_index_dir_reads(const struct cs_index *index);
 const char *cs_index_db_path(const struct cs_index *index);
+/* Whether this open converted the index from layout 1 (an earlier
+   version's: one record per message, see include/cs-record.h) to the
+   current one, in place, keeping every UID and modseq: for the caller's
+   log. */
+bool cs_index_converted(const struct cs_index *index);
 char cs_index_separator(const struct cs_index *index);
 
 /* Rebuild: move the tdb away and create a fresh one whose counters start

@@ -59,6 +59,10 @@ struct cs_index *condstore_user_index(struct condstore_user *cuser,
 			"opening the index of %s", root), &err);
 		return NULL;
 	}
+	if (cs_index_converted(new_root.index))
+		i_info(CONDSTORE_PLUGIN_NAME ": %s: index converted to "
+		       "layout 2, every UID and modseq kept",
+		       cs_index_db_path(new_root.index));
 	new_root.root = i_strdup(root);
 	array_push_back(&cuser->roots, &new_root);
 	return new_root.index;

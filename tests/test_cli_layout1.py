@@ -68,7 +68,9 @@ class Layout1(watchtest.WatchCase):
         self.assert_refused("fetch", "INBOX")
         self.assert_refused("check")
         res = self.cs("reindex")
-        self.assertEqual(res.err, "", res)
+        self.assertEqual(res.err, "condstore: warning: %s: index converted "
+                         "to layout 2, every UID and modseq kept\n" %
+                         self.db(), res)
         self.assert_kept()
         # and it goes on as any index: a flag change gets the next modseq
         self.md.set_flags("INBOX", "1700000005.M5P7.host", "FS")
@@ -81,6 +83,7 @@ class Layout1(watchtest.WatchCase):
     def test_daemon_converts_at_start(self):
         daemon = self.start_daemon()
         self.sync()
+        self.assertIn("index converted to layout 2", daemon.log())
         self.assert_kept()
         self.md.set_flags("INBOX", "1700000007.M7P7.host", "RS")
         self.sync()

@@ -30,6 +30,9 @@ int cli_index_open(const struct cli_global *g, bool readonly,
 		cli_error_cs(g, &err);
 		return -1;
 	}
+	if (cs_index_converted(*index_r))
+		cli_warn(g, "%s: index converted to layout 2, every UID and "
+			 "modseq kept", cs_index_db_path(*index_r));
 	return 0;
 }
 

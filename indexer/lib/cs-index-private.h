@@ -116,6 +116,7 @@ struct cs_index {
 	uint64_t dir_reads;		/* cs_index_dir_reads() */
 	bool converting;		/* cs-migrate.c: a transaction of
 					   layout 1 is allowed */
+	bool converted;			/* cs_index_converted() */
 	int sync_ifd;			/* cs-sync.c: the inotify instance
 					   its waits reuse, or -1 */
 };

@@ -485,6 +485,11 @@ const char *cs_index_root(const struct cs_index *index)
 	return index->root;
 }
 
+bool cs_index_converted(const struct cs_index *index)
+{
+	return index->converted;
+}
+
 uint64_t cs_index_dir_reads(const struct cs_index *index)
 {
 	return index->dir_reads;

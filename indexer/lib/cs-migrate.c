@@ -234,6 +234,7 @@ int cs_index_convert(struct cs_index *index, struct cs_error *err)
 		index->hdr.version = CS_RECORD_VERSION;
 		index->hdr_dirty = true;
 		ret = cs_index_commit(index, err);
+		index->converted = ret == 0;
 	} else {
 		cs_index_rollback(index);
 	}

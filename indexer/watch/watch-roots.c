@@ -280,6 +280,10 @@ int watch_root_index(struct watch_daemon *d, struct watch_root *root,
 		root_index_settings(d, root, &set);
 		if (cs_index_open(&set, &root->index, err) < 0)
 			return -1;
+		if (cs_index_converted(root->index))
+			watch_log(d->log, WATCH_LOG_INFO, "%s: index converted "
+				  "to layout 2, every UID and modseq kept",
+				  cs_index_db_path(root->index));
 		d->open_count++;
 	}
 	root->used = ++d->lru_clock;
