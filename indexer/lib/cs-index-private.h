@@ -283,6 +283,9 @@ int cs_uidmap_unset(struct cs_mailbox *box, uint32_t uid,
 		    struct cs_error *err);
 /* Drop the whole UID map of box (in a transaction), for repair. */
 int cs_uidmap_drop(struct cs_mailbox *box, struct cs_error *err);
+/* Write the handle's changed records now (in a transaction; the commit
+   writes what changes after).  0 or -1. */
+int cs_msg_cache_flush(struct cs_mailbox *box, struct cs_error *err);
 /* Forget the handle's cached records; at close, a build's are written
    first (a failure marks the build damaged). */
 void cs_msg_cache_reset(struct cs_mailbox *box);

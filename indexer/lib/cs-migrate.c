@@ -11,9 +11,9 @@
  * name a message change form: a message's record moves into its bucket,
  * the UID map and the change log name its base name by hash.  A crash or
  * an error leaves layout 1 as it was (the transaction is not committed),
- * and the next writer tries again.  The records of layout 1 are freed;
- * the file keeps its size, and its free space holds the records that
- * follow.
+ * and the next writer tries again.  The records of layout 1 are freed,
+ * and a repack then gathers the free space; the file keeps its size, and
+ * its free space holds the records that follow.
  */
 #include "config.h"
 
@@ -106,7 +106,8 @@ static int each_record(struct cs_mailbox *box, uint8_t tag, convert_fn *fn,
 	return ret < 0 ? -1 : 0;
 }
 
-/* An "m" record of layout 1 into its bucket, its UID into the map. */
+/* An "m" record of layout 1 into its bucket, its UID into the map (the
+   record is deleted after, with the others). */
 static int convert_message(struct cs_mailbox *box, const uint8_t *key,
 			   size_t key_len, const uint8_t *data, size_t size,
 			   struct cs_error *err)
@@ -120,11 +121,11 @@ static int convert_message(struct cs_mailbox *box, const uint8_t *key,
 		return damaged(box, "message record", err);
 	memcpy(msg.base, key + 5, base_len);
 	msg.base[base_len] = '\0';
+	(void)key_len;
 	if (cs_msg_put(box, &msg, err) < 0 ||
 	    (msg.rec.uid != 0 &&
 	     cs_uidmap_set(box, msg.rec.uid,
-			   cs_bucket_hash(msg.base, base_len), err) < 0) ||
-	    cs_db_delete(box->index, key, key_len, err) < 0)
+			   cs_bucket_hash(msg.base, base_len), err) < 0))
 		return -1;
 	return 0;
 }
@@ -172,11 +173,24 @@ static int convert_change(struct cs_mailbox *box, const uint8_t *key,
 					(size_t)n, err);
 }
 
+/* Delete every record of box under tag. */
+static int drop(struct cs_mailbox *box, uint8_t tag, struct cs_error *err)
+{
+	uint8_t prefix[5];
+
+	prefix[0] = tag;
+	cs_put_be32(prefix + 1, box->rec.id);
+	return cs_db_delete_prefix(box->index, prefix, sizeof(prefix), err);
+}
+
+/* The buckets and the UID map are written before the records of layout
+   1 are freed: a new record is then carved from the end of the file, not
+   searched for among tens of thousands of free records too small for it
+   (tdb walks its whole free list when none fits). */
 static int convert_mailbox(struct cs_index *index, const char *name,
 			   struct cs_error *err)
 {
 	struct cs_mailbox *box;
-	uint8_t prefix[5];
 	int ret;
 
 	ret = cs_mailbox_open(index, name, false, 0, 0, &box, err);
@@ -185,13 +199,13 @@ static int convert_mailbox(struct cs_index *index, const char *name,
 	box->rec.version = CS_RECORD_VERSION;
 	box->rec.nbuckets = 1;
 	box->dirty = true;
-	prefix[0] = CS_KEY_UID_V1;
-	cs_put_be32(prefix + 1, box->rec.id);
 	ret = each_record(box, CS_KEY_MESSAGE_V1, convert_message, err) < 0 ||
-		cs_db_delete_prefix(index, prefix, sizeof(prefix), err) < 0 ||
+		cs_msg_cache_flush(box, err) < 0 ||
+		drop(box, CS_KEY_MESSAGE_V1, err) < 0 ||
+		drop(box, CS_KEY_UID_V1, err) < 0 ||
 		each_record(box, CS_KEY_CHANGE, convert_change, err) < 0 ?
 		-1 : 0;
-	/* the handle stays open until the commit has written its cache */
+	/* the handle stays open until the commit has written the rest */
 	if (ret < 0)
 		cs_mailbox_close(&box);
 	return ret < 0 ? -1 : 0;
@@ -240,5 +254,11 @@ int cs_index_convert(struct cs_index *index, struct cs_error *err)
 	}
 	close_all(index);
 	index->converting = false;
+	/* the freed records of layout 1 lie between the change log's, tens
+	   of thousands of small free records that every later allocation
+	   would walk: one repack (a transaction of its own) leaves the free
+	   space in one piece */
+	if (ret == 0 && tdb_repack(index->tdb) != 0)
+		ret = cs_db_error(index, "repack after the conversion", err);
 	return ret;
 }

@@ -229,7 +229,7 @@ static int table_flush(struct cs_mailbox *box, struct cs_rec_table *t,
 	return 0;
 }
 
-static int cache_flush(struct cs_mailbox *box, struct cs_error *err)
+int cs_msg_cache_flush(struct cs_mailbox *box, struct cs_error *err)
 {
 	if (table_flush(box, &box->cache.buckets, CS_KEY_BUCKET, err) < 0 ||
 	    table_flush(box, &box->cache.chunks, CS_KEY_UIDMAP, err) < 0)
@@ -242,7 +242,7 @@ static int msg_hook_flush_box(struct cs_mailbox *box, struct cs_error *err)
 	/* a build writes each record once, when its mailbox is done */
 	if (box->index->bulk && box->cache.bytes < BULK_CACHE_MAX)
 		return 0;
-	return cache_flush(box, err);
+	return cs_msg_cache_flush(box, err);
 }
 
 static int msg_hook_flush(struct cs_index *index, struct cs_error *err)
@@ -270,7 +270,7 @@ const struct cs_index_hook cs_msgstore_hook = {
 void cs_msg_cache_close(struct cs_mailbox *box)
 {
 	if (box->index != NULL && box->index->bulk && !box->gone &&
-	    cache_flush(box, NULL) < 0)
+	    cs_msg_cache_flush(box, NULL) < 0)
 		box->index->bulk_damaged = true;
 	cs_msg_cache_reset(box);
 }

@@ -369,15 +369,16 @@ static uint64_t now_usec(void)
 
 /* kill -9 while a writer converts: layout 1 as it was, or layout 2
    complete; either way the next writer ends with every modseq kept.  The
-   first round times a whole conversion, the others are killed at random
-   points of about that length. */
+   first two rounds time a whole conversion (the faster counts: the first
+   reads a cold file), the others are killed at random points of about
+   that length. */
 static void test_kill9_during_convert(void)
 {
 	char root[4096], db[4200], tmpl[4200];
 	struct cs_index_settings set = { 0 };
 	struct cs_index *index;
 	struct cs_mailbox *box;
-	int round, status, killed = 0, still_v1 = 0, recovered = 0;
+	int round, status, killed = 0, still_v1 = 0;
 	uint64_t start, took = 0;
 	pid_t pid;
 
@@ -397,12 +398,12 @@ static void test_kill9_during_convert(void)
 		CU_ASSERT_FATAL(pid >= 0);
 		if (pid == 0)
 			_exit(cs_index_open(&set, &index, NULL) == 0 ? 0 : 2);
-		if (round > 0) {
+		if (round > 1) {
 			usleep((useconds_t)(rand() % (took * 6 / 5 + 1)));
 			(void)kill(pid, SIGKILL);
 		}
 		CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
-		if (round == 0)
+		if (round < 2 && (took == 0 || now_usec() - start < took))
 			took = now_usec() - start;
 		CU_ASSERT(WIFSIGNALED(status) ||
 			  (WIFEXITED(status) && WEXITSTATUS(status) == 0));
@@ -411,7 +412,6 @@ static void test_kill9_during_convert(void)
 		if (has_tag(db, CS_KEY_MESSAGE_V1))
 			still_v1++;
 		index = unit_open(root);
-		recovered += index->recovered;
 		CU_ASSERT_EQUAL(index->hdr.version, CS_RECORD_VERSION);
 		CU_ASSERT_EQUAL_FATAL(cs_mailbox_open(index, "INBOX", false,
 						      0, 0, &box, NULL), 1);
@@ -429,10 +429,9 @@ static void test_kill9_during_convert(void)
 		cs_index_close(&index);
 	}
 	CU_ASSERT(killed > 0);
-	fprintf(stderr, "(a conversion %llu ms; %d killed of %d; %d left "
-		"layout 1, %d needed tdb's recovery) ",
-		(unsigned long long)(took / 1000), killed, CONVERT_ROUNDS - 1,
-		still_v1, recovered);
+	fprintf(stderr, "(a conversion %llu ms; %d killed of %d, %d of them "
+		"left layout 1) ", (unsigned long long)(took / 1000), killed,
+		CONVERT_ROUNDS - 2, still_v1);
 	unlink(tmpl);
 	unit_remove_tree(root);
 }
