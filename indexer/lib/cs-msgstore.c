@@ -415,7 +415,8 @@ int cs_msg_fetch_change(struct cs_mailbox *box, uint32_t hash,
 
 /* --- changing a bucket (in a transaction) --- */
 
-/* Replace the len bytes at off of rec with n bytes of buf. */
+/* Replace the len bytes at off of rec with n bytes of buf (NULL when n
+   is 0: a removal). */
 static int rec_splice(struct cs_mailbox *box, struct cs_cached_rec *rec,
 		      size_t off, size_t len, const uint8_t *buf, size_t n,
 		      struct cs_error *err)
@@ -424,7 +425,8 @@ static int rec_splice(struct cs_mailbox *box, struct cs_cached_rec *rec,
 		return -1;
 	memmove(rec->data + off + n, rec->data + off + len,
 		rec->size - off - len);
-	memcpy(rec->data + off, buf, n);
+	if (n > 0)
+		memcpy(rec->data + off, buf, n);
 	rec->size = rec->size + n - len;
 	rec->dirty = true;
 	return 0;
@@ -952,7 +954,8 @@ static int bucket_numbers(struct cs_mailbox *box, struct bucket_nos *bn,
 		    bucket_nos_add(bn, t->slots[i]->no, err) < 0)
 			return -1;
 	}
-	qsort(bn->nos, bn->count, sizeof(*bn->nos), cmp_u32);
+	if (bn->count > 1)
+		qsort(bn->nos, bn->count, sizeof(*bn->nos), cmp_u32);
 	for (i = j = 0; i < bn->count; i++) {
 		if (j == 0 || bn->nos[j - 1] != bn->nos[i])
 			bn->nos[j++] = bn->nos[i];
