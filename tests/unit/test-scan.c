@@ -897,7 +897,8 @@ static uint64_t index_free_bytes(const char *root, uint64_t *file_r)
 }
 
 /* A first build of files whose base names are base_len long: the file
-   holds its records and the room for what follows, not much more. */
+   holds its records and the room for what follows, not much more, and
+   its records are those of layout 2, each name stored once. */
 static void build_size_case(unsigned int base_len)
 {
 	char root[4096], name[256];
@@ -923,6 +924,16 @@ static void build_size_case(unsigned int base_len)
 		fprintf(stderr, "base names of %u: %llu of %llu bytes free\n",
 			base_len, (unsigned long long)free_bytes,
 			(unsigned long long)file);
+	/* layout 2 (cs-record.h): the name (and its suffix of 4) once and
+	   about 22 bytes of its own per message, tdb's quarter of padding
+	   on both, 16 for the 5% of room and the records shared by 32 or
+	   256 messages; layout 1 took three names and three records (230
+	   bytes a message at base names of 30, where this allows 86) */
+	CU_ASSERT(file <= 20000 * (5 * ((uint64_t)base_len + 26) / 4 + 16) +
+		  131072);
+	if (file > 20000 * (5 * ((uint64_t)base_len + 26) / 4 + 16) + 131072)
+		fprintf(stderr, "base names of %u: %llu bytes for 20000 "
+			"messages\n", base_len, (unsigned long long)file);
 	unit_remove_tree(root);
 }
 
